@@ -1,0 +1,14 @@
+import { adapterKind, adapterName, openDevice, type Gpu } from './gpu.js';
+
+/** A device for the engine in a browser, through navigator.gpu. */
+export async function getBrowserGpu(): Promise<Gpu> {
+  if (typeof navigator === 'undefined' || !navigator.gpu) {
+    throw new Error('this browser has no WebGPU (navigator.gpu is missing); use a recent Chrome or Chromium');
+  }
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned no adapter');
+  const name = adapterName(adapter.info);
+  const device = await openDevice(adapter, name);
+  console.info(`webgpu: using ${name}`);
+  return { device, adapterName: name, kind: adapterKind(adapter.info), destroy: () => device.destroy() };
+}

@@ -1,0 +1,36 @@
+import { limitsToRequest } from './limits.js';
+
+/** What kind of adapter a device runs on; software adapters are CPUs and much slower. */
+export type AdapterKind = 'hardware' | 'lavapipe' | 'swiftshader' | 'software';
+
+/** A device ready for the engine, with a description of where it runs. */
+export interface Gpu {
+  readonly device: GPUDevice;
+  readonly adapterName: string;
+  readonly kind: AdapterKind;
+  /** Destroys the device and releases the host's WebGPU instance (lets Node exit). */
+  destroy(): void;
+}
+
+/** Classifies an adapter from its info: Mesa's llvmpipe, Google's SwiftShader, or real hardware. */
+export function adapterKind(info: GPUAdapterInfo): AdapterKind {
+  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
+  if (text.includes('llvmpipe') || text.includes('lavapipe')) return 'lavapipe';
+  if (text.includes('swiftshader')) return 'swiftshader';
+  if (info.architecture === 'software' || text.includes('software')) return 'software';
+  return 'hardware';
+}
+
+export function adapterName(info: GPUAdapterInfo): string {
+  return info.description || info.device || `${info.vendor} ${info.architecture}`.trim() || 'unknown adapter';
+}
+
+/**
+ * Requests a device with the engine's limits from `adapter`. Uncaptured errors (validation,
+ * out of memory) are recorded on the returned object so that long runs can stop on them.
+ */
+export async function openDevice(adapter: GPUAdapter, name: string): Promise<GPUDevice> {
+  const requiredLimits = limitsToRequest(adapter, name);
+  const device = await adapter.requestDevice({ requiredLimits, label: `engine on ${name}` });
+  return device;
+}

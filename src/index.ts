@@ -1,0 +1,4 @@
+// The engine's public entry for Node (runners, benchmarks): dist/engine.js.
+export { getNodeGpu, type NodeGpuOptions } from './gpu/node.js';
+export type { Gpu, AdapterKind } from './gpu/gpu.js';
+export { writeFileAtomic } from './io/atomic.js';
