@@ -1,0 +1,63 @@
+// C = op(A) op(B) (+ bias), batched: the linear layer and its backward. Operands are addressed by
+// strides, so transposed operands (dX = dY W^T, dW = X^T dY) need no copies. 16x16 output tiles
+// staged through workgroup memory; workgroup (x, y, z) = (column tile, row tile, batch).
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<uniform> p: MatmulParams;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+
+struct MatmulParams {
+  m: u32, n: u32, k: u32,
+  a_sm: u32, a_sk: u32, a_sb: u32,
+  b_sk: u32, b_sn: u32, b_sb: u32,
+  c_sb: u32,
+  accumulate: u32, // 1: C += result (gradient accumulation)
+}
+
+const TILE: u32 = 16u;
+var<workgroup> tile_a: array<array<f32, 16>, 16>;
+var<workgroup> tile_b: array<array<f32, 16>, 16>;
+
+fn tiled_product(lid: vec3u, wid: vec3u) -> f32 {
+  let row = wid.y * TILE + lid.y;
+  let col = wid.x * TILE + lid.x;
+  let a_base = wid.z * p.a_sb;
+  let b_base = wid.z * p.b_sb;
+  var acc = 0.0;
+  for (var k0 = 0u; k0 < p.k; k0 += TILE) {
+    let ka = k0 + lid.x;
+    tile_a[lid.y][lid.x] = select(0.0, a[a_base + row * p.a_sm + ka * p.a_sk], row < p.m && ka < p.k);
+    let kb = k0 + lid.y;
+    tile_b[lid.y][lid.x] = select(0.0, b[b_base + kb * p.b_sk + col * p.b_sn], kb < p.k && col < p.n);
+    workgroupBarrier();
+    for (var kk = 0u; kk < TILE; kk++) {
+      acc += tile_a[lid.y][kk] * tile_b[kk][lid.x];
+    }
+    workgroupBarrier();
+  }
+  return acc;
+}
+
+fn store(lid: vec3u, wid: vec3u, value: f32) {
+  let row = wid.y * TILE + lid.y;
+  let col = wid.x * TILE + lid.x;
+  if (row >= p.m || col >= p.n) { return; }
+  let i = wid.z * p.c_sb + row * p.n + col;
+  c[i] = select(value, c[i] + value, p.accumulate == 1u);
+}
+
+// C[b, m, n] (+)= sum_k A[b, m, k] B[b, k, n]
+@compute @workgroup_size(16, 16)
+fn matmul(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  store(lid, wid, tiled_product(lid, wid));
+}
+
+// C[b, m, n] = sum_k A[b, m, k] B[b, k, n] + bias[n]
+@compute @workgroup_size(16, 16)
+fn matmul_bias(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let col = wid.x * TILE + lid.x;
+  let value = tiled_product(lid, wid);
+  store(lid, wid, value + select(0.0, bias[min(col, p.n - 1u)], col < p.n));
+}

@@ -1,0 +1,30 @@
+// The optimiser and the per-step state. One Adam dispatch updates every trainable parameter of
+// the flat store; the step counter lives on the device so that many steps fit in one submit.
+
+@group(0) @binding(0) var<storage, read_write> params: array<f32>;
+@group(0) @binding(1) var<storage, read> grads: array<f32>;
+@group(0) @binding(2) var<storage, read_write> m: array<f32>;
+@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+@group(0) @binding(4) var<storage, read> state: array<u32>;
+
+struct AdamParams { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32 }
+@group(0) @binding(5) var<uniform> adam_params: AdamParams;
+
+// Adam with bias correction at step state[0] + 1; AdamW's decoupled decay when weight_decay > 0:
+// m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr (m/(1-b1^k) / (sqrt(v/(1-b2^k)) + eps) + wd p).
+@compute @workgroup_size(WG)
+fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
+  let a = adam_params;
+  if (i >= a.n) { return; }
+  let k = f32(state[0] + 1u);
+  let g = grads[i];
+  let mi = a.beta1 * m[i] + (1.0 - a.beta1) * g;
+  let vi = a.beta2 * v[i] + (1.0 - a.beta2) * g * g;
+  m[i] = mi;
+  v[i] = vi;
+  let mhat = mi / (1.0 - pow(a.beta1, k));
+  let vhat = vi / (1.0 - pow(a.beta2, k));
+  let p = params[i];
+  params[i] = p - a.lr * (mhat / (sqrt(vhat) + a.eps) + a.weight_decay * p);
+}

@@ -1,0 +1,57 @@
+// y = x W + b for x [M, K], W [K, N], b [N]; and the batched matmul it is built on.
+import matmulCode from '../../../shaders/matmul.wgsl';
+import { defineKernel } from '../kernel.js';
+import { expectDtype, expectShape, type Emitter, type Graph, type Tensor } from '../graph.js';
+import { emitSumBatchLength } from './util.js';
+
+export const MATMUL = defineKernel('matmul.matmul', matmulCode, 'matmul', ['read', 'read', 'write', 'uniform'], { workgroupSize: 256 });
+export const MATMUL_BIAS = defineKernel('matmul.matmul_bias', matmulCode, 'matmul_bias', ['read', 'read', 'write', 'uniform', 'read'], { workgroupSize: 256 });
+
+/** Strides of an operand as the kernel reads it: element (row, inner) and batch. */
+export interface MatmulShape {
+  m: number;
+  n: number;
+  k: number;
+  batch?: number;
+  a: { sm: number; sk: number; sb?: number };
+  b: { sk: number; sn: number; sb?: number };
+}
+
+/** C (+)= op(A) op(B) (+ bias), C contiguous [batch, m, n]. */
+export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: MatmulShape, accumulate: number, bias?: Tensor): void {
+  const batch = s.batch ?? 1;
+  const params = [s.m, s.n, s.k, s.a.sm, s.a.sk, s.a.sb ?? 0, s.b.sk, s.b.sn, s.b.sb ?? 0, s.m * s.n, accumulate];
+  const workgroups: [number, number, number] = [Math.ceil(s.n / 16), Math.ceil(s.m / 16), batch];
+  if (bias) e.dispatch(MATMUL_BIAS, [A, B, C, bias], params, { workgroups });
+  else e.dispatch(MATMUL, [A, B, C], params, { workgroups });
+}
+
+export function linear(g: Graph, x: Tensor, w: Tensor, b: Tensor | null, name = 'linear'): Tensor {
+  if (x.shape.length !== 2 || w.shape.length !== 2) {
+    throw new Error(`${name}: expected x [M, K] and W [K, N], got ${x} and ${w}`);
+  }
+  const [M, K] = x.shape;
+  const N = w.shape[1];
+  expectShape(w, [K, N], `${name} weight`);
+  if (b) expectShape(b, [N], `${name} bias`);
+  expectDtype(x, 'f32', name);
+  const y = g.activation(name, [M, N]);
+  g.add({
+    type: 'linear',
+    inputs: b ? [x, w, b] : [x, w],
+    outputs: [y],
+    forward(e) {
+      emitMatmul(e, x, w, y, { m: M, n: N, k: K, a: { sm: K, sk: 1 }, b: { sk: N, sn: 1 } }, 0, b ?? undefined);
+    },
+    backward(e) {
+      const dy = e.grad(y);
+      const dx = e.gradTarget(x);
+      if (dx) emitMatmul(e, dy, w, dx.tensor, { m: M, n: K, k: N, a: { sm: N, sk: 1 }, b: { sk: 1, sn: N } }, dx.accumulate);
+      const dw = e.gradTarget(w);
+      if (dw) emitMatmul(e, x, dy, dw.tensor, { m: K, n: N, k: M, a: { sm: 1, sk: K }, b: { sk: N, sn: 1 } }, dw.accumulate);
+      const db = b && e.gradTarget(b);
+      if (db) emitSumBatchLength(e, dy, db, M, N, 1);
+    },
+  });
+  return y;
+}

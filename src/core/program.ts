@@ -1,0 +1,377 @@
+// Compiling a graph: emit every op's kernels (forward, the loss's seeded gradient, the backward
+// pass in reverse with gradients accumulated where a tensor fans out, Adam, the step advance),
+// plan activation memory by lifetime, and create pipelines, buffers, uniforms and bind groups
+// once. A run replays the prepared dispatch list, many steps in one submit.
+import adamCode from '../../shaders/optim.wgsl';
+import stateCode from '../../shaders/state.wgsl';
+import { defineKernel, pipelineFor, type KernelDef } from './kernel.js';
+import { F32, I32, Tensor, type DType, type Emitter, type GradTarget, type Graph, type Param } from './graph.js';
+import { ParamStore } from './params.js';
+import { seedKey } from './philox.js';
+
+const ADAM = defineKernel('optim.adam', adamCode, 'adam', ['write', 'read', 'write', 'write', 'read', 'uniform']);
+const ADVANCE = defineKernel('state.advance_step', stateCode, 'advance_step', ['write'], { workgroupSize: 1 });
+const UNIFORM_SLOT = 256;
+const MAX_WORKGROUPS = 65535;
+
+export interface AdamOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** AdamW's decoupled weight decay; 0 gives plain Adam. */
+  weightDecay?: number;
+}
+
+export interface CompileOptions {
+  /** Seeds parameter initialisation and every on-device random draw. */
+  seed?: number;
+  /** Train: the loss tensor (output of a loss op) and Adam's settings. */
+  train?: { loss: Tensor; adam: AdamOptions };
+  /** Backward without an optimiser, e.g. to an input's gradient: the loss op to start from. */
+  gradientsOf?: Tensor;
+  /** Tensors the host reads or binds after a run: never given to another tensor. */
+  keep?: readonly Tensor[];
+  /** Another program's parameter store, to share parameters (same names and shapes). */
+  params?: ParamStore;
+}
+
+interface Record_ {
+  kernel: KernelDef;
+  bindings: Tensor[];
+  params: readonly Param[];
+  workgroups: [number, number, number];
+}
+
+export interface DispatchInfo {
+  kernel: string;
+  workgroups: [number, number, number];
+}
+
+function workgroupsFor(count: number, wg: number, what: string): [number, number, number] {
+  if (!Number.isInteger(count) || count <= 0) throw new Error(`${what}: dispatch size ${count} is not a positive integer`);
+  const groups = Math.ceil(count / wg);
+  if (groups <= MAX_WORKGROUPS) return [groups, 1, 1];
+  const y = Math.ceil(groups / MAX_WORKGROUPS);
+  if (y > MAX_WORKGROUPS) throw new Error(`${what}: ${count} invocations exceed the 2-D grid limit`);
+  return [MAX_WORKGROUPS, y, 1];
+}
+
+function checkAdam(o: AdamOptions): Required<AdamOptions> {
+  const full = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, ...o };
+  const bad = (name: string, v: number, ok: boolean, want: string) => {
+    if (!ok) throw new Error(`adam ${name} = ${v}, expected ${want}`);
+  };
+  bad('lr', full.lr, Number.isFinite(full.lr) && full.lr > 0, 'a positive number');
+  bad('beta1', full.beta1, full.beta1 >= 0 && full.beta1 < 1, 'in [0, 1)');
+  bad('beta2', full.beta2, full.beta2 >= 0 && full.beta2 < 1, 'in [0, 1)');
+  bad('eps', full.eps, Number.isFinite(full.eps) && full.eps > 0, 'a positive number');
+  bad('weightDecay', full.weightDecay, Number.isFinite(full.weightDecay) && full.weightDecay >= 0, '>= 0');
+  return full;
+}
+
+/** Emits the dispatch list of `graph` for the given options (no GPU objects yet). */
+class Recorder implements Emitter {
+  readonly records: Record_[] = [];
+  readonly grads = new Map<Tensor, { tensor: Tensor; written: boolean }>();
+  readonly paramGrads = new Map<Tensor, Tensor>();
+  private scratchCount = 0;
+  private nextId: number;
+
+  constructor(readonly graph: Graph, readonly flows: Set<Tensor>) {
+    this.nextId = graph.tensors.length;
+  }
+
+  dispatch(kernel: KernelDef, bindings: readonly Tensor[], params: readonly Param[], count: number | { workgroups: [number, number, number] }): void {
+    const expected = kernel.bindings.filter((b) => b !== 'uniform').length;
+    if (bindings.length !== expected) {
+      throw new Error(`kernel ${kernel.name}: got ${bindings.length} tensor bindings, expected ${expected}`);
+    }
+    const hasUniform = kernel.bindings.includes('uniform');
+    if (!hasUniform && params.length > 0) throw new Error(`kernel ${kernel.name} takes no parameters, got ${params.length}`);
+    const workgroups = typeof count === 'number' ? workgroupsFor(count, kernel.workgroupSize, kernel.name) : count.workgroups;
+    this.records.push({ kernel, bindings: [...bindings], params, workgroups });
+  }
+
+  grad(t: Tensor): Tensor {
+    const g = this.grads.get(t);
+    if (!g || !g.written) throw new Error(`no gradient was produced for ${t}`);
+    return g.tensor;
+  }
+
+  gradTarget(t: Tensor): GradTarget | null {
+    if (!this.flows.has(t)) return null;
+    let g = this.grads.get(t);
+    if (!g) {
+      const tensor = this.newTensor(`grad(${t.name})`, t.shape, 'f32', t.role === 'param' ? 'param' : 'activation');
+      if (t.role === 'param') this.paramGrads.set(tensor, t);
+      g = { tensor, written: false };
+      this.grads.set(t, g);
+    }
+    const accumulate = g.written ? 1 : 0;
+    g.written = true;
+    return { tensor: g.tensor, accumulate };
+  }
+
+  scratch(name: string, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    return this.newTensor(`${name}#${this.scratchCount++}`, shape, dtype, 'activation');
+  }
+
+  private newTensor(name: string, shape: readonly number[], dtype: DType, role: 'param' | 'activation'): Tensor {
+    return new Tensor(this.nextId++, name, shape, dtype, role);
+  }
+}
+
+export class Program {
+  private readonly dispatches: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; workgroups: [number, number, number] }[] = [];
+  private readonly bindingOf = new Map<Tensor, GPUBufferBinding>();
+  private readonly owned: GPUBuffer[] = [];
+  readonly info: DispatchInfo[];
+  /** Bytes of planned activation memory, and what it would take without reuse. */
+  readonly plannedBytes: number;
+  readonly unplannedBytes: number;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly graph: Graph,
+    readonly store: ParamStore,
+    private readonly grads: Map<Tensor, { tensor: Tensor; written: boolean }>,
+    records: Record_[],
+    layout: { bindings: Map<Tensor, GPUBufferBinding>; owned: GPUBuffer[]; planned: number; unplanned: number },
+    compiled: { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }[],
+  ) {
+    this.bindingOf = layout.bindings;
+    this.owned = layout.owned;
+    this.plannedBytes = layout.planned;
+    this.unplannedBytes = layout.unplanned;
+    const uniformSize = Math.max(1, records.length) * UNIFORM_SLOT;
+    const uniforms = device.createBuffer({ label: `${graph.name}.uniforms`, size: uniformSize, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.owned.push(uniforms);
+    const uniformData = new ArrayBuffer(uniformSize);
+    records.forEach((r, i) => {
+      const words = new DataView(uniformData, i * UNIFORM_SLOT, UNIFORM_SLOT);
+      if (r.params.length * 4 > UNIFORM_SLOT) throw new Error(`kernel ${r.kernel.name}: too many parameters (${r.params.length})`);
+      r.params.forEach((p, j) => {
+        if (p instanceof F32) words.setFloat32(j * 4, p.value, true);
+        else if (p instanceof I32) words.setInt32(j * 4, p.value, true);
+        else {
+          if (!Number.isInteger(p) || p < 0 || p > 0xffffffff) throw new Error(`kernel ${r.kernel.name}: parameter ${j} = ${p} is not a u32 (wrap floats in f32())`);
+          words.setUint32(j * 4, p, true);
+        }
+      });
+      let tensorIndex = 0;
+      const entries: GPUBindGroupEntry[] = r.kernel.bindings.map((access, binding) => {
+        if (access === 'uniform') return { binding, resource: { buffer: uniforms, offset: i * UNIFORM_SLOT, size: Math.max(16, Math.ceil((r.params.length * 4) / 16) * 16) } };
+        const t = r.bindings[tensorIndex++];
+        const b = this.bindingOf.get(t);
+        if (!b) throw new Error(`kernel ${r.kernel.name}: tensor ${t} has no buffer (a missing binding)`);
+        return { binding, resource: b };
+      });
+      const { pipeline, layout: bgl } = compiled[i];
+      const bindGroup = device.createBindGroup({ label: r.kernel.name, layout: bgl, entries });
+      this.dispatches.push({ pipeline, bindGroup, workgroups: r.workgroups });
+    });
+    device.queue.writeBuffer(uniforms, 0, uniformData);
+    this.info = records.map((r) => ({ kernel: r.kernel.name, workgroups: r.workgroups }));
+  }
+
+  static async compile(device: GPUDevice, graph: Graph, options: CompileOptions = {}): Promise<Program> {
+    const seed = options.seed ?? 0;
+    seedKey(seed);
+    const store = options.params ?? new ParamStore(device, graph.params, seed);
+    if (options.params) options.params.checkCompatible(graph.params, `graph "${graph.name}"`);
+    const flows = graph.gradientFlow();
+    const rec = new Recorder(graph, flows);
+    const lossTensor = options.train?.loss ?? options.gradientsOf;
+    const lossIndex = lossTensor ? graph.ops.findIndex((op) => op.outputs[0] === lossTensor) : -1;
+    if (lossTensor && (lossIndex < 0 || !graph.ops[lossIndex].seedsGrad)) {
+      throw new Error(`${lossTensor} is not the output of a loss op in graph "${graph.name}"`);
+    }
+    for (const op of graph.ops) op.forward(rec);
+    if (lossTensor) {
+      const seedOp = graph.ops[lossIndex].seedsGrad!;
+      if (!flows.has(seedOp.of)) throw new Error(`the loss ${lossTensor} does not depend on any parameter or input that wants a gradient`);
+      rec.grads.set(seedOp.of, { tensor: seedOp.grad, written: true });
+      for (let i = lossIndex - 1; i >= 0; i--) {
+        const op = graph.ops[i];
+        if (!op.backward || !rec.grads.get(op.outputs[0])?.written) continue;
+        op.backward(rec);
+      }
+    }
+    if (options.train) {
+      const a = checkAdam(options.train.adam);
+      if (store.trainableLength > 0) {
+        const f = store.flat;
+        rec.dispatch(ADAM, [f.params, f.grads, f.m, f.v, graph.state],
+          [store.trainableLength, new F32(a.lr), new F32(a.beta1), new F32(a.beta2), new F32(a.eps), new F32(a.weightDecay)], store.trainableLength);
+      }
+    }
+    rec.dispatch(ADVANCE, [graph.state], [], 1);
+
+    const keep = new Set<Tensor>(options.keep ?? []);
+    if (lossTensor) keep.add(lossTensor);
+    for (const t of graph.tensors) if (t.wantsGrad && rec.grads.has(t)) keep.add(rec.grads.get(t)!.tensor);
+    const layout = planMemory(device, graph, store, rec, keep);
+    const compiled = await Promise.all(rec.records.map((r) => pipelineFor(device, r.kernel)));
+    const program = new Program(device, graph, store, rec.grads, rec.records, layout, compiled);
+    program.setSeed(seed);
+    return program;
+  }
+
+  /** The buffer binding behind a tensor (for tests and for chaining programs). */
+  binding(t: Tensor): GPUBufferBinding {
+    const b = this.bindingOf.get(t);
+    if (!b) throw new Error(`tensor ${t} has no buffer in program "${this.graph.name}" (planned away? pass it in keep)`);
+    return b;
+  }
+
+  /** The gradient tensor of an input that asked for one (requiresGrad). */
+  gradOf(t: Tensor): Tensor {
+    const g = this.grads.get(t);
+    if (!g?.written) throw new Error(`program "${this.graph.name}" computes no gradient for ${t}`);
+    return g.tensor;
+  }
+
+  /** Number of dispatches one replay encodes. */
+  get dispatchCount(): number {
+    return this.dispatches.length;
+  }
+
+  /** Encodes `steps` replays into an open compute pass. */
+  encode(pass: GPUComputePassEncoder, steps = 1): void {
+    for (let s = 0; s < steps; s++) {
+      for (const d of this.dispatches) {
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+      }
+    }
+  }
+
+  /** Runs `steps` replays in one submit. */
+  run(steps = 1): void {
+    if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps ${steps} is not a positive integer`);
+    const encoder = this.device.createCommandEncoder({ label: this.graph.name });
+    const pass = encoder.beginComputePass();
+    this.encode(pass, steps);
+    pass.end();
+    this.device.queue.submit([encoder.finish()]);
+  }
+
+  write(t: Tensor, data: ArrayLike<number>): void {
+    if (data.length !== t.size) throw new Error(`write ${t}: got ${data.length} values, expected ${t.size}`);
+    const typed = t.dtype === 'u32' ? Uint32Array.from(data) : Float32Array.from(data);
+    const b = this.binding(t);
+    this.device.queue.writeBuffer(b.buffer, b.offset ?? 0, typed);
+  }
+
+  /** Fills a tensor with one value (NaN poisons outputs before a test run). */
+  fill(t: Tensor, value: number): void {
+    this.write(t, new Array<number>(t.size).fill(value));
+  }
+
+  async read(t: Tensor): Promise<Float32Array | Uint32Array> {
+    const bytes = await this.readBinding(this.binding(t), t.size * 4);
+    return t.dtype === 'u32' ? new Uint32Array(bytes) : new Float32Array(bytes);
+  }
+
+  async readF32(t: Tensor): Promise<Float32Array> {
+    if (t.dtype !== 'f32') throw new Error(`readF32: ${t} is ${t.dtype}`);
+    return (await this.read(t)) as Float32Array;
+  }
+
+  private async readBinding(b: GPUBufferBinding, size: number): Promise<ArrayBuffer> {
+    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const encoder = this.device.createCommandEncoder();
+    encoder.copyBufferToBuffer(b.buffer, b.offset ?? 0, staging, 0, size);
+    this.device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const copy = staging.getMappedRange().slice(0);
+    staging.destroy();
+    return copy;
+  }
+
+  /** Sets the seed of all on-device random draws and rewinds the step counter to `step`. */
+  setSeed(seed: number, step = 0): void {
+    const [lo, hi] = seedKey(seed);
+    this.write(this.graph.state, [step, lo, hi, 0]);
+  }
+
+  async step(): Promise<number> {
+    return (await this.read(this.graph.state))[0];
+  }
+
+  /** Every buffer this program owns (not the shared parameter store). */
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+  }
+}
+
+function planMemory(device: GPUDevice, graph: Graph, store: ParamStore, rec: Recorder, keep: Set<Tensor>) {
+  const bindings = new Map<Tensor, GPUBufferBinding>();
+  const owned: GPUBuffer[] = [];
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const own = (label: string, bytes: number) => {
+    const buffer = device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+    owned.push(buffer);
+    return buffer;
+  };
+  for (const p of graph.params) {
+    const s = store.slot(p.name);
+    bindings.set(p, { buffer: store.params, offset: s.offset * 4, size: s.size * 4 });
+  }
+  const f = store.flat;
+  const whole = (buffer: GPUBuffer) => ({ buffer, offset: 0, size: store.length * 4 });
+  bindings.set(f.params, whole(store.params));
+  bindings.set(f.grads, whole(store.grads));
+  bindings.set(f.m, whole(store.adamM));
+  bindings.set(f.v, whole(store.adamV));
+  for (const [g, p] of rec.paramGrads) {
+    const s = store.slot(p.name);
+    bindings.set(g, { buffer: store.grads, offset: s.offset * 4, size: s.size * 4 });
+  }
+  const persistent = (t: Tensor) => t.role === 'input' || t.role === 'state' || keep.has(t);
+  for (const t of graph.tensors) {
+    if (persistent(t) && !bindings.has(t)) bindings.set(t, { buffer: own(t.name, t.size * 4), offset: 0, size: t.size * 4 });
+  }
+  // Lifetimes over the dispatch list; tensors of the same byte size share a buffer when their
+  // lifetimes do not overlap (greedy, in order of first use).
+  const first = new Map<Tensor, number>();
+  const last = new Map<Tensor, number>();
+  rec.records.forEach((r, i) => {
+    for (const t of r.bindings) {
+      if (bindings.has(t)) continue;
+      if (!first.has(t)) first.set(t, i);
+      last.set(t, i);
+    }
+  });
+  for (const t of keep) {
+    if (!bindings.has(t) && first.has(t)) bindings.set(t, { buffer: own(t.name, t.size * 4), offset: 0, size: t.size * 4 });
+  }
+  const free = new Map<number, GPUBuffer[]>();
+  const endsAt = new Map<number, Tensor[]>();
+  let planned = 0;
+  let unplanned = 0;
+  const order = [...first.keys()].filter((t) => !bindings.has(t)).sort((a, b) => first.get(a)! - first.get(b)!);
+  let cursor = 0;
+  for (let i = 0; i < rec.records.length; i++) {
+    while (cursor < order.length && first.get(order[cursor]) === i) {
+      const t = order[cursor++];
+      const bytes = t.size * 4;
+      unplanned += bytes;
+      let buffer = free.get(bytes)?.pop();
+      if (!buffer) {
+        buffer = own(`planned.${bytes}`, bytes);
+        planned += bytes;
+      }
+      bindings.set(t, { buffer, offset: 0, size: bytes });
+      const end = last.get(t)!;
+      endsAt.set(end, [...(endsAt.get(end) ?? []), t]);
+    }
+    for (const t of endsAt.get(i) ?? []) {
+      const bytes = t.size * 4;
+      free.set(bytes, [...(free.get(bytes) ?? []), bindings.get(t)!.buffer]);
+    }
+  }
+  return { bindings, owned, planned, unplanned };
+}
