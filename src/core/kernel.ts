@@ -11,7 +11,8 @@ export interface KernelDef {
   readonly name: string;
   readonly code: string;
   readonly entry: string;
-  readonly bindings: readonly Access[];
+  /** Binding i of the entry point, or null where the entry point leaves binding i unused. */
+  readonly bindings: readonly (Access | null)[];
   readonly workgroupSize: number;
 }
 
@@ -23,7 +24,7 @@ export function defineKernel(
   name: string,
   code: string,
   entry: string,
-  bindings: readonly Access[],
+  bindings: readonly (Access | null)[],
   options: { workgroupSize?: number; libraries?: readonly string[] } = {},
 ): KernelDef {
   const workgroupSize = options.workgroupSize ?? 64;
@@ -61,7 +62,7 @@ async function compile(device: GPUDevice, kernel: KernelDef): Promise<Compiled> 
   const module = device.createShaderModule({ code: kernel.code, label: kernel.name });
   const layout = device.createBindGroupLayout({
     label: kernel.name,
-    entries: kernel.bindings.map((a, i) => layoutEntry(i, a)),
+    entries: kernel.bindings.flatMap((a, i) => (a ? [layoutEntry(i, a)] : [])),
   });
   let pipeline: GPUComputePipeline | null = null;
   let failure: unknown = null;

@@ -81,7 +81,7 @@ export class ParamStore {
   }
 }
 
-function initialValues(ordered: readonly Tensor[], slots: readonly ParamSlot[], length: number, seed: number): Float32Array {
+function initialValues(ordered: readonly Tensor[], slots: readonly ParamSlot[], length: number, seed: number): Float32Array<ArrayBuffer> {
   const out = new Float32Array(length);
   ordered.forEach((t, i) => {
     const { offset, size } = slots[i];

@@ -83,7 +83,7 @@ class Recorder implements Emitter {
   }
 
   dispatch(kernel: KernelDef, bindings: readonly Tensor[], params: readonly Param[], count: number | { workgroups: [number, number, number] }): void {
-    const expected = kernel.bindings.filter((b) => b !== 'uniform').length;
+    const expected = kernel.bindings.filter((b) => b !== 'uniform' && b !== null).length;
     if (bindings.length !== expected) {
       throw new Error(`kernel ${kernel.name}: got ${bindings.length} tensor bindings, expected ${expected}`);
     }
@@ -160,12 +160,13 @@ export class Program {
         }
       });
       let tensorIndex = 0;
-      const entries: GPUBindGroupEntry[] = r.kernel.bindings.map((access, binding) => {
-        if (access === 'uniform') return { binding, resource: { buffer: uniforms, offset: i * UNIFORM_SLOT, size: Math.max(16, Math.ceil((r.params.length * 4) / 16) * 16) } };
+      const entries: GPUBindGroupEntry[] = r.kernel.bindings.flatMap((access, binding) => {
+        if (access === null) return [];
+        if (access === 'uniform') return [{ binding, resource: { buffer: uniforms, offset: i * UNIFORM_SLOT, size: UNIFORM_SLOT } }];
         const t = r.bindings[tensorIndex++];
         const b = this.bindingOf.get(t);
         if (!b) throw new Error(`kernel ${r.kernel.name}: tensor ${t} has no buffer (a missing binding)`);
-        return { binding, resource: b };
+        return [{ binding, resource: b }];
       });
       const { pipeline, layout: bgl } = compiled[i];
       const bindGroup = device.createBindGroup({ label: r.kernel.name, layout: bgl, entries });

@@ -1,0 +1,127 @@
+// Elementwise ops: add, multiply, SiLU, a per-channel bias from a [B, C] tensor, and
+// concatenation along channels.
+import code from '../../../shaders/elementwise.wgsl';
+import { defineKernel, type Access } from '../kernel.js';
+import { expectShape, type Emitter, type GradTarget, type Graph, type Tensor } from '../graph.js';
+import { emitSumBatchLength } from './util.js';
+
+const TWO: (Access | null)[] = ['read', 'read', 'write', 'uniform'];
+const ONE: (Access | null)[] = ['read', null, 'write', 'uniform'];
+const k = (entry: string, bindings: (Access | null)[]) => defineKernel(`elementwise.${entry}`, code, entry, bindings);
+const ADD = k('add', TWO);
+const MUL = k('mul', TWO);
+const COPY = k('copy', ONE);
+const SILU = k('silu', ONE);
+const SILU_BACKWARD = k('silu_backward', TWO);
+const ADD_CHANNEL_BIAS = k('add_channel_bias', TWO);
+const CONCAT_CHANNELS = k('concat_channels', TWO);
+const SLICE_CHANNELS = k('slice_channels', ONE);
+
+interface Layout { batch?: number; channels?: number; length?: number; cA?: number; cOut?: number; offset?: number }
+const params = (n: number, accumulate: number, l: Layout = {}) =>
+  [n, accumulate, l.batch ?? 0, l.channels ?? 0, l.length ?? 1, l.cA ?? 0, l.cOut ?? 0, l.offset ?? 0];
+
+/** target (+)= g: a gradient passed through unchanged. */
+export function emitCopy(e: Emitter, g: Tensor, target: GradTarget): void {
+  e.dispatch(COPY, [g, target.tensor], params(g.size, target.accumulate), g.size);
+}
+
+export function add(g: Graph, a: Tensor, b: Tensor, name = 'add'): Tensor {
+  expectShape(b, a.shape, `${name} right operand`);
+  const y = g.activation(name, a.shape);
+  g.add({
+    type: 'add',
+    inputs: [a, b],
+    outputs: [y],
+    forward: (e) => e.dispatch(ADD, [a, b, y], params(y.size, 0), y.size),
+    backward(e) {
+      const dy = e.grad(y);
+      for (const x of [a, b]) {
+        const dx = e.gradTarget(x);
+        if (dx) emitCopy(e, dy, dx);
+      }
+    },
+  });
+  return y;
+}
+
+export function mul(g: Graph, a: Tensor, b: Tensor, name = 'mul'): Tensor {
+  expectShape(b, a.shape, `${name} right operand`);
+  const y = g.activation(name, a.shape);
+  g.add({
+    type: 'mul',
+    inputs: [a, b],
+    outputs: [y],
+    forward: (e) => e.dispatch(MUL, [a, b, y], params(y.size, 0), y.size),
+    backward(e) {
+      const dy = e.grad(y);
+      const da = e.gradTarget(a);
+      if (da) e.dispatch(MUL, [dy, b, da.tensor], params(y.size, da.accumulate), y.size);
+      const db = e.gradTarget(b);
+      if (db) e.dispatch(MUL, [dy, a, db.tensor], params(y.size, db.accumulate), y.size);
+    },
+  });
+  return y;
+}
+
+export function silu(g: Graph, x: Tensor, name = 'silu'): Tensor {
+  const y = g.activation(name, x.shape);
+  g.add({
+    type: 'silu',
+    inputs: [x],
+    outputs: [y],
+    forward: (e) => e.dispatch(SILU, [x, y], params(y.size, 0), y.size),
+    backward(e) {
+      const dx = e.gradTarget(x);
+      if (dx) e.dispatch(SILU_BACKWARD, [x, e.grad(y), dx.tensor], params(y.size, dx.accumulate), y.size);
+    },
+  });
+  return y;
+}
+
+/** y[n, c, l] = x[n, c, l] + bias[n, c]: x [B, C, L], bias [B, C]. */
+export function addChannelBias(g: Graph, x: Tensor, bias: Tensor, name = 'channel_bias'): Tensor {
+  if (x.shape.length !== 3) throw new Error(`${name}: input ${x} must be [batch, channels, length]`);
+  const [B, C, L] = x.shape;
+  expectShape(bias, [B, C], `${name} bias`);
+  const y = g.activation(name, x.shape);
+  g.add({
+    type: 'add_channel_bias',
+    inputs: [x, bias],
+    outputs: [y],
+    forward: (e) => e.dispatch(ADD_CHANNEL_BIAS, [x, bias, y], params(y.size, 0, { length: L }), y.size),
+    backward(e) {
+      const dy = e.grad(y);
+      const dx = e.gradTarget(x);
+      if (dx) emitCopy(e, dy, dx);
+      const db = e.gradTarget(bias);
+      if (db) emitSumBatchLength(e, dy, db, 1, B * C, L);
+    },
+  });
+  return y;
+}
+
+/** Concatenation along channels: a [B, Ca, L], b [B, Cb, L] -> [B, Ca + Cb, L]. */
+export function concatChannels(g: Graph, a: Tensor, b: Tensor, name = 'concat'): Tensor {
+  if (a.shape.length !== 3 || b.shape.length !== 3) throw new Error(`${name}: inputs ${a} and ${b} must be [batch, channels, length]`);
+  const [B, Ca, L] = a.shape;
+  const Cb = b.shape[1];
+  expectShape(b, [B, Cb, L], `${name} second input`);
+  const Cout = Ca + Cb;
+  const y = g.activation(name, [B, Cout, L]);
+  g.add({
+    type: 'concat_channels',
+    inputs: [a, b],
+    outputs: [y],
+    forward: (e) => e.dispatch(CONCAT_CHANNELS, [a, b, y], params(y.size, 0, { length: L, cA: Ca, cOut: Cout }), y.size),
+    backward(e) {
+      const dy = e.grad(y);
+      const parts: [Tensor, number, number][] = [[a, Ca, 0], [b, Cb, Ca]];
+      for (const [x, channels, offset] of parts) {
+        const dx = e.gradTarget(x);
+        if (dx) e.dispatch(SLICE_CHANNELS, [dy, dx.tensor], params(x.size, dx.accumulate, { channels, length: L, cOut: Cout, offset }), x.size);
+      }
+    },
+  });
+  return y;
+}

@@ -1,0 +1,53 @@
+// Step and class embeddings.
+import code from '../../../shaders/embed.wgsl';
+import { defineKernel } from '../kernel.js';
+import { expectDtype, expectShape, f32, type Graph, type Tensor } from '../graph.js';
+import { emitSumBatchLength } from './util.js';
+
+const FOURIER = defineKernel('embed.fourier', code, 'fourier', ['read', 'read', 'write', 'uniform']);
+const CLASS_FORWARD = defineKernel('embed.class_forward', code, 'class_forward', ['read', 'read', 'write', 'uniform', 'read']);
+const CLASS_BACKWARD = defineKernel('embed.class_backward', code, 'class_backward', ['read', 'read', 'write', 'uniform']);
+
+/**
+ * Gaussian Fourier features of integer steps t [B] (u32) at t * scale: [sin(2 pi w t), cos(2 pi w t)]
+ * -> [B, 2H] for frequencies w [H] (frozen). Not differentiable: steps are integers.
+ */
+export function fourierFeatures(g: Graph, t: Tensor, w: Tensor, scale: number, name = 'fourier'): Tensor {
+  expectDtype(t, 'u32', `${name} steps`);
+  if (t.shape.length !== 1 || w.shape.length !== 1) throw new Error(`${name}: steps ${t} and frequencies ${w} must be 1-D`);
+  if (!Number.isFinite(scale)) throw new Error(`${name}: scale ${scale} is not finite`);
+  const B = t.shape[0];
+  const width = 2 * w.shape[0];
+  const y = g.activation(name, [B, width]);
+  g.add({
+    type: 'fourier',
+    inputs: [t, w],
+    outputs: [y],
+    forward: (e) => e.dispatch(FOURIER, [t, w, y], [B, width, 0, f32(scale), 0], y.size),
+  });
+  return y;
+}
+
+/** onehot(labels) W + b: labels [B] (u32 in [0, rows)), W [rows, D], b [D] -> [B, D]. */
+export function classEmbedding(g: Graph, labels: Tensor, w: Tensor, b: Tensor, name = 'class_embedding'): Tensor {
+  expectDtype(labels, 'u32', `${name} labels`);
+  if (labels.shape.length !== 1 || w.shape.length !== 2) throw new Error(`${name}: labels ${labels} must be [B] and W ${w} [rows, D]`);
+  const B = labels.shape[0];
+  const [rows, D] = w.shape;
+  expectShape(b, [D], `${name} bias`);
+  const y = g.activation(name, [B, D]);
+  g.add({
+    type: 'class_embedding',
+    inputs: [labels, w, b],
+    outputs: [y],
+    forward: (e) => e.dispatch(CLASS_FORWARD, [labels, w, y, b], [B, D, rows, f32(0), 0], y.size),
+    backward(e) {
+      const dy = e.grad(y);
+      const dw = e.gradTarget(w);
+      if (dw) e.dispatch(CLASS_BACKWARD, [labels, dy, dw.tensor], [B, D, rows, f32(0), dw.accumulate], w.size);
+      const db = e.gradTarget(b);
+      if (db) emitSumBatchLength(e, dy, db, B, D, 1);
+    },
+  });
+  return y;
+}
