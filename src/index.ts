@@ -2,3 +2,4 @@
 export { getNodeGpu, type NodeGpuOptions } from './gpu/node.js';
 export type { Gpu, AdapterKind } from './gpu/gpu.js';
 export { writeFileAtomic } from './io/atomic.js';
+export * from './viz/index.js';
