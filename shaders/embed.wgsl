@@ -31,9 +31,18 @@ fn class_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   out[i] = table[ids[i / p.width] * p.width + d] + bias[d];
 }
 
-// dW[c, d] (+)= sum_b [label_b = c] dy[b, d]; table = dy. Fixed order over b.
+// out[b, d] = table[ids_b, d]: a row lookup (per-sample rows of a table computed once per step).
 @compute @workgroup_size(WG)
-fn class_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn gather_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.batch * p.width) { return; }
+  out[i] = table[ids[i / p.width] * p.width + i % p.width];
+}
+
+// dW[c, d] (+)= sum_b [ids_b = c] dy[b, d]; table = dy. The backward of both the class lookup
+// and gather_rows. Fixed order over b; lanes run along d, so the test on ids_b is uniform.
+@compute @workgroup_size(WG)
+fn rows_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
   if (i >= p.rows * p.width) { return; }
   let d = i % p.width;

@@ -3,3 +3,7 @@ export { getNodeGpu, type NodeGpuOptions } from './gpu/node.js';
 export type { Gpu, AdapterKind } from './gpu/gpu.js';
 export { writeFileAtomic } from './io/atomic.js';
 export * from './viz/index.js';
+export { Graph, Tensor, f32, i32 } from './core/graph.js';
+export { Program } from './core/program.js';
+export { TwoPixelTrainer, defaultTrainOptions, sampleOpByOp } from './diffusion/twopixel.js';
+export { defaultTwoPixelConfig } from './nn/twopixel.js';

@@ -249,6 +249,31 @@ export class Program {
     }
   }
 
+  /**
+   * Runs one replay with every dispatch in its own timed pass (needs 'timestamp-query') and
+   * returns each dispatch's kernel and duration in microseconds: where a step's time goes.
+   */
+  async profile(): Promise<{ kernel: string; us: number }[]> {
+    if (!this.device.features.has('timestamp-query')) throw new Error('profiling needs the timestamp-query feature, which this adapter lacks');
+    const n = this.dispatches.length;
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * n });
+    const resolve = this.device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const encoder = this.device.createCommandEncoder();
+    this.dispatches.forEach((d, i) => {
+      const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(...d.workgroups);
+      pass.end();
+    });
+    encoder.resolveQuerySet(querySet, 0, 2 * n, resolve, 0);
+    this.device.queue.submit([encoder.finish()]);
+    const times = new BigUint64Array(await this.readBinding({ buffer: resolve, offset: 0, size: 16 * n }, 16 * n));
+    querySet.destroy();
+    resolve.destroy();
+    return this.info.map((d, i) => ({ kernel: d.kernel, us: Number(times[2 * i + 1] - times[2 * i]) / 1000 }));
+  }
+
   /** Runs `steps` replays in one submit. */
   run(steps = 1): void {
     if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps ${steps} is not a positive integer`);

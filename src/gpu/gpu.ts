@@ -31,6 +31,8 @@ export function adapterName(info: GPUAdapterInfo): string {
  */
 export async function openDevice(adapter: GPUAdapter, name: string): Promise<GPUDevice> {
   const requiredLimits = limitsToRequest(adapter, name);
-  const device = await adapter.requestDevice({ requiredLimits, label: `engine on ${name}` });
+  // Timestamps let Program.profile() say where a step's time goes; optional.
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: `engine on ${name}` });
   return device;
 }

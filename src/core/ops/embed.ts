@@ -6,7 +6,8 @@ import { emitSumBatchLength } from './util.js';
 
 const FOURIER = defineKernel('embed.fourier', code, 'fourier', ['read', 'read', 'write', 'uniform']);
 const CLASS_FORWARD = defineKernel('embed.class_forward', code, 'class_forward', ['read', 'read', 'write', 'uniform', 'read']);
-const CLASS_BACKWARD = defineKernel('embed.class_backward', code, 'class_backward', ['read', 'read', 'write', 'uniform']);
+const ROWS_BACKWARD = defineKernel('embed.rows_backward', code, 'rows_backward', ['read', 'read', 'write', 'uniform']);
+const GATHER_ROWS = defineKernel('embed.gather_rows', code, 'gather_rows', ['read', 'read', 'write', 'uniform']);
 
 /**
  * Gaussian Fourier features of integer steps t [B] (u32) at t * scale: [sin(2 pi w t), cos(2 pi w t)]
@@ -44,9 +45,29 @@ export function classEmbedding(g: Graph, labels: Tensor, w: Tensor, b: Tensor, n
     backward(e) {
       const dy = e.grad(y);
       const dw = e.gradTarget(w);
-      if (dw) e.dispatch(CLASS_BACKWARD, [labels, dy, dw.tensor], [B, D, rows, f32(0), dw.accumulate], w.size);
+      if (dw) e.dispatch(ROWS_BACKWARD, [labels, dy, dw.tensor], [B, D, rows, f32(0), dw.accumulate], w.size);
       const db = e.gradTarget(b);
       if (db) emitSumBatchLength(e, dy, db, B, D, 1);
+    },
+  });
+  return y;
+}
+
+/** out[b] = table[ids[b]]: table [rows, D], ids [B] (u32 in [0, rows)) -> [B, D]. */
+export function gatherRows(g: Graph, table: Tensor, ids: Tensor, name = 'gather_rows'): Tensor {
+  expectDtype(ids, 'u32', `${name} ids`);
+  if (ids.shape.length !== 1 || table.shape.length !== 2) throw new Error(`${name}: ids ${ids} must be [B] and table ${table} [rows, D]`);
+  const B = ids.shape[0];
+  const [rows, D] = table.shape;
+  const y = g.activation(name, [B, D]);
+  g.add({
+    type: 'gather_rows',
+    inputs: [table, ids],
+    outputs: [y],
+    forward: (e) => e.dispatch(GATHER_ROWS, [ids, table, y], [B, D, rows, f32(0), 0], y.size),
+    backward(e) {
+      const dt = e.gradTarget(table);
+      if (dt) e.dispatch(ROWS_BACKWARD, [ids, e.grad(y), dt.tensor], [B, D, rows, f32(0), dt.accumulate], table.size);
     },
   });
   return y;

@@ -1,11 +1,27 @@
 // y = x W + b for x [M, K], W [K, N], b [N]; and the batched matmul it is built on.
 import matmulCode from '../../../shaders/matmul.wgsl';
+import blockedCode from '../../../shaders/matmul_blocked.wgsl';
 import { defineKernel } from '../kernel.js';
 import { expectDtype, expectShape, type Emitter, type Graph, type Tensor } from '../graph.js';
 import { emitSumBatchLength } from './util.js';
 
 export const MATMUL = defineKernel('matmul.matmul', matmulCode, 'matmul', ['read', 'read', 'write', 'uniform'], { workgroupSize: 256 });
 export const MATMUL_BIAS = defineKernel('matmul.matmul_bias', matmulCode, 'matmul_bias', ['read', 'read', 'write', 'uniform', 'read'], { workgroupSize: 256 });
+export const BLOCKED = defineKernel('matmul_blocked.matmul', blockedCode, 'matmul', ['read', 'read', 'write', 'uniform'], { workgroupSize: 64 });
+export const BLOCKED_BIAS = defineKernel('matmul_blocked.matmul_bias', blockedCode, 'matmul_bias', ['read', 'read', 'write', 'uniform', 'read'], { workgroupSize: 64 });
+
+/**
+ * 'tiled': 16x16 tiles through workgroup memory (the plain reference); 'blocked': 8x4 outputs per
+ * invocation with broadcast reads of A (several times faster on CPU drivers; see bench/).
+ */
+export type MatmulVariant = 'tiled' | 'blocked';
+let variant: MatmulVariant = 'blocked';
+
+/** Chooses the matmul kernel for graphs compiled from now on. */
+export function setMatmulVariant(v: MatmulVariant): void {
+  if (v !== 'tiled' && v !== 'blocked') throw new Error(`matmul variant "${v}" is not one of tiled, blocked`);
+  variant = v;
+}
 
 /** Strides of an operand as the kernel reads it: element (row, inner) and batch. */
 export interface MatmulShape {
@@ -21,6 +37,12 @@ export interface MatmulShape {
 export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: MatmulShape, accumulate: number, bias?: Tensor): void {
   const batch = s.batch ?? 1;
   const params = [s.m, s.n, s.k, s.a.sm, s.a.sk, s.a.sb ?? 0, s.b.sk, s.b.sn, s.b.sb ?? 0, s.m * s.n, accumulate];
+  if (variant === 'blocked') {
+    const workgroups: [number, number, number] = [Math.ceil(s.n / 256), Math.ceil(s.m / 8), batch];
+    if (bias) e.dispatch(BLOCKED_BIAS, [A, B, C, bias], params, { workgroups });
+    else e.dispatch(BLOCKED, [A, B, C], params, { workgroups });
+    return;
+  }
   const workgroups: [number, number, number] = [Math.ceil(s.n / 16), Math.ceil(s.m / 16), batch];
   if (bias) e.dispatch(MATMUL_BIAS, [A, B, C, bias], params, { workgroups });
   else e.dispatch(MATMUL, [A, B, C], params, { workgroups });

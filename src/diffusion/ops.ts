@@ -1,0 +1,101 @@
+// Graph ops of the diffusion process: the on-device training batch of the two-pixel mixture, and
+// the two halves of an op-by-op sampling step around the network.
+import code from '../../shaders/ddpm.wgsl';
+import philox from '../../shaders/philox.wgsl';
+import { defineKernel } from '../core/kernel.js';
+import { expectDtype, expectShape, f32, type Graph, type Param, type Tensor } from '../core/graph.js';
+import { MIXTURE } from '../data/mixture.js';
+import { SCHEDULE_WIDTH } from './tables.js';
+
+const opts = { libraries: [philox] };
+const BATCH = defineKernel('ddpm.two_pixel_batch', code, 'two_pixel_batch', ['write', 'write', 'write', null, 'read', 'read', 'uniform', null], opts);
+const PREPARE = defineKernel('ddpm.sample_prepare', code, 'sample_prepare', ['write', null, 'write', 'write', 'read', null, 'uniform', 'write'], opts);
+const UPDATE = defineKernel('ddpm.sample_update', code, 'sample_update', ['write', 'write', null, null, 'read', 'read', 'uniform', 'write'], opts);
+
+/** Philox streams: training data uses STREAM_TRAIN and the next; sampling uses STREAM_SAMPLE. */
+export const STREAM_TRAIN = 10;
+export const STREAM_SAMPLE = 20;
+
+function ddpmParams(n: number, dims: number, T: number, stream: number, scalar: number, mode: number, record: number): Param[] {
+  const [c0, c1] = MIXTURE.components;
+  return [n, dims, T, stream, f32(scalar), mode, record, f32(c0.weight), f32(c0.mean[0]), f32(c0.mean[1]), f32(c1.mean[0]), f32(c1.mean[1]), f32(MIXTURE.sigma)];
+}
+
+export function checkSchedule(schedule: Tensor, T: number): void {
+  expectShape(schedule, [T + 1, SCHEDULE_WIDTH], 'schedule table');
+}
+
+/**
+ * A fresh training batch every step from the mixture of SPEC section 1: x_t [B, 1, 2],
+ * eps [B, 1, 2], and rows [B] (u32): the bias-table row t * 3 + label of each sample, with the
+ * label dropped to "none" with probability pUncond.
+ */
+export function twoPixelBatch(g: Graph, batch: number, T: number, schedule: Tensor, pUncond: number) {
+  checkSchedule(schedule, T);
+  if (!(pUncond >= 0 && pUncond <= 1)) throw new Error(`label dropout ${pUncond} is not a probability in [0, 1]`);
+  const x = g.activation('batch.x_t', [batch, 1, 2]);
+  const eps = g.activation('batch.eps', [batch, 1, 2]);
+  const rows = g.activation('batch.rows', [batch], 'u32');
+  g.add({
+    type: 'two_pixel_batch',
+    inputs: [schedule],
+    outputs: [x, eps, rows],
+    forward: (e) => e.dispatch(BATCH, [x, eps, rows, g.state, schedule], ddpmParams(batch, 2, T, STREAM_TRAIN, pUncond, 0, 0), batch),
+  });
+  return { x, eps, rows };
+}
+
+export interface SampleStepTensors {
+  /** Network input [Bnet, ...], updated in place; under guidance both halves hold the same x. */
+  x: Tensor;
+  /** Network input [Bnet] (u32): bias-table rows t * 3 + label, set each step. */
+  rows: Tensor;
+  /** Labels [Bnet] (u32). */
+  labels: Tensor;
+  schedule: Tensor;
+  /** [T + 1, record, dims]: every step of the first `record` samples (any shape of size >= 1 when record is 0). */
+  trajectory: Tensor;
+}
+
+export interface SampleStepOptions {
+  n: number;
+  dims: number;
+  T: number;
+  /** Classifier-free guidance strength; null: no guidance (the network batch is n). */
+  guidance: number | null;
+  record: number;
+}
+
+/** Before the network: draw x_T at the first step, and set the network's t = T - step. */
+export function samplePrepare(g: Graph, s: SampleStepTensors, o: SampleStepOptions): void {
+  checkTensors(s, o);
+  g.add({
+    type: 'sample_prepare',
+    inputs: [s.x, s.rows, s.labels, s.trajectory],
+    outputs: [],
+    forward: (e) => e.dispatch(PREPARE, [s.x, s.rows, s.labels, g.state, s.trajectory], params(o), Math.max(o.n * o.dims, netBatch(o))),
+  });
+}
+
+/** After the network: x_{t-1} from x_t and the predicted noise (guided or not). */
+export function sampleUpdate(g: Graph, s: SampleStepTensors, eps: Tensor, o: SampleStepOptions): void {
+  expectShape(eps, s.x.shape, 'predicted noise');
+  g.add({
+    type: 'sample_update',
+    inputs: [s.x, eps, s.schedule, s.trajectory],
+    outputs: [],
+    forward: (e) => e.dispatch(UPDATE, [s.x, eps, g.state, s.schedule, s.trajectory], params(o), o.n * o.dims),
+  });
+}
+
+const netBatch = (o: SampleStepOptions) => (o.guidance === null ? o.n : 2 * o.n);
+const params = (o: SampleStepOptions) => ddpmParams(o.n, o.dims, o.T, STREAM_SAMPLE, o.guidance ?? 0, o.guidance === null ? 0 : 1, o.record);
+
+function checkTensors(s: SampleStepTensors, o: SampleStepOptions): void {
+  checkSchedule(s.schedule, o.T);
+  expectDtype(s.rows, 'u32', 'sampler rows');
+  expectDtype(s.labels, 'u32', 'sampler labels');
+  if (s.x.size !== netBatch(o) * o.dims) throw new Error(`sampler: x ${s.x} should hold ${netBatch(o)} samples of ${o.dims} values`);
+  if (!Number.isInteger(o.record) || o.record < 0 || o.record > o.n) throw new Error(`sampler: record ${o.record} must be an integer in [0, ${o.n}]`);
+  if (o.record > 0) expectShape(s.trajectory, [o.T + 1, o.record, o.dims], 'trajectory');
+}

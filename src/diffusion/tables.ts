@@ -1,0 +1,21 @@
+// The schedule as the kernels read it: one row of SCHEDULE_WIDTH f32 per t = 0..T
+// (shaders/ddpm.wgsl and shaders/twopixel_sampler.wgsl).
+import { makeSchedule, sigmas, type ScheduleKind, type VarianceKind } from './schedule.js';
+
+export const SCHEDULE_WIDTH = 5;
+
+/** Rows t = 0..T: sqrt(alphabar), sqrt(1 - alphabar), 1/sqrt(alpha), (1 - alpha)/sqrt(1 - alphabar), sigma. */
+export function scheduleTable(kind: ScheduleKind, T: number, variance: VarianceKind = 'posterior'): Float32Array {
+  const s = makeSchedule(kind, T);
+  const sigma = sigmas(s, variance);
+  const out = new Float32Array((T + 1) * SCHEDULE_WIDTH);
+  for (let t = 0; t <= T; t++) {
+    const r = t * SCHEDULE_WIDTH;
+    out[r] = s.sqrtAlphasCumprod[t];
+    out[r + 1] = s.sqrtOneMinusAlphasCumprod[t];
+    out[r + 2] = 1 / Math.sqrt(s.alphas[t]);
+    out[r + 3] = t === 0 ? 0 : (1 - s.alphas[t]) / s.sqrtOneMinusAlphasCumprod[t];
+    out[r + 4] = sigma[t];
+  }
+  return out;
+}

@@ -1,0 +1,134 @@
+// Training and sampling the two-pixel model: graphs built once, the step replayed on the device.
+import { Graph, type Tensor } from '../core/graph.js';
+import { Program } from '../core/program.js';
+import type { ParamStore } from '../core/params.js';
+import { regressionLoss, type LossKind } from '../core/ops/loss.js';
+import { twoPixelBiasTables, twoPixelUNet, NO_LABEL, type TwoPixelConfig } from '../nn/twopixel.js';
+import { twoPixelBatch, samplePrepare, sampleUpdate } from './ops.js';
+import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
+import type { ScheduleKind } from './schedule.js';
+
+export interface TwoPixelTrainOptions {
+  model: TwoPixelConfig;
+  schedule: ScheduleKind;
+  batch: number;
+  lr: number;
+  loss: LossKind;
+  /** Probability of dropping the label to "none" (classifier-free guidance). */
+  pUncond: number;
+  seed: number;
+}
+
+export const defaultTrainOptions = (model: TwoPixelConfig, seed = 0): TwoPixelTrainOptions => ({
+  model, schedule: 'cosine', batch: 1024, lr: 1e-3, loss: 'mse', pUncond: 0.1, seed,
+});
+
+/** Losses come back from the device every CHUNK steps (the loss history's length). */
+export const CHUNK = 100;
+
+export class TwoPixelTrainer {
+  private constructor(readonly program: Program, readonly loss: Tensor, readonly options: TwoPixelTrainOptions) {}
+
+  static async create(device: GPUDevice, o: TwoPixelTrainOptions): Promise<TwoPixelTrainer> {
+    const T = o.model.T;
+    const g = new Graph('two-pixel training');
+    const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH]);
+    const { tables, feeds } = twoPixelBiasTables(g, o.model);
+    const batch = twoPixelBatch(g, o.batch, T, schedule, o.pUncond);
+    const pred = twoPixelUNet(g, batch.x, batch.rows, tables);
+    const loss = regressionLoss(g, pred, batch.eps, o.loss, { history: CHUNK });
+    const program = await Program.compile(device, g, { seed: o.seed, train: { loss, adam: { lr: o.lr } } });
+    program.write(schedule, scheduleTable(o.schedule, T));
+    for (const [t, v] of feeds) program.write(t, v);
+    return new TwoPixelTrainer(program, loss, o);
+  }
+
+  /**
+   * Trains `steps` steps, CHUNK per submit; reads the losses of each chunk and stops with an error
+   * naming the step at the first non-finite one. `onChunk` gets the step reached and the chunk's losses.
+   */
+  async train(steps: number, onChunk: (step: number, losses: Float32Array) => void | Promise<void> = () => {}): Promise<void> {
+    if (!Number.isInteger(steps) || steps < 0) throw new Error(`training steps ${steps} is not a non-negative integer`);
+    let step = await this.program.step();
+    const end = step + steps;
+    while (step < end) {
+      const n = Math.min(CHUNK, end - step);
+      this.program.run(n);
+      const history = await this.program.readF32(this.loss);
+      const losses = new Float32Array(n);
+      for (let i = 0; i < n; i++) losses[i] = history[(step + i) % CHUNK];
+      const bad = losses.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new Error(`training diverged: loss is ${losses[bad]} at step ${step + bad + 1}`);
+      step += n;
+      await onChunk(step, losses);
+    }
+  }
+
+  destroy(): void {
+    this.program.destroy();
+    this.program.store.destroy();
+  }
+}
+
+export interface SampleOptions {
+  model: TwoPixelConfig;
+  schedule: ScheduleKind;
+  n: number;
+  /** Per-sample labels (0, 1), one label for all, or null for the unconditional model ("no label"). */
+  labels: number | ArrayLike<number> | null;
+  /** Classifier-free guidance strength w (needs labels); null or 0 without guidance. */
+  guidance: number | null;
+  seed: number;
+  /** How many samples have every step recorded. */
+  record: number;
+}
+
+export interface SampleResult {
+  /** x_0 of every sample, interleaved [n, 2]. */
+  samples: Float32Array;
+  /** [T + 1, record, 2]: row s holds x_{T-s}. */
+  trajectory: Float32Array;
+}
+
+function labelArray(labels: SampleOptions['labels'], n: number): Uint32Array {
+  if (labels === null) return new Uint32Array(n).fill(NO_LABEL);
+  const out = typeof labels === 'number' ? new Uint32Array(n).fill(labels) : Uint32Array.from(labels);
+  if (out.length !== n) throw new Error(`got ${out.length} labels for ${n} samples`);
+  const bad = out.findIndex((v) => v > NO_LABEL);
+  if (bad >= 0) throw new Error(`label ${out[bad]} at sample ${bad} is not 0, 1 or ${NO_LABEL} (none)`);
+  return out;
+}
+
+/** The op-by-op DDPM sampler (the reference the fused sampler is tested against). */
+export async function sampleOpByOp(device: GPUDevice, store: ParamStore, o: SampleOptions): Promise<SampleResult> {
+  const T = o.model.T;
+  const guided = o.guidance !== null && o.guidance !== 0;
+  if (guided && o.labels === null) throw new Error('classifier-free guidance needs labels');
+  const labels = labelArray(o.labels, o.n);
+  const netBatch = guided ? 2 * o.n : o.n;
+  const g = new Graph('two-pixel sampler');
+  const x = g.input('x', [netBatch, 1, 2]);
+  const rows = g.input('rows', [netBatch], 'u32');
+  const y = g.input('y', [netBatch], 'u32');
+  const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH]);
+  const trajectory = g.input('trajectory', o.record > 0 ? [T + 1, o.record, 2] : [1]);
+  const step = { n: o.n, dims: 2, T, guidance: guided ? o.guidance : null, record: o.record };
+  const tensors = { x, rows, labels: y, schedule, trajectory };
+  const { tables, feeds } = twoPixelBiasTables(g, o.model);
+  samplePrepare(g, tensors, step);
+  const eps = twoPixelUNet(g, x, rows, tables);
+  sampleUpdate(g, tensors, eps, step);
+  const program = await Program.compile(device, g, { seed: o.seed, params: store });
+  try {
+    program.write(schedule, scheduleTable(o.schedule, T));
+    for (const [t, v] of feeds) program.write(t, v);
+    const netLabels = new Uint32Array(netBatch).fill(NO_LABEL);
+    netLabels.set(labels);
+    program.write(y, netLabels);
+    program.run(T);
+    const all = await program.readF32(x);
+    return { samples: all.slice(0, o.n * 2), trajectory: o.record > 0 ? await program.readF32(trajectory) : new Float32Array(0) };
+  } finally {
+    program.destroy();
+  }
+}
