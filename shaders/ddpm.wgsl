@@ -7,8 +7,7 @@ const SCHEDULE_WIDTH: u32 = 5u;
 // Philox streams (counter word 1) and tags (counter word 3) of each draw.
 const TAG_START: u32 = 0u;
 const TAG_STEP: u32 = 1u;
-// Labels: class 0, class 1, none. The network reads row t * LABELS + label of its bias tables.
-const LABELS: u32 = 3u;
+// Labels: class 0, class 1, none.
 const NO_LABEL: u32 = 2u;
 
 struct DdpmParams {
@@ -41,7 +40,7 @@ fn sample_normal(e: u32, tag: u32) -> f32 {
 
 // One training example per invocation: class ~ weights, x0 ~ N(peak, sigma^2 I), t ~ U{1..T},
 // eps ~ N(0, I), label dropped to "none" with probability p_uncond,
-// x_t = sqrt(alphabar_t) x0 + sqrt(1 - alphabar_t) eps. x = x_t, noise = eps, steps = table row.
+// x_t = sqrt(alphabar_t) x0 + sqrt(1 - alphabar_t) eps. x = x_t, noise = eps, steps = t.
 @compute @workgroup_size(WG)
 fn two_pixel_batch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
@@ -59,18 +58,18 @@ fn two_pixel_batch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
   x[2u * i + 1u] = xt.y;
   noise[2u * i] = eps.x;
   noise[2u * i + 1u] = eps.y;
-  let label = select(cls, NO_LABEL, to_uniform(r_noise.y) < p.p_uncond);
-  steps[i] = t * LABELS + label;
+  steps[i] = t;
+  labels[i] = select(cls, NO_LABEL, to_uniform(r_noise.y) < p.p_uncond);
 }
 
 // Before the network at sampling step s (t = T - s): at s = 0 draw x_T ~ N(0, I) (recorded as
-// trajectory row 0); every step, feed the network its table rows t * LABELS + labels. Under guidance both halves of the
+// trajectory row 0); every step, feed the network t. Under guidance both halves of the
 // network batch hold the same x. One invocation per element of the n samples.
 @compute @workgroup_size(WG)
 fn sample_prepare(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let e = flat_index(gid, nwg);
   let batch = select(p.n, 2u * p.n, p.mode == 1u);
-  if (e < batch) { steps[e] = (p.steps - state[0]) * LABELS + labels[e]; }
+  if (e < batch) { steps[e] = p.steps - state[0]; }
   if (e >= p.n * p.dims || state[0] != 0u) { return; }
   let value = sample_normal(e, TAG_START);
   x[e] = value;

@@ -4,7 +4,8 @@
 @group(0) @binding(0) var<storage, read> ids: array<u32>;
 @group(0) @binding(1) var<storage, read> table: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-struct EmbedParams { batch: u32, width: u32, rows: u32, scale: f32, accumulate: u32 }
+// rows_backward reads row (ids[b] / id_div) % id_mod (packed ids); 1 and 0xffffffff otherwise.
+struct EmbedParams { batch: u32, width: u32, rows: u32, scale: f32, accumulate: u32, id_div: u32, id_mod: u32 }
 @group(0) @binding(3) var<uniform> p: EmbedParams;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
@@ -49,7 +50,7 @@ fn rows_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let c = i / p.width;
   var acc = 0.0;
   for (var b = 0u; b < p.batch; b++) {
-    if (ids[b] == c) { acc += table[b * p.width + d]; }
+    if ((ids[b] / p.id_div) % p.id_mod == c) { acc += table[b * p.width + d]; }
   }
   out[i] = select(acc, out[i] + acc, p.accumulate == 1u);
 }

@@ -1,25 +1,78 @@
+// The fused two-pixel kernels against the op-by-op graph they replace: the same batch, the same
+// loss and gradients; the same draws and samples.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { testGpu } from './device.js';
-import { TwoPixelTrainer, defaultTrainOptions, sampleOpByOp } from '../src/diffusion/twopixel.js';
+import { Program } from '../src/core/program.js';
+import { buildTrainingGraph, defaultTrainOptions, sampleFused, sampleOpByOp, TwoPixelTrainer } from '../src/diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../src/nn/twopixel.js';
+import { assertClose } from './harness.js';
 
-const t = suite('two-pixel');
+const t = suite('two-pixel fused kernels');
+const model = defaultTwoPixelConfig(10);
 
-t('training lowers the loss and sampling yields finite samples', async () => {
+async function lossAndGrads(fused: boolean, loss: 'mse' | 'l1' | 'huber') {
   const gpu = await testGpu();
-  const model = defaultTwoPixelConfig(10);
-  const trainer = await TwoPixelTrainer.create(gpu.device, { ...defaultTrainOptions(model, 1), batch: 256 });
-  const all: number[] = [];
-  const t0 = Date.now();
-  await trainer.train(300, (_s, l) => { all.push(...l); });
-  console.log('train ms', Date.now() - t0, all.slice(0, 3), all.slice(-3));
-  assert.ok(all[all.length - 1] < all[0]);
-  const t1 = Date.now();
-  const r = await sampleOpByOp(gpu.device, trainer.program.store, { model, schedule: 'cosine', n: 500, labels: null, guidance: null, seed: 3, record: 2 });
-  console.log('sample ms', Date.now() - t1, r.samples.slice(0, 6), r.trajectory.length);
-  assert.ok(r.samples.every(Number.isFinite));
+  const o = { ...defaultTrainOptions(model, 7), batch: 96, fused, loss };
+  const built = buildTrainingGraph(o, 1);
+  const program = await Program.compile(gpu.device, built.g, { seed: 7, gradientsOf: built.loss });
+  for (const [tensor, v] of built.feeds) program.write(tensor, v);
+  program.setSeed(7, 3); // a later step: a different batch than step 0
+  program.run(1);
+  const value = (await program.readF32(built.loss))[0];
+  const grads = new Map<string, Float32Array>();
+  for (const p of built.g.params) if (p.trainable) grads.set(p.name, await program.readF32(program.gradOf(p)));
+  program.destroy();
+  program.store.destroy();
+  return { value, grads };
+}
+
+for (const kind of ['mse', 'l1', 'huber'] as const) {
+  t(`fused ${kind} loss and every parameter gradient match the op-by-op graph`, async () => {
+    const ref = await lossAndGrads(false, kind);
+    const got = await lossAndGrads(true, kind);
+    assert.ok(Math.abs(got.value - ref.value) <= 1e-5 * Math.abs(ref.value) + 1e-6, `loss ${got.value} vs ${ref.value}`);
+    assert.equal([...got.grads.keys()].sort(), [...ref.grads.keys()].sort());
+    for (const [name, g] of ref.grads) {
+      const scale = Math.max(...g.map(Math.abs));
+      assertClose(got.grads.get(name)!, g, 2e-4 * scale + 1e-7, 1e-3, `grad ${name}`);
+    }
+  });
+}
+
+t('fused sampler matches the op-by-op sampler on the same seed (plain, fixed label, guided)', async () => {
+  const gpu = await testGpu();
+  const trainer = await TwoPixelTrainer.create(gpu.device, { ...defaultTrainOptions(model, 2), batch: 128 });
+  await trainer.train(50);
+  const cases = [
+    { labels: null, guidance: null },
+    { labels: 1, guidance: null },
+    { labels: [0, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 0], guidance: 3 },
+  ];
+  for (const c of cases) {
+    const o = { model, schedule: 'cosine' as const, n: 12, labels: c.labels, guidance: c.guidance, seed: 11, record: 3 };
+    const ref = await sampleOpByOp(gpu.device, trainer.program.store, o);
+    const got = await sampleFused(gpu.device, trainer.program.store, o);
+    assertClose(got.samples, ref.samples, 1e-3, 1e-3, `samples ${JSON.stringify(c)}`);
+    assertClose(got.trajectory, ref.trajectory, 1e-3, 1e-3, `trajectory ${JSON.stringify(c)}`);
+  }
   trainer.destroy();
+});
+
+t('training lowers the loss and the same seed gives bit-identical losses', async () => {
+  const gpu = await testGpu();
+  const run = async () => {
+    const trainer = await TwoPixelTrainer.create(gpu.device, { ...defaultTrainOptions(model, 5), batch: 256 });
+    const losses: number[] = [];
+    await trainer.train(200, (_s, l) => { losses.push(...l); });
+    trainer.destroy();
+    return losses;
+  };
+  const a = await run();
+  const b = await run();
+  assert.equal(a, b);
+  const mean = (v: number[]) => v.reduce((x, y) => x + y, 0) / v.length;
+  assert.ok(mean(a.slice(-50)) < 0.7 * mean(a.slice(0, 50)), `loss ${mean(a.slice(0, 50))} -> ${mean(a.slice(-50))}`);
 });
 
 t.run();

@@ -93,6 +93,8 @@ export interface Emitter {
   gradTarget(t: Tensor): GradTarget | null;
   /** A temporary tensor, memory planned like activations. */
   scratch(name: string, shape: readonly number[], dtype?: DType): Tensor;
+  /** The flat parameter store, for fused kernels that read many parameters at once. */
+  readonly store: { params: Tensor; grads: Tensor; offset(param: Tensor): number };
 }
 
 export interface OpNode {
@@ -100,9 +102,12 @@ export interface OpNode {
   readonly inputs: readonly Tensor[];
   readonly outputs: readonly Tensor[];
   forward(e: Emitter): void;
-  /** Emits the gradients of the inputs from the gradient of outputs[0]; absent: not differentiable. */
+  /**
+   * Emits the gradients of the inputs from the gradient of outputs[0]; absent: not
+   * differentiable. A loss op either names the gradient its forward already produced
+   * (seedsGrad), or computes it here itself (a fused loss: backward runs from it).
+   */
   backward?(e: Emitter): void;
-  /** Loss ops: the (prediction, gradient) pair their forward already produced. */
   readonly seedsGrad?: { of: Tensor; grad: Tensor };
 }
 

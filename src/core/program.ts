@@ -78,8 +78,18 @@ class Recorder implements Emitter {
   private scratchCount = 0;
   private nextId: number;
 
-  constructor(readonly graph: Graph, readonly flows: Set<Tensor>) {
+  readonly store: Emitter['store'];
+
+  constructor(readonly graph: Graph, readonly flows: Set<Tensor>, params: ParamStore) {
     this.nextId = graph.tensors.length;
+    this.store = {
+      params: params.flat.params,
+      grads: params.flat.grads,
+      offset: (t: Tensor) => {
+        if (t.role !== 'param') throw new Error(`${t} is not a parameter`);
+        return params.slot(t.name).offset;
+      },
+    };
   }
 
   dispatch(kernel: KernelDef, bindings: readonly Tensor[], params: readonly Param[], count: number | { workgroups: [number, number, number] }): void {
@@ -182,18 +192,23 @@ export class Program {
     const store = options.params ?? new ParamStore(device, graph.params, seed);
     if (options.params) options.params.checkCompatible(graph.params, `graph "${graph.name}"`);
     const flows = graph.gradientFlow();
-    const rec = new Recorder(graph, flows);
+    const rec = new Recorder(graph, flows, store);
     const lossTensor = options.train?.loss ?? options.gradientsOf;
     const lossIndex = lossTensor ? graph.ops.findIndex((op) => op.outputs[0] === lossTensor) : -1;
-    if (lossTensor && (lossIndex < 0 || !graph.ops[lossIndex].seedsGrad)) {
+    const lossOp = lossTensor ? graph.ops[lossIndex] : undefined;
+    if (lossTensor && (!lossOp || !(lossOp.seedsGrad || lossOp.backward))) {
       throw new Error(`${lossTensor} is not the output of a loss op in graph "${graph.name}"`);
     }
     for (const op of graph.ops) op.forward(rec);
-    if (lossTensor) {
-      const seedOp = graph.ops[lossIndex].seedsGrad!;
-      if (!flows.has(seedOp.of)) throw new Error(`the loss ${lossTensor} does not depend on any parameter or input that wants a gradient`);
-      rec.grads.set(seedOp.of, { tensor: seedOp.grad, written: true });
-      for (let i = lossIndex - 1; i >= 0; i--) {
+    if (lossTensor && lossOp) {
+      const seed = lossOp.seedsGrad;
+      if (!lossOp.inputs.some((t) => flows.has(t))) {
+        throw new Error(`the loss ${lossTensor} does not depend on any parameter or input that wants a gradient`);
+      }
+      // A fused loss computes its inputs' gradients in its own backward: start there.
+      if (seed) rec.grads.set(seed.of, { tensor: seed.grad, written: true });
+      else rec.grads.set(lossTensor, { tensor: lossTensor, written: true });
+      for (let i = seed ? lossIndex - 1 : lossIndex; i >= 0; i--) {
         const op = graph.ops[i];
         if (!op.backward || !rec.grads.get(op.outputs[0])?.written) continue;
         op.backward(rec);

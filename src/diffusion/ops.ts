@@ -8,8 +8,8 @@ import { MIXTURE } from '../data/mixture.js';
 import { SCHEDULE_WIDTH } from './tables.js';
 
 const opts = { libraries: [philox] };
-const BATCH = defineKernel('ddpm.two_pixel_batch', code, 'two_pixel_batch', ['write', 'write', 'write', null, 'read', 'read', 'uniform', null], opts);
-const PREPARE = defineKernel('ddpm.sample_prepare', code, 'sample_prepare', ['write', null, 'write', 'write', 'read', null, 'uniform', 'write'], opts);
+const BATCH = defineKernel('ddpm.two_pixel_batch', code, 'two_pixel_batch', ['write', 'write', 'write', 'write', 'read', 'read', 'uniform', null], opts);
+const PREPARE = defineKernel('ddpm.sample_prepare', code, 'sample_prepare', ['write', null, 'write', null, 'read', null, 'uniform', 'write'], opts);
 const UPDATE = defineKernel('ddpm.sample_update', code, 'sample_update', ['write', 'write', null, null, 'read', 'read', 'uniform', 'write'], opts);
 
 /** Philox streams: training data uses STREAM_TRAIN and the next; sampling uses STREAM_SAMPLE. */
@@ -27,31 +27,29 @@ export function checkSchedule(schedule: Tensor, T: number): void {
 
 /**
  * A fresh training batch every step from the mixture of SPEC section 1: x_t [B, 1, 2],
- * eps [B, 1, 2], and rows [B] (u32): the bias-table row t * 3 + label of each sample, with the
- * label dropped to "none" with probability pUncond.
+ * eps [B, 1, 2], t [B] and labels [B] (u32, dropped to "none" with probability pUncond).
  */
 export function twoPixelBatch(g: Graph, batch: number, T: number, schedule: Tensor, pUncond: number) {
   checkSchedule(schedule, T);
   if (!(pUncond >= 0 && pUncond <= 1)) throw new Error(`label dropout ${pUncond} is not a probability in [0, 1]`);
   const x = g.activation('batch.x_t', [batch, 1, 2]);
   const eps = g.activation('batch.eps', [batch, 1, 2]);
-  const rows = g.activation('batch.rows', [batch], 'u32');
+  const t = g.activation('batch.t', [batch], 'u32');
+  const y = g.activation('batch.y', [batch], 'u32');
   g.add({
     type: 'two_pixel_batch',
     inputs: [schedule],
-    outputs: [x, eps, rows],
-    forward: (e) => e.dispatch(BATCH, [x, eps, rows, g.state, schedule], ddpmParams(batch, 2, T, STREAM_TRAIN, pUncond, 0, 0), batch),
+    outputs: [x, eps, t, y],
+    forward: (e) => e.dispatch(BATCH, [x, eps, t, y, g.state, schedule], ddpmParams(batch, 2, T, STREAM_TRAIN, pUncond, 0, 0), batch),
   });
-  return { x, eps, rows };
+  return { x, eps, t, y };
 }
 
 export interface SampleStepTensors {
   /** Network input [Bnet, ...], updated in place; under guidance both halves hold the same x. */
   x: Tensor;
-  /** Network input [Bnet] (u32): bias-table rows t * 3 + label, set each step. */
-  rows: Tensor;
-  /** Labels [Bnet] (u32). */
-  labels: Tensor;
+  /** Network step input [Bnet] (u32), set each step. */
+  t: Tensor;
   schedule: Tensor;
   /** [T + 1, record, dims]: every step of the first `record` samples (any shape of size >= 1 when record is 0). */
   trajectory: Tensor;
@@ -71,9 +69,9 @@ export function samplePrepare(g: Graph, s: SampleStepTensors, o: SampleStepOptio
   checkTensors(s, o);
   g.add({
     type: 'sample_prepare',
-    inputs: [s.x, s.rows, s.labels, s.trajectory],
+    inputs: [s.x, s.t, s.trajectory],
     outputs: [],
-    forward: (e) => e.dispatch(PREPARE, [s.x, s.rows, s.labels, g.state, s.trajectory], params(o), Math.max(o.n * o.dims, netBatch(o))),
+    forward: (e) => e.dispatch(PREPARE, [s.x, s.t, g.state, s.trajectory], params(o), Math.max(o.n * o.dims, netBatch(o))),
   });
 }
 
@@ -93,8 +91,7 @@ const params = (o: SampleStepOptions) => ddpmParams(o.n, o.dims, o.T, STREAM_SAM
 
 function checkTensors(s: SampleStepTensors, o: SampleStepOptions): void {
   checkSchedule(s.schedule, o.T);
-  expectDtype(s.rows, 'u32', 'sampler rows');
-  expectDtype(s.labels, 'u32', 'sampler labels');
+  expectDtype(s.t, 'u32', 'sampler steps');
   if (s.x.size !== netBatch(o) * o.dims) throw new Error(`sampler: x ${s.x} should hold ${netBatch(o)} samples of ${o.dims} values`);
   if (!Number.isInteger(o.record) || o.record < 0 || o.record > o.n) throw new Error(`sampler: record ${o.record} must be an integer in [0, ${o.n}]`);
   if (o.record > 0) expectShape(s.trajectory, [o.T + 1, o.record, o.dims], 'trajectory');

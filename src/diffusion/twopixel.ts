@@ -3,7 +3,8 @@ import { Graph, type Tensor } from '../core/graph.js';
 import { Program } from '../core/program.js';
 import type { ParamStore } from '../core/params.js';
 import { regressionLoss, type LossKind } from '../core/ops/loss.js';
-import { twoPixelBiasTables, twoPixelUNet, NO_LABEL, type TwoPixelConfig } from '../nn/twopixel.js';
+import { twoPixelBiasTables, twoPixelUNet, twoPixelUNetParams, NO_LABEL, type TwoPixelConfig } from '../nn/twopixel.js';
+import { fusedTables, fusedTwoPixelLoss, fusedTwoPixelSampler } from './fused.js';
 import { twoPixelBatch, samplePrepare, sampleUpdate } from './ops.js';
 import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
 import type { ScheduleKind } from './schedule.js';
@@ -17,11 +18,31 @@ export interface TwoPixelTrainOptions {
   /** Probability of dropping the label to "none" (classifier-free guidance). */
   pUncond: number;
   seed: number;
+  /** The fused per-sample kernel (default) or the op-by-op graph it is tested against. */
+  fused: boolean;
 }
 
 export const defaultTrainOptions = (model: TwoPixelConfig, seed = 0): TwoPixelTrainOptions => ({
-  model, schedule: 'cosine', batch: 1024, lr: 1e-3, loss: 'mse', pUncond: 0.1, seed,
+  model, schedule: 'cosine', batch: 1024, lr: 1e-3, loss: 'mse', pUncond: 0.1, seed, fused: true,
 });
+
+/** The training graph: the batch drawn on the device, the network, the loss. */
+export function buildTrainingGraph(o: TwoPixelTrainOptions, history: number) {
+  const T = o.model.T;
+  const g = new Graph(o.fused ? 'two-pixel training (fused)' : 'two-pixel training');
+  const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH]);
+  const tables = twoPixelBiasTables(g, o.model);
+  let loss: Tensor;
+  if (o.fused) {
+    twoPixelUNetParams(g);
+    loss = fusedTwoPixelLoss(g, fusedTables(g, tables), schedule, { batch: o.batch, T, pUncond: o.pUncond, loss: o.loss, history });
+  } else {
+    const batch = twoPixelBatch(g, o.batch, T, schedule, o.pUncond);
+    const pred = twoPixelUNet(g, batch.x, batch.t, batch.y, tables);
+    loss = regressionLoss(g, pred, batch.eps, o.loss, { history });
+  }
+  return { g, loss, schedule, feeds: [...tables.feeds, [schedule, scheduleTable(o.schedule, T)]] as [Tensor, ArrayLike<number>][] };
+}
 
 /** Losses come back from the device every CHUNK steps (the loss history's length). */
 export const CHUNK = 100;
@@ -30,15 +51,8 @@ export class TwoPixelTrainer {
   private constructor(readonly program: Program, readonly loss: Tensor, readonly options: TwoPixelTrainOptions) {}
 
   static async create(device: GPUDevice, o: TwoPixelTrainOptions): Promise<TwoPixelTrainer> {
-    const T = o.model.T;
-    const g = new Graph('two-pixel training');
-    const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH]);
-    const { tables, feeds } = twoPixelBiasTables(g, o.model);
-    const batch = twoPixelBatch(g, o.batch, T, schedule, o.pUncond);
-    const pred = twoPixelUNet(g, batch.x, batch.rows, tables);
-    const loss = regressionLoss(g, pred, batch.eps, o.loss, { history: CHUNK });
+    const { g, loss, feeds } = buildTrainingGraph(o, CHUNK);
     const program = await Program.compile(device, g, { seed: o.seed, train: { loss, adam: { lr: o.lr } } });
-    program.write(schedule, scheduleTable(o.schedule, T));
     for (const [t, v] of feeds) program.write(t, v);
     return new TwoPixelTrainer(program, loss, o);
   }
@@ -108,26 +122,49 @@ export async function sampleOpByOp(device: GPUDevice, store: ParamStore, o: Samp
   const netBatch = guided ? 2 * o.n : o.n;
   const g = new Graph('two-pixel sampler');
   const x = g.input('x', [netBatch, 1, 2]);
-  const rows = g.input('rows', [netBatch], 'u32');
+  const t = g.input('t', [netBatch], 'u32');
   const y = g.input('y', [netBatch], 'u32');
   const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH]);
   const trajectory = g.input('trajectory', o.record > 0 ? [T + 1, o.record, 2] : [1]);
   const step = { n: o.n, dims: 2, T, guidance: guided ? o.guidance : null, record: o.record };
-  const tensors = { x, rows, labels: y, schedule, trajectory };
-  const { tables, feeds } = twoPixelBiasTables(g, o.model);
+  const tensors = { x, t, schedule, trajectory };
+  const tables = twoPixelBiasTables(g, o.model);
   samplePrepare(g, tensors, step);
-  const eps = twoPixelUNet(g, x, rows, tables);
+  const eps = twoPixelUNet(g, x, t, y, tables);
   sampleUpdate(g, tensors, eps, step);
   const program = await Program.compile(device, g, { seed: o.seed, params: store });
   try {
     program.write(schedule, scheduleTable(o.schedule, T));
-    for (const [t, v] of feeds) program.write(t, v);
+    for (const [tensor, v] of tables.feeds) program.write(tensor, v);
     const netLabels = new Uint32Array(netBatch).fill(NO_LABEL);
     netLabels.set(labels);
     program.write(y, netLabels);
     program.run(T);
     const all = await program.readF32(x);
     return { samples: all.slice(0, o.n * 2), trajectory: o.record > 0 ? await program.readF32(trajectory) : new Float32Array(0) };
+  } finally {
+    program.destroy();
+  }
+}
+
+/** The fused sampler: every trajectory in one dispatch (the same draws as sampleOpByOp). */
+export async function sampleFused(device: GPUDevice, store: ParamStore, o: SampleOptions): Promise<SampleResult> {
+  const T = o.model.T;
+  const guided = o.guidance !== null && o.guidance !== 0;
+  if (guided && o.labels === null) throw new Error('classifier-free guidance needs labels');
+  const g = new Graph('two-pixel fused sampler');
+  const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH]);
+  const labels = g.input('labels', [o.n], 'u32');
+  const tables = twoPixelBiasTables(g, o.model);
+  twoPixelUNetParams(g);
+  const out = fusedTwoPixelSampler(g, fusedTables(g, tables), schedule, labels, { n: o.n, T, guidance: guided ? o.guidance : null, record: o.record });
+  const program = await Program.compile(device, g, { seed: o.seed, params: store, keep: [out.samples, out.trajectory] });
+  try {
+    program.write(schedule, scheduleTable(o.schedule, T));
+    for (const [t, v] of tables.feeds) program.write(t, v);
+    program.write(labels, labelArray(o.labels, o.n));
+    program.run(1);
+    return { samples: await program.readF32(out.samples), trajectory: o.record > 0 ? await program.readF32(out.trajectory) : new Float32Array(0) };
   } finally {
     program.destroy();
   }

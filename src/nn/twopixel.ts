@@ -5,7 +5,10 @@
 import type { Graph, Tensor } from '../core/graph.js';
 import { add, addChannelBias, concatChannels, silu } from '../core/ops/elementwise.js';
 import { classEmbedding, fourierFeatures, gatherRows } from '../core/ops/embed.js';
-import { conv1dLayer, convTranspose1dLayer, groupNormLayer, linearLayer } from './layers.js';
+import { linearLayer } from './layers.js';
+import { conv1d, convTranspose1d } from '../core/ops/conv1d.js';
+import { groupNorm } from '../core/ops/groupnorm.js';
+import { linear } from '../core/ops/linear.js';
 
 export interface TwoPixelConfig {
   /** Max step: the Fourier features see t / T. */
@@ -21,52 +24,77 @@ export const NO_LABEL = 2;
 
 export const defaultTwoPixelConfig = (T: number): TwoPixelConfig => ({ T, embed: 256, fourierScale: 30 });
 
-/** The summed step and class embedding, [B, embed]. */
-export function twoPixelEmbedding(g: Graph, t: Tensor, y: Tensor, cfg: TwoPixelConfig): Tensor {
-  const E = cfg.embed;
-  if (!Number.isInteger(E) || E < 2 || E % 2 !== 0) throw new Error(`embedding width ${E} must be an even integer >= 2`);
-  const freqs = g.param('time.fourier', [E / 2], { kind: 'normal', std: cfg.fourierScale }, { trainable: false });
-  const temb = silu(g, linearLayer(g, 'time.dense', fourierFeatures(g, t, freqs, 1 / cfg.T), E, E), 'time.silu');
-  const cw = g.param('class.w', [LABELS, E], { kind: 'uniform', bound: 1 / Math.sqrt(LABELS) });
-  const cb = g.param('class.b', [E], { kind: 'uniform', bound: 1 / Math.sqrt(LABELS) });
-  return add(g, temb, classEmbedding(g, y, cw, cb, 'class.embed'), 'embedding');
-}
-
-/** Per-block biases from the embedding: [B, 32], [B, 64], [B, 32]. */
-export function twoPixelBlockBiases(g: Graph, emb: Tensor, cfg: TwoPixelConfig): [Tensor, Tensor, Tensor] {
-  const E = cfg.embed;
-  return [linearLayer(g, 'enc1.dense', emb, E, 32), linearLayer(g, 'enc2.dense', emb, E, 64), linearLayer(g, 'dec1.dense', emb, E, 32)];
-}
-
-/** Row of the bias tables for step t and label y. */
-export const tableRow = (t: number, y: number): number => t * LABELS + y;
+/** Channels of the three blocks that take an embedding bias. */
+export const BLOCK_CHANNELS = [32, 64, 32] as const;
 
 /**
- * The embeddings depend only on (t, y): the block biases are computed once per step for all
- * LABELS (T + 1) pairs (row tableRow(t, y)) and gathered per sample, instead of running the
- * embedding MLP on every sample. Returns the tables and the constant (t, y) inputs to fill.
+ * The embeddings depend only on (t, y), and each block's dense layer is linear in the summed
+ * embedding: dense(temb(t) + cemb(y)) = P(t) + Q(y) with P = dense(temb) (with the bias) and
+ * Q = dense(cemb) (without). So the time MLP runs on the T + 1 steps and the class projection on
+ * the three labels, once per step, instead of on every sample; samples gather their rows.
+ * Returns P_i [T + 1, C_i] and Q_i [3, C_i] per block, and the constant id inputs to fill.
  */
 export function twoPixelBiasTables(g: Graph, cfg: TwoPixelConfig) {
-  const rows = LABELS * (cfg.T + 1);
-  const t = g.input('table.t', [rows], 'u32');
-  const y = g.input('table.y', [rows], 'u32');
-  const ids = { t: new Uint32Array(rows), y: new Uint32Array(rows) };
-  for (let r = 0; r < rows; r++) {
-    ids.t[r] = Math.floor(r / LABELS);
-    ids.y[r] = r % LABELS;
-  }
-  const tables = twoPixelBlockBiases(g, twoPixelEmbedding(g, t, y, cfg), cfg);
-  return { tables, feeds: [[t, ids.t], [y, ids.y]] as [Tensor, Uint32Array][] };
+  const E = cfg.embed;
+  if (!Number.isInteger(E) || E < 2 || E % 2 !== 0) throw new Error(`embedding width ${E} must be an even integer >= 2`);
+  const tIds = g.input('table.t', [cfg.T + 1], 'u32');
+  const yIds = g.input('table.y', [LABELS], 'u32');
+  const freqs = g.param('time.fourier', [E / 2], { kind: 'normal', std: cfg.fourierScale }, { trainable: false });
+  const temb = silu(g, linearLayer(g, 'time.dense', fourierFeatures(g, tIds, freqs, 1 / cfg.T), E, E), 'time.silu');
+  const cw = g.param('class.w', [LABELS, E], { kind: 'uniform', bound: 1 / Math.sqrt(LABELS) });
+  const cb = g.param('class.b', [E], { kind: 'uniform', bound: 1 / Math.sqrt(LABELS) });
+  const cemb = classEmbedding(g, yIds, cw, cb, 'class.embed');
+  const names = ['enc1', 'enc2', 'dec1'];
+  const p: Tensor[] = [];
+  const q: Tensor[] = [];
+  BLOCK_CHANNELS.forEach((C, i) => {
+    const w = g.param(`${names[i]}.dense.w`, [E, C], { kind: 'uniform', bound: 1 / Math.sqrt(E) });
+    const b = g.param(`${names[i]}.dense.b`, [C], { kind: 'uniform', bound: 1 / Math.sqrt(E) });
+    p.push(linear(g, temb, w, b, `${names[i]}.dense.time`));
+    q.push(linear(g, cemb, w, null, `${names[i]}.dense.class`));
+  });
+  const feeds: [Tensor, Uint32Array][] = [
+    [tIds, Uint32Array.from({ length: cfg.T + 1 }, (_, t) => t)],
+    [yIds, Uint32Array.from({ length: LABELS }, (_, y) => y)],
+  ];
+  return { p, q, feeds };
 }
 
-/** eps_theta(x_t, t, y): x [B, 1, 2] (f32), rows [B] = tableRow(t, y) (u32) -> [B, 1, 2]. */
-export function twoPixelUNet(g: Graph, x: Tensor, rows: Tensor, tables: readonly Tensor[]): Tensor {
+export type BiasTables = ReturnType<typeof twoPixelBiasTables>;
+
+const uniformInit = (fanIn: number) => ({ kind: 'uniform' as const, bound: 1 / Math.sqrt(fanIn) });
+
+/**
+ * The UNet's own parameters (PyTorch's default initialisation; a transposed conv's fan-in is
+ * cout * kernel): shared by the op-by-op network and the fused kernels (FUSED_PARAMS order).
+ */
+export function twoPixelUNetParams(g: Graph) {
+  const conv = (name: string, shape: [number, number, number], cout: number, fanIn: number) => ({
+    w: g.param(`${name}.w`, shape, uniformInit(fanIn)),
+    b: g.param(`${name}.b`, [cout], uniformInit(fanIn)),
+  });
+  const norm = (name: string, channels: number) => ({
+    gamma: g.param(`${name}.gamma`, [channels], { kind: 'const', value: 1 }),
+    beta: g.param(`${name}.beta`, [channels], { kind: 'const', value: 0 }),
+  });
+  return {
+    conv1: conv('enc1.conv', [32, 1, 2], 32, 1 * 2), norm1: norm('enc1.norm', 32),
+    conv2: conv('enc2.conv', [64, 32, 1], 64, 32 * 1), norm2: norm('enc2.norm', 64),
+    conv3: conv('dec1.conv', [64, 32, 1], 32, 32 * 1), norm3: norm('dec1.norm', 32),
+    conv4: conv('dec2.conv', [64, 1, 1], 1, 1 * 1),
+  };
+}
+
+/** eps_theta(x_t, t, y): x [B, 1, 2] (f32), t [B] and y [B] (u32) -> [B, 1, 2]. */
+export function twoPixelUNet(g: Graph, x: Tensor, t: Tensor, y: Tensor, tables: BiasTables): Tensor {
   if (x.shape.length !== 3 || x.shape[1] !== 1 || x.shape[2] !== 2) throw new Error(`two-pixel UNet: input ${x} must be [batch, 1, 2]`);
-  const [d1, d2, d3] = tables.map((table, i) => gatherRows(g, table, rows, `bias${i + 1}`));
-  const block = (name: string, h: Tensor, bias: Tensor, groups: number, channels: number) =>
-    silu(g, groupNormLayer(g, `${name}.norm`, addChannelBias(g, h, bias, `${name}.bias`), groups, channels), `${name}.silu`);
-  const h1 = block('enc1', conv1dLayer(g, 'enc1.conv', x, 1, 32, 2, { padding: [0, 1] }), d1, 4, 32);
-  const h2 = block('enc2', conv1dLayer(g, 'enc2.conv', h1, 32, 64, 1), d2, 32, 64);
-  const h3 = block('dec1', convTranspose1dLayer(g, 'dec1.conv', h2, 64, 32, 1), d3, 4, 32);
-  return convTranspose1dLayer(g, 'dec2.conv', concatChannels(g, h3, h1, 'skip'), 64, 1, 1);
+  const w = twoPixelUNetParams(g);
+  const [d1, d2, d3] = tables.p.map((p, i) =>
+    add(g, gatherRows(g, p, t, `bias${i + 1}.time`), gatherRows(g, tables.q[i], y, `bias${i + 1}.class`), `bias${i + 1}`));
+  const block = (name: string, h: Tensor, bias: Tensor, norm: { gamma: Tensor; beta: Tensor }, groups: number) =>
+    silu(g, groupNorm(g, addChannelBias(g, h, bias, `${name}.bias`), norm.gamma, norm.beta, groups, 1e-5, `${name}.norm`), `${name}.silu`);
+  const h1 = block('enc1', conv1d(g, x, w.conv1.w, w.conv1.b, { padding: [0, 1] }, 'enc1.conv'), d1, w.norm1, 4);
+  const h2 = block('enc2', conv1d(g, h1, w.conv2.w, w.conv2.b, {}, 'enc2.conv'), d2, w.norm2, 32);
+  const h3 = block('dec1', convTranspose1d(g, h2, w.conv3.w, w.conv3.b, {}, 'dec1.conv'), d3, w.norm3, 4);
+  return convTranspose1d(g, concatChannels(g, h3, h1, 'skip'), w.conv4.w, w.conv4.b, {}, 'dec2.conv');
 }

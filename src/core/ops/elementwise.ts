@@ -101,14 +101,21 @@ export function addChannelBias(g: Graph, x: Tensor, bias: Tensor, name = 'channe
   return y;
 }
 
-/** Concatenation along channels: a [B, Ca, L], b [B, Cb, L] -> [B, Ca + Cb, L]. */
+/**
+ * Concatenation along channels: a [B, Ca, L], b [B, Cb, L] -> [B, Ca + Cb, L]; or along columns
+ * for 2-D tensors: [B, Ca], [B, Cb] -> [B, Ca + Cb].
+ */
 export function concatChannels(g: Graph, a: Tensor, b: Tensor, name = 'concat'): Tensor {
-  if (a.shape.length !== 3 || b.shape.length !== 3) throw new Error(`${name}: inputs ${a} and ${b} must be [batch, channels, length]`);
-  const [B, Ca, L] = a.shape;
+  const rank = a.shape.length;
+  if ((rank !== 2 && rank !== 3) || b.shape.length !== rank) {
+    throw new Error(`${name}: inputs ${a} and ${b} must both be [batch, channels, length] or both [batch, columns]`);
+  }
+  const [B, Ca] = a.shape;
+  const L = rank === 3 ? a.shape[2] : 1;
   const Cb = b.shape[1];
-  expectShape(b, [B, Cb, L], `${name} second input`);
+  expectShape(b, rank === 3 ? [B, Cb, L] : [B, Cb], `${name} second input`);
   const Cout = Ca + Cb;
-  const y = g.activation(name, [B, Cout, L]);
+  const y = g.activation(name, rank === 3 ? [B, Cout, L] : [B, Cout]);
   g.add({
     type: 'concat_channels',
     inputs: [a, b],

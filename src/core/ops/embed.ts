@@ -6,7 +6,7 @@ import { emitSumBatchLength } from './util.js';
 
 const FOURIER = defineKernel('embed.fourier', code, 'fourier', ['read', 'read', 'write', 'uniform']);
 const CLASS_FORWARD = defineKernel('embed.class_forward', code, 'class_forward', ['read', 'read', 'write', 'uniform', 'read']);
-const ROWS_BACKWARD = defineKernel('embed.rows_backward', code, 'rows_backward', ['read', 'read', 'write', 'uniform']);
+export const ROWS_BACKWARD = defineKernel('embed.rows_backward', code, 'rows_backward', ['read', 'read', 'write', 'uniform']);
 const GATHER_ROWS = defineKernel('embed.gather_rows', code, 'gather_rows', ['read', 'read', 'write', 'uniform']);
 
 /**
@@ -45,7 +45,7 @@ export function classEmbedding(g: Graph, labels: Tensor, w: Tensor, b: Tensor, n
     backward(e) {
       const dy = e.grad(y);
       const dw = e.gradTarget(w);
-      if (dw) e.dispatch(ROWS_BACKWARD, [labels, dy, dw.tensor], [B, D, rows, f32(0), dw.accumulate], w.size);
+      if (dw) e.dispatch(ROWS_BACKWARD, [labels, dy, dw.tensor], [B, D, rows, f32(0), dw.accumulate, 1, 0xffffffff], w.size);
       const db = e.gradTarget(b);
       if (db) emitSumBatchLength(e, dy, db, B, D, 1);
     },
@@ -67,7 +67,7 @@ export function gatherRows(g: Graph, table: Tensor, ids: Tensor, name = 'gather_
     forward: (e) => e.dispatch(GATHER_ROWS, [ids, table, y], [B, D, rows, f32(0), 0], y.size),
     backward(e) {
       const dt = e.gradTarget(table);
-      if (dt) e.dispatch(ROWS_BACKWARD, [ids, e.grad(y), dt.tensor], [B, D, rows, f32(0), dt.accumulate], table.size);
+      if (dt) e.dispatch(ROWS_BACKWARD, [ids, e.grad(y), dt.tensor], [B, D, rows, f32(0), dt.accumulate, 1, 0xffffffff], table.size);
     },
   });
   return y;

@@ -40,7 +40,7 @@ function lossOp(g: Graph, type: string, pred: Tensor, target: Tensor, kind: numb
 
 /** mean f(pred - target) with f = squared, absolute or Huber; the default training loss is 'mse'. */
 export function regressionLoss(g: Graph, pred: Tensor, target: Tensor, kind: LossKind = 'mse', options: LossOptions = {}): Tensor {
-  if (!(kind in KINDS) || kind === ('weighted_sum' as LossKind)) throw new Error(`loss kind "${kind}" is not one of mse, l1, huber`);
+  if (!Object.hasOwn(KINDS, kind) || kind === ('weighted_sum' as LossKind)) throw new Error(`loss kind "${kind}" is not one of mse, l1, huber`);
   expectShape(target, pred.shape, `${kind} loss target`);
   return lossOp(g, kind, pred, target, KINDS[kind], options);
 }

@@ -6,9 +6,9 @@ import { checkShape, f32, type Graph, type Tensor } from '../graph.js';
 import { nonNegativeInt, positiveInt } from './util.js';
 
 const opts = { libraries: [philox] };
-const UNIFORM = defineKernel('random.uniform', code, 'uniform', ['write', 'read', 'uniform'], opts);
-const NORMAL = defineKernel('random.normal', code, 'normal', ['write', 'read', 'uniform'], opts);
-const RANDINT = defineKernel('random.randint', code, 'randint', ['write', 'read', 'uniform'], opts);
+const UNIFORM = defineKernel('random.uniform', code, 'uniform_draw', ['write', 'read', 'uniform'], opts);
+const NORMAL = defineKernel('random.normal', code, 'normal_draw', ['write', 'read', 'uniform'], opts);
+const RANDINT = defineKernel('random.randint', code, 'randint_draw', ['write', 'read', 'uniform'], opts);
 
 export type Distribution =
   | { kind: 'uniform' }

@@ -1,0 +1,162 @@
+// The fused two-pixel kernels (shaders/twopixel.wgsl) as graph ops: a training loss that runs
+// the forward and backward pass of every sample in one dispatch, and a sampler that runs whole
+// reverse trajectories. Both read the block biases as P(t) + Q(y) tables built by the graph.
+import code from '../../shaders/twopixel.wgsl';
+import reduceCode from '../../shaders/twopixel_reduce.wgsl';
+import philox from '../../shaders/philox.wgsl';
+import { defineKernel } from '../core/kernel.js';
+import { expectDtype, expectShape, f32, type Emitter, type Graph, type Param, type Tensor } from '../core/graph.js';
+import { concatChannels } from '../core/ops/elementwise.js';
+import { ROWS_BACKWARD } from '../core/ops/embed.js';
+import { nonNegativeInt, positiveInt } from '../core/ops/util.js';
+import type { LossKind } from '../core/ops/loss.js';
+import { MIXTURE } from '../data/mixture.js';
+import { LABELS, type BiasTables } from '../nn/twopixel.js';
+import { checkSchedule, STREAM_SAMPLE, STREAM_TRAIN } from './ops.js';
+
+const TRAIN = defineKernel('twopixel.train', code, 'train', ['read', 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform'], { libraries: [philox] });
+const SAMPLE = defineKernel('twopixel.sample', code, 'sample', ['read', 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform'], { libraries: [philox] });
+const REDUCE = defineKernel('twopixel_reduce.reduce', reduceCode, 'reduce', ['read', 'write', 'write', 'read', 'uniform']);
+
+/** The fused parameters in the order of FusedParams' offsets (shaders/twopixel.wgsl). */
+export const FUSED_PARAMS = [
+  'enc1.conv.w', 'enc1.conv.b', 'enc1.norm.gamma', 'enc1.norm.beta',
+  'enc2.conv.w', 'enc2.conv.b', 'enc2.norm.gamma', 'enc2.norm.beta',
+  'dec1.conv.w', 'dec1.conv.b', 'dec1.norm.gamma', 'dec1.norm.beta',
+  'dec2.conv.w', 'dec2.conv.b',
+] as const;
+
+const BIAS_WIDTH = 128;
+const LOSS_KINDS: Record<LossKind, number> = { mse: 0, l1: 1, huber: 2 };
+
+/** P [T + 1, 128] and Q [3, 128]: the per-block tables side by side, as the fused kernels read them. */
+export function fusedTables(g: Graph, tables: BiasTables): { p: Tensor; q: Tensor } {
+  const join = (t: Tensor[], name: string) => concatChannels(g, concatChannels(g, t[0], t[1], `${name}.01`), t[2], name);
+  return { p: join(tables.p, 'table.p'), q: join(tables.q, 'table.q') };
+}
+
+function paramTensors(g: Graph): Tensor[] {
+  return FUSED_PARAMS.map((name) => {
+    const t = g.params.find((p) => p.name === name);
+    if (!t) throw new Error(`fused two-pixel kernel: the graph has no parameter ${name} (build it with twoPixelUNet's layers)`);
+    return t;
+  });
+}
+
+interface Layout {
+  lo: number;
+  width: number;
+  offsets: number[];
+  spans: number[];
+}
+
+function layout(e: Emitter, params: Tensor[]): Layout {
+  const offsets = params.map((t) => e.store.offset(t));
+  const lo = Math.min(...offsets);
+  const hi = Math.max(...params.map((t, i) => offsets[i] + t.size));
+  const spans = params.flatMap((t, i) => [offsets[i] - lo, t.size]);
+  return { lo, width: hi - lo, offsets, spans };
+}
+
+function header(batch: number, T: number, threads: number, stream: number, scalar: number, kind: number, delta: number, record: number, l: Layout): Param[] {
+  const [c0, c1] = MIXTURE.components;
+  return [batch, T, threads, stream, f32(scalar), kind, f32(delta), record,
+    f32(c0.weight), f32(c0.mean[0]), f32(c0.mean[1]), f32(c1.mean[0]), f32(c1.mean[1]), f32(MIXTURE.sigma),
+    l.lo, l.width, ...l.offsets];
+}
+
+export interface FusedTrainOptions {
+  batch: number;
+  T: number;
+  pUncond: number;
+  loss: LossKind;
+  delta?: number;
+  history: number;
+  /** Invocations that share the batch; each keeps a partial gradient of every fused parameter. */
+  threads?: number;
+}
+
+/**
+ * The training loss of one step over a batch drawn on the device (the same draws as
+ * twoPixelBatch). Its backward sums the partial gradients into the fused parameters and scatters
+ * the per-sample bias gradients into the P and Q tables, from where the graph continues.
+ */
+export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, schedule: Tensor, o: FusedTrainOptions): Tensor {
+  const T = positiveInt(o.T, 'T');
+  const batch = positiveInt(o.batch, 'batch');
+  const history = positiveInt(o.history, 'loss history');
+  const threads = Math.min(batch, positiveInt(o.threads ?? 128, 'threads'));
+  if (!(o.loss in LOSS_KINDS) || !Object.hasOwn(LOSS_KINDS, o.loss)) throw new Error(`loss kind "${o.loss}" is not one of mse, l1, huber`);
+  if (!(o.pUncond >= 0 && o.pUncond <= 1)) throw new Error(`label dropout ${o.pUncond} is not a probability in [0, 1]`);
+  const delta = o.delta ?? 1;
+  if (!(delta > 0)) throw new Error(`huber delta = ${delta}, expected a positive number`);
+  checkSchedule(schedule, T);
+  expectShape(tables.p, [T + 1, BIAS_WIDTH], 'time table P');
+  expectShape(tables.q, [LABELS, BIAS_WIDTH], 'class table Q');
+  const params = paramTensors(g);
+  const loss = g.activation('fused.loss', [history]);
+  const biasGrads = g.activation('fused.bias_grads', [batch, BIAS_WIDTH]);
+  const ids = g.activation('fused.ids', [batch], 'u32');
+  let partials: Tensor | null = null;
+  g.add({
+    type: 'fused_two_pixel_loss',
+    inputs: [tables.p, tables.q, schedule, ...params],
+    outputs: [loss, biasGrads, ids],
+    forward(e) {
+      const l = layout(e, params);
+      partials = e.scratch('fused.partials', [threads, l.width + 1]);
+      e.dispatch(TRAIN, [e.store.params, tables.p, tables.q, g.state, schedule, partials, biasGrads, ids],
+        header(batch, T, threads, STREAM_TRAIN, o.pUncond, LOSS_KINDS[o.loss], delta, 0, l), threads);
+    },
+    backward(e) {
+      const l = layout(e, params);
+      const targets = params.map((t) => e.gradTarget(t));
+      if (targets.some((t) => !t || t.accumulate)) {
+        throw new Error('fused two-pixel loss: its parameters must be trainable and used by no other op');
+      }
+      const spans = new Array<number>(32).fill(0);
+      l.spans.forEach((v, i) => (spans[i] = v));
+      e.dispatch(REDUCE, [partials!, e.store.grads, loss, g.state], [threads, l.width, l.lo, history, 0, params.length, 0, 0, ...spans], l.width + 1);
+      const scatter = (table: Tensor, div: number, mod: number) => {
+        const target = e.gradTarget(table);
+        if (target) e.dispatch(ROWS_BACKWARD, [ids, biasGrads, target.tensor], [batch, BIAS_WIDTH, mod, f32(0), target.accumulate, div, mod], table.size);
+      };
+      scatter(tables.p, LABELS, T + 1);
+      scatter(tables.q, 1, LABELS);
+    },
+  });
+  return loss;
+}
+
+export interface FusedSampleOptions {
+  n: number;
+  T: number;
+  /** Classifier-free guidance strength w; null: none (each sample uses its label as given). */
+  guidance: number | null;
+  record: number;
+}
+
+/** Whole reverse trajectories, one invocation per sample; labels [n] (u32) as the op-by-op sampler takes them. */
+export function fusedTwoPixelSampler(g: Graph, tables: { p: Tensor; q: Tensor }, schedule: Tensor, labels: Tensor, o: FusedSampleOptions) {
+  const n = positiveInt(o.n, 'samples');
+  const T = positiveInt(o.T, 'T');
+  const record = nonNegativeInt(o.record, 'recorded samples');
+  if (record > n) throw new Error(`recorded samples ${record} exceed the ${n} samples drawn`);
+  checkSchedule(schedule, T);
+  expectDtype(labels, 'u32', 'sampler labels');
+  expectShape(labels, [n], 'sampler labels');
+  const params = paramTensors(g);
+  const samples = g.activation('fused.samples', [n, 2]);
+  const trajectory = g.activation('fused.trajectory', record > 0 ? [T + 1, record, 2] : [1]);
+  const guided = o.guidance !== null && o.guidance !== 0;
+  g.add({
+    type: 'fused_two_pixel_sampler',
+    inputs: [tables.p, tables.q, schedule, labels, ...params],
+    outputs: [samples, trajectory],
+    forward(e) {
+      e.dispatch(SAMPLE, [e.store.params, tables.p, tables.q, g.state, schedule, samples, trajectory, labels],
+        header(n, T, 0, STREAM_SAMPLE, guided ? o.guidance! : 0, guided ? 1 : 0, 1, record, layout(e, params)), n);
+    },
+  });
+  return { samples, trajectory };
+}

@@ -1,0 +1,146 @@
+import { suite } from 'uvu';
+import type { DType, Graph, Tensor } from '../src/core/graph.js';
+import { add, addChannelBias, concatChannels, mul, silu } from '../src/core/ops/elementwise.js';
+import { weightedSum } from '../src/core/ops/loss.js';
+import { assertClose, dot, finiteDifference, randomValues, runGraph } from './harness.js';
+import { addChannelBiasRef, addRef, concatChannelsRef, mulRef, siluRef } from './reference.js';
+
+// Tolerances. add, mul, the channel bias and concatenation are one f32 rounding (or none) from
+// float64: atol 1e-6 + rtol 1e-6; concatenation copies, so it is bit-exact against the
+// reference rounded to f32. SiLU goes through f32 exp: atol 1e-6 + rtol 1e-5.
+// Backward: f32 gradients against central differences of the float64 reference (h = 1e-5):
+// atol 1e-5 + rtol 1e-4.
+const EXACT = [1e-6, 1e-6] as const;
+const SILU = [1e-6, 1e-5] as const;
+const BWD = [1e-5, 1e-4] as const;
+
+const t = suite('elementwise');
+
+interface Operand { name: string; shape: number[]; values: ArrayLike<number>; dtype?: DType; grad?: boolean }
+
+/** GPU gradients of sum(up * op(inputs)) for every input with grad (default true), in order. */
+async function backward(inputs: Operand[], op: (g: Graph, ts: Tensor[]) => Tensor, seed: number) {
+  let up: Float64Array = new Float64Array(0);
+  const { extra } = await runGraph((g) => {
+    const ts = inputs.map((o) => g.input(o.name, o.shape, o.dtype ?? 'f32', { requiresGrad: o.grad ?? true }));
+    const y = op(g, ts);
+    up = randomValues(y.size, seed);
+    const tu = g.input('up', y.shape);
+    const loss = weightedSum(g, y, tu);
+    return { feeds: [...inputs.map((o, i): [Tensor, ArrayLike<number>] => [ts[i], o.values]), [tu, up]], outputs: [loss], gradientsOf: loss };
+  }, {}, (p) => p.graph.tensors.filter((x) => x.wantsGrad).map((x) => p.gradOf(x)));
+  return { grads: extra, up };
+}
+
+/** The forward of `op` on the given operands, read back after a poisoned run. */
+async function forward(inputs: Operand[], op: (g: Graph, ts: Tensor[]) => Tensor): Promise<Float32Array> {
+  const { values } = await runGraph((g) => {
+    const ts = inputs.map((o) => g.input(o.name, o.shape, o.dtype ?? 'f32'));
+    return { feeds: inputs.map((o, i): [Tensor, ArrayLike<number>] => [ts[i], o.values]), outputs: [op(g, ts)] };
+  });
+  return values[0];
+}
+
+const operand = (name: string, shape: number[], seed: number): Operand => ({ name, shape, values: randomValues(shape.reduce((a, b) => a * b), seed) });
+const shapes = [[8, 32, 2], [3, 5, 7], [1000]];
+
+for (const shape of shapes) {
+  const s = shape.join('x');
+  t(`add forward matches float64 at [${s}]`, async () => {
+    const a = operand('a', shape, 1), b = operand('b', shape, 2);
+    assertClose(await forward([a, b], (g, [x, y]) => add(g, x, y)), addRef(a.values, b.values), EXACT[0], EXACT[1], 'y');
+  });
+  t(`mul forward matches float64 at [${s}]`, async () => {
+    const a = operand('a', shape, 3), b = operand('b', shape, 4);
+    assertClose(await forward([a, b], (g, [x, y]) => mul(g, x, y)), mulRef(a.values, b.values), EXACT[0], EXACT[1], 'y');
+  });
+  t(`silu forward matches float64 at [${s}]`, async () => {
+    const a = operand('x', shape, 5);
+    assertClose(await forward([a], (g, [x]) => silu(g, x)), siluRef(a.values), SILU[0], SILU[1], 'y');
+  });
+}
+
+t('silu stays finite and exact in its tails (|x| up to 100)', async () => {
+  const values = [-100, -88, -50, -20, -5, -1e-3, 0, 1e-3, 5, 20, 50, 88, 100];
+  assertClose(await forward([{ name: 'x', shape: [values.length], values }], (g, [x]) => silu(g, x)), siluRef(values), SILU[0], SILU[1], 'y');
+});
+
+const channelShapes: [number, number, number][] = [[8, 32, 2], [3, 5, 7], [2, 64, 1]];
+for (const [B, C, L] of channelShapes) {
+  t(`addChannelBias forward matches float64 at B=${B} C=${C} L=${L}`, async () => {
+    const x = operand('x', [B, C, L], 6), bias = operand('bias', [B, C], 7);
+    const y = await forward([x, bias], (g, [tx, tb]) => addChannelBias(g, tx, tb));
+    assertClose(y, addChannelBiasRef(x.values, bias.values, B, C, L), EXACT[0], EXACT[1], 'y');
+  });
+}
+
+const concatShapes: [number, number, number, number][] = [[8, 32, 32, 2], [3, 2, 5, 7], [2, 1, 4, 3]];
+for (const [B, Ca, Cb, L] of concatShapes) {
+  t(`concatChannels forward matches torch.cat at B=${B} Ca=${Ca} Cb=${Cb} L=${L}`, async () => {
+    const a = operand('a', [B, Ca, L], 8), b = operand('b', [B, Cb, L], 9);
+    const y = await forward([a, b], (g, [ta, tb]) => concatChannels(g, ta, tb));
+    assertClose(y, concatChannelsRef(a.values, b.values, B, Ca, Cb, L).map(Math.fround), 0, 0, 'y');
+  });
+}
+
+t('add gradients of both operands match finite differences', async () => {
+  const a = operand('a', [2, 3, 4], 10), b = operand('b', [2, 3, 4], 11);
+  const { grads, up } = await backward([a, b], (g, [x, y]) => add(g, x, y), 12);
+  assertClose(grads[0], finiteDifference((v) => dot(addRef(v, b.values), up), Float64Array.from(a.values)), BWD[0], BWD[1], 'da');
+  assertClose(grads[1], finiteDifference((v) => dot(addRef(a.values, v), up), Float64Array.from(b.values)), BWD[0], BWD[1], 'db');
+});
+
+t('mul gradients of both operands match finite differences', async () => {
+  const a = operand('a', [2, 3, 4], 13), b = operand('b', [2, 3, 4], 14);
+  const { grads, up } = await backward([a, b], (g, [x, y]) => mul(g, x, y), 15);
+  assertClose(grads[0], finiteDifference((v) => dot(mulRef(v, b.values), up), Float64Array.from(a.values)), BWD[0], BWD[1], 'da');
+  assertClose(grads[1], finiteDifference((v) => dot(mulRef(a.values, v), up), Float64Array.from(b.values)), BWD[0], BWD[1], 'db');
+});
+
+t('silu gradient matches finite differences, tails included', async () => {
+  const x: Operand = { name: 'x', shape: [40], values: [...randomValues(32, 16)].concat([-30, -8, -3, -1e-3, 1e-3, 3, 8, 30]) };
+  const { grads, up } = await backward([x], (g, [tx]) => silu(g, tx), 17);
+  assertClose(grads[0], finiteDifference((v) => dot(siluRef(v), up), Float64Array.from(x.values)), BWD[0], BWD[1], 'dx');
+});
+
+t('addChannelBias gradients of x and the bias match finite differences', async () => {
+  const [B, C, L] = [3, 4, 5];
+  const x = operand('x', [B, C, L], 18), bias = operand('bias', [B, C], 19);
+  const { grads, up } = await backward([x, bias], (g, [tx, tb]) => addChannelBias(g, tx, tb), 20);
+  assertClose(grads[0], finiteDifference((v) => dot(addChannelBiasRef(v, bias.values, B, C, L), up), Float64Array.from(x.values)), BWD[0], BWD[1], 'dx');
+  assertClose(grads[1], finiteDifference((v) => dot(addChannelBiasRef(x.values, v, B, C, L), up), Float64Array.from(bias.values)), BWD[0], BWD[1], 'dbias');
+});
+
+t('concatChannels gradients of both inputs match finite differences', async () => {
+  const [B, Ca, Cb, L] = [2, 3, 2, 4];
+  const a = operand('a', [B, Ca, L], 21), b = operand('b', [B, Cb, L], 22);
+  const { grads, up } = await backward([a, b], (g, [ta, tb]) => concatChannels(g, ta, tb), 23);
+  assertClose(grads[0], finiteDifference((v) => dot(concatChannelsRef(v, b.values, B, Ca, Cb, L), up), Float64Array.from(a.values)), BWD[0], BWD[1], 'da');
+  assertClose(grads[1], finiteDifference((v) => dot(concatChannelsRef(a.values, v, B, Ca, Cb, L), up), Float64Array.from(b.values)), BWD[0], BWD[1], 'db');
+});
+
+t('gradients accumulate through add(silu(x), x)', async () => {
+  const x = operand('x', [2, 3, 4], 24);
+  const { grads, up } = await backward([x], (g, [tx]) => add(g, silu(g, tx), tx), 25);
+  assertClose(grads[0], finiteDifference((v) => dot(addRef(siluRef(v), v), up), Float64Array.from(x.values)), BWD[0], BWD[1], 'dx');
+});
+
+t('gradients accumulate through mul(x, x)', async () => {
+  const x = operand('x', [2, 3, 4], 26);
+  const { grads, up } = await backward([x], (g, [tx]) => mul(g, tx, tx), 27);
+  assertClose(grads[0], finiteDifference((v) => dot(mulRef(v, v), up), Float64Array.from(x.values)), BWD[0], BWD[1], 'dx');
+});
+
+t('gradients accumulate through concatChannels(x, silu(x)) and a channel bias used twice', async () => {
+  const [B, C, L] = [2, 3, 4];
+  const x = operand('x', [B, C, L], 28), bias = operand('bias', [B, 2 * C], 29);
+  const { grads, up } = await backward([x, bias], (g, [tx, tb]) =>
+    add(g, addChannelBias(g, concatChannels(g, tx, silu(g, tx)), tb, 'bias_a'), addChannelBias(g, concatChannels(g, silu(g, tx, 'silu_b'), tx, 'concat_b'), tb, 'bias_b')), 30);
+  const f = (xv: ArrayLike<number>, bv: ArrayLike<number>) =>
+    dot(addRef(addChannelBiasRef(concatChannelsRef(xv, siluRef(xv), B, C, C, L), bv, B, 2 * C, L),
+      addChannelBiasRef(concatChannelsRef(siluRef(xv), xv, B, C, C, L), bv, B, 2 * C, L)), up);
+  assertClose(grads[0], finiteDifference((v) => f(v, bias.values), Float64Array.from(x.values)), BWD[0], BWD[1], 'dx');
+  assertClose(grads[1], finiteDifference((v) => f(x.values, v), Float64Array.from(bias.values)), BWD[0], BWD[1], 'dbias');
+});
+
+t.run();

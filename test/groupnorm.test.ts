@@ -1,0 +1,102 @@
+import { suite } from 'uvu';
+import type { DType, Graph, Tensor } from '../src/core/graph.js';
+import { add } from '../src/core/ops/elementwise.js';
+import { groupNorm } from '../src/core/ops/groupnorm.js';
+import { weightedSum } from '../src/core/ops/loss.js';
+import { assertClose, dot, finiteDifference, randomValues, runGraph } from './harness.js';
+import { addRef, groupNormRef } from './reference.js';
+
+// Tolerances. Forward: two-pass f32 mean and variance over at most a few hundred values, outputs
+// of size |xhat gamma + beta| <~ 4: atol 2e-5 + rtol 1e-5. Backward: f32 gradients against
+// central differences of the float64 reference (h = 1e-5); the input gradient subtracts two
+// group means, so atol 2e-4 + rtol 1e-3.
+const FWD = [2e-5, 1e-5] as const;
+const BWD = [2e-4, 1e-3] as const;
+
+const t = suite('groupnorm');
+
+interface Operand { name: string; shape: number[]; values: ArrayLike<number>; dtype?: DType; grad?: boolean }
+
+/** GPU gradients of sum(up * op(inputs)) for every input with grad (default true), in order. */
+async function backward(inputs: Operand[], op: (g: Graph, ts: Tensor[]) => Tensor, seed: number) {
+  let up: Float64Array = new Float64Array(0);
+  const { extra } = await runGraph((g) => {
+    const ts = inputs.map((o) => g.input(o.name, o.shape, o.dtype ?? 'f32', { requiresGrad: o.grad ?? true }));
+    const y = op(g, ts);
+    up = randomValues(y.size, seed);
+    const tu = g.input('up', y.shape);
+    const loss = weightedSum(g, y, tu);
+    return { feeds: [...inputs.map((o, i): [Tensor, ArrayLike<number>] => [ts[i], o.values]), [tu, up]], outputs: [loss], gradientsOf: loss };
+  }, {}, (p) => p.graph.tensors.filter((x) => x.wantsGrad).map((x) => p.gradOf(x)));
+  return { grads: extra, up };
+}
+
+interface NormCase { batch: number; channels: number; length: number; groups: number; eps?: number }
+const label = (c: NormCase) => `GroupNorm(${c.groups}, ${c.channels}) B=${c.batch} L=${c.length} eps=${c.eps ?? 1e-5}`;
+const operands = (c: NormCase, seed: number) => {
+  const x = randomValues(c.batch * c.channels * c.length, seed);
+  const gamma = randomValues(c.channels, seed + 1), beta = randomValues(c.channels, seed + 2);
+  const list: Operand[] = [
+    { name: 'x', shape: [c.batch, c.channels, c.length], values: x },
+    { name: 'gamma', shape: [c.channels], values: gamma },
+    { name: 'beta', shape: [c.channels], values: beta },
+  ];
+  const ref = (xv: ArrayLike<number>, gv: ArrayLike<number>, bv: ArrayLike<number>) =>
+    groupNormRef(xv, gv, bv, c.batch, c.channels, c.length, c.groups, c.eps ?? 1e-5);
+  return { x, gamma, beta, list, ref };
+};
+
+const forwardCases: NormCase[] = [
+  { batch: 8, channels: 32, length: 2, groups: 4 }, // two-pixel UNet blocks 1 and 3
+  { batch: 8, channels: 64, length: 2, groups: 32 }, // block 2: groups of 4 numbers
+  { batch: 3, channels: 6, length: 7, groups: 3, eps: 0.1 }, // a large eps shows it sits inside the square root
+  { batch: 2, channels: 5, length: 9, groups: 1 }, // one group: layer norm over channels and length
+  { batch: 2, channels: 4, length: 6, groups: 4 }, // a group per channel: instance norm
+];
+
+for (const c of forwardCases) {
+  t(`forward matches PyTorch's definition in float64 for ${label(c)}`, async () => {
+    const { x, gamma, beta, list, ref } = operands(c, 1);
+    const { values } = await runGraph((g) => {
+      const [tx, tg, tb] = list.map((o) => g.input(o.name, o.shape));
+      return { feeds: [[tx, x], [tg, gamma], [tb, beta]], outputs: [groupNorm(g, tx, tg, tb, c.groups, c.eps)] };
+    });
+    assertClose(values[0], ref(x, gamma, beta), FWD[0], FWD[1], 'y');
+  });
+}
+
+const gradCases: NormCase[] = [
+  { batch: 2, channels: 4, length: 3, groups: 2 },
+  { batch: 2, channels: 64, length: 2, groups: 32 },
+  { batch: 2, channels: 6, length: 2, groups: 3, eps: 0.1 },
+];
+
+for (const c of gradCases) {
+  t(`gradients of x, gamma and beta match finite differences for ${label(c)}`, async () => {
+    const { x, gamma, beta, list, ref } = operands(c, 4);
+    const { grads, up } = await backward(list, (g, [tx, tg, tb]) => groupNorm(g, tx, tg, tb, c.groups, c.eps), 7);
+    assertClose(grads[0], finiteDifference((v) => dot(ref(v, gamma, beta), up), x), BWD[0], BWD[1], 'dx');
+    assertClose(grads[1], finiteDifference((v) => dot(ref(x, v, beta), up), gamma), BWD[0], BWD[1], 'dgamma');
+    assertClose(grads[2], finiteDifference((v) => dot(ref(x, gamma, v), up), beta), BWD[0], BWD[1], 'dbeta');
+  });
+}
+
+t('gradients accumulate where x feeds the norm and a residual add', async () => {
+  const c: NormCase = { batch: 2, channels: 4, length: 3, groups: 2 };
+  const { x, gamma, beta, list, ref } = operands(c, 8);
+  const { grads, up } = await backward(list, (g, [tx, tg, tb]) => add(g, groupNorm(g, tx, tg, tb, c.groups), tx), 11);
+  assertClose(grads[0], finiteDifference((v) => dot(addRef(ref(v, gamma, beta), v), up), x), BWD[0], BWD[1], 'dx');
+});
+
+t('gradients accumulate where gamma and beta serve two norms', async () => {
+  const c: NormCase = { batch: 2, channels: 4, length: 3, groups: 2 };
+  const { x, gamma, beta, list, ref } = operands(c, 12);
+  const x2 = randomValues(x.length, 15);
+  const { grads, up } = await backward([...list, { name: 'x2', shape: list[0].shape, values: x2, grad: false }], (g, [tx, tg, tb, tx2]) =>
+    add(g, groupNorm(g, tx, tg, tb, c.groups, 1e-5, 'norm_a'), groupNorm(g, tx2, tg, tb, c.groups, 1e-5, 'norm_b')), 16);
+  const f = (gv: ArrayLike<number>, bv: ArrayLike<number>) => dot(addRef(ref(x, gv, bv), ref(x2, gv, bv)), up);
+  assertClose(grads[1], finiteDifference((v) => f(v, beta), gamma), BWD[0], BWD[1], 'dgamma');
+  assertClose(grads[2], finiteDifference((v) => f(gamma, v), beta), BWD[0], BWD[1], 'dbeta');
+});
+
+t.run();
