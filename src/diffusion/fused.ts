@@ -4,10 +4,10 @@
 import code from '../../shaders/twopixel.wgsl';
 import reduceCode from '../../shaders/twopixel_reduce.wgsl';
 import philox from '../../shaders/philox.wgsl';
+import bucketCode from '../../shaders/bucket.wgsl';
 import { defineKernel } from '../core/kernel.js';
 import { expectDtype, expectShape, f32, type Emitter, type Graph, type Param, type Tensor } from '../core/graph.js';
 import { concatChannels } from '../core/ops/elementwise.js';
-import { ROWS_BACKWARD } from '../core/ops/embed.js';
 import { nonNegativeInt, positiveInt } from '../core/ops/util.js';
 import type { LossKind } from '../core/ops/loss.js';
 import { MIXTURE } from '../data/mixture.js';
@@ -16,6 +16,8 @@ import { checkSchedule, STREAM_SAMPLE, STREAM_TRAIN } from './ops.js';
 
 const TRAIN = defineKernel('twopixel.train', code, 'train', ['read', 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform'], { libraries: [philox] });
 const SAMPLE = defineKernel('twopixel.sample', code, 'sample', ['read', 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform'], { libraries: [philox] });
+const BUCKET = defineKernel('bucket.bucket', bucketCode, 'bucket', ['read', 'write', null, null, 'uniform'], { workgroupSize: 256 });
+const SCATTER_ROWS = defineKernel('bucket.scatter_rows', bucketCode, 'scatter_rows', [null, 'write', 'read', 'write', 'uniform']);
 const REDUCE = defineKernel('twopixel_reduce.reduce', reduceCode, 'reduce', ['read', 'write', 'write', 'read', 'uniform']);
 
 /** The fused parameters in the order of FusedParams' offsets (shaders/twopixel.wgsl). */
@@ -117,9 +119,13 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
       const spans = new Array<number>(32).fill(0);
       l.spans.forEach((v, i) => (spans[i] = v));
       e.dispatch(REDUCE, [partials!, e.store.grads, loss, g.state], [threads, l.width, l.lo, history, 0, params.length, 0, 0, ...spans], l.width + 1);
-      const scatter = (table: Tensor, div: number, mod: number) => {
+      const scatter = (table: Tensor, div: number, rows: number) => {
         const target = e.gradTarget(table);
-        if (target) e.dispatch(ROWS_BACKWARD, [ids, biasGrads, target.tensor], [batch, BIAS_WIDTH, mod, f32(0), target.accumulate, div, mod], table.size);
+        if (!target) return;
+        const sorted = e.scratch('fused.sorted', [batch + rows + 1], 'u32');
+        const params = [batch, rows, BIAS_WIDTH, div, rows, target.accumulate];
+        e.dispatch(BUCKET, [ids, sorted], params, { workgroups: [1, 1, 1] });
+        e.dispatch(SCATTER_ROWS, [sorted, biasGrads, target.tensor], params, table.size);
       };
       scatter(tables.p, LABELS, T + 1);
       scatter(tables.q, 1, LABELS);
