@@ -3,7 +3,7 @@
 // Schedule rows, one per t = 0..T: SCHEDULE_WIDTH floats (see src/diffusion/tables.ts):
 // sqrt(alphabar), sqrt(1 - alphabar), 1/sqrt(alpha), (1 - alpha)/sqrt(1 - alphabar), sigma.
 
-const SCHEDULE_WIDTH: u32 = 5u;
+const SCHEDULE_WIDTH: u32 = 7u;
 // Philox streams (counter word 1) and tags (counter word 3) of each draw.
 const TAG_START: u32 = 0u;
 const TAG_STEP: u32 = 1u;

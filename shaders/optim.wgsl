@@ -7,7 +7,8 @@
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;
 @group(0) @binding(4) var<storage, read> state: array<u32>;
 
-struct AdamParams { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32 }
+// decay_steps > 0: the learning rate follows a cosine from lr at step 0 to 0 at decay_steps.
+struct AdamParams { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, decay_steps: u32 }
 @group(0) @binding(5) var<uniform> adam_params: AdamParams;
 
 // Adam with bias correction at step state[0] + 1; AdamW's decoupled decay when weight_decay > 0:
@@ -25,6 +26,10 @@ fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   v[i] = vi;
   let mhat = mi / (1.0 - pow(a.beta1, k));
   let vhat = vi / (1.0 - pow(a.beta2, k));
+  var lr = a.lr;
+  if (a.decay_steps > 0u) {
+    lr *= 0.5 * (1.0 + cos(3.141592653589793 * f32(min(state[0], a.decay_steps)) / f32(a.decay_steps)));
+  }
   let p = params[i];
-  params[i] = p - a.lr * (mhat / (sqrt(vhat) + a.eps) + a.weight_decay * p);
+  params[i] = p - lr * (mhat / (sqrt(vhat) + a.eps) + a.weight_decay * p);
 }

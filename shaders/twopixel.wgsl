@@ -21,6 +21,9 @@ struct FusedParams {
   o_w2: u32, o_b2: u32, o_g2: u32, o_e2: u32,
   o_w3: u32, o_b3: u32, o_g3: u32, o_e3: u32,
   o_w4: u32, o_b4: u32,
+  // 32 and 64, the network's widths, as loop bounds: read from here the driver cannot unroll the
+  // whole network (unrolled, lavapipe spends about a minute compiling each entry point).
+  n32: u32, n64: u32,
 }
 
 @group(0) @binding(0) var<storage, read> params: array<f32>;
@@ -33,7 +36,7 @@ struct FusedParams {
 @group(0) @binding(7) var<storage, read_write> ids: array<u32>;       // training: t * 3 + label per sample; sampling: labels
 @group(0) @binding(8) var<uniform> p: FusedParams;
 
-const SCHEDULE_WIDTH: u32 = 5u;
+const SCHEDULE_WIDTH: u32 = 7u;
 const BIAS_WIDTH: u32 = 128u;
 const NO_LABEL: u32 = 2u;
 const TAG_START: u32 = 0u;
@@ -55,7 +58,7 @@ fn w(o: u32) -> f32 { return params[o]; }
 fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
 
 fn load_bias(t: u32, label: u32) {
-  for (var c = 0u; c < BIAS_WIDTH; c++) {
+  for (var c = 0u; c < 2u * p.n64; c++) {
     bias[c] = ptable[t * BIAS_WIDTH + c] + qtable[label * BIAS_WIDTH + c];
   }
 }
@@ -85,34 +88,34 @@ fn norm_silu(n: ptr<private, array<f32, 128>>, h: ptr<private, array<f32, 128>>,
 
 // eps_theta(x) with the block biases already in `bias`; keeps what the backward pass needs.
 fn forward(x: vec2f) -> vec2f {
-  for (var c = 0u; c < 32u; c++) {
+  for (var c = 0u; c < p.n32; c++) {
     let k0 = w(p.o_w1 + c * 2u);
     let k1 = w(p.o_w1 + c * 2u + 1u);
     let b = w(p.o_b1 + c) + bias[c];
     pre[c * 2u] = b + k0 * x.x + k1 * x.y;
     pre[c * 2u + 1u] = b + k0 * x.y; // the right zero pad
   }
-  norm_silu(&n1, &h1, &rstd1, 32u, 4u, p.o_g1, p.o_e1);
-  for (var c = 0u; c < 64u; c++) {
+  norm_silu(&n1, &h1, &rstd1, p.n32, 4u, p.o_g1, p.o_e1);
+  for (var c = 0u; c < p.n64; c++) {
     var acc = vec2f(w(p.o_b2 + c) + bias[32u + c]);
-    for (var ci = 0u; ci < 32u; ci++) {
+    for (var ci = 0u; ci < p.n32; ci++) {
       acc += w(p.o_w2 + c * 32u + ci) * vec2f(h1[ci * 2u], h1[ci * 2u + 1u]);
     }
     pre[c * 2u] = acc.x;
     pre[c * 2u + 1u] = acc.y;
   }
-  norm_silu(&n2, &h2, &rstd2, 64u, 32u, p.o_g2, p.o_e2);
-  for (var c = 0u; c < 32u; c++) {
+  norm_silu(&n2, &h2, &rstd2, p.n64, p.n32, p.o_g2, p.o_e2);
+  for (var c = 0u; c < p.n32; c++) {
     var acc = vec2f(w(p.o_b3 + c) + bias[96u + c]);
-    for (var ci = 0u; ci < 64u; ci++) {
+    for (var ci = 0u; ci < p.n64; ci++) {
       acc += w(p.o_w3 + ci * 32u + c) * vec2f(h2[ci * 2u], h2[ci * 2u + 1u]);
     }
     pre[c * 2u] = acc.x;
     pre[c * 2u + 1u] = acc.y;
   }
-  norm_silu(&n3, &h3, &rstd3, 32u, 4u, p.o_g3, p.o_e3);
+  norm_silu(&n3, &h3, &rstd3, p.n32, 4u, p.o_g3, p.o_e3);
   var out = vec2f(w(p.o_b4));
-  for (var ci = 0u; ci < 32u; ci++) {
+  for (var ci = 0u; ci < p.n32; ci++) {
     out += w(p.o_w4 + ci) * vec2f(h3[ci * 2u], h3[ci * 2u + 1u]);
     out += w(p.o_w4 + 32u + ci) * vec2f(h1[ci * 2u], h1[ci * 2u + 1u]);
   }
@@ -175,7 +178,7 @@ fn norm_silu_backward(d: ptr<private, array<f32, 128>>, n: ptr<private, array<f3
 // sample i to out_side.
 fn backward(i: u32, x: vec2f, dout: vec2f) {
   gb4 += dout.x + dout.y;
-  for (var ci = 0u; ci < 32u; ci++) {
+  for (var ci = 0u; ci < p.n32; ci++) {
     let a3 = vec2f(h3[ci * 2u], h3[ci * 2u + 1u]);
     let a1 = vec2f(h1[ci * 2u], h1[ci * 2u + 1u]);
     gw4[ci] += dot(dout, a3);
@@ -187,16 +190,16 @@ fn backward(i: u32, x: vec2f, dout: vec2f) {
     d1[ci * 2u] = k1 * dout.x;
     d1[ci * 2u + 1u] = k1 * dout.y;
   }
-  norm_silu_backward(&d3, &n3, &rstd3, &gg3, &ge3, 32u, 4u, p.o_g3, p.o_e3);
-  for (var c = 0u; c < 32u; c++) {
+  norm_silu_backward(&d3, &n3, &rstd3, &gg3, &ge3, p.n32, 4u, p.o_g3, p.o_e3);
+  for (var c = 0u; c < p.n32; c++) {
     let s = d3[c * 2u] + d3[c * 2u + 1u];
     gb3[c] += s;
     out_side[i * BIAS_WIDTH + 96u + c] = s;
   }
-  for (var ci = 0u; ci < 64u; ci++) {
+  for (var ci = 0u; ci < p.n64; ci++) {
     let a2 = vec2f(h2[ci * 2u], h2[ci * 2u + 1u]);
     var dh = vec2f(0.0);
-    for (var c = 0u; c < 32u; c++) {
+    for (var c = 0u; c < p.n32; c++) {
       let dp = vec2f(d3[c * 2u], d3[c * 2u + 1u]);
       dh += w(p.o_w3 + ci * 32u + c) * dp;
       gw3[ci * 32u + c] += dot(dp, a2);
@@ -204,16 +207,16 @@ fn backward(i: u32, x: vec2f, dout: vec2f) {
     d2[ci * 2u] = dh.x;
     d2[ci * 2u + 1u] = dh.y;
   }
-  norm_silu_backward(&d2, &n2, &rstd2, &gg2, &ge2, 64u, 32u, p.o_g2, p.o_e2);
-  for (var c = 0u; c < 64u; c++) {
+  norm_silu_backward(&d2, &n2, &rstd2, &gg2, &ge2, p.n64, p.n32, p.o_g2, p.o_e2);
+  for (var c = 0u; c < p.n64; c++) {
     let s = d2[c * 2u] + d2[c * 2u + 1u];
     gb2[c] += s;
     out_side[i * BIAS_WIDTH + 32u + c] = s;
   }
-  for (var ci = 0u; ci < 32u; ci++) {
+  for (var ci = 0u; ci < p.n32; ci++) {
     let a1 = vec2f(h1[ci * 2u], h1[ci * 2u + 1u]);
     var dh = vec2f(d1[ci * 2u], d1[ci * 2u + 1u]);
-    for (var c = 0u; c < 64u; c++) {
+    for (var c = 0u; c < p.n64; c++) {
       let dp = vec2f(d2[c * 2u], d2[c * 2u + 1u]);
       dh += w(p.o_w2 + c * 32u + ci) * dp;
       gw2[c * 32u + ci] += dot(dp, a1);
@@ -221,8 +224,8 @@ fn backward(i: u32, x: vec2f, dout: vec2f) {
     d1[ci * 2u] = dh.x;
     d1[ci * 2u + 1u] = dh.y;
   }
-  norm_silu_backward(&d1, &n1, &rstd1, &gg1, &ge1, 32u, 4u, p.o_g1, p.o_e1);
-  for (var c = 0u; c < 32u; c++) {
+  norm_silu_backward(&d1, &n1, &rstd1, &gg1, &ge1, p.n32, 4u, p.o_g1, p.o_e1);
+  for (var c = 0u; c < p.n32; c++) {
     let dp = vec2f(d1[c * 2u], d1[c * 2u + 1u]);
     gb1[c] += dp.x + dp.y;
     out_side[i * BIAS_WIDTH + c] = dp.x + dp.y;
@@ -275,15 +278,15 @@ fn train(@builtin(global_invocation_id) gid: vec3u) {
     ids[i] = t * 3u + label;
   }
   let base = tid * (p.width + 1u);
-  for (var k = 0u; k < 64u; k++) { put_partial(base, p.o_w1 + k, gw1[k]); put_partial(base, p.o_w4 + k, gw4[k]); }
-  for (var k = 0u; k < 32u; k++) {
+  for (var k = 0u; k < p.n64; k++) { put_partial(base, p.o_w1 + k, gw1[k]); put_partial(base, p.o_w4 + k, gw4[k]); }
+  for (var k = 0u; k < p.n32; k++) {
     put_partial(base, p.o_b1 + k, gb1[k]); put_partial(base, p.o_g1 + k, gg1[k]); put_partial(base, p.o_e1 + k, ge1[k]);
     put_partial(base, p.o_b3 + k, gb3[k]); put_partial(base, p.o_g3 + k, gg3[k]); put_partial(base, p.o_e3 + k, ge3[k]);
   }
-  for (var k = 0u; k < 64u; k++) {
+  for (var k = 0u; k < p.n64; k++) {
     put_partial(base, p.o_b2 + k, gb2[k]); put_partial(base, p.o_g2 + k, gg2[k]); put_partial(base, p.o_e2 + k, ge2[k]);
   }
-  for (var k = 0u; k < 2048u; k++) { put_partial(base, p.o_w2 + k, gw2[k]); put_partial(base, p.o_w3 + k, gw3[k]); }
+  for (var k = 0u; k < p.n32 * p.n64; k++) { put_partial(base, p.o_w2 + k, gw2[k]); put_partial(base, p.o_w3 + k, gw3[k]); }
   put_partial(base, p.o_b4, gb4);
   out_main[base + p.width] = loss;
 }
@@ -316,7 +319,12 @@ fn sample(@builtin(global_invocation_id) gid: vec3u) {
       epshat = (p.scalar + 1.0) * epshat - p.scalar * forward(x);
     }
     let row = t * SCHEDULE_WIDTH;
-    x = schedule[row + 2u] * (x - schedule[row + 3u] * epshat);
+    if (p.delta > 0.0) {
+      let x0 = clamp((x - schedule[row + 1u] * epshat) / schedule[row], vec2f(-p.delta), vec2f(p.delta));
+      x = schedule[row + 5u] * x0 + schedule[row + 6u] * x;
+    } else {
+      x = schedule[row + 2u] * (x - schedule[row + 3u] * epshat);
+    }
     if (t > 1u) {
       x += schedule[row + 4u] * vec2f(sample_normal(2u * i, s, TAG_STEP), sample_normal(2u * i + 1u, s, TAG_STEP));
     }

@@ -7,3 +7,7 @@ export { Graph, Tensor, f32, i32 } from './core/graph.js';
 export { Program } from './core/program.js';
 export { TwoPixelTrainer, defaultTrainOptions, sampleOpByOp } from './diffusion/twopixel.js';
 export { defaultTwoPixelConfig } from './nn/twopixel.js';
+export { sampleFused, buildTrainingGraph } from './diffusion/twopixel.js';
+export { sampleMetrics, formatMetricsTable, labelAccuracy } from './diffusion/metrics.js';
+export { makeSchedule } from './diffusion/schedule.js';
+export { MIXTURE, mixturePdf, sampleMixture } from './data/mixture.js';

@@ -21,6 +21,8 @@ export interface AdamOptions {
   eps?: number;
   /** AdamW's decoupled weight decay; 0 gives plain Adam. */
   weightDecay?: number;
+  /** Cosine learning-rate decay from lr at step 0 to 0 at this step; 0 keeps lr constant. */
+  decaySteps?: number;
 }
 
 export interface CompileOptions {
@@ -58,7 +60,7 @@ function workgroupsFor(count: number, wg: number, what: string): [number, number
 }
 
 function checkAdam(o: AdamOptions): Required<AdamOptions> {
-  const full = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, ...o };
+  const full = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decaySteps: 0, ...o };
   const bad = (name: string, v: number, ok: boolean, want: string) => {
     if (!ok) throw new Error(`adam ${name} = ${v}, expected ${want}`);
   };
@@ -67,6 +69,7 @@ function checkAdam(o: AdamOptions): Required<AdamOptions> {
   bad('beta2', full.beta2, full.beta2 >= 0 && full.beta2 < 1, 'in [0, 1)');
   bad('eps', full.eps, Number.isFinite(full.eps) && full.eps > 0, 'a positive number');
   bad('weightDecay', full.weightDecay, Number.isFinite(full.weightDecay) && full.weightDecay >= 0, '>= 0');
+  bad('decaySteps', full.decaySteps, Number.isInteger(full.decaySteps) && full.decaySteps >= 0, 'a non-negative integer');
   return full;
 }
 
@@ -219,7 +222,7 @@ export class Program {
       if (store.trainableLength > 0) {
         const f = store.flat;
         rec.dispatch(ADAM, [f.params, f.grads, f.m, f.v, graph.state],
-          [store.trainableLength, new F32(a.lr), new F32(a.beta1), new F32(a.beta2), new F32(a.eps), new F32(a.weightDecay)], store.trainableLength);
+          [store.trainableLength, new F32(a.lr), new F32(a.beta1), new F32(a.beta2), new F32(a.eps), new F32(a.weightDecay), a.decaySteps], store.trainableLength);
       }
     }
     rec.dispatch(ADVANCE, [graph.state], [], 1);

@@ -64,7 +64,7 @@ function header(batch: number, T: number, threads: number, stream: number, scala
   const [c0, c1] = MIXTURE.components;
   return [batch, T, threads, stream, f32(scalar), kind, f32(delta), record,
     f32(c0.weight), f32(c0.mean[0]), f32(c0.mean[1]), f32(c1.mean[0]), f32(c1.mean[1]), f32(MIXTURE.sigma),
-    l.lo, l.width, ...l.offsets];
+    l.lo, l.width, ...l.offsets, 32, 64];
 }
 
 export interface FusedTrainOptions {
@@ -140,6 +140,8 @@ export interface FusedSampleOptions {
   /** Classifier-free guidance strength w; null: none (each sample uses its label as given). */
   guidance: number | null;
   record: number;
+  /** Clip the predicted x_0 to [-clip, clip] in each step (0: the plain DDPM update). */
+  clip?: number;
 }
 
 /** Whole reverse trajectories, one invocation per sample; labels [n] (u32) as the op-by-op sampler takes them. */
@@ -161,7 +163,7 @@ export function fusedTwoPixelSampler(g: Graph, tables: { p: Tensor; q: Tensor },
     outputs: [samples, trajectory],
     forward(e) {
       e.dispatch(SAMPLE, [e.store.params, tables.p, tables.q, g.state, schedule, samples, trajectory, labels],
-        header(n, T, 0, STREAM_SAMPLE, guided ? o.guidance! : 0, guided ? 1 : 0, 1, record, layout(e, params)), n);
+        header(n, T, 0, STREAM_SAMPLE, guided ? o.guidance! : 0, guided ? 1 : 0, o.clip ?? 0, record, layout(e, params)), n);
     },
   });
   return { samples, trajectory };

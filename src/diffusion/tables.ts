@@ -2,9 +2,13 @@
 // (shaders/ddpm.wgsl and shaders/twopixel_sampler.wgsl).
 import { makeSchedule, sigmas, type ScheduleKind, type VarianceKind } from './schedule.js';
 
-export const SCHEDULE_WIDTH = 5;
+export const SCHEDULE_WIDTH = 7;
 
-/** Rows t = 0..T: sqrt(alphabar), sqrt(1 - alphabar), 1/sqrt(alpha), (1 - alpha)/sqrt(1 - alphabar), sigma. */
+/**
+ * Rows t = 0..T: sqrt(alphabar), sqrt(1 - alphabar), 1/sqrt(alpha), (1 - alpha)/sqrt(1 - alphabar),
+ * sigma, and the posterior mean's coefficients of x0 and x_t:
+ * sqrt(alphabar_{t-1}) beta / (1 - alphabar), sqrt(alpha) (1 - alphabar_{t-1}) / (1 - alphabar).
+ */
 export function scheduleTable(kind: ScheduleKind, T: number, variance: VarianceKind = 'posterior'): Float32Array {
   const s = makeSchedule(kind, T);
   const sigma = sigmas(s, variance);
@@ -16,6 +20,8 @@ export function scheduleTable(kind: ScheduleKind, T: number, variance: VarianceK
     out[r + 2] = 1 / Math.sqrt(s.alphas[t]);
     out[r + 3] = t === 0 ? 0 : (1 - s.alphas[t]) / s.sqrtOneMinusAlphasCumprod[t];
     out[r + 4] = sigma[t];
+    out[r + 5] = t === 0 ? 0 : (Math.sqrt(s.alphasCumprodPrev[t]) * s.betas[t]) / (1 - s.alphasCumprod[t]);
+    out[r + 6] = t === 0 ? 1 : (Math.sqrt(s.alphas[t]) * (1 - s.alphasCumprodPrev[t])) / (1 - s.alphasCumprod[t]);
   }
   return out;
 }

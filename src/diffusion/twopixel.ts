@@ -7,13 +7,15 @@ import { twoPixelBiasTables, twoPixelUNet, twoPixelUNetParams, NO_LABEL, type Tw
 import { fusedTables, fusedTwoPixelLoss, fusedTwoPixelSampler } from './fused.js';
 import { twoPixelBatch, samplePrepare, sampleUpdate } from './ops.js';
 import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
-import type { ScheduleKind } from './schedule.js';
+import type { ScheduleKind, VarianceKind } from './schedule.js';
 
 export interface TwoPixelTrainOptions {
   model: TwoPixelConfig;
   schedule: ScheduleKind;
   batch: number;
   lr: number;
+  /** Cosine learning-rate decay to 0 over this many steps (0: constant). */
+  decaySteps: number;
   loss: LossKind;
   /** Probability of dropping the label to "none" (classifier-free guidance). */
   pUncond: number;
@@ -23,7 +25,7 @@ export interface TwoPixelTrainOptions {
 }
 
 export const defaultTrainOptions = (model: TwoPixelConfig, seed = 0): TwoPixelTrainOptions => ({
-  model, schedule: 'cosine', batch: 1024, lr: 1e-3, loss: 'mse', pUncond: 0.1, seed, fused: true,
+  model, schedule: 'cosine', batch: 1024, lr: 1e-3, decaySteps: 0, loss: 'mse', pUncond: 0.1, seed, fused: true,
 });
 
 /** The training graph: the batch drawn on the device, the network, the loss. */
@@ -52,7 +54,7 @@ export class TwoPixelTrainer {
 
   static async create(device: GPUDevice, o: TwoPixelTrainOptions): Promise<TwoPixelTrainer> {
     const { g, loss, feeds } = buildTrainingGraph(o, CHUNK);
-    const program = await Program.compile(device, g, { seed: o.seed, train: { loss, adam: { lr: o.lr } } });
+    const program = await Program.compile(device, g, { seed: o.seed, train: { loss, adam: { lr: o.lr, decaySteps: o.decaySteps } } });
     for (const [t, v] of feeds) program.write(t, v);
     return new TwoPixelTrainer(program, loss, o);
   }
@@ -95,6 +97,10 @@ export interface SampleOptions {
   seed: number;
   /** How many samples have every step recorded. */
   record: number;
+  /** Clip the predicted x_0 to [-clip, clip] in each step (0 or absent: the plain DDPM update). */
+  clip?: number;
+  /** sigma_t^2 = beta_t (default here) or the posterior variance betatilde_t. */
+  variance?: VarianceKind;
 }
 
 export interface SampleResult {
@@ -134,7 +140,7 @@ export async function sampleOpByOp(device: GPUDevice, store: ParamStore, o: Samp
   sampleUpdate(g, tensors, eps, step);
   const program = await Program.compile(device, g, { seed: o.seed, params: store });
   try {
-    program.write(schedule, scheduleTable(o.schedule, T));
+    program.write(schedule, scheduleTable(o.schedule, T, o.variance ?? 'beta'));
     for (const [tensor, v] of tables.feeds) program.write(tensor, v);
     const netLabels = new Uint32Array(netBatch).fill(NO_LABEL);
     netLabels.set(labels);
@@ -157,10 +163,10 @@ export async function sampleFused(device: GPUDevice, store: ParamStore, o: Sampl
   const labels = g.input('labels', [o.n], 'u32');
   const tables = twoPixelBiasTables(g, o.model);
   twoPixelUNetParams(g);
-  const out = fusedTwoPixelSampler(g, fusedTables(g, tables), schedule, labels, { n: o.n, T, guidance: guided ? o.guidance : null, record: o.record });
+  const out = fusedTwoPixelSampler(g, fusedTables(g, tables), schedule, labels, { n: o.n, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip });
   const program = await Program.compile(device, g, { seed: o.seed, params: store, keep: [out.samples, out.trajectory] });
   try {
-    program.write(schedule, scheduleTable(o.schedule, T));
+    program.write(schedule, scheduleTable(o.schedule, T, o.variance ?? 'beta'));
     for (const [t, v] of tables.feeds) program.write(t, v);
     program.write(labels, labelArray(o.labels, o.n));
     program.run(1);
