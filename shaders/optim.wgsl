@@ -8,8 +8,10 @@
 @group(0) @binding(4) var<storage, read> state: array<u32>;
 
 // decay_steps > 0: the learning rate follows a cosine from lr at step 0 to 0 at decay_steps.
-struct AdamParams { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, decay_steps: u32 }
+// ema > 0: an exponential moving average of the parameters, ema = d ema + (1 - d) p.
+struct AdamParams { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, decay_steps: u32, ema: f32 }
 @group(0) @binding(5) var<uniform> adam_params: AdamParams;
+@group(0) @binding(6) var<storage, read_write> ema: array<f32>;
 
 // Adam with bias correction at step state[0] + 1; AdamW's decoupled decay when weight_decay > 0:
 // m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr (m/(1-b1^k) / (sqrt(v/(1-b2^k)) + eps) + wd p).
@@ -31,5 +33,7 @@ fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     lr *= 0.5 * (1.0 + cos(3.141592653589793 * f32(min(state[0], a.decay_steps)) / f32(a.decay_steps)));
   }
   let p = params[i];
-  params[i] = p - lr * (mhat / (sqrt(vhat) + a.eps) + a.weight_decay * p);
+  let updated = p - lr * (mhat / (sqrt(vhat) + a.eps) + a.weight_decay * p);
+  params[i] = updated;
+  if (a.ema > 0.0) { ema[i] = a.ema * ema[i] + (1.0 - a.ema) * updated; }
 }

@@ -11,3 +11,7 @@ export { sampleFused, buildTrainingGraph } from './diffusion/twopixel.js';
 export { sampleMetrics, formatMetricsTable, labelAccuracy } from './diffusion/metrics.js';
 export { makeSchedule } from './diffusion/schedule.js';
 export { MIXTURE, mixturePdf, sampleMixture } from './data/mixture.js';
+export { sweepMain } from './study/sweep.js';
+export { trajectoryMain } from './study/trajectory.js';
+export { guidanceMain } from './study/guidance.js';
+export { exactEps, sampleOracle } from './diffusion/oracle.js';

@@ -24,11 +24,13 @@ export class ParamStore {
   readonly grads: GPUBuffer;
   readonly adamM: GPUBuffer;
   readonly adamV: GPUBuffer;
+  /** An exponential moving average of the parameters (when the optimiser keeps one). */
+  readonly ema: GPUBuffer;
   /** Whole-buffer tensors for kernels that sweep the store (Adam). */
-  readonly flat: { params: Tensor; grads: Tensor; m: Tensor; v: Tensor };
+  readonly flat: { params: Tensor; grads: Tensor; m: Tensor; v: Tensor; ema: Tensor };
   private readonly byName = new Map<string, ParamSlot>();
 
-  constructor(readonly device: GPUDevice, tensors: readonly Tensor[], seed: number) {
+  constructor(readonly device: GPUDevice, readonly tensors: readonly Tensor[], seed: number, initial?: GPUBuffer) {
     const ordered = [...tensors.filter((t) => t.trainable), ...tensors.filter((t) => !t.trainable)];
     let offset = 0;
     let trainableEnd = 0;
@@ -51,9 +53,17 @@ export class ParamStore {
     this.grads = make('grads');
     this.adamM = make('adam.m');
     this.adamV = make('adam.v');
+    this.ema = make('ema');
     const whole = (name: string) => new Tensor(-1, name, [this.length], 'f32', 'param');
-    this.flat = { params: whole('params'), grads: whole('grads'), m: whole('adam.m'), v: whole('adam.v') };
-    device.queue.writeBuffer(this.params, 0, initialValues(ordered, this.slots, this.length, seed));
+    this.flat = { params: whole('params'), grads: whole('grads'), m: whole('adam.m'), v: whole('adam.v'), ema: whole('ema') };
+    const encoder = device.createCommandEncoder();
+    if (initial) {
+      encoder.copyBufferToBuffer(initial, 0, this.params, 0, this.length * 4);
+    } else {
+      device.queue.writeBuffer(this.params, 0, initialValues(ordered, this.slots, this.length, seed));
+    }
+    encoder.copyBufferToBuffer(this.params, 0, this.ema, 0, this.length * 4);
+    device.queue.submit([encoder.finish()]);
   }
 
   slot(name: string): ParamSlot {
@@ -76,8 +86,13 @@ export class ParamStore {
     }
   }
 
+  /** A new store with the same layout whose parameters are a copy of this one's (or of its average). */
+  clone(from: 'params' | 'ema' = 'params'): ParamStore {
+    return new ParamStore(this.device, this.tensors, 0, from === 'ema' ? this.ema : this.params);
+  }
+
   destroy(): void {
-    for (const b of [this.params, this.grads, this.adamM, this.adamV]) b.destroy();
+    for (const b of [this.params, this.grads, this.adamM, this.adamV, this.ema]) b.destroy();
   }
 }
 

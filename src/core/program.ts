@@ -9,7 +9,7 @@ import { F32, I32, Tensor, type DType, type Emitter, type GradTarget, type Graph
 import { ParamStore } from './params.js';
 import { seedKey } from './philox.js';
 
-const ADAM = defineKernel('optim.adam', adamCode, 'adam', ['write', 'read', 'write', 'write', 'read', 'uniform']);
+const ADAM = defineKernel('optim.adam', adamCode, 'adam', ['write', 'read', 'write', 'write', 'read', 'uniform', 'write']);
 const ADVANCE = defineKernel('state.advance_step', stateCode, 'advance_step', ['write'], { workgroupSize: 1 });
 const UNIFORM_SLOT = 256;
 const MAX_WORKGROUPS = 65535;
@@ -23,6 +23,8 @@ export interface AdamOptions {
   weightDecay?: number;
   /** Cosine learning-rate decay from lr at step 0 to 0 at this step; 0 keeps lr constant. */
   decaySteps?: number;
+  /** Decay of an exponential moving average of the parameters (0: none), kept in store.ema. */
+  ema?: number;
 }
 
 export interface CompileOptions {
@@ -60,7 +62,7 @@ function workgroupsFor(count: number, wg: number, what: string): [number, number
 }
 
 function checkAdam(o: AdamOptions): Required<AdamOptions> {
-  const full = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decaySteps: 0, ...o };
+  const full = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decaySteps: 0, ema: 0, ...o };
   const bad = (name: string, v: number, ok: boolean, want: string) => {
     if (!ok) throw new Error(`adam ${name} = ${v}, expected ${want}`);
   };
@@ -69,6 +71,7 @@ function checkAdam(o: AdamOptions): Required<AdamOptions> {
   bad('beta2', full.beta2, full.beta2 >= 0 && full.beta2 < 1, 'in [0, 1)');
   bad('eps', full.eps, Number.isFinite(full.eps) && full.eps > 0, 'a positive number');
   bad('weightDecay', full.weightDecay, Number.isFinite(full.weightDecay) && full.weightDecay >= 0, '>= 0');
+  bad('ema', full.ema, full.ema >= 0 && full.ema < 1, 'in [0, 1)');
   bad('decaySteps', full.decaySteps, Number.isInteger(full.decaySteps) && full.decaySteps >= 0, 'a non-negative integer');
   return full;
 }
@@ -221,8 +224,8 @@ export class Program {
       const a = checkAdam(options.train.adam);
       if (store.trainableLength > 0) {
         const f = store.flat;
-        rec.dispatch(ADAM, [f.params, f.grads, f.m, f.v, graph.state],
-          [store.trainableLength, new F32(a.lr), new F32(a.beta1), new F32(a.beta2), new F32(a.eps), new F32(a.weightDecay), a.decaySteps], store.trainableLength);
+        rec.dispatch(ADAM, [f.params, f.grads, f.m, f.v, graph.state, f.ema],
+          [store.trainableLength, new F32(a.lr), new F32(a.beta1), new F32(a.beta2), new F32(a.eps), new F32(a.weightDecay), a.decaySteps, new F32(a.ema)], store.trainableLength);
       }
     }
     rec.dispatch(ADVANCE, [graph.state], [], 1);
@@ -324,6 +327,16 @@ export class Program {
     return (await this.read(t)) as Float32Array;
   }
 
+  /** The whole flat store buffer: parameters, gradients or one of Adam's moments. */
+  async readStore(which: 'params' | 'grads' | 'adamM' | 'adamV' | 'ema'): Promise<Float32Array> {
+    return new Float32Array(await this.readBinding({ buffer: this.store[which] }, this.store.length * 4));
+  }
+
+  writeStore(which: 'params' | 'grads' | 'adamM' | 'adamV' | 'ema', data: Float32Array): void {
+    if (data.length !== this.store.length) throw new Error(`store ${which}: got ${data.length} values, expected ${this.store.length}`);
+    this.device.queue.writeBuffer(this.store[which], 0, data as Float32Array<ArrayBuffer>);
+  }
+
   private async readBinding(b: GPUBufferBinding, size: number): Promise<ArrayBuffer> {
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const encoder = this.device.createCommandEncoder();
@@ -370,6 +383,7 @@ function planMemory(device: GPUDevice, graph: Graph, store: ParamStore, rec: Rec
   bindings.set(f.grads, whole(store.grads));
   bindings.set(f.m, whole(store.adamM));
   bindings.set(f.v, whole(store.adamV));
+  bindings.set(f.ema, whole(store.ema));
   for (const [g, p] of rec.paramGrads) {
     const s = store.slot(p.name);
     bindings.set(g, { buffer: store.grads, offset: s.offset * 4, size: s.size * 4 });

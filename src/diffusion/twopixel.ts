@@ -16,6 +16,8 @@ export interface TwoPixelTrainOptions {
   lr: number;
   /** Cosine learning-rate decay to 0 over this many steps (0: constant). */
   decaySteps: number;
+  /** Decay of the parameters' moving average that sampling uses (0: sample the raw parameters). */
+  ema: number;
   loss: LossKind;
   /** Probability of dropping the label to "none" (classifier-free guidance). */
   pUncond: number;
@@ -25,7 +27,7 @@ export interface TwoPixelTrainOptions {
 }
 
 export const defaultTrainOptions = (model: TwoPixelConfig, seed = 0): TwoPixelTrainOptions => ({
-  model, schedule: 'cosine', batch: 1024, lr: 1e-3, decaySteps: 0, loss: 'mse', pUncond: 0.1, seed, fused: true,
+  model, schedule: 'cosine', batch: 1024, lr: 1e-3, decaySteps: 0, ema: 0, loss: 'mse', pUncond: 0.1, seed, fused: true,
 });
 
 /** The training graph: the batch drawn on the device, the network, the loss. */
@@ -54,7 +56,7 @@ export class TwoPixelTrainer {
 
   static async create(device: GPUDevice, o: TwoPixelTrainOptions): Promise<TwoPixelTrainer> {
     const { g, loss, feeds } = buildTrainingGraph(o, CHUNK);
-    const program = await Program.compile(device, g, { seed: o.seed, train: { loss, adam: { lr: o.lr, decaySteps: o.decaySteps } } });
+    const program = await Program.compile(device, g, { seed: o.seed, train: { loss, adam: { lr: o.lr, decaySteps: o.decaySteps, ema: o.ema } } });
     for (const [t, v] of feeds) program.write(t, v);
     return new TwoPixelTrainer(program, loss, o);
   }

@@ -1,0 +1,43 @@
+// The frame every runner shares: flags checked before any work, a device, one-line errors and
+// exit codes (2: bad command line, 1: the work failed), and a clean shutdown.
+import { getNodeGpu } from '../gpu/node.js';
+import type { Gpu } from '../gpu/gpu.js';
+import { parseFlags, usage, usageLine, UsageError, type FlagSpec, type FlagValues } from './flags.js';
+
+export const COMMON_FLAGS = {
+  seed: { type: 'int', default: 0, min: 0, max: 2 ** 32 - 1, help: 'seed of initialisation, training and sampling' },
+  out: { type: 'string', default: '', help: 'output folder' },
+  adapter: { type: 'string', default: 'auto', choices: ['auto', 'hardware', 'lavapipe', 'swiftshader'], help: 'WebGPU adapter' },
+} as const satisfies Record<string, FlagSpec>;
+
+export async function runMain<S extends Record<string, FlagSpec>>(
+  program: string,
+  summary: string,
+  specs: S,
+  body: (flags: FlagValues<S>, gpu: Gpu) => Promise<void>,
+  argv: readonly string[] = process.argv.slice(2),
+): Promise<void> {
+  let flags: FlagValues<S> | null;
+  try {
+    flags = parseFlags(argv, specs);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`error: ${err.message}\n${usageLine(program)}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (flags === null) {
+    process.stdout.write(`${usage(program, summary, specs)}\n`);
+    return;
+  }
+  let gpu: Gpu | null = null;
+  try {
+    gpu = await getNodeGpu({ adapter: (flags as Record<string, unknown>).adapter as string | undefined });
+    await body(flags, gpu);
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message ?? String(err)}\n`);
+    process.exitCode = 1;
+  } finally {
+    gpu?.destroy();
+  }
+}

@@ -1,0 +1,29 @@
+// Flags shared by the two-pixel runners: how a model is trained and how it is sampled.
+import type { FlagSpec } from '../cli/flags.js';
+import type { StudySettings } from './models.js';
+import type { LossKind } from '../core/ops/loss.js';
+import type { VarianceKind } from '../diffusion/schedule.js';
+
+export const STUDY_FLAGS = {
+  steps: { type: 'int', default: 4000, min: 1, max: 10_000_000, help: 'training steps per model' },
+  batch: { type: 'int', default: 1024, min: 1, max: 1_000_000, help: 'training batch' },
+  lr: { type: 'float', default: 2e-3, min: 0, exclusiveMin: true, max: 1, help: "Adam's learning rate (cosine decay to 0)" },
+  ema: { type: 'float', default: 0.995, min: 0, max: 0.999999, help: 'decay of the weight average sampling uses (0: none)' },
+  loss: { type: 'string', default: 'mse', choices: ['mse', 'l1', 'huber'], help: 'training loss' },
+  'p-uncond': { type: 'float', default: 0.1, min: 0, max: 1, help: 'label dropout probability (classifier-free guidance)' },
+  variance: { type: 'string', default: 'beta', choices: ['beta', 'posterior'], help: 'sampling sigma_t^2: beta_t or the posterior variance' },
+  clip: { type: 'float', default: 3, min: 0, max: 1e6, help: 'clip the predicted x_0 to [-clip, clip] while sampling (0: off)' },
+  retrain: { type: 'bool', default: false, help: 'train even when a matching checkpoint exists' },
+} as const satisfies Record<string, FlagSpec>;
+
+interface StudyFlagValues {
+  steps: number; batch: number; lr: number; ema: number; loss: string; 'p-uncond': number; seed: number; variance: string; clip: number;
+}
+
+export function studySettings(f: StudyFlagValues, T: number): StudySettings {
+  return { T, steps: f.steps, batch: f.batch, lr: f.lr, ema: f.ema, loss: f.loss as LossKind, pUncond: f['p-uncond'], seed: f.seed };
+}
+
+export function samplerOptions(f: StudyFlagValues): { clip: number; variance: VarianceKind } {
+  return { clip: f.clip, variance: f.variance as VarianceKind };
+}

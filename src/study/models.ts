@@ -1,0 +1,105 @@
+// Trained two-pixel models for the runners: train with the study's settings, or reuse the
+// checkpoint in the output folder when its settings match (--retrain forces training).
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ParamStore } from '../core/params.js';
+import { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
+import { loadSafetensors, type Safetensors } from '../io/safetensors.js';
+import { Progress } from '../cli/progress.js';
+import { TwoPixelTrainer, defaultTrainOptions, type TwoPixelTrainOptions } from '../diffusion/twopixel.js';
+import { defaultTwoPixelConfig } from '../nn/twopixel.js';
+import type { LossKind } from '../core/ops/loss.js';
+
+export interface StudySettings {
+  T: number;
+  steps: number;
+  batch: number;
+  lr: number;
+  ema: number;
+  loss: LossKind;
+  pUncond: number;
+  seed: number;
+}
+
+/** The settings a checkpoint must carry to be reused (everything that changes the weights). */
+export function checkpointSettings(s: StudySettings): Record<string, string> {
+  return {
+    model: 'two-pixel-unet', T: String(s.T), embed: '256', fourier_scale: '30', schedule: 'cosine',
+    steps: String(s.steps), batch: String(s.batch), lr: String(s.lr), lr_decay: 'cosine', ema: String(s.ema),
+    loss: s.loss, p_uncond: String(s.pUncond), seed: String(s.seed),
+  };
+}
+
+export function trainOptions(s: StudySettings): TwoPixelTrainOptions {
+  return {
+    ...defaultTrainOptions(defaultTwoPixelConfig(s.T), s.seed),
+    batch: s.batch, lr: s.lr, decaySteps: s.steps, ema: s.ema, loss: s.loss, pUncond: s.pUncond,
+  };
+}
+
+/** The first setting on which a checkpoint differs from `expected`, or null when all match. */
+export function settingsMismatch(file: Safetensors, expected: Record<string, string>): string | null {
+  for (const [key, want] of Object.entries(expected)) {
+    const got = Object.hasOwn(file.metadata, key) ? file.metadata[key] : undefined;
+    if (got !== want) return `${key} ${got === undefined ? 'missing' : JSON.stringify(got)}, wanted ${JSON.stringify(want)}`;
+  }
+  return null;
+}
+
+export interface ObtainedModel {
+  /** Parameters to sample with (the moving average when ema > 0). */
+  store: ParamStore;
+  path: string;
+  trained: boolean;
+  trainSeconds: number;
+  finalLoss: number;
+  release(): void;
+}
+
+/**
+ * The model for `s`: loaded from `dir/model-T{T}.safetensors` when that file's settings match,
+ * else trained (with a progress bar) and saved there atomically. A checkpoint that exists but
+ * cannot be read stops with its error: nothing is overwritten without --retrain.
+ */
+export async function obtainModel(device: GPUDevice, s: StudySettings, dir: string, retrain: boolean): Promise<ObtainedModel> {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `model-T${s.T}.safetensors`);
+  const settings = checkpointSettings(s);
+  const trainer = await TwoPixelTrainer.create(device, trainOptions(s));
+  const program = trainer.program;
+  let trained = false;
+  let trainSeconds = 0;
+  let finalLoss = NaN;
+  try {
+    let reuse = false;
+    if (existsSync(path) && !retrain) {
+      // A damaged file stops here (loadSafetensors throws); other settings mean training anew.
+      const file = loadSafetensors(path);
+      const mismatch = settingsMismatch(file, { format: CHECKPOINT_FORMAT, ...settings });
+      if (mismatch) {
+        process.stderr.write(`note: ${path} holds another model (${mismatch}); training anew\n`);
+      } else {
+        loadCheckpoint(path, program, settings);
+        reuse = true;
+      }
+    }
+    if (reuse) {
+      process.stderr.write(`T=${s.T}: reusing ${path}\n`);
+    } else {
+      const bar = new Progress(`train T=${String(s.T).padStart(2)}`, s.steps);
+      const t0 = performance.now();
+      await trainer.train(s.steps, (step, losses) => {
+        finalLoss = losses.reduce((a, b) => a + b, 0) / losses.length;
+        bar.update(step, `loss ${finalLoss.toFixed(4)}`);
+      });
+      trainSeconds = (performance.now() - t0) / 1000;
+      await saveCheckpoint(path, program, settings, s.ema > 0 ? 'ema' : 'params');
+      trained = true;
+    }
+    // After a load the parameters are the checkpoint's sampling weights.
+    const store = program.store.clone(trained && s.ema > 0 ? 'ema' : 'params');
+    return { store, path, trained, trainSeconds, finalLoss, release: () => store.destroy() };
+  } finally {
+    trainer.destroy();
+  }
+}

@@ -1,0 +1,75 @@
+// SPEC section 6.1: T = 50; one reverse trajectory drawn over the learned densities p_theta(x_t)
+// at t = 50, 40, 30, 20, 10 (estimated from many trajectories at step t) and over the true PDF.
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { runMain, COMMON_FLAGS } from '../cli/main.js';
+import type { FlagSpec } from '../cli/flags.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { writeCsvAtomic } from '../io/csv.js';
+import { sampleFused } from '../diffusion/twopixel.js';
+import { defaultTwoPixelConfig } from '../nn/twopixel.js';
+import { mixturePdf } from '../data/mixture.js';
+import { gridFromFunction, kde2d, writeFigure, type Panel, type Range } from '../viz/index.js';
+import { obtainModel } from './models.js';
+import { STUDY_FLAGS, studySettings, samplerOptions } from './flags.js';
+
+const RANGE: Range = [-3, 3];
+
+export const TRAJECTORY_FLAGS = {
+  T: { type: 'int', default: 50, min: 1, max: 1000, help: 'max step of the model' },
+  starts: { type: 'int', default: 4000, min: 10, max: 200_000, help: 'trajectories behind each density estimate' },
+  every: { type: 'int', default: 10, min: 1, max: 1000, help: 'a density panel every this many steps' },
+  ...STUDY_FLAGS,
+  ...COMMON_FLAGS,
+} as const satisfies Record<string, FlagSpec>;
+
+export function trajectoryMain(argv?: readonly string[]): Promise<void> {
+  return runMain('trajectory.js', 'Draws one reverse trajectory over the learned densities p_theta(x_t) and the true PDF.', TRAJECTORY_FLAGS, async (f, gpu) => {
+    const out = f.out || 'out/trajectory';
+    mkdirSync(out, { recursive: true });
+    const T = f.T;
+    const model = await obtainModel(gpu.device, studySettings(f, T), out, f.retrain);
+    let result;
+    try {
+      result = await sampleFused(gpu.device, model.store, {
+        model: defaultTwoPixelConfig(T), schedule: 'cosine', n: f.starts, labels: null, guidance: null, seed: f.seed, record: f.starts, ...samplerOptions(f),
+      });
+    } finally {
+      model.release();
+    }
+    const n = f.starts;
+    // Row s of the recording holds x_{T - s}; sample 0 is the trajectory drawn.
+    const at = (t: number) => result.trajectory.subarray((T - t) * n * 2, (T - t + 1) * n * 2);
+    const path = { x: [] as number[], y: [] as number[] };
+    const csv: number[][] = [];
+    for (let t = T; t >= 0; t--) {
+      const row = at(t);
+      path.x.push(row[0]);
+      path.y.push(row[1]);
+      csv.push([t, row[0], row[1]]);
+    }
+    const panels: Panel[] = [];
+    for (let t = T; t >= 1; t -= f.every) {
+      const row = at(t);
+      const xs = row.filter((_, i) => i % 2 === 0);
+      const ys = row.filter((_, i) => i % 2 === 1);
+      const upTo = T - t + 1;
+      panels.push({
+        title: `p_theta(x_t), t = ${t} (KDE of ${n} trajectories)`,
+        density: kde2d(xs, ys, RANGE, 100, 0.08),
+        paths: [{ x: path.x.slice(0, upTo), y: path.y.slice(0, upTo), color: '#d62728', label: `trajectory to t = ${t}` }],
+      });
+    }
+    panels.push({
+      title: 'true PDF p(x_0) and the whole trajectory',
+      density: gridFromFunction(mixturePdf, RANGE, 150),
+      paths: [{ x: path.x, y: path.y, color: '#d62728', label: `x_${T} to x_0` }],
+    });
+    writeCsvAtomic(join(out, 'trajectory.csv'), ['t', 'left', 'right'], csv);
+    await writeFigure(join(out, 'trajectory.png'), panels, { title: `One reverse trajectory over the learned densities (T = ${T})`, columns: 3, range: RANGE });
+    const end = csv[csv.length - 1];
+    const report = { runner: 'trajectory', adapter: gpu.adapterName, settings: { ...f, out }, checkpoint: model.path, start: csv[0].slice(1), end: end.slice(1) };
+    writeFileAtomic(join(out, 'metrics.json'), JSON.stringify(report, null, 2) + '\n');
+    process.stdout.write(`trajectory from (${csv[0][1].toFixed(3)}, ${csv[0][2].toFixed(3)}) at t = ${T} to (${end[1].toFixed(3)}, ${end[2].toFixed(3)}) at t = 0\nwrote trajectory.png, trajectory.csv, metrics.json in ${out}\n`);
+  }, argv);
+}
