@@ -67,7 +67,7 @@ export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly st
     let raw: string;
     if (eq >= 0) raw = arg.slice(eq + 1);
     else {
-      if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
+      if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) throw new UsageError(`--${name} needs a value`);
       raw = argv[++i];
     }
     switch (spec.type) {

@@ -109,6 +109,8 @@ export interface OpNode {
    */
   backward?(e: Emitter): void;
   readonly seedsGrad?: { of: Tensor; grad: Tensor };
+  /** A fused loss: its backward computes its inputs' gradients with no upstream gradient. */
+  readonly fusedLoss?: boolean;
 }
 
 export class Graph {

@@ -202,7 +202,7 @@ export class Program {
     const lossTensor = options.train?.loss ?? options.gradientsOf;
     const lossIndex = lossTensor ? graph.ops.findIndex((op) => op.outputs[0] === lossTensor) : -1;
     const lossOp = lossTensor ? graph.ops[lossIndex] : undefined;
-    if (lossTensor && (!lossOp || !(lossOp.seedsGrad || lossOp.backward))) {
+    if (lossTensor && (!lossOp || !(lossOp.seedsGrad || (lossOp.fusedLoss && lossOp.backward)))) {
       throw new Error(`${lossTensor} is not the output of a loss op in graph "${graph.name}"`);
     }
     for (const op of graph.ops) op.forward(rec);

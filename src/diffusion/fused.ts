@@ -102,6 +102,7 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
   let partials: Tensor | null = null;
   g.add({
     type: 'fused_two_pixel_loss',
+    fusedLoss: true,
     inputs: [tables.p, tables.q, schedule, ...params],
     outputs: [loss, biasGrads, ids],
     forward(e) {

@@ -7,13 +7,14 @@ import type { VarianceKind } from '../diffusion/schedule.js';
 export const STUDY_FLAGS = {
   steps: { type: 'int', default: 4000, min: 1, max: 10_000_000, help: 'training steps per model' },
   batch: { type: 'int', default: 1024, min: 1, max: 1_000_000, help: 'training batch' },
-  lr: { type: 'float', default: 2e-3, min: 0, exclusiveMin: true, max: 1, help: "Adam's learning rate (cosine decay to 0)" },
-  ema: { type: 'float', default: 0.995, min: 0, max: 0.999999, help: 'decay of the weight average sampling uses (0: none)' },
+  lr: { type: 'float', default: 1e-3, min: 0, exclusiveMin: true, max: 1, help: "Adam's learning rate (cosine decay to 0)" },
+  ema: { type: 'float', default: 0, min: 0, max: 0.999999, help: 'decay of the weight average sampling uses (0: none)' },
   loss: { type: 'string', default: 'mse', choices: ['mse', 'l1', 'huber'], help: 'training loss' },
   'p-uncond': { type: 'float', default: 0.1, min: 0, max: 1, help: 'label dropout probability (classifier-free guidance)' },
   variance: { type: 'string', default: 'beta', choices: ['beta', 'posterior'], help: 'sampling sigma_t^2: beta_t or the posterior variance' },
   clip: { type: 'float', default: 3, min: 0, max: 1e6, help: 'clip the predicted x_0 to [-clip, clip] while sampling (0: off)' },
-  retrain: { type: 'bool', default: false, help: 'train even when a matching checkpoint exists' },
+  models: { type: 'string', default: 'out/models', help: 'folder of the trained models (model-T{T}.safetensors), shared by the runners' },
+  retrain: { type: 'bool', default: false, help: 'train even when a checkpoint exists, and replace it' },
 } as const satisfies Record<string, FlagSpec>;
 
 interface StudyFlagValues {

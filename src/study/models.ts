@@ -57,9 +57,10 @@ export interface ObtainedModel {
 }
 
 /**
- * The model for `s`: loaded from `dir/model-T{T}.safetensors` when that file's settings match,
- * else trained (with a progress bar) and saved there atomically. A checkpoint that exists but
- * cannot be read stops with its error: nothing is overwritten without --retrain.
+ * The model for `s`: loaded from `dir/model-T{T}.safetensors` when that file exists (its
+ * settings must match), else trained (with a progress bar) and saved there atomically. A
+ * checkpoint that cannot be read or holds another model stops with an error: nothing is
+ * overwritten without --retrain.
  */
 export async function obtainModel(device: GPUDevice, s: StudySettings, dir: string, retrain: boolean): Promise<ObtainedModel> {
   mkdirSync(dir, { recursive: true });
@@ -77,11 +78,10 @@ export async function obtainModel(device: GPUDevice, s: StudySettings, dir: stri
       const file = loadSafetensors(path);
       const mismatch = settingsMismatch(file, { format: CHECKPOINT_FORMAT, ...settings });
       if (mismatch) {
-        process.stderr.write(`note: ${path} holds another model (${mismatch}); training anew\n`);
-      } else {
-        loadCheckpoint(path, program, settings);
-        reuse = true;
+        throw new Error(`${path} holds a model trained with other settings (${mismatch}); pass --retrain to replace it, or --models to use another folder`);
       }
+      loadCheckpoint(path, program, settings);
+      reuse = true;
     }
     if (reuse) {
       process.stderr.write(`T=${s.T}: reusing ${path}\n`);

@@ -1,0 +1,80 @@
+// The runners' command lines: bad flags and bad checkpoints end in a one-line error and a
+// non-zero exit before any work, and leave no file half-written.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const t = suite('runners');
+
+function run(script: string, args: string[]) {
+  const r = spawnSync(process.execPath, [join(root, 'runners', script), ...args], { encoding: 'utf8', timeout: 240_000 });
+  const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
+  return { code: r.status, stderr: r.stderr, stdout: r.stdout, errors };
+}
+
+const badFlags: [string, string[], RegExp][] = [
+  ['sweep-T.js', ['--T', '0'], /--T 0: expected at least 1/],
+  ['sweep-T.js', ['--T', 'abc'], /--T "abc": expected an integer/],
+  ['sweep-T.js', ['--samples', '-1'], /--samples -1: expected at least 1/],
+  ['sweep-T.js', ['--T', '5,5'], /values repeat/],
+  ['sweep-T.js', ['--bogus'], /unknown flag --bogus/],
+  ['trajectory.js', ['--steps', '2.5'], /--steps "2.5": expected an integer/],
+  ['guidance.js', ['--variance', 'wide'], /expected one of beta, posterior/],
+  ['guidance.js', ['--w'], /--w needs a value/],
+];
+
+for (const [script, args, pattern] of badFlags) {
+  t(`${script} ${args.join(' ')} exits 2 with one error line and the usage line`, () => {
+    const out = mkdtempSync(join(tmpdir(), 'runner-'));
+    const r = run(script, [...args, '--out', out, '--models', out]);
+    assert.is(r.code, 2, r.stderr);
+    assert.is(r.errors.length, 1, r.stderr);
+    assert.match(r.errors[0], pattern);
+    assert.match(r.stderr, /usage: node runners\//);
+    assert.equal(readdirSync(out), [], 'nothing written');
+  });
+}
+
+t('--help prints every flag and exits 0', () => {
+  const r = run('sweep-T.js', ['--help']);
+  assert.is(r.code, 0);
+  for (const flag of ['--T', '--samples', '--seed', '--out', '--steps', '--retrain']) assert.ok(r.stdout.includes(flag), flag);
+});
+
+t('an unreadable checkpoint stops the run with an error naming it, and is left as it was', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-'));
+  const path = join(dir, 'model-T5.safetensors');
+  writeFileSync(path, 'not a checkpoint');
+  const r = run('sweep-T.js', ['--T', '5', '--steps', '1', '--samples', '10', '--models', dir, '--out', join(dir, 'out')]);
+  assert.is(r.code, 1, r.stderr);
+  assert.is(r.errors.length, 1, r.stderr);
+  assert.ok(r.errors[0].includes(path), r.errors[0]);
+  assert.is(readFileSync(path, 'utf8'), 'not a checkpoint');
+  assert.ok(!existsSync(join(dir, 'out', 'metrics.json')));
+  assert.ok(readdirSync(dir).every((f) => !f.endsWith('.tmp')));
+});
+
+t('a checkpoint of other settings is refused without --retrain, then replaced with it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-'));
+  const common = ['--T', '5', '--samples', '20', '--batch', '32', '--models', dir, '--out', join(dir, 'out')];
+  const first = run('sweep-T.js', [...common, '--steps', '2']);
+  assert.is(first.code, 0, first.stderr);
+  const saved = readFileSync(join(dir, 'model-T5.safetensors'));
+  const second = run('sweep-T.js', [...common, '--steps', '3']);
+  assert.is(second.code, 1, second.stderr);
+  assert.match(second.errors[0], /other settings \(steps "2", wanted "3"\).*--retrain/);
+  assert.ok(readFileSync(join(dir, 'model-T5.safetensors')).equals(saved));
+  const third = run('sweep-T.js', [...common, '--steps', '3', '--retrain']);
+  assert.is(third.code, 0, third.stderr);
+  assert.not.ok(readFileSync(join(dir, 'model-T5.safetensors')).equals(saved));
+  const reuse = run('sweep-T.js', [...common, '--steps', '3']);
+  assert.is(reuse.code, 0, reuse.stderr);
+  assert.match(reuse.stderr, /reusing/);
+});
+
+t.run();
