@@ -15,3 +15,7 @@ export { sweepMain } from './study/sweep.js';
 export { trajectoryMain } from './study/trajectory.js';
 export { guidanceMain } from './study/guidance.js';
 export { exactEps, sampleOracle } from './diffusion/oracle.js';
+export { linear, setMatmulVariant, type MatmulVariant } from './core/ops/linear.js';
+export { regressionLoss, weightedSum, crossEntropy } from './core/ops/loss.js';
+export { random } from './core/ops/random.js';
+export { add, mul, silu } from './core/ops/elementwise.js';

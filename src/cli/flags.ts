@@ -2,7 +2,7 @@
 // validated before any work starts, unknown flags rejected, `--help` printing the usage.
 
 export type FlagSpec =
-  | { type: 'int'; default: number; min?: number; max?: number; help: string }
+  | { type: 'int'; default: number; min?: number; max?: number; multipleOf?: number; help: string }
   | { type: 'float'; default: number; min?: number; max?: number; exclusiveMin?: boolean; help: string }
   | { type: 'ints'; default: number[]; min?: number; max?: number; help: string }
   | { type: 'string'; default: string; choices?: readonly string[]; help: string }
@@ -75,6 +75,9 @@ export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly st
       case 'float': {
         const v = parseNumber(name, raw, spec.type === 'int');
         checkRange(name, v, spec);
+        if (spec.type === 'int' && spec.multipleOf && v % spec.multipleOf !== 0) {
+          throw new UsageError(`--${name} ${v}: expected a multiple of ${spec.multipleOf}`);
+        }
         out[name] = v;
         break;
       }

@@ -29,6 +29,8 @@ export class Tensor {
     readonly trainable = false,
     /** inputs only: whether the backward pass should produce its gradient. */
     readonly wantsGrad = false,
+    /** inputs only: written once before the first run; ops that read only constants run once. */
+    readonly constant = false,
   ) {
     this.size = shape.reduce((a, b) => a * b, 1);
   }
@@ -133,9 +135,10 @@ export class Graph {
     init?: Init,
     trainable = false,
     wantsGrad = false,
+    constant = false,
   ): Tensor {
     checkShape(shape, name);
-    const t = new Tensor(this.tensors.length, name, [...shape], dtype, role, init, trainable, wantsGrad);
+    const t = new Tensor(this.tensors.length, name, [...shape], dtype, role, init, trainable, wantsGrad, constant);
     this.tensors.push(t);
     return t;
   }
@@ -146,11 +149,16 @@ export class Graph {
     this.names.add(name);
   }
 
-  /** A tensor the host (or a data kernel) fills; `requiresGrad` asks backward for its gradient. */
-  input(name: string, shape: readonly number[], dtype: DType = 'f32', options: { requiresGrad?: boolean } = {}): Tensor {
+  /**
+   * A tensor the host (or a data kernel) fills; `requiresGrad` asks backward for its gradient;
+   * `constant` promises it is written once before the first run (ops reading only constants and
+   * frozen parameters then run once, not every step).
+   */
+  input(name: string, shape: readonly number[], dtype: DType = 'f32', options: { requiresGrad?: boolean; constant?: boolean } = {}): Tensor {
     this.claim(name, 'input');
     if (options.requiresGrad && dtype !== 'f32') throw new Error(`input ${name}: only f32 inputs can have gradients`);
-    return this.tensor(name, shape, dtype, 'input', undefined, false, !!options.requiresGrad);
+    if (options.requiresGrad && options.constant) throw new Error(`input ${name}: a constant input has no gradient`);
+    return this.tensor(name, shape, dtype, 'input', undefined, false, !!options.requiresGrad, !!options.constant);
   }
 
   /** A parameter in the flat store; frozen ones (trainable false) are saved but never updated. */

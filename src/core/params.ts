@@ -4,6 +4,7 @@
 // Adam's range never touches frozen ones.
 import { PhiloxStream } from './philox.js';
 import { Tensor } from './graph.js';
+import { checkBufferSize } from '../gpu/gpu.js';
 
 const ALIGN = 64; // floats: 256 bytes, WebGPU's minStorageBufferOffsetAlignment
 
@@ -43,6 +44,7 @@ export class ParamStore {
     }
     this.length = Math.max(offset, ALIGN);
     this.trainableLength = trainableEnd;
+    checkBufferSize(device, this.length * 4, `the parameter store of ${ordered.length} tensors`);
     const make = (label: string) =>
       device.createBuffer({
         label,

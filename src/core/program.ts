@@ -8,6 +8,7 @@ import { defineKernel, pipelineFor, type KernelDef } from './kernel.js';
 import { F32, I32, Tensor, type DType, type Emitter, type GradTarget, type Graph, type Param } from './graph.js';
 import { ParamStore } from './params.js';
 import { seedKey } from './philox.js';
+import { checkBufferSize, deviceFailure } from '../gpu/gpu.js';
 
 const ADAM = defineKernel('optim.adam', adamCode, 'adam', ['write', 'read', 'write', 'write', 'read', 'uniform', 'write']);
 const ADVANCE = defineKernel('state.advance_step', stateCode, 'advance_step', ['write'], { workgroupSize: 1 });
@@ -45,6 +46,8 @@ interface Record_ {
   bindings: Tensor[];
   params: readonly Param[];
   workgroups: [number, number, number];
+  /** Part of the run-once prologue (reads only constants). */
+  prologue?: boolean;
 }
 
 export interface DispatchInfo {
@@ -140,6 +143,9 @@ class Recorder implements Emitter {
 
 export class Program {
   private readonly dispatches: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; workgroups: [number, number, number] }[] = [];
+  private readonly prologue: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; workgroups: [number, number, number] }[] = [];
+  /** The prologue must run before the next replay. */
+  private stale = true;
   private readonly bindingOf = new Map<Tensor, GPUBufferBinding>();
   private readonly owned: GPUBuffer[] = [];
   readonly info: DispatchInfo[];
@@ -186,10 +192,10 @@ export class Program {
       });
       const { pipeline, layout: bgl } = compiled[i];
       const bindGroup = device.createBindGroup({ label: r.kernel.name, layout: bgl, entries });
-      this.dispatches.push({ pipeline, bindGroup, workgroups: r.workgroups });
+      (r.prologue ? this.prologue : this.dispatches).push({ pipeline, bindGroup, workgroups: r.workgroups });
     });
     device.queue.writeBuffer(uniforms, 0, uniformData);
-    this.info = records.map((r) => ({ kernel: r.kernel.name, workgroups: r.workgroups }));
+    this.info = records.filter((r) => !r.prologue).map((r) => ({ kernel: r.kernel.name, workgroups: r.workgroups }));
   }
 
   static async compile(device: GPUDevice, graph: Graph, options: CompileOptions = {}): Promise<Program> {
@@ -205,7 +211,19 @@ export class Program {
     if (lossTensor && (!lossOp || !(lossOp.seedsGrad || (lossOp.fusedLoss && lossOp.backward)))) {
       throw new Error(`${lossTensor} is not the output of a loss op in graph "${graph.name}"`);
     }
-    for (const op of graph.ops) op.forward(rec);
+    // Ops whose inputs are all constants or frozen parameters, and that draw nothing, form a
+    // prologue run once (again after a constant or the store is rewritten).
+    const fixed = new Set<Tensor>(graph.tensors.filter((t) => t.constant || (t.role === 'param' && !t.trainable)));
+    for (const op of graph.ops) {
+      const begin = rec.records.length;
+      op.forward(rec);
+      const mine = rec.records.slice(begin);
+      const draws = mine.some((r) => r.bindings.includes(graph.state));
+      if (op.inputs.length > 0 && op.inputs.every((t) => fixed.has(t)) && !draws) {
+        for (const o of op.outputs) fixed.add(o);
+        for (const r of mine) r.prologue = true;
+      }
+    }
     if (lossTensor && lossOp) {
       const seed = lossOp.seedsGrad;
       if (!lossOp.inputs.some((t) => flows.has(t))) {
@@ -231,6 +249,7 @@ export class Program {
     rec.dispatch(ADVANCE, [graph.state], [], 1);
 
     const keep = new Set<Tensor>(options.keep ?? []);
+    for (const r of rec.records) if (r.prologue) for (const t of r.bindings) if (t.role === 'activation') keep.add(t);
     if (lossTensor) keep.add(lossTensor);
     for (const t of graph.tensors) if (t.wantsGrad && rec.grads.has(t)) keep.add(rec.grads.get(t)!.tensor);
     const layout = planMemory(device, graph, store, rec, keep);
@@ -259,10 +278,13 @@ export class Program {
     return this.dispatches.length;
   }
 
-  /** Encodes `steps` replays into an open compute pass. */
+  /** Encodes `steps` replays into an open compute pass (after the prologue when it is due). */
   encode(pass: GPUComputePassEncoder, steps = 1): void {
-    for (let s = 0; s < steps; s++) {
-      for (const d of this.dispatches) {
+    const lists = this.stale ? [this.prologue] : [];
+    this.stale = false;
+    for (let s = 0; s < steps; s++) lists.push(this.dispatches);
+    for (const list of lists) {
+      for (const d of list) {
         pass.setPipeline(d.pipeline);
         pass.setBindGroup(0, d.bindGroup);
         pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
@@ -310,6 +332,7 @@ export class Program {
     const typed = t.dtype === 'u32' ? Uint32Array.from(data) : Float32Array.from(data);
     const b = this.binding(t);
     this.device.queue.writeBuffer(b.buffer, b.offset ?? 0, typed);
+    if (t.constant) this.stale = true;
   }
 
   /** Fills a tensor with one value (NaN poisons outputs before a test run). */
@@ -335,16 +358,30 @@ export class Program {
   writeStore(which: 'params' | 'grads' | 'adamM' | 'adamV' | 'ema', data: Float32Array): void {
     if (data.length !== this.store.length) throw new Error(`store ${which}: got ${data.length} values, expected ${this.store.length}`);
     this.device.queue.writeBuffer(this.store[which], 0, data as Float32Array<ArrayBuffer>);
+    this.stale = true;
+  }
+
+  /** Throws if the device was lost or reported an error: results read after that are not to be trusted. */
+  checkDevice(): void {
+    const failure = deviceFailure(this.device);
+    if (failure) throw new Error(`${failure} (in "${this.graph.name}")`);
   }
 
   private async readBinding(b: GPUBufferBinding, size: number): Promise<ArrayBuffer> {
+    this.checkDevice();
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const encoder = this.device.createCommandEncoder();
     encoder.copyBufferToBuffer(b.buffer, b.offset ?? 0, staging, 0, size);
     this.device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (err) {
+      this.checkDevice();
+      throw new Error(`reading results from the GPU failed: ${(err as Error).message} (in "${this.graph.name}")`);
+    }
     const copy = staging.getMappedRange().slice(0);
     staging.destroy();
+    this.checkDevice();
     return copy;
   }
 
@@ -369,6 +406,7 @@ function planMemory(device: GPUDevice, graph: Graph, store: ParamStore, rec: Rec
   const owned: GPUBuffer[] = [];
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const own = (label: string, bytes: number) => {
+    checkBufferSize(device, bytes, `tensor ${label}`);
     const buffer = device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
     owned.push(buffer);
     return buffer;

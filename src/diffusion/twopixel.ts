@@ -34,7 +34,7 @@ export const defaultTrainOptions = (model: TwoPixelConfig, seed = 0): TwoPixelTr
 export function buildTrainingGraph(o: TwoPixelTrainOptions, history: number) {
   const T = o.model.T;
   const g = new Graph(o.fused ? 'two-pixel training (fused)' : 'two-pixel training');
-  const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH]);
+  const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
   const tables = twoPixelBiasTables(g, o.model);
   let loss: Tensor;
   if (o.fused) {
@@ -132,7 +132,7 @@ export async function sampleOpByOp(device: GPUDevice, store: ParamStore, o: Samp
   const x = g.input('x', [netBatch, 1, 2]);
   const t = g.input('t', [netBatch], 'u32');
   const y = g.input('y', [netBatch], 'u32');
-  const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH]);
+  const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
   const trajectory = g.input('trajectory', o.record > 0 ? [T + 1, o.record, 2] : [1]);
   const step = { n: o.n, dims: 2, T, guidance: guided ? o.guidance : null, record: o.record };
   const tensors = { x, t, schedule, trajectory };
@@ -161,7 +161,7 @@ export async function sampleFused(device: GPUDevice, store: ParamStore, o: Sampl
   const guided = o.guidance !== null && o.guidance !== 0;
   if (guided && o.labels === null) throw new Error('classifier-free guidance needs labels');
   const g = new Graph('two-pixel fused sampler');
-  const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH]);
+  const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
   const labels = g.input('labels', [o.n], 'u32');
   const tables = twoPixelBiasTables(g, o.model);
   twoPixelUNetParams(g);

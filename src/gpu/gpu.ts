@@ -34,5 +34,37 @@ export async function openDevice(adapter: GPUAdapter, name: string): Promise<GPU
   // Timestamps let Program.profile() say where a step's time goes; optional.
   const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: `engine on ${name}` });
+  watch(device);
   return device;
+}
+
+const failures = new WeakMap<GPUDevice, string[]>();
+
+/** Records a device's loss and uncaptured errors (validation, out of memory) for deviceFailure(). */
+function watch(device: GPUDevice): void {
+  const log: string[] = [];
+  failures.set(device, log);
+  device.lost.then((info) => {
+    log.push(`the GPU device was lost (${info.reason}${info.message ? `: ${info.message}` : ''})`);
+  });
+  device.addEventListener('uncapturederror', (event) => {
+    const error = (event as GPUUncapturedErrorEvent).error;
+    const kind = error instanceof GPUOutOfMemoryError ? 'out of GPU memory' : 'a GPU validation error';
+    if (log.length < 8) log.push(`${kind}: ${error.message.split('\n')[0]}`);
+  });
+}
+
+/** What went wrong with a device since it was opened, or null. */
+export function deviceFailure(device: GPUDevice): string | null {
+  const log = failures.get(device);
+  return log && log.length > 0 ? log.join('; ') : null;
+}
+
+/** Refuses a buffer the device cannot hold, naming the limit and its value. */
+export function checkBufferSize(device: GPUDevice, bytes: number, what: string, binding = true): void {
+  const limits: [string, number][] = [['maxBufferSize', device.limits.maxBufferSize]];
+  if (binding) limits.push(['maxStorageBufferBindingSize', device.limits.maxStorageBufferBindingSize]);
+  for (const [name, limit] of limits) {
+    if (bytes > limit) throw new Error(`${what} needs ${bytes} bytes, above this device's ${name} of ${limit}`);
+  }
 }

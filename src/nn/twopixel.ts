@@ -37,8 +37,8 @@ export const BLOCK_CHANNELS = [32, 64, 32] as const;
 export function twoPixelBiasTables(g: Graph, cfg: TwoPixelConfig) {
   const E = cfg.embed;
   if (!Number.isInteger(E) || E < 2 || E % 2 !== 0) throw new Error(`embedding width ${E} must be an even integer >= 2`);
-  const tIds = g.input('table.t', [cfg.T + 1], 'u32');
-  const yIds = g.input('table.y', [LABELS], 'u32');
+  const tIds = g.input('table.t', [cfg.T + 1], 'u32', { constant: true });
+  const yIds = g.input('table.y', [LABELS], 'u32', { constant: true });
   const freqs = g.param('time.fourier', [E / 2], { kind: 'normal', std: cfg.fourierScale }, { trainable: false });
   const temb = silu(g, linearLayer(g, 'time.dense', fourierFeatures(g, tIds, freqs, 1 / cfg.T), E, E), 'time.silu');
   const cw = g.param('class.w', [LABELS, E], { kind: 'uniform', bound: 1 / Math.sqrt(LABELS) });

@@ -14,6 +14,7 @@ export const STUDY_FLAGS = {
   variance: { type: 'string', default: 'beta', choices: ['beta', 'posterior'], help: 'sampling sigma_t^2: beta_t or the posterior variance' },
   clip: { type: 'float', default: 3, min: 0, max: 1e6, help: 'clip the predicted x_0 to [-clip, clip] while sampling (0: off)' },
   models: { type: 'string', default: 'out/models', help: 'folder of the trained models (model-T{T}.safetensors), shared by the runners' },
+  'checkpoint-every': { type: 'int', default: 1000, min: 0, max: 10_000_000, multipleOf: 100, help: 'save a resumable checkpoint every this many steps (0: never)' },
   retrain: { type: 'bool', default: false, help: 'train even when a checkpoint exists, and replace it' },
 } as const satisfies Record<string, FlagSpec>;
 

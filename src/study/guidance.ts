@@ -41,7 +41,7 @@ export function guidanceMain(argv?: readonly string[]): Promise<void> {
     const out = f.out || 'out/guidance';
     mkdirSync(out, { recursive: true });
     const T = f.T;
-    const model = await obtainModel(gpu.device, studySettings(f, T), f.models, f.retrain);
+    const model = await obtainModel(gpu.device, studySettings(f, T), f.models, f.retrain, f['checkpoint-every']);
     const config = defaultTwoPixelConfig(T);
     const sample = (n: number, label: number, w: number, record: number) =>
       sampleFused(gpu.device, model.store, { model: config, schedule: 'cosine', n, labels: label, guidance: w, seed: f.seed, record, ...samplerOptions(f) });

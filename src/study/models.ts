@@ -1,6 +1,6 @@
 // Trained two-pixel models for the runners: train with the study's settings, or reuse the
 // checkpoint in the output folder when its settings match (--retrain forces training).
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParamStore } from '../core/params.js';
 import { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
@@ -58,25 +58,28 @@ export interface ObtainedModel {
 
 /**
  * The model for `s`: loaded from `dir/model-T{T}.safetensors` when that file exists (its
- * settings must match), else trained (with a progress bar) and saved there atomically. A
- * checkpoint that cannot be read or holds another model stops with an error: nothing is
- * overwritten without --retrain.
+ * settings must match), else trained (with a progress bar) and saved there atomically. Training
+ * writes `model-T{T}.progress.safetensors` every `checkpointEvery` steps and resumes from it
+ * exactly after an interruption. A checkpoint that cannot be read or holds another model stops
+ * with an error: nothing is overwritten without --retrain.
  */
-export async function obtainModel(device: GPUDevice, s: StudySettings, dir: string, retrain: boolean): Promise<ObtainedModel> {
+export async function obtainModel(device: GPUDevice, s: StudySettings, dir: string, retrain: boolean, checkpointEvery = 1000): Promise<ObtainedModel> {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `model-T${s.T}.safetensors`);
+  const progress = join(dir, `model-T${s.T}.progress.safetensors`);
   const settings = checkpointSettings(s);
+  const expected = { format: CHECKPOINT_FORMAT, ...settings };
   const trainer = await TwoPixelTrainer.create(device, trainOptions(s));
   const program = trainer.program;
   let trained = false;
   let trainSeconds = 0;
   let finalLoss = NaN;
+  let lastSaved = '';
   try {
     let reuse = false;
     if (existsSync(path) && !retrain) {
-      // A damaged file stops here (loadSafetensors throws); other settings mean training anew.
-      const file = loadSafetensors(path);
-      const mismatch = settingsMismatch(file, { format: CHECKPOINT_FORMAT, ...settings });
+      // A damaged file stops here (loadSafetensors throws); other settings need --retrain.
+      const mismatch = settingsMismatch(loadSafetensors(path), expected);
       if (mismatch) {
         throw new Error(`${path} holds a model trained with other settings (${mismatch}); pass --retrain to replace it, or --models to use another folder`);
       }
@@ -86,19 +89,33 @@ export async function obtainModel(device: GPUDevice, s: StudySettings, dir: stri
     if (reuse) {
       process.stderr.write(`T=${s.T}: reusing ${path}\n`);
     } else {
+      let start = 0;
+      if (existsSync(progress) && !retrain && !settingsMismatch(loadSafetensors(progress), expected)) {
+        start = loadCheckpoint(progress, program, settings, true);
+        lastSaved = `${progress} (step ${start})`;
+        process.stderr.write(`T=${s.T}: resuming from ${lastSaved}\n`);
+      }
       const bar = new Progress(`train T=${String(s.T).padStart(2)}`, s.steps);
       const t0 = performance.now();
-      await trainer.train(s.steps, (step, losses) => {
+      await trainer.train(Math.max(0, s.steps - start), async (step, losses) => {
         finalLoss = losses.reduce((a, b) => a + b, 0) / losses.length;
         bar.update(step, `loss ${finalLoss.toFixed(4)}`);
+        if (checkpointEvery > 0 && step % checkpointEvery === 0 && step < s.steps) {
+          await saveCheckpoint(progress, program, settings, 'params');
+          lastSaved = `${progress} (step ${step})`;
+        }
       });
       trainSeconds = (performance.now() - t0) / 1000;
       await saveCheckpoint(path, program, settings, s.ema > 0 ? 'ema' : 'params');
+      rmSync(progress, { force: true });
       trained = true;
     }
     // After a load the parameters are the checkpoint's sampling weights.
     const store = program.store.clone(trained && s.ema > 0 ? 'ema' : 'params');
     return { store, path, trained, trainSeconds, finalLoss, release: () => store.destroy() };
+  } catch (err) {
+    const where = lastSaved ? `; the last good checkpoint is ${lastSaved}` : '';
+    throw new Error(`${(err as Error).message}${where}`);
   } finally {
     trainer.destroy();
   }

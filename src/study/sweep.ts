@@ -35,7 +35,7 @@ export function sweepMain(argv?: readonly string[]): Promise<void> {
     const results = [];
     for (const T of f.T) {
       const settings: StudySettings = studySettings(f, T);
-      const model = await obtainModel(gpu.device, settings, f.models, f.retrain);
+      const model = await obtainModel(gpu.device, settings, f.models, f.retrain, f['checkpoint-every']);
       try {
         const t0 = performance.now();
         const { samples } = await sampleFused(gpu.device, model.store, {

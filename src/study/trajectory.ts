@@ -28,7 +28,7 @@ export function trajectoryMain(argv?: readonly string[]): Promise<void> {
     const out = f.out || 'out/trajectory';
     mkdirSync(out, { recursive: true });
     const T = f.T;
-    const model = await obtainModel(gpu.device, studySettings(f, T), f.models, f.retrain);
+    const model = await obtainModel(gpu.device, studySettings(f, T), f.models, f.retrain, f['checkpoint-every']);
     let result;
     try {
       result = await sampleFused(gpu.device, model.store, {

@@ -1,0 +1,139 @@
+// Nothing is lost: resuming is exact, checkpoints round-trip, divergence and a lost device stop
+// with a clear error, oversize buffers are refused up front, and a run killed at any moment
+// leaves a checkpoint that loads and resumes.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testGpu } from './device.js';
+import { getNodeGpu } from '../src/gpu/node.js';
+import { Graph } from '../src/core/graph.js';
+import { Program } from '../src/core/program.js';
+import { silu } from '../src/core/ops/elementwise.js';
+import { TwoPixelTrainer, defaultTrainOptions, sampleFused } from '../src/diffusion/twopixel.js';
+import { defaultTwoPixelConfig } from '../src/nn/twopixel.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/io/checkpoint.js';
+import { loadSafetensors } from '../src/io/safetensors.js';
+import { checkpointSettings, trainOptions, settingsMismatch, type StudySettings } from '../src/study/models.js';
+import { CHECKPOINT_FORMAT } from '../src/io/checkpoint.js';
+
+const t = suite('reliability');
+const model = defaultTwoPixelConfig(5);
+const options = { ...defaultTrainOptions(model, 3), batch: 64, ema: 0.9, decaySteps: 400 };
+const settings = { test: 'reliability' };
+const tmp = () => mkdtempSync(join(tmpdir(), 'reliability-'));
+
+async function snapshot(p: Program) {
+  return Promise.all([p.readStore('params'), p.readStore('ema'), p.readStore('adamM'), p.readStore('adamV'), p.read(p.graph.state)]);
+}
+
+t('training N steps, saving, and resuming to 2N is bit-identical to 2N straight', async () => {
+  const gpu = await testGpu();
+  const straight = await TwoPixelTrainer.create(gpu.device, options);
+  await straight.train(400);
+  const want = await snapshot(straight.program);
+  straight.destroy();
+
+  const path = join(tmp(), 'half.safetensors');
+  const first = await TwoPixelTrainer.create(gpu.device, options);
+  await first.train(200);
+  await saveCheckpoint(path, first.program, settings);
+  first.destroy();
+  const second = await TwoPixelTrainer.create(gpu.device, { ...options, seed: 99 });
+  assert.is(loadCheckpoint(path, second.program, settings, true), 200);
+  await second.train(200);
+  const got = await snapshot(second.program);
+  second.destroy();
+  got.forEach((g, i) => assert.ok(Buffer.from(g.buffer).equals(Buffer.from(want[i].buffer)), `part ${i} differs`));
+});
+
+t('a saved model loads back and samples identically', async () => {
+  const gpu = await testGpu();
+  const trainer = await TwoPixelTrainer.create(gpu.device, options);
+  await trainer.train(100);
+  const path = join(tmp(), 'model.safetensors');
+  await saveCheckpoint(path, trainer.program, settings);
+  const o = { model, schedule: 'cosine' as const, n: 64, labels: null, guidance: null, seed: 5, record: 0 };
+  const before = await sampleFused(gpu.device, trainer.program.store, o);
+  trainer.destroy();
+  const fresh = await TwoPixelTrainer.create(gpu.device, { ...options, seed: 1234 });
+  loadCheckpoint(path, fresh.program, settings);
+  const after = await sampleFused(gpu.device, fresh.program.store, o);
+  fresh.destroy();
+  assert.ok(Buffer.from(after.samples.buffer).equals(Buffer.from(before.samples.buffer)));
+  assert.throws(() => loadCheckpoint(path, fresh.program, { test: 'other' }), /metadata "test" is "reliability", expected "other"/);
+});
+
+t('a diverging run stops with the step of the first non-finite loss', async () => {
+  const gpu = await testGpu();
+  const trainer = await TwoPixelTrainer.create(gpu.device, { ...options, lr: 1e30 });
+  try {
+    await trainer.train(300);
+    assert.unreachable('training with lr 1e30 should diverge');
+  } catch (err) {
+    assert.match((err as Error).message, /training diverged: loss is (NaN|-?Infinity) at step \d+/);
+  } finally {
+    trainer.destroy();
+  }
+});
+
+t('a lost device becomes an error naming it, not a hang', async () => {
+  const own = await getNodeGpu({ quiet: true });
+  const trainer = await TwoPixelTrainer.create(own.device, options);
+  await trainer.train(100);
+  own.device.destroy();
+  const outcome = await Promise.race([
+    trainer.train(100).then(() => 'finished', (err: Error) => err.message),
+    new Promise<string>((resolve) => setTimeout(() => resolve('hung'), 20000)),
+  ]);
+  assert.match(outcome, /device was lost|destroyed/i);
+  own.destroy();
+});
+
+t('a tensor beyond the device limits is refused before any buffer is made', async () => {
+  const gpu = await testGpu();
+  const g = new Graph('huge');
+  const x = g.input('x', [1 << 29]);
+  silu(g, x);
+  try {
+    await Program.compile(gpu.device, g);
+    assert.unreachable('a 2 GiB tensor should be refused');
+  } catch (err) {
+    assert.match((err as Error).message, /tensor x needs 2147483648 bytes, above this device's max(Buffer|StorageBufferBinding)Size of \d+/);
+  }
+});
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+t('SIGKILL at random moments while checkpointing always leaves a checkpoint that loads and resumes', async () => {
+  const gpu = await testGpu();
+  const dir = tmp();
+  const s: StudySettings = { T: 5, steps: 1_000_000, batch: 16, lr: 1e-3, ema: 0, loss: 'mse', pUncond: 0.1, seed: 4 };
+  const progress = join(dir, 'model-T5.progress.safetensors');
+  let rng = 12345;
+  const next = () => ((rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  let killedAfterSave = 0;
+  for (let round = 0; round < 6; round++) {
+    const child = spawn(process.execPath, [join(root, 'runners', 'sweep-T.js'), '--T', '5', '--steps', String(s.steps), '--batch', '16',
+      '--seed', '4', '--checkpoint-every', '100', '--models', dir, '--out', join(dir, 'out')], { stdio: 'ignore' });
+    await new Promise((resolve) => setTimeout(resolve, 2500 + 3000 * next()));
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    if (!existsSync(progress)) continue;
+    killedAfterSave++;
+    const file = loadSafetensors(progress);
+    assert.is(settingsMismatch(file, { format: CHECKPOINT_FORMAT, ...checkpointSettings(s) }), null);
+  }
+  assert.ok(killedAfterSave >= 3, `only ${killedAfterSave} rounds got past a first checkpoint`);
+  const trainer = await TwoPixelTrainer.create(gpu.device, trainOptions(s));
+  const step = loadCheckpoint(progress, trainer.program, checkpointSettings(s), true);
+  assert.ok(step >= 100 && step % 100 === 0, `step ${step}`);
+  await trainer.train(100);
+  assert.is(await trainer.program.step(), step + 100);
+  trainer.destroy();
+});
+
+t.run();
