@@ -5,7 +5,7 @@ import type { LossKind } from '../core/ops/loss.js';
 import type { VarianceKind } from '../diffusion/schedule.js';
 
 export const STUDY_FLAGS = {
-  steps: { type: 'int', default: 4000, min: 1, max: 10_000_000, help: 'training steps per model' },
+  steps: { type: 'int', default: 3500, min: 1, max: 10_000_000, help: 'training steps per model' },
   batch: { type: 'int', default: 1024, min: 1, max: 1_000_000, help: 'training batch' },
   lr: { type: 'float', default: 1e-3, min: 0, exclusiveMin: true, max: 1, help: "Adam's learning rate (cosine decay to 0)" },
   ema: { type: 'float', default: 0, min: 0, max: 0.999999, help: 'decay of the weight average sampling uses (0: none)' },
