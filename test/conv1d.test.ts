@@ -1,10 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Graph, type DType, type Tensor } from '../src/core/graph.js';
+import { Graph } from '../src/core/graph.js';
 import { conv1d, convTranspose1d } from '../src/core/ops/conv1d.js';
 import { add } from '../src/core/ops/elementwise.js';
-import { weightedSum } from '../src/core/ops/loss.js';
-import { assertClose, dot, finiteDifference, randomValues, runGraph } from './harness.js';
+import { assertClose, dot, finiteDifference, randomValues, runGraph, backward, type Operand } from './harness.js';
 import { addRef, conv1dLength, conv1dRef, convTranspose1dRef, type ConvShape } from './reference.js';
 
 // Tolerances. Forward: each output sums cin * kernel products of values in ±1 in f32, in the
@@ -16,21 +15,6 @@ const BWD = [1e-4, 1e-4] as const;
 
 const t = suite('conv1d');
 
-interface Operand { name: string; shape: number[]; values: ArrayLike<number>; dtype?: DType; grad?: boolean }
-
-/** GPU gradients of sum(up * op(inputs)) for every input with grad (default true), in order. */
-async function backward(inputs: Operand[], op: (g: Graph, ts: Tensor[]) => Tensor, seed: number) {
-  let up: Float64Array = new Float64Array(0);
-  const { extra } = await runGraph((g) => {
-    const ts = inputs.map((o) => g.input(o.name, o.shape, o.dtype ?? 'f32', { requiresGrad: o.grad ?? true }));
-    const y = op(g, ts);
-    up = randomValues(y.size, seed);
-    const tu = g.input('up', y.shape);
-    const loss = weightedSum(g, y, tu);
-    return { feeds: [...inputs.map((o, i): [Tensor, ArrayLike<number>] => [ts[i], o.values]), [tu, up]], outputs: [loss], gradientsOf: loss };
-  }, {}, (p) => p.graph.tensors.filter((x) => x.wantsGrad).map((x) => p.gradOf(x)));
-  return { grads: extra, up };
-}
 
 const label = (s: ConvShape, pad: unknown) =>
   `B=${s.batch} ${s.cin}->${s.cout} L=${s.length} K=${s.kernel} stride=${s.stride ?? 1} padding=${JSON.stringify(pad)}`;

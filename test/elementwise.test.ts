@@ -1,8 +1,7 @@
 import { suite } from 'uvu';
-import type { DType, Graph, Tensor } from '../src/core/graph.js';
+import type { Graph, Tensor } from '../src/core/graph.js';
 import { add, addChannelBias, concatChannels, mul, silu } from '../src/core/ops/elementwise.js';
-import { weightedSum } from '../src/core/ops/loss.js';
-import { assertClose, dot, finiteDifference, randomValues, runGraph } from './harness.js';
+import { assertClose, dot, finiteDifference, randomValues, runGraph, backward, type Operand } from './harness.js';
 import { addChannelBiasRef, addRef, concatChannelsRef, mulRef, siluRef } from './reference.js';
 
 // Tolerances. add, mul, the channel bias and concatenation are one f32 rounding (or none) from
@@ -16,21 +15,6 @@ const BWD = [1e-5, 1e-4] as const;
 
 const t = suite('elementwise');
 
-interface Operand { name: string; shape: number[]; values: ArrayLike<number>; dtype?: DType; grad?: boolean }
-
-/** GPU gradients of sum(up * op(inputs)) for every input with grad (default true), in order. */
-async function backward(inputs: Operand[], op: (g: Graph, ts: Tensor[]) => Tensor, seed: number) {
-  let up: Float64Array = new Float64Array(0);
-  const { extra } = await runGraph((g) => {
-    const ts = inputs.map((o) => g.input(o.name, o.shape, o.dtype ?? 'f32', { requiresGrad: o.grad ?? true }));
-    const y = op(g, ts);
-    up = randomValues(y.size, seed);
-    const tu = g.input('up', y.shape);
-    const loss = weightedSum(g, y, tu);
-    return { feeds: [...inputs.map((o, i): [Tensor, ArrayLike<number>] => [ts[i], o.values]), [tu, up]], outputs: [loss], gradientsOf: loss };
-  }, {}, (p) => p.graph.tensors.filter((x) => x.wantsGrad).map((x) => p.gradOf(x)));
-  return { grads: extra, up };
-}
 
 /** The forward of `op` on the given operands, read back after a poisoned run. */
 async function forward(inputs: Operand[], op: (g: Graph, ts: Tensor[]) => Tensor): Promise<Float32Array> {

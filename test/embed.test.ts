@@ -1,10 +1,8 @@
 import { suite } from 'uvu';
-import type { DType, Graph, Tensor } from '../src/core/graph.js';
 import { add } from '../src/core/ops/elementwise.js';
 import { classEmbedding, fourierFeatures } from '../src/core/ops/embed.js';
-import { weightedSum } from '../src/core/ops/loss.js';
 import { PhiloxStream } from '../src/core/philox.js';
-import { assertClose, dot, finiteDifference, randomInts, randomValues, runGraph } from './harness.js';
+import { assertClose, dot, finiteDifference, randomInts, randomValues, runGraph, backward } from './harness.js';
 import { addRef, classEmbeddingRef, fourierFeaturesRef } from './reference.js';
 
 // Tolerances. Fourier features: the kernel forms the angle 2 pi w (t scale) in f32 (three
@@ -17,21 +15,6 @@ const BWD = [1e-5, 1e-4] as const;
 
 const t = suite('embed');
 
-interface Operand { name: string; shape: number[]; values: ArrayLike<number>; dtype?: DType; grad?: boolean }
-
-/** GPU gradients of sum(up * op(inputs)) for every input with grad (default true), in order. */
-async function backward(inputs: Operand[], op: (g: Graph, ts: Tensor[]) => Tensor, seed: number) {
-  let up: Float64Array = new Float64Array(0);
-  const { extra } = await runGraph((g) => {
-    const ts = inputs.map((o) => g.input(o.name, o.shape, o.dtype ?? 'f32', { requiresGrad: o.grad ?? true }));
-    const y = op(g, ts);
-    up = randomValues(y.size, seed);
-    const tu = g.input('up', y.shape);
-    const loss = weightedSum(g, y, tu);
-    return { feeds: [...inputs.map((o, i): [Tensor, ArrayLike<number>] => [ts[i], o.values]), [tu, up]], outputs: [loss], gradientsOf: loss };
-  }, {}, (p) => p.graph.tensors.filter((x) => x.wantsGrad).map((x) => p.gradOf(x)));
-  return { grads: extra, up };
-}
 
 function normals(n: number, std: number, seed: number): Float64Array {
   const rng = new PhiloxStream(seed, 0);

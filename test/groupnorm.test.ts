@@ -1,9 +1,7 @@
 import { suite } from 'uvu';
-import type { DType, Graph, Tensor } from '../src/core/graph.js';
 import { add } from '../src/core/ops/elementwise.js';
 import { groupNorm } from '../src/core/ops/groupnorm.js';
-import { weightedSum } from '../src/core/ops/loss.js';
-import { assertClose, dot, finiteDifference, randomValues, runGraph } from './harness.js';
+import { assertClose, dot, finiteDifference, randomValues, runGraph, backward, type Operand } from './harness.js';
 import { addRef, groupNormRef } from './reference.js';
 
 // Tolerances. Forward: two-pass f32 mean and variance over at most a few hundred values, outputs
@@ -15,21 +13,6 @@ const BWD = [2e-4, 1e-3] as const;
 
 const t = suite('groupnorm');
 
-interface Operand { name: string; shape: number[]; values: ArrayLike<number>; dtype?: DType; grad?: boolean }
-
-/** GPU gradients of sum(up * op(inputs)) for every input with grad (default true), in order. */
-async function backward(inputs: Operand[], op: (g: Graph, ts: Tensor[]) => Tensor, seed: number) {
-  let up: Float64Array = new Float64Array(0);
-  const { extra } = await runGraph((g) => {
-    const ts = inputs.map((o) => g.input(o.name, o.shape, o.dtype ?? 'f32', { requiresGrad: o.grad ?? true }));
-    const y = op(g, ts);
-    up = randomValues(y.size, seed);
-    const tu = g.input('up', y.shape);
-    const loss = weightedSum(g, y, tu);
-    return { feeds: [...inputs.map((o, i): [Tensor, ArrayLike<number>] => [ts[i], o.values]), [tu, up]], outputs: [loss], gradientsOf: loss };
-  }, {}, (p) => p.graph.tensors.filter((x) => x.wantsGrad).map((x) => p.gradOf(x)));
-  return { grads: extra, up };
-}
 
 interface NormCase { batch: number; channels: number; length: number; groups: number; eps?: number }
 const label = (c: NormCase) => `GroupNorm(${c.groups}, ${c.channels}) B=${c.batch} L=${c.length} eps=${c.eps ?? 1e-5}`;

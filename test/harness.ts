@@ -1,8 +1,9 @@
 // Shared helpers for kernel tests: random non-zero data, compiled one-op graphs with poisoned
 // outputs, tolerance checks that name the worst element, and central finite differences.
 import * as assert from 'uvu/assert';
-import { Graph, type Tensor } from '../src/core/graph.js';
+import { Graph, type DType, type Tensor } from '../src/core/graph.js';
 import { Program, type CompileOptions } from '../src/core/program.js';
+import { weightedSum } from '../src/core/ops/loss.js';
 import { PhiloxStream } from '../src/core/philox.js';
 import { testGpu } from './device.js';
 
@@ -89,4 +90,20 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
+}
+
+export interface Operand { name: string; shape: number[]; values: ArrayLike<number>; dtype?: DType; grad?: boolean }
+
+/** GPU gradients of sum(up * op(inputs)) for every input with grad (default true), in order. */
+export async function backward(inputs: Operand[], op: (g: Graph, ts: Tensor[]) => Tensor, seed: number) {
+  let up: Float64Array = new Float64Array(0);
+  const { extra } = await runGraph((g) => {
+    const ts = inputs.map((o) => g.input(o.name, o.shape, o.dtype ?? 'f32', { requiresGrad: o.grad ?? true }));
+    const y = op(g, ts);
+    up = randomValues(y.size, seed);
+    const tu = g.input('up', y.shape);
+    const loss = weightedSum(g, y, tu);
+    return { feeds: [...inputs.map((o, i): [Tensor, ArrayLike<number>] => [ts[i], o.values]), [tu, up]], outputs: [loss], gradientsOf: loss };
+  }, {}, (p) => p.graph.tensors.filter((x) => x.wantsGrad).map((x) => p.gradOf(x)));
+  return { grads: extra, up };
 }

@@ -5,7 +5,7 @@
 import type { Graph, Tensor } from '../core/graph.js';
 import { add, addChannelBias, concatChannels, silu } from '../core/ops/elementwise.js';
 import { classEmbedding, fourierFeatures, gatherRows } from '../core/ops/embed.js';
-import { linearLayer } from './layers.js';
+import { fanInBound, linearLayer } from './layers.js';
 import { conv1d, convTranspose1d } from '../core/ops/conv1d.js';
 import { groupNorm } from '../core/ops/groupnorm.js';
 import { linear } from '../core/ops/linear.js';
@@ -41,15 +41,15 @@ export function twoPixelBiasTables(g: Graph, cfg: TwoPixelConfig) {
   const yIds = g.input('table.y', [LABELS], 'u32', { constant: true });
   const freqs = g.param('time.fourier', [E / 2], { kind: 'normal', std: cfg.fourierScale }, { trainable: false });
   const temb = silu(g, linearLayer(g, 'time.dense', fourierFeatures(g, tIds, freqs, 1 / cfg.T), E, E), 'time.silu');
-  const cw = g.param('class.w', [LABELS, E], { kind: 'uniform', bound: 1 / Math.sqrt(LABELS) });
-  const cb = g.param('class.b', [E], { kind: 'uniform', bound: 1 / Math.sqrt(LABELS) });
+  const cw = g.param('class.w', [LABELS, E], fanInBound(LABELS));
+  const cb = g.param('class.b', [E], fanInBound(LABELS));
   const cemb = classEmbedding(g, yIds, cw, cb, 'class.embed');
   const names = ['enc1', 'enc2', 'dec1'];
   const p: Tensor[] = [];
   const q: Tensor[] = [];
   BLOCK_CHANNELS.forEach((C, i) => {
-    const w = g.param(`${names[i]}.dense.w`, [E, C], { kind: 'uniform', bound: 1 / Math.sqrt(E) });
-    const b = g.param(`${names[i]}.dense.b`, [C], { kind: 'uniform', bound: 1 / Math.sqrt(E) });
+    const w = g.param(`${names[i]}.dense.w`, [E, C], fanInBound(E));
+    const b = g.param(`${names[i]}.dense.b`, [C], fanInBound(E));
     p.push(linear(g, temb, w, b, `${names[i]}.dense.time`));
     q.push(linear(g, cemb, w, null, `${names[i]}.dense.class`));
   });
@@ -62,16 +62,14 @@ export function twoPixelBiasTables(g: Graph, cfg: TwoPixelConfig) {
 
 export type BiasTables = ReturnType<typeof twoPixelBiasTables>;
 
-const uniformInit = (fanIn: number) => ({ kind: 'uniform' as const, bound: 1 / Math.sqrt(fanIn) });
-
 /**
  * The UNet's own parameters (PyTorch's default initialisation; a transposed conv's fan-in is
  * cout * kernel): shared by the op-by-op network and the fused kernels (FUSED_PARAMS order).
  */
 export function twoPixelUNetParams(g: Graph) {
   const conv = (name: string, shape: [number, number, number], cout: number, fanIn: number) => ({
-    w: g.param(`${name}.w`, shape, uniformInit(fanIn)),
-    b: g.param(`${name}.b`, [cout], uniformInit(fanIn)),
+    w: g.param(`${name}.w`, shape, fanInBound(fanIn)),
+    b: g.param(`${name}.b`, [cout], fanInBound(fanIn)),
   });
   const norm = (name: string, channels: number) => ({
     gamma: g.param(`${name}.gamma`, [channels], { kind: 'const', value: 1 }),

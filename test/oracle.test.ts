@@ -1,0 +1,64 @@
+// The DDPM update of SPEC section 5 driven by the mixture's exact noise predictor: what it gives
+// is the sampler's own error, the floor under every trained model of the study.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { exactEps, sampleOracle } from '../src/diffusion/oracle.js';
+import { modeStats } from '../src/diffusion/metrics.js';
+import { makeSchedule } from '../src/diffusion/schedule.js';
+import { MIXTURE, mixtureLogPdf } from '../src/data/mixture.js';
+import { scheduleTable, SCHEDULE_WIDTH } from '../src/diffusion/tables.js';
+
+const t = suite('exact-score sampler');
+
+t('exact eps is -sqrt(1 - alphabar) times the score of the noised mixture (finite differences)', () => {
+  const ab = 0.37;
+  const s = Math.sqrt(ab);
+  const v = ab * MIXTURE.sigma ** 2 + (1 - ab);
+  const logp = (x: number, y: number) => {
+    let total = 0;
+    for (const c of MIXTURE.components) {
+      total += c.weight * Math.exp(-((x - s * c.mean[0]) ** 2 + (y - s * c.mean[1]) ** 2) / (2 * v)) / (2 * Math.PI * v);
+    }
+    return Math.log(total);
+  };
+  for (const [x, y] of [[0.1, -0.3], [-0.5, 0.9], [1.2, -0.2]]) {
+    const h = 1e-5;
+    const gx = (logp(x + h, y) - logp(x - h, y)) / (2 * h);
+    const gy = (logp(x, y + h) - logp(x, y - h)) / (2 * h);
+    const [ex, ey] = exactEps(x, y, ab);
+    assert.ok(Math.abs(ex + Math.sqrt(1 - ab) * gx) < 1e-6 && Math.abs(ey + Math.sqrt(1 - ab) * gy) < 1e-6, `at (${x}, ${y})`);
+  }
+});
+
+t('the schedule table rows the kernels read agree with the schedule', () => {
+  const T = 50;
+  const s = makeSchedule('cosine', T);
+  const table = scheduleTable('cosine', T, 'beta');
+  for (const step of [1, 2, 25, 49, 50]) {
+    const r = table.subarray(step * SCHEDULE_WIDTH, (step + 1) * SCHEDULE_WIDTH);
+    const want = [Math.sqrt(s.alphasCumprod[step]), Math.sqrt(1 - s.alphasCumprod[step]), 1 / Math.sqrt(s.alphas[step]),
+      s.betas[step] / Math.sqrt(1 - s.alphasCumprod[step]), Math.sqrt(s.betas[step])];
+    want.forEach((w, i) => assert.ok(Math.abs(r[i] - w) <= 1e-6 * Math.max(1, Math.abs(w)), `t=${step} column ${i}: ${r[i]} vs ${w}`));
+  }
+});
+
+t('with the exact score, T = 50 and sigma^2 = beta reproduce the mixture (weights, means, spread)', () => {
+  const xy = sampleOracle(5000, 50, 'cosine', 'beta', 1);
+  const modes = modeStats(xy);
+  for (const m of modes) {
+    const c = MIXTURE.components[m.label];
+    assert.ok(Math.abs(m.weight - c.weight) < 3 * 0.0067, `weight ${m.weight}`);
+    assert.ok(Math.abs(m.mean[0] - c.mean[0]) < 0.01 && Math.abs(m.mean[1] - c.mean[1]) < 0.01, `mean ${m.mean}`);
+    assert.ok(m.pooledStd > 0.095 && m.pooledStd < 0.115, `std ${m.pooledStd}`);
+  }
+});
+
+t('with the posterior variance at T = 50 the exact-score samples are too narrow (std about 0.08)', () => {
+  const xy = sampleOracle(3000, 50, 'cosine', 'posterior', 2);
+  for (const m of modeStats(xy)) assert.ok(m.pooledStd > 0.07 && m.pooledStd < 0.09, `std ${m.pooledStd}`);
+  let mean = 0;
+  for (let i = 0; i < xy.length; i += 2) mean += mixtureLogPdf(xy[i], xy[i + 1]);
+  assert.ok(mean / (xy.length / 2) > 1.3, 'narrow samples sit higher on the density than true ones');
+});
+
+t.run();
