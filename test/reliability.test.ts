@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,13 @@ const t = suite('reliability');
 const model = defaultTwoPixelConfig(5);
 const options = { ...defaultTrainOptions(model, 3), batch: 64, ema: 0.9, decaySteps: 400 };
 const settings = { test: 'reliability' };
-const tmp = () => mkdtempSync(join(tmpdir(), 'reliability-'));
+const made: string[] = [];
+const tmp = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'reliability-'));
+  made.push(dir);
+  return dir;
+};
+t.after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 async function snapshot(p: Program) {
   return Promise.all([p.readStore('params'), p.readStore('ema'), p.readStore('adamM'), p.readStore('adamV'), p.read(p.graph.state)]);

@@ -3,13 +3,20 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const t = suite('runners');
+const made: string[] = [];
+const mkdtemp = (prefix: string) => {
+  const dir = mkdtempSync(prefix);
+  made.push(dir);
+  return dir;
+};
+t.after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 function run(script: string, args: string[]) {
   const r = spawnSync(process.execPath, [join(root, 'runners', script), ...args], { encoding: 'utf8', timeout: 240_000 });
@@ -30,7 +37,7 @@ const badFlags: [string, string[], RegExp][] = [
 
 for (const [script, args, pattern] of badFlags) {
   t(`${script} ${args.join(' ')} exits 2 with one error line and the usage line`, () => {
-    const out = mkdtempSync(join(tmpdir(), 'runner-'));
+    const out = mkdtemp(join(tmpdir(), 'runner-'));
     const r = run(script, [...args, '--out', out, '--models', out]);
     assert.is(r.code, 2, r.stderr);
     assert.is(r.errors.length, 1, r.stderr);
@@ -47,7 +54,7 @@ t('--help prints every flag and exits 0', () => {
 });
 
 t('an unreadable checkpoint stops the run with an error naming it, and is left as it was', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'runner-'));
+  const dir = mkdtemp(join(tmpdir(), 'runner-'));
   const path = join(dir, 'model-T5.safetensors');
   writeFileSync(path, 'not a checkpoint');
   const r = run('sweep-T.js', ['--T', '5', '--steps', '1', '--samples', '10', '--models', dir, '--out', join(dir, 'out')]);
@@ -60,7 +67,7 @@ t('an unreadable checkpoint stops the run with an error naming it, and is left a
 });
 
 t('a checkpoint of other settings is refused without --retrain, then replaced with it', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'runner-'));
+  const dir = mkdtemp(join(tmpdir(), 'runner-'));
   const common = ['--T', '5', '--samples', '20', '--batch', '32', '--models', dir, '--out', join(dir, 'out')];
   const first = run('sweep-T.js', [...common, '--steps', '2']);
   assert.is(first.code, 0, first.stderr);
