@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatCsv, readCsv, writeCsvAtomic } from '../src/io/csv.js';
+import { formatCsv, parseCsv, readCsv, writeCsvAtomic } from '../src/io/csv.js';
 
 const t = suite('csv');
 
@@ -97,6 +97,40 @@ t('writeCsvAtomic replaces an existing file whole', () => {
     assert.is(readFileSync(path, 'utf8'), 'b\n4\n');
     assert.equal(readdirSync(dir), ['out.csv']);
   });
+});
+
+t('10,000 mutated files either parse into rectangular numeric rows or throw a plain Error', () => {
+  const good = formatCsv(['t', 'left', 'right'], Array.from({ length: 20 }, (_, i) => [i, Math.sin(i) / 3, -i / 7]));
+  let seed = 2024;
+  const next = (n: number) => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % n);
+  const alphabet = '0123456789,.-+eE\n\r x"';
+  let parsed = 0;
+  let rejected = 0;
+  for (let k = 0; k < 10000; k++) {
+    const chars = [...good];
+    const edits = 1 + next(4);
+    for (let e = 0; e < edits; e++) {
+      const at = next(chars.length + 1);
+      switch (next(3)) {
+        case 0: chars.splice(at, 1); break;
+        case 1: chars.splice(at, 0, alphabet[next(alphabet.length)]); break;
+        default: chars.length = Math.min(chars.length, at);
+      }
+    }
+    try {
+      const { header, rows } = parseCsv(chars.join(''), 'mutant');
+      for (const row of rows) {
+        assert.is(row.length, header.length);
+        for (const v of row) assert.type(v, 'number');
+      }
+      parsed++;
+    } catch (err) {
+      assert.is((err as Error).constructor, Error, String(err));
+      assert.match((err as Error).message, /^mutant:\d+: /);
+      rejected++;
+    }
+  }
+  assert.ok(parsed > 0 && rejected > 0, `parsed ${parsed}, rejected ${rejected}`);
 });
 
 t.run();

@@ -48,7 +48,12 @@ export function writeCsvAtomic(path: string, header: readonly string[], rows: re
 
 /** Reads a numeric CSV; errors name the file, the 1-based line and the bad value. */
 export function readCsv(path: string): { header: string[]; rows: number[][] } {
-  const lines = readFileSync(path, 'utf8').split('\n');
+  return parseCsv(readFileSync(path, 'utf8'), path);
+}
+
+/** Parses numeric CSV text; `path` names the source in errors. */
+export function parseCsv(text: string, path = 'csv'): { header: string[]; rows: number[][] } {
+  const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   // Tolerate CRLF from files that passed through a Windows editor.
   const texts = lines.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
