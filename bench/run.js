@@ -63,13 +63,15 @@ for (const n of quick ? [1024] : [1024, 2048]) {
 }
 
 console.error('dispatch cost');
+let dispatchUs = 0;
 {
   const g = new Graph('chain');
   let x = g.input('x', [64]);
   for (let i = 0; i < 1000; i++) x = silu(g, x, `silu${i}`);
   const p = await Program.compile(device, g, { keep: [x] });
   const s = await timed(async () => p.run(1), 5);
-  row('1000 tiny dispatches in one submit', (s / 1000) * 1e6, null, 'us per dispatch', 'lower');
+  dispatchUs = (s / 1000) * 1e6;
+  row('1000 tiny dispatches in one submit', dispatchUs, null, 'us per dispatch', 'lower');
   p.destroy(); p.store.destroy();
 }
 
@@ -113,7 +115,9 @@ if (torch.why) console.error(`  PyTorch reference not run: ${torch.why}`);
     const t0 = performance.now();
     await trainer.train(steps);
     const s = (performance.now() - t0) / 1000;
-    row(`two-pixel training, ${fused ? 'fused' : 'op-by-op'} (${trainer.program.dispatchCount} dispatches/step)`, steps / s, torch.stepsPerSecond ?? null, 'steps/s');
+    const n = trainer.program.dispatchCount;
+    const overhead = (100 * n * dispatchUs * 1e-6) / (s / steps);
+    row(`two-pixel training, ${fused ? 'fused' : 'op-by-op'} (${n} dispatches/step, ~${overhead.toFixed(0)}% of a step is dispatch overhead)`, steps / s, torch.stepsPerSecond ?? null, 'steps/s');
     if (fused) {
       const prof = await trainer.program.profile();
       const total = prof.reduce((a, b) => a + b.us, 0);
