@@ -95,3 +95,22 @@ fn sample_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   if (p.mode == 1u) { x[count + e] = value; }
   if (e < p.record * p.dims) { trajectory[(state[0] + 1u) * p.record * p.dims + e] = value; }
 }
+
+// The gradient of the classifier's cross-entropy (mean over the n samples) with respect to x.
+@group(0) @binding(8) var<storage, read> ce_grad: array<f32>;
+
+// Classifier guidance (SPEC section 5): epshat = eps(x, t) - s sqrt(1 - alphabar_t) grad_x log p(y | x, t),
+// with grad_x log p = -n ce_grad; s = p_uncond's slot. Otherwise the update of sample_update.
+@compute @workgroup_size(WG)
+fn sample_update_classifier(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat_index(gid, nwg);
+  let count = p.n * p.dims;
+  if (e >= count) { return; }
+  let t = p.steps - state[0];
+  let row = t * SCHEDULE_WIDTH;
+  let epshat = noise[e] + p.p_uncond * schedule[row + 1u] * f32(p.n) * ce_grad[e];
+  var value = schedule[row + 2u] * (x[e] - schedule[row + 3u] * epshat);
+  if (t > 1u) { value += schedule[row + 4u] * sample_normal(e, TAG_STEP); }
+  x[e] = value;
+  if (e < p.record * p.dims) { trajectory[(state[0] + 1u) * p.record * p.dims + e] = value; }
+}

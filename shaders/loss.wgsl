@@ -7,7 +7,8 @@
 @group(0) @binding(2) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(4) var<storage, read> state: array<u32>;
-struct LossParams { n: u32, kind: u32, delta: f32, history: u32, rows: u32, classes: u32 }
+// label_bits: cross-entropy labels are u32 bit patterns (1) or class indices stored as f32 (0).
+struct LossParams { n: u32, kind: u32, delta: f32, history: u32, rows: u32, classes: u32, label_bits: u32 }
 @group(0) @binding(5) var<uniform> p: LossParams;
 
 const KIND_MSE: u32 = 0u;
@@ -54,7 +55,7 @@ fn regression(@builtin(local_invocation_id) lid3: vec3u) {
   reduce_and_store(lid, acc);
 }
 
-// Softmax cross-entropy over `rows` rows of `classes` logits; target holds class indices as f32.
+// Softmax cross-entropy over `rows` rows of `classes` logits; target holds the class indices.
 // loss = -mean_r log softmax(z_r)[y_r]; grad = (softmax(z_r) - onehot(y_r)) / rows.
 @compute @workgroup_size(256)
 fn cross_entropy(@builtin(local_invocation_id) lid3: vec3u) {
@@ -67,7 +68,7 @@ fn cross_entropy(@builtin(local_invocation_id) lid3: vec3u) {
     for (var c = 1u; c < p.classes; c++) { zmax = max(zmax, pred[base + c]); }
     var sum = 0.0;
     for (var c = 0u; c < p.classes; c++) { sum += exp(pred[base + c] - zmax); }
-    let label = u32(target_values[r]);
+    let label = select(u32(target_values[r]), bitcast<u32>(target_values[r]), p.label_bits == 1u);
     let log_norm = zmax + log(sum);
     for (var c = 0u; c < p.classes; c++) {
       let prob = exp(pred[base + c] - log_norm);

@@ -19,3 +19,5 @@ export { linear, setMatmulVariant, type MatmulVariant } from './core/ops/linear.
 export { regressionLoss, weightedSum, crossEntropy } from './core/ops/loss.js';
 export { random } from './core/ops/random.js';
 export { add, mul, silu } from './core/ops/elementwise.js';
+export { createClassifierTrainer, sampleClassifierGuided } from './diffusion/classifier.js';
+export { obtainModel } from './study/models.js';

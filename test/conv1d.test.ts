@@ -3,15 +3,19 @@ import * as assert from 'uvu/assert';
 import { Graph } from '../src/core/graph.js';
 import { conv1d, convTranspose1d } from '../src/core/ops/conv1d.js';
 import { add } from '../src/core/ops/elementwise.js';
-import { assertClose, dot, finiteDifference, randomValues, runGraph, backward, type Operand } from './harness.js';
-import { addRef, conv1dLength, conv1dRef, convTranspose1dRef, type ConvShape } from './reference.js';
+import { assertClose, assertGradients, dot, finiteDifference, numericGradients, randomValues, runGraph, backward, type Operand } from './harness.js';
+import { addRef, conv1dBackward, conv1dLength, conv1dRef, convTranspose1dBackward, convTranspose1dRef, type ConvShape } from './reference.js';
 
 // Tolerances. Forward: each output sums cin * kernel products of values in ±1 in f32, in the
 // kernel's fixed order: atol 1e-5 + rtol 1e-5. Backward: central differences of the float64
 // reference (h = 1e-5, error ~1e-10) against f32 gradients summed over batch, channels and
-// length: atol 1e-4 + rtol 1e-4.
+// length: atol 1e-4 + rtol 1e-4, the same against the float64 analytic backward. The analytic
+// reference against its own central differences: both float64 and the forward is linear in each
+// input, so only the roundoff of f(x +- h) over 2h (~1e-16 |f| / h) separates them: atol 1e-8 +
+// rtol 1e-7.
 const FWD = [1e-5, 1e-5] as const;
 const BWD = [1e-4, 1e-4] as const;
+const REF = [1e-8, 1e-7] as const;
 
 const t = suite('conv1d');
 
@@ -74,18 +78,25 @@ for (const [s, pad] of transposeCases) {
   });
 }
 
+const GRADS = ['dx', 'dw', 'db'];
 const convGradCases: [ConvShape, [number, number]][] = [
   [{ batch: 2, cin: 1, cout: 4, length: 2, kernel: 2 }, [0, 1]],
   [{ batch: 2, cin: 2, cout: 3, length: 7, kernel: 3, stride: 2 }, [1, 2]],
 ];
 
 for (const [s, pad] of convGradCases) {
-  t(`conv1d gradients of x, w and b match finite differences at ${label(s, pad)}`, async () => {
+  const ref = (x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>) => conv1dRef(x, w, b, s, pad);
+  t(`conv1d analytic reference gradients match finite differences at ${label(s, pad)}`, () => {
+    const { x, w, b } = operands(s, false, 7);
+    const up = randomValues(ref(x, w, b).length, 10); // the GPU test's upstream gradient
+    assertGradients(conv1dBackward(x, w, up, s, pad), numericGradients(ref, [x, w, b], up), REF, GRADS, 'finite differences');
+  });
+
+  t(`conv1d gradients of x, w and b match the analytic reference and finite differences at ${label(s, pad)}`, async () => {
     const { x, w, b, list } = operands(s, false, 7);
     const { grads, up } = await backward(list, (g, [tx, tw, tb]) => conv1d(g, tx, tw, tb, { stride: s.stride, padding: pad }), 10);
-    assertClose(grads[0], finiteDifference((v) => dot(conv1dRef(v, w, b, s, pad), up), x), BWD[0], BWD[1], 'dx');
-    assertClose(grads[1], finiteDifference((v) => dot(conv1dRef(x, v, b, s, pad), up), w), BWD[0], BWD[1], 'dw');
-    assertClose(grads[2], finiteDifference((v) => dot(conv1dRef(x, w, v, s, pad), up), b), BWD[0], BWD[1], 'db');
+    assertGradients(grads, conv1dBackward(x, w, up, s, pad), BWD, GRADS, 'the analytic reference');
+    assertGradients(grads, numericGradients(ref, [x, w, b], up), BWD, GRADS, 'finite differences');
   });
 }
 
@@ -95,12 +106,18 @@ const transposeGradCases: [ConvShape, number][] = [
 ];
 
 for (const [s, pad] of transposeGradCases) {
-  t(`convTranspose1d gradients of x, w and b match finite differences at ${label(s, pad)}`, async () => {
+  const ref = (x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>) => convTranspose1dRef(x, w, b, s, pad);
+  t(`convTranspose1d analytic reference gradients match finite differences at ${label(s, pad)}`, () => {
+    const { x, w, b } = operands(s, true, 11);
+    const up = randomValues(ref(x, w, b).length, 14); // the GPU test's upstream gradient
+    assertGradients(convTranspose1dBackward(x, w, up, s, pad), numericGradients(ref, [x, w, b], up), REF, GRADS, 'finite differences');
+  });
+
+  t(`convTranspose1d gradients of x, w and b match the analytic reference and finite differences at ${label(s, pad)}`, async () => {
     const { x, w, b, list } = operands(s, true, 11);
     const { grads, up } = await backward(list, (g, [tx, tw, tb]) => convTranspose1d(g, tx, tw, tb, { stride: s.stride, padding: pad }), 14);
-    assertClose(grads[0], finiteDifference((v) => dot(convTranspose1dRef(v, w, b, s, pad), up), x), BWD[0], BWD[1], 'dx');
-    assertClose(grads[1], finiteDifference((v) => dot(convTranspose1dRef(x, v, b, s, pad), up), w), BWD[0], BWD[1], 'dw');
-    assertClose(grads[2], finiteDifference((v) => dot(convTranspose1dRef(x, w, v, s, pad), up), b), BWD[0], BWD[1], 'db');
+    assertGradients(grads, convTranspose1dBackward(x, w, up, s, pad), BWD, GRADS, 'the analytic reference');
+    assertGradients(grads, numericGradients(ref, [x, w, b], up), BWD, GRADS, 'finite differences');
   });
 }
 
@@ -109,6 +126,8 @@ t('gradients accumulate where x feeds a conv and a residual add', async () => {
   const pad: [number, number] = [1, 1];
   const { x, w, b, list } = operands(s, false, 15);
   const { grads, up } = await backward(list, (g, [tx, tw, tb]) => add(g, conv1d(g, tx, tw, tb, { padding: pad }), tx), 18);
+  const [dx, dw, db] = conv1dBackward(x, w, up, s, pad);
+  assertGradients(grads, [addRef(dx, up), dw, db], BWD, GRADS, 'the analytic reference (the residual adds up to dx)');
   const f = (xv: ArrayLike<number>, wv: ArrayLike<number>) => dot(addRef(conv1dRef(xv, wv, b, s, pad), xv), up);
   assertClose(grads[0], finiteDifference((v) => f(v, w), x), BWD[0], BWD[1], 'dx');
   assertClose(grads[1], finiteDifference((v) => f(x, v), w), BWD[0], BWD[1], 'dw');
@@ -120,6 +139,8 @@ t('gradients accumulate where one weight and bias serve two convs', async () => 
   const x2 = randomValues(x.length, 22);
   const { grads, up } = await backward([...list, { name: 'x2', shape: list[0].shape, values: x2 }], (g, [tx, tw, tb, tx2]) =>
     add(g, conv1d(g, tx, tw, tb, { stride: 2 }, 'conv_a'), conv1d(g, tx2, tw, tb, { stride: 2 }, 'conv_b')), 23);
+  const [dx, dwA, dbA] = conv1dBackward(x, w, up, s), [dx2, dwB, dbB] = conv1dBackward(x2, w, up, s);
+  assertGradients(grads, [dx, addRef(dwA, dwB), addRef(dbA, dbB), dx2], BWD, ['dx', 'dw', 'db', 'dx2'], 'the analytic reference (both convs add to dw, db)');
   const f = (wv: ArrayLike<number>, bv: ArrayLike<number>) => dot(addRef(conv1dRef(x, wv, bv, s), conv1dRef(x2, wv, bv, s)), up);
   assertClose(grads[1], finiteDifference((v) => f(v, b), w), BWD[0], BWD[1], 'dw');
   assertClose(grads[2], finiteDifference((v) => f(w, v), b), BWD[0], BWD[1], 'db');

@@ -1,17 +1,22 @@
 import { suite } from 'uvu';
 import type { Graph, Tensor } from '../src/core/graph.js';
 import { add, addChannelBias, concatChannels, mul, silu } from '../src/core/ops/elementwise.js';
-import { assertClose, dot, finiteDifference, randomValues, runGraph, backward, type Operand } from './harness.js';
-import { addChannelBiasRef, addRef, concatChannelsRef, mulRef, siluRef } from './reference.js';
+import { assertClose, assertGradients, dot, finiteDifference, numericGradients, randomValues, runGraph, backward, type Operand } from './harness.js';
+import {
+  addChannelBiasBackward, addChannelBiasRef, addRef, concatChannelsBackward, concatChannelsRef, mulBackward, mulRef, siluBackward, siluRef,
+} from './reference.js';
 
 // Tolerances. add, mul, the channel bias and concatenation are one f32 rounding (or none) from
 // float64: atol 1e-6 + rtol 1e-6; concatenation copies, so it is bit-exact against the
 // reference rounded to f32. SiLU goes through f32 exp: atol 1e-6 + rtol 1e-5.
 // Backward: f32 gradients against central differences of the float64 reference (h = 1e-5):
-// atol 1e-5 + rtol 1e-4.
+// atol 1e-5 + rtol 1e-4, the same against the float64 analytic backward. The analytic
+// references against their own central differences (both float64): only roundoff and SiLU's
+// small h^2 term separate them: atol 1e-8 + rtol 1e-7.
 const EXACT = [1e-6, 1e-6] as const;
 const SILU = [1e-6, 1e-5] as const;
 const BWD = [1e-5, 1e-4] as const;
+const REF = [1e-8, 1e-7] as const;
 
 const t = suite('elementwise');
 
@@ -67,51 +72,68 @@ for (const [B, Ca, Cb, L] of concatShapes) {
   });
 }
 
-t('add gradients of both operands match finite differences', async () => {
-  const a = operand('a', [2, 3, 4], 10), b = operand('b', [2, 3, 4], 11);
-  const { grads, up } = await backward([a, b], (g, [x, y]) => add(g, x, y), 12);
-  assertClose(grads[0], finiteDifference((v) => dot(addRef(v, b.values), up), Float64Array.from(a.values)), BWD[0], BWD[1], 'da');
-  assertClose(grads[1], finiteDifference((v) => dot(addRef(a.values, v), up), Float64Array.from(b.values)), BWD[0], BWD[1], 'db');
-});
+// Each gradient case runs twice: the float64 analytic reference against central differences of
+// the forward (checks the reference), then the GPU against both, with the same upstream gradient.
+interface GradCase {
+  what: string;
+  inputs: Operand[];
+  op: (g: Graph, ts: Tensor[]) => Tensor;
+  ref: (...inputs: Float64Array[]) => ArrayLike<number>;
+  analytic: (up: Float64Array, ...inputs: Float64Array[]) => Float64Array[];
+  upSeed: number;
+}
+const gradCases: GradCase[] = [
+  {
+    what: 'add', inputs: [operand('a', [2, 3, 4], 10), operand('b', [2, 3, 4], 11)], upSeed: 12,
+    op: (g, [x, y]) => add(g, x, y), ref: addRef, analytic: (up) => [up, up],
+  },
+  {
+    what: 'mul', inputs: [operand('a', [2, 3, 4], 13), operand('b', [2, 3, 4], 14)], upSeed: 15,
+    op: (g, [x, y]) => mul(g, x, y), ref: mulRef, analytic: (up, a, b) => mulBackward(a, b, up),
+  },
+  {
+    what: 'silu (tails included)', upSeed: 17,
+    inputs: [{ name: 'x', shape: [40], values: [...randomValues(32, 16)].concat([-30, -8, -3, -1e-3, 1e-3, 3, 8, 30]) }],
+    op: (g, [x]) => silu(g, x), ref: siluRef, analytic: (up, x) => siluBackward(x, up),
+  },
+  {
+    what: 'addChannelBias', inputs: [operand('x', [3, 4, 5], 18), operand('bias', [3, 4], 19)], upSeed: 20,
+    op: (g, [x, bias]) => addChannelBias(g, x, bias),
+    ref: (x, bias) => addChannelBiasRef(x, bias, 3, 4, 5), analytic: (up) => addChannelBiasBackward(up, 3, 4, 5),
+  },
+  {
+    what: 'concatChannels', inputs: [operand('a', [2, 3, 4], 21), operand('b', [2, 2, 4], 22)], upSeed: 23,
+    op: (g, [a, b]) => concatChannels(g, a, b),
+    ref: (a, b) => concatChannelsRef(a, b, 2, 3, 2, 4), analytic: (up) => concatChannelsBackward(up, 2, 3, 2, 4),
+  },
+];
 
-t('mul gradients of both operands match finite differences', async () => {
-  const a = operand('a', [2, 3, 4], 13), b = operand('b', [2, 3, 4], 14);
-  const { grads, up } = await backward([a, b], (g, [x, y]) => mul(g, x, y), 15);
-  assertClose(grads[0], finiteDifference((v) => dot(mulRef(v, b.values), up), Float64Array.from(a.values)), BWD[0], BWD[1], 'da');
-  assertClose(grads[1], finiteDifference((v) => dot(mulRef(a.values, v), up), Float64Array.from(b.values)), BWD[0], BWD[1], 'db');
-});
+for (const c of gradCases) {
+  const values = c.inputs.map((o) => Float64Array.from(o.values));
+  const names = c.inputs.map((o) => `d${o.name}`);
+  t(`${c.what} analytic reference gradients match finite differences`, () => {
+    const up = randomValues(c.ref(...values).length, c.upSeed); // what backward() draws for the GPU test
+    assertGradients(c.analytic(up, ...values), numericGradients(c.ref, values, up), REF, names, 'finite differences');
+  });
 
-t('silu gradient matches finite differences, tails included', async () => {
-  const x: Operand = { name: 'x', shape: [40], values: [...randomValues(32, 16)].concat([-30, -8, -3, -1e-3, 1e-3, 3, 8, 30]) };
-  const { grads, up } = await backward([x], (g, [tx]) => silu(g, tx), 17);
-  assertClose(grads[0], finiteDifference((v) => dot(siluRef(v), up), Float64Array.from(x.values)), BWD[0], BWD[1], 'dx');
-});
-
-t('addChannelBias gradients of x and the bias match finite differences', async () => {
-  const [B, C, L] = [3, 4, 5];
-  const x = operand('x', [B, C, L], 18), bias = operand('bias', [B, C], 19);
-  const { grads, up } = await backward([x, bias], (g, [tx, tb]) => addChannelBias(g, tx, tb), 20);
-  assertClose(grads[0], finiteDifference((v) => dot(addChannelBiasRef(v, bias.values, B, C, L), up), Float64Array.from(x.values)), BWD[0], BWD[1], 'dx');
-  assertClose(grads[1], finiteDifference((v) => dot(addChannelBiasRef(x.values, v, B, C, L), up), Float64Array.from(bias.values)), BWD[0], BWD[1], 'dbias');
-});
-
-t('concatChannels gradients of both inputs match finite differences', async () => {
-  const [B, Ca, Cb, L] = [2, 3, 2, 4];
-  const a = operand('a', [B, Ca, L], 21), b = operand('b', [B, Cb, L], 22);
-  const { grads, up } = await backward([a, b], (g, [ta, tb]) => concatChannels(g, ta, tb), 23);
-  assertClose(grads[0], finiteDifference((v) => dot(concatChannelsRef(v, b.values, B, Ca, Cb, L), up), Float64Array.from(a.values)), BWD[0], BWD[1], 'da');
-  assertClose(grads[1], finiteDifference((v) => dot(concatChannelsRef(a.values, v, B, Ca, Cb, L), up), Float64Array.from(b.values)), BWD[0], BWD[1], 'db');
-});
+  t(`${c.what} gradients match the analytic reference and finite differences`, async () => {
+    const { grads, up } = await backward(c.inputs, c.op, c.upSeed);
+    assertGradients(grads, c.analytic(up, ...values), BWD, names, 'the analytic reference');
+    assertGradients(grads, numericGradients(c.ref, values, up), BWD, names, 'finite differences');
+  });
+}
 
 t('gradients accumulate through add(silu(x), x)', async () => {
   const x = operand('x', [2, 3, 4], 24);
   const { grads, up } = await backward([x], (g, [tx]) => add(g, silu(g, tx), tx), 25);
+  assertGradients(grads, [addRef(siluBackward(x.values, up)[0], up)], BWD, ['dx'], 'the analytic reference (silu and the add both reach x)');
   assertClose(grads[0], finiteDifference((v) => dot(addRef(siluRef(v), v), up), Float64Array.from(x.values)), BWD[0], BWD[1], 'dx');
 });
 
 t('gradients accumulate through mul(x, x)', async () => {
   const x = operand('x', [2, 3, 4], 26);
   const { grads, up } = await backward([x], (g, [tx]) => mul(g, tx, tx), 27);
+  assertGradients(grads, [addRef(...mulBackward(x.values, x.values, up))], BWD, ['dx'], 'the analytic reference (both factors are x)');
   assertClose(grads[0], finiteDifference((v) => dot(mulRef(v, v), up), Float64Array.from(x.values)), BWD[0], BWD[1], 'dx');
 });
 

@@ -1,15 +1,18 @@
 import { suite } from 'uvu';
 import { add } from '../src/core/ops/elementwise.js';
 import { groupNorm } from '../src/core/ops/groupnorm.js';
-import { assertClose, dot, finiteDifference, randomValues, runGraph, backward, type Operand } from './harness.js';
-import { addRef, groupNormRef } from './reference.js';
+import { assertClose, assertGradients, dot, finiteDifference, numericGradients, randomValues, runGraph, backward, type Operand } from './harness.js';
+import { addRef, groupNormBackward, groupNormRef } from './reference.js';
 
 // Tolerances. Forward: two-pass f32 mean and variance over at most a few hundred values, outputs
 // of size |xhat gamma + beta| <~ 4: atol 2e-5 + rtol 1e-5. Backward: f32 gradients against
 // central differences of the float64 reference (h = 1e-5); the input gradient subtracts two
-// group means, so atol 2e-4 + rtol 1e-3.
+// group means, so atol 2e-4 + rtol 1e-3, the same against the float64 analytic backward. The
+// analytic reference against its own central differences (both float64): the forward is smooth,
+// rstd <~ 9 here, and the h^2 term plus roundoff measure <~ 2e-9: atol 1e-8 + rtol 1e-7.
 const FWD = [2e-5, 1e-5] as const;
 const BWD = [2e-4, 1e-3] as const;
+const REF = [1e-8, 1e-7] as const;
 
 const t = suite('groupnorm');
 
@@ -48,6 +51,7 @@ for (const c of forwardCases) {
   });
 }
 
+const GRADS = ['dx', 'dgamma', 'dbeta'];
 const gradCases: NormCase[] = [
   { batch: 2, channels: 4, length: 3, groups: 2 },
   { batch: 2, channels: 64, length: 2, groups: 32 },
@@ -55,12 +59,19 @@ const gradCases: NormCase[] = [
 ];
 
 for (const c of gradCases) {
-  t(`gradients of x, gamma and beta match finite differences for ${label(c)}`, async () => {
+  const analytic = (x: ArrayLike<number>, gamma: ArrayLike<number>, up: ArrayLike<number>) =>
+    groupNormBackward(x, gamma, up, c.batch, c.channels, c.length, c.groups, c.eps ?? 1e-5);
+  t(`analytic reference gradients match finite differences for ${label(c)}`, () => {
+    const { x, gamma, beta, ref } = operands(c, 4);
+    const up = randomValues(x.length, 7); // the GPU test's upstream gradient
+    assertGradients(analytic(x, gamma, up), numericGradients(ref, [x, gamma, beta], up), REF, GRADS, 'finite differences');
+  });
+
+  t(`gradients of x, gamma and beta match the analytic reference and finite differences for ${label(c)}`, async () => {
     const { x, gamma, beta, list, ref } = operands(c, 4);
     const { grads, up } = await backward(list, (g, [tx, tg, tb]) => groupNorm(g, tx, tg, tb, c.groups, c.eps), 7);
-    assertClose(grads[0], finiteDifference((v) => dot(ref(v, gamma, beta), up), x), BWD[0], BWD[1], 'dx');
-    assertClose(grads[1], finiteDifference((v) => dot(ref(x, v, beta), up), gamma), BWD[0], BWD[1], 'dgamma');
-    assertClose(grads[2], finiteDifference((v) => dot(ref(x, gamma, v), up), beta), BWD[0], BWD[1], 'dbeta');
+    assertGradients(grads, analytic(x, gamma, up), BWD, GRADS, 'the analytic reference');
+    assertGradients(grads, numericGradients(ref, [x, gamma, beta], up), BWD, GRADS, 'finite differences');
   });
 }
 
@@ -68,6 +79,8 @@ t('gradients accumulate where x feeds the norm and a residual add', async () => 
   const c: NormCase = { batch: 2, channels: 4, length: 3, groups: 2 };
   const { x, gamma, beta, list, ref } = operands(c, 8);
   const { grads, up } = await backward(list, (g, [tx, tg, tb]) => add(g, groupNorm(g, tx, tg, tb, c.groups), tx), 11);
+  const [dx, dgamma, dbeta] = groupNormBackward(x, gamma, up, c.batch, c.channels, c.length, c.groups);
+  assertGradients(grads, [addRef(dx, up), dgamma, dbeta], BWD, GRADS, 'the analytic reference (the residual adds up to dx)');
   assertClose(grads[0], finiteDifference((v) => dot(addRef(ref(v, gamma, beta), v), up), x), BWD[0], BWD[1], 'dx');
 });
 
@@ -77,6 +90,9 @@ t('gradients accumulate where gamma and beta serve two norms', async () => {
   const x2 = randomValues(x.length, 15);
   const { grads, up } = await backward([...list, { name: 'x2', shape: list[0].shape, values: x2, grad: false }], (g, [tx, tg, tb, tx2]) =>
     add(g, groupNorm(g, tx, tg, tb, c.groups, 1e-5, 'norm_a'), groupNorm(g, tx2, tg, tb, c.groups, 1e-5, 'norm_b')), 16);
+  const [dx, dgammaA, dbetaA] = groupNormBackward(x, gamma, up, c.batch, c.channels, c.length, c.groups);
+  const [, dgammaB, dbetaB] = groupNormBackward(x2, gamma, up, c.batch, c.channels, c.length, c.groups);
+  assertGradients(grads, [dx, addRef(dgammaA, dgammaB), addRef(dbetaA, dbetaB)], BWD, GRADS, 'the analytic reference (both norms add to dgamma, dbeta)');
   const f = (gv: ArrayLike<number>, bv: ArrayLike<number>) => dot(addRef(ref(x, gv, bv), ref(x2, gv, bv)), up);
   assertClose(grads[1], finiteDifference((v) => f(v, beta), gamma), BWD[0], BWD[1], 'dgamma');
   assertClose(grads[2], finiteDifference((v) => f(gamma, v), beta), BWD[0], BWD[1], 'dbeta');

@@ -92,6 +92,28 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return s;
 }
 
+/**
+ * Central differences of sum(up * f(...inputs)) with respect to each input in turn (the others
+ * held): the float64 gradients that both the analytic references and the GPU are held to.
+ */
+export function numericGradients(f: (...inputs: Float64Array[]) => ArrayLike<number>, inputs: ArrayLike<number>[], up: ArrayLike<number>): Float64Array[] {
+  const at = inputs.map((v) => Float64Array.from(v));
+  return at.map((x, i) => finiteDifference((v) => dot(f(...at.map((u, j) => (j === i ? v : u))), up), x));
+}
+
+/** f's value, computed on the first call only: lets two tests share slow central differences. */
+export function once<T>(f: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= f());
+}
+
+/** assertClose(got[i], want[i]) for each gradient, named names[i]; `against` says what want is. */
+export function assertGradients(got: ArrayLike<number>[], want: ArrayLike<number>[], [atol, rtol]: readonly [number, number], names: string[], against: string): void {
+  assert.is(got.length, names.length, `${against}: number of gradients`);
+  assert.is(want.length, names.length, `${against}: number of expected gradients`);
+  names.forEach((name, i) => assertClose(got[i], want[i], atol, rtol, `${name} against ${against}`));
+}
+
 export interface Operand { name: string; shape: number[]; values: ArrayLike<number>; dtype?: DType; grad?: boolean }
 
 /** GPU gradients of sum(up * op(inputs)) for every input with grad (default true), in order. */

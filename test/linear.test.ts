@@ -1,8 +1,17 @@
 import { suite } from 'uvu';
 import { linear } from '../src/core/ops/linear.js';
-import { weightedSum } from '../src/core/ops/loss.js';
-import { assertClose, dot, finiteDifference, randomValues, runGraph } from './harness.js';
-import { linearRef } from './reference.js';
+import { assertClose, assertGradients, backward, numericGradients, once, randomValues, runGraph } from './harness.js';
+import { linearBackward, linearRef } from './reference.js';
+
+// Tolerances. Forward: a K-term f32 dot product of values in ±1: atol 1e-5 + rtol 1e-5.
+// Backward: f32 sums over M or N (up to 40 terms): atol 1e-4 + rtol 1e-4 against central
+// differences of the float64 reference (h = 1e-5) and against its analytic backward. That
+// analytic backward against central differences (both float64, the forward linear in each
+// input) differs by roundoff only (<~ 5e-9 at 33x17x40): atol 1e-8 + rtol 1e-7.
+const FWD = [1e-5, 1e-5] as const;
+const BWD = [1e-4, 1e-4] as const;
+const REF = [1e-8, 1e-7] as const;
+const GRADS = ['dx', 'dw', 'db'];
 
 const t = suite('linear');
 
@@ -13,25 +22,27 @@ for (const [M, K, N] of [[5, 7, 3], [33, 17, 40], [1, 64, 1]]) {
       const tx = g.input('x', [M, K]), tw = g.input('w', [K, N]), tb = g.input('b', [N]);
       return { feeds: [[tx, x], [tw, w], [tb, b]], outputs: [linear(g, tx, tw, tb)] };
     });
-    assertClose(values[0], linearRef(x, w, b, M, K, N), 1e-5, 1e-5, 'y');
+    assertClose(values[0], linearRef(x, w, b, M, K, N), FWD[0], FWD[1], 'y');
   });
 
-  t(`backward matches finite differences at M=${M} K=${K} N=${N}`, async () => {
-    const x = randomValues(M * K, 4), w = randomValues(K * N, 5), b = randomValues(N, 6), up = randomValues(M * N, 7);
-    const { extra } = await runGraph((g) => {
-      const tx = g.input('x', [M, K], 'f32', { requiresGrad: true });
-      const tw = g.input('w', [K, N], 'f32', { requiresGrad: true });
-      const tb = g.input('b', [N], 'f32', { requiresGrad: true });
-      const tu = g.input('up', [M, N]);
-      const loss = weightedSum(g, linear(g, tx, tw, tb), tu);
-      return { feeds: [[tx, x], [tw, w], [tb, b], [tu, up]], outputs: [loss], gradientsOf: loss };
-    }, {}, (p) => p.graph.tensors.filter((t) => t.wantsGrad).map((t) => p.gradOf(t)));
-    const fx = (v: Float64Array) => dot(linearRef(v, w, b, M, K, N), up);
-    const fw = (v: Float64Array) => dot(linearRef(x, v, b, M, K, N), up);
-    const fb = (v: Float64Array) => dot(linearRef(x, w, v, M, K, N), up);
-    assertClose(extra[0], finiteDifference(fx, x), 1e-4, 1e-4, 'dx');
-    assertClose(extra[1], finiteDifference(fw, w), 1e-4, 1e-4, 'dw');
-    assertClose(extra[2], finiteDifference(fb, b), 1e-4, 1e-4, 'db');
+  // The gradient case, shared by the reference check and the GPU test: backward() draws the same
+  // upstream gradient from seed 7, and the central differences (~0.2 s at 33x17x40) run once.
+  const x = randomValues(M * K, 4), w = randomValues(K * N, 5), b = randomValues(N, 6), up = randomValues(M * N, 7);
+  const finiteDifferences = once(() => numericGradients((xv, wv, bv) => linearRef(xv, wv, bv, M, K, N), [x, w, b], up));
+
+  t(`analytic reference backward matches finite differences at M=${M} K=${K} N=${N}`, () => {
+    assertGradients(linearBackward(x, w, up, M, K, N), finiteDifferences(), REF, GRADS, 'finite differences');
+  });
+
+  t(`backward matches the analytic reference and finite differences at M=${M} K=${K} N=${N}`, async () => {
+    const { grads, up: drawn } = await backward([
+      { name: 'x', shape: [M, K], values: x },
+      { name: 'w', shape: [K, N], values: w },
+      { name: 'b', shape: [N], values: b },
+    ], (g, [tx, tw, tb]) => linear(g, tx, tw, tb), 7);
+    assertClose(drawn, up, 0, 0, 'upstream gradient');
+    assertGradients(grads, linearBackward(x, w, up, M, K, N), BWD, GRADS, 'the analytic reference');
+    assertGradients(grads, finiteDifferences(), BWD, GRADS, 'finite differences');
   });
 }
 

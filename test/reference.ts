@@ -1,4 +1,7 @@
-// Float64 references for every kernel, written for clarity, not speed.
+// Float64 references for every kernel, written for clarity, not speed. Each differentiable op
+// also has an analytic backward: given the upstream gradient `up` (d loss / d output), it returns
+// the gradients of its inputs. The tests check each against central differences of its forward,
+// then hold the GPU backward to it, so a kernel is compared with a derivation, not only a probe.
 
 /** y = x W + b: x [M, K], W [K, N], b [N]. */
 export function linearRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null, M: number, K: number, N: number): Float64Array {
@@ -11,6 +14,23 @@ export function linearRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLi
     }
   }
   return y;
+}
+
+/** Backward of linearRef: dx = up W^T, dW = x^T up, db = column sums of up. */
+export function linearBackward(x: ArrayLike<number>, w: ArrayLike<number>, up: ArrayLike<number>, M: number, K: number, N: number):
+  [dx: Float64Array, dw: Float64Array, db: Float64Array] {
+  const dx = new Float64Array(M * K), dw = new Float64Array(K * N), db = new Float64Array(N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      const u = up[m * N + n];
+      db[n] += u;
+      for (let k = 0; k < K; k++) {
+        dx[m * K + k] += u * w[k * N + n];
+        dw[k * N + n] += u * x[m * K + k];
+      }
+    }
+  }
+  return [dx, dw, db];
 }
 
 /** Conv1d geometry: x [batch, cin, length], conv weight [cout, cin, kernel], y [batch, cout, out]. */
@@ -51,6 +71,32 @@ export function conv1dRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLi
   return y;
 }
 
+/** Backward of conv1dRef: every product w x that fed y[n, co, l] sends up[n, co, l] back to both factors. */
+export function conv1dBackward(x: ArrayLike<number>, w: ArrayLike<number>, up: ArrayLike<number>, s: ConvShape, padding: [number, number] = [0, 0]):
+  [dx: Float64Array, dw: Float64Array, db: Float64Array] {
+  const { batch, cin, cout, length, kernel } = s;
+  const stride = s.stride ?? 1;
+  const lout = conv1dLength(s, padding);
+  const dx = new Float64Array(batch * cin * length), dw = new Float64Array(cout * cin * kernel), db = new Float64Array(cout);
+  for (let n = 0; n < batch; n++) {
+    for (let co = 0; co < cout; co++) {
+      for (let l = 0; l < lout; l++) {
+        const u = up[(n * cout + co) * lout + l];
+        db[co] += u;
+        for (let ci = 0; ci < cin; ci++) {
+          for (let k = 0; k < kernel; k++) {
+            const pos = l * stride + k - padding[0];
+            if (pos < 0 || pos >= length) continue; // a padding zero: no input to credit
+            dx[(n * cin + ci) * length + pos] += u * w[(co * cin + ci) * kernel + k];
+            dw[(co * cin + ci) * kernel + k] += u * x[(n * cin + ci) * length + pos];
+          }
+        }
+      }
+    }
+  }
+  return [dx, dw, db];
+}
+
 /** Output length of PyTorch's ConvTranspose1d (dilation 1, no output padding). */
 export function convTranspose1dLength(s: ConvShape, padding: number): number {
   return (s.length - 1) * (s.stride ?? 1) - 2 * padding + s.kernel;
@@ -81,6 +127,43 @@ export function convTranspose1dRef(x: ArrayLike<number>, w: ArrayLike<number>, b
   return y;
 }
 
+/** Backward of convTranspose1dRef: each scattered product gathers up at the position it landed on. */
+export function convTranspose1dBackward(x: ArrayLike<number>, w: ArrayLike<number>, up: ArrayLike<number>, s: ConvShape, padding = 0):
+  [dx: Float64Array, dw: Float64Array, db: Float64Array] {
+  const { batch, cin, cout, length, kernel } = s;
+  const stride = s.stride ?? 1;
+  const lout = convTranspose1dLength(s, padding);
+  const dx = new Float64Array(batch * cin * length), dw = new Float64Array(cin * cout * kernel), db = new Float64Array(cout);
+  for (let n = 0; n < batch; n++) for (let co = 0; co < cout; co++) for (let j = 0; j < lout; j++) db[co] += up[(n * cout + co) * lout + j];
+  for (let n = 0; n < batch; n++) {
+    for (let ci = 0; ci < cin; ci++) {
+      for (let i = 0; i < length; i++) {
+        for (let co = 0; co < cout; co++) {
+          for (let k = 0; k < kernel; k++) {
+            const j = i * stride + k - padding;
+            if (j < 0 || j >= lout) continue; // dropped in the forward: no gradient
+            const u = up[(n * cout + co) * lout + j];
+            dx[(n * cin + ci) * length + i] += u * w[(ci * cout + co) * kernel + k];
+            dw[(ci * cout + co) * kernel + k] += u * x[(n * cin + ci) * length + i];
+          }
+        }
+      }
+    }
+  }
+  return [dx, dw, db];
+}
+
+/** Mean and 1 / sqrt(biased variance + eps) of x[base, base + span). */
+function groupStats(x: ArrayLike<number>, base: number, span: number, eps: number): { mean: number; rstd: number } {
+  let mean = 0;
+  for (let i = 0; i < span; i++) mean += x[base + i];
+  mean /= span;
+  let variance = 0;
+  for (let i = 0; i < span; i++) variance += (x[base + i] - mean) ** 2;
+  variance /= span;
+  return { mean, rstd: 1 / Math.sqrt(variance + eps) };
+}
+
 /**
  * PyTorch's GroupNorm over x [batch, channels, length]: per sample and group of channels/groups
  * adjacent channels, the mean and the biased variance; y = (x - mean) / sqrt(var + eps) gamma + beta.
@@ -95,13 +178,7 @@ export function groupNormRef(
   for (let n = 0; n < batch; n++) {
     for (let grp = 0; grp < groups; grp++) {
       const base = (n * channels + grp * per) * length;
-      let mean = 0;
-      for (let i = 0; i < span; i++) mean += x[base + i];
-      mean /= span;
-      let variance = 0;
-      for (let i = 0; i < span; i++) variance += (x[base + i] - mean) ** 2;
-      variance /= span;
-      const rstd = 1 / Math.sqrt(variance + eps);
+      const { mean, rstd } = groupStats(x, base, span, eps);
       for (let i = 0; i < span; i++) {
         const c = grp * per + Math.floor(i / length);
         y[base + i] = (x[base + i] - mean) * rstd * gamma[c] + beta[c];
@@ -109,6 +186,39 @@ export function groupNormRef(
     }
   }
   return y;
+}
+
+/**
+ * Backward of groupNormRef (what PyTorch computes): with xhat the normalized input and
+ * g = up gamma, dx = rstd (g - mean(g) - xhat mean(g xhat)) per sample and group, where the
+ * two means are the gradient through the group's mean and through its variance;
+ * dgamma = sum over batch and length of up xhat, dbeta = the same sum of up.
+ */
+export function groupNormBackward(
+  x: ArrayLike<number>, gamma: ArrayLike<number>, up: ArrayLike<number>,
+  batch: number, channels: number, length: number, groups: number, eps = 1e-5,
+): [dx: Float64Array, dgamma: Float64Array, dbeta: Float64Array] {
+  const dx = new Float64Array(batch * channels * length), dgamma = new Float64Array(channels), dbeta = new Float64Array(channels);
+  const per = channels / groups;
+  const span = per * length;
+  for (let n = 0; n < batch; n++) {
+    for (let grp = 0; grp < groups; grp++) {
+      const base = (n * channels + grp * per) * length;
+      const { mean, rstd } = groupStats(x, base, span, eps);
+      const channel = (i: number) => grp * per + Math.floor(i / length);
+      const xhat = (i: number) => (x[base + i] - mean) * rstd;
+      let meanG = 0, meanGXhat = 0;
+      for (let i = 0; i < span; i++) {
+        const u = up[base + i], c = channel(i);
+        meanG += u * gamma[c] / span;
+        meanGXhat += u * gamma[c] * xhat(i) / span;
+        dgamma[c] += u * xhat(i);
+        dbeta[c] += u;
+      }
+      for (let i = 0; i < span; i++) dx[base + i] = rstd * (up[base + i] * gamma[channel(i)] - meanG - xhat(i) * meanGXhat);
+    }
+  }
+  return [dx, dgamma, dbeta];
 }
 
 export function addRef(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
@@ -119,9 +229,22 @@ export function mulRef(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array
   return Float64Array.from(a, (v, i) => v * b[i]);
 }
 
+/** Backward of mulRef: da = up b, db = up a. */
+export function mulBackward(a: ArrayLike<number>, b: ArrayLike<number>, up: ArrayLike<number>): [da: Float64Array, db: Float64Array] {
+  return [Float64Array.from(up, (u, i) => u * b[i]), Float64Array.from(up, (u, i) => u * a[i])];
+}
+
 /** SiLU: x sigmoid(x). */
 export function siluRef(x: ArrayLike<number>): Float64Array {
   return Float64Array.from(x, (v) => v / (1 + Math.exp(-v)));
+}
+
+/** Backward of siluRef: d/dx x s(x) = s(x) (1 + x (1 - s(x))), s the sigmoid. */
+export function siluBackward(x: ArrayLike<number>, up: ArrayLike<number>): [dx: Float64Array] {
+  return [Float64Array.from(x, (v, i) => {
+    const s = 1 / (1 + Math.exp(-v));
+    return up[i] * s * (1 + v * (1 - s));
+  })];
 }
 
 /** y[n, c, l] = x[n, c, l] + bias[n, c]. */
@@ -129,6 +252,13 @@ export function addChannelBiasRef(x: ArrayLike<number>, bias: ArrayLike<number>,
   const y = new Float64Array(batch * channels * length);
   for (let i = 0; i < y.length; i++) y[i] = x[i] + bias[Math.floor(i / length)];
   return y;
+}
+
+/** Backward of addChannelBiasRef: dx = up, dbias[n, c] = sum over length of up[n, c, :]. */
+export function addChannelBiasBackward(up: ArrayLike<number>, batch: number, channels: number, length: number): [dx: Float64Array, dbias: Float64Array] {
+  const dbias = new Float64Array(batch * channels);
+  for (let i = 0; i < up.length; i++) dbias[Math.floor(i / length)] += up[i];
+  return [Float64Array.from(up), dbias];
 }
 
 /** torch.cat([a, b], dim=1) for a [batch, ca, length], b [batch, cb, length]. */
@@ -140,6 +270,17 @@ export function concatChannelsRef(a: ArrayLike<number>, b: ArrayLike<number>, ba
     for (let i = 0; i < cb * length; i++) y[o++] = b[n * cb * length + i];
   }
   return y;
+}
+
+/** Backward of concatChannelsRef: each sample's upstream rows split back into a's and b's. */
+export function concatChannelsBackward(up: ArrayLike<number>, batch: number, ca: number, cb: number, length: number): [da: Float64Array, db: Float64Array] {
+  const da = new Float64Array(batch * ca * length), db = new Float64Array(batch * cb * length);
+  let o = 0;
+  for (let n = 0; n < batch; n++) {
+    for (let i = 0; i < ca * length; i++) da[n * ca * length + i] = up[o++];
+    for (let i = 0; i < cb * length; i++) db[n * cb * length + i] = up[o++];
+  }
+  return [da, db];
 }
 
 /** Gaussian Fourier features [B, 2H]: [sin(2 pi w_j t s) for all j, then cos(2 pi w_j t s)], s = scale. */
@@ -167,6 +308,18 @@ export function classEmbeddingRef(labels: ArrayLike<number>, w: ArrayLike<number
   return y;
 }
 
+/** Backward of classEmbeddingRef: row `label` of dW sums up over the samples with that label; db sums all. */
+export function classEmbeddingBackward(labels: ArrayLike<number>, up: ArrayLike<number>, rows: number, D: number): [dw: Float64Array, db: Float64Array] {
+  const dw = new Float64Array(rows * D), db = new Float64Array(D);
+  for (let n = 0; n < labels.length; n++) {
+    for (let d = 0; d < D; d++) {
+      dw[labels[n] * D + d] += up[n * D + d];
+      db[d] += up[n * D + d];
+    }
+  }
+  return [dw, db];
+}
+
 /**
  * PyTorch's MSELoss, L1Loss and HuberLoss(delta), all with reduction 'mean' over every element.
  * Huber: d^2 / 2 where |d| < delta, delta (|d| - delta / 2) elsewhere.
@@ -183,6 +336,18 @@ export function regressionLossRef(pred: ArrayLike<number>, target: ArrayLike<num
   return sum / pred.length;
 }
 
+/**
+ * Backward of regressionLossRef for a scalar upstream gradient `up`: up / n times 2d (MSE),
+ * sign d (L1, 0 at d = 0 as in PyTorch), or d clamped to [-delta, delta] (Huber).
+ */
+export function regressionLossBackward(pred: ArrayLike<number>, target: ArrayLike<number>, kind: 'mse' | 'l1' | 'huber', delta = 1, up = 1): Float64Array {
+  return Float64Array.from(pred, (p, i) => {
+    const d = p - target[i];
+    const slope = kind === 'mse' ? 2 * d : kind === 'l1' ? Math.sign(d) : Math.max(-delta, Math.min(delta, d));
+    return up * slope / pred.length;
+  });
+}
+
 /** PyTorch's CrossEntropyLoss (mean over rows) of logits [rows, classes] and integer labels [rows]. */
 export function crossEntropyRef(logits: ArrayLike<number>, labels: ArrayLike<number>, rows: number, classes: number): number {
   let sum = 0;
@@ -194,6 +359,22 @@ export function crossEntropyRef(logits: ArrayLike<number>, labels: ArrayLike<num
     sum += max + Math.log(z) - logits[r * classes + labels[r]];
   }
   return sum / rows;
+}
+
+/** Backward of crossEntropyRef for a scalar upstream gradient `up`: up (softmax(row) - onehot(label)) / rows. */
+export function crossEntropyBackward(logits: ArrayLike<number>, labels: ArrayLike<number>, rows: number, classes: number, up = 1): Float64Array {
+  const grad = new Float64Array(rows * classes);
+  for (let r = 0; r < rows; r++) {
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) max = Math.max(max, logits[r * classes + c]);
+    let z = 0;
+    for (let c = 0; c < classes; c++) z += Math.exp(logits[r * classes + c] - max);
+    for (let c = 0; c < classes; c++) {
+      const softmax = Math.exp(logits[r * classes + c] - max) / z;
+      grad[r * classes + c] = up * (softmax - (c === labels[r] ? 1 : 0)) / rows;
+    }
+  }
+  return grad;
 }
 
 export interface AdamRefOptions {

@@ -113,6 +113,8 @@ export interface OpNode {
   readonly seedsGrad?: { of: Tensor; grad: Tensor };
   /** A fused loss: its backward computes its inputs' gradients with no upstream gradient. */
   readonly fusedLoss?: boolean;
+  /** Runs after the backward pass (its forward may read gradients with e.grad), e.g. a guided update. */
+  readonly afterBackward?: boolean;
 }
 
 export class Graph {

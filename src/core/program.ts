@@ -215,6 +215,7 @@ export class Program {
     // prologue run once (again after a constant or the store is rewritten).
     const fixed = new Set<Tensor>(graph.tensors.filter((t) => t.constant || (t.role === 'param' && !t.trainable)));
     for (const op of graph.ops) {
+      if (op.afterBackward) continue;
       const begin = rec.records.length;
       op.forward(rec);
       const mine = rec.records.slice(begin);
@@ -234,10 +235,11 @@ export class Program {
       else rec.grads.set(lossTensor, { tensor: lossTensor, written: true });
       for (let i = seed ? lossIndex - 1 : lossIndex; i >= 0; i--) {
         const op = graph.ops[i];
-        if (!op.backward || !rec.grads.get(op.outputs[0])?.written) continue;
+        if (!op.backward || op.afterBackward || !rec.grads.get(op.outputs[0])?.written) continue;
         op.backward(rec);
       }
     }
+    for (const op of graph.ops) if (op.afterBackward) op.forward(rec);
     if (options.train) {
       const a = checkAdam(options.train.adam);
       if (store.trainableLength > 0) {

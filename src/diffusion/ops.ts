@@ -12,6 +12,8 @@ const BATCH = defineKernel('ddpm.two_pixel_batch', code, 'two_pixel_batch', ['wr
 const PREPARE = defineKernel('ddpm.sample_prepare', code, 'sample_prepare', ['write', null, 'write', null, 'read', null, 'uniform', 'write'], opts);
 const UPDATE = defineKernel('ddpm.sample_update', code, 'sample_update', ['write', 'write', null, null, 'read', 'read', 'uniform', 'write'], opts);
 
+const UPDATE_CLASSIFIER = defineKernel('ddpm.sample_update_classifier', code, 'sample_update_classifier', ['write', 'write', null, null, 'read', 'read', 'uniform', 'write', 'read'], opts);
+
 /** Philox streams: training data uses STREAM_TRAIN and the next; sampling uses STREAM_SAMPLE. */
 export const STREAM_TRAIN = 10;
 export const STREAM_SAMPLE = 20;
@@ -95,4 +97,22 @@ function checkTensors(s: SampleStepTensors, o: SampleStepOptions): void {
   if (s.x.size !== netBatch(o) * o.dims) throw new Error(`sampler: x ${s.x} should hold ${netBatch(o)} samples of ${o.dims} values`);
   if (!Number.isInteger(o.record) || o.record < 0 || o.record > o.n) throw new Error(`sampler: record ${o.record} must be an integer in [0, ${o.n}]`);
   if (o.record > 0) expectShape(s.trajectory, [o.T + 1, o.record, o.dims], 'trajectory');
+}
+
+/**
+ * After the network and the classifier's backward pass: x_{t-1} with classifier guidance of
+ * strength `scale`, from eps(x, t) and the gradient of the classifier's mean cross-entropy
+ * with respect to x (read after the backward pass).
+ */
+export function sampleUpdateClassifier(g: Graph, s: SampleStepTensors, eps: Tensor, o: SampleStepOptions & { scale: number }): void {
+  expectShape(eps, s.x.shape, 'predicted noise');
+  if (!(o.scale >= 0)) throw new Error(`classifier guidance scale ${o.scale} is not a non-negative number`);
+  g.add({
+    type: 'sample_update_classifier',
+    inputs: [s.x, eps, s.schedule, s.trajectory],
+    outputs: [],
+    afterBackward: true,
+    forward: (e) => e.dispatch(UPDATE_CLASSIFIER, [s.x, eps, g.state, s.schedule, s.trajectory, e.grad(s.x)],
+      ddpmParams(o.n, o.dims, o.T, STREAM_SAMPLE, o.scale, 2, o.record), o.n * o.dims),
+  });
 }

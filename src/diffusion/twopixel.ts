@@ -52,13 +52,18 @@ export function buildTrainingGraph(o: TwoPixelTrainOptions, history: number) {
 export const CHUNK = 100;
 
 export class TwoPixelTrainer {
-  private constructor(readonly program: Program, readonly loss: Tensor, readonly options: TwoPixelTrainOptions) {}
+  private constructor(readonly program: Program, readonly loss: Tensor) {}
+
+  /** A trainer around any compiled training program whose loss keeps a CHUNK-step history. */
+  static wrap(program: Program, loss: Tensor): TwoPixelTrainer {
+    return new TwoPixelTrainer(program, loss);
+  }
 
   static async create(device: GPUDevice, o: TwoPixelTrainOptions): Promise<TwoPixelTrainer> {
     const { g, loss, feeds } = buildTrainingGraph(o, CHUNK);
     const program = await Program.compile(device, g, { seed: o.seed, train: { loss, adam: { lr: o.lr, decaySteps: o.decaySteps, ema: o.ema } } });
     for (const [t, v] of feeds) program.write(t, v);
-    return new TwoPixelTrainer(program, loss, o);
+    return new TwoPixelTrainer(program, loss);
   }
 
   /**

@@ -12,7 +12,8 @@ import { defaultTwoPixelConfig } from '../nn/twopixel.js';
 import { mixturePdf, MIXTURE } from '../data/mixture.js';
 import { labelAccuracy, modeStats } from '../diffusion/metrics.js';
 import { gridFromFunction, writeFigure, type Range } from '../viz/index.js';
-import { obtainModel } from './models.js';
+import { obtainClassifier, obtainModel } from './models.js';
+import { sampleClassifierGuided } from '../diffusion/classifier.js';
 import { STUDY_FLAGS, studySettings, samplerOptions } from './flags.js';
 
 const RANGE: Range = [-3, 3];
@@ -20,10 +21,11 @@ const COLORS = ['#2ca02c', '#d62728'];
 
 export const GUIDANCE_FLAGS = {
   T: { type: 'int', default: 50, min: 1, max: 1000, help: 'max step of the model' },
-  w: { type: 'float', default: 1, min: 0, max: 100, help: 'guidance strength w' },
+  w: { type: 'float', default: 1, min: 0, max: 100, help: 'guidance strength (w for cfg, the scale s for classifier guidance)' },
   strengths: { type: 'string', default: '0,1,3', help: 'comma-separated strengths also measured (share in the right mode)' },
   samples: { type: 'int', default: 5000, min: 1, max: 1_000_000, help: 'samples drawn per label' },
-  mode: { type: 'string', default: 'cfg', choices: ['cfg'], help: 'guidance: classifier-free (cfg)' },
+  mode: { type: 'string', default: 'cfg', choices: ['cfg', 'classifier'], help: 'guidance: classifier-free (cfg), or a classifier on noised samples (also measures cfg beside it)' },
+  'classifier-steps': { type: 'int', default: 1500, min: 1, max: 10_000_000, multipleOf: 100, help: 'training steps of the classifier (mode classifier)' },
   ...STUDY_FLAGS,
   ...COMMON_FLAGS,
 } as const satisfies Record<string, FlagSpec>;
@@ -42,9 +44,15 @@ export function guidanceMain(argv?: readonly string[]): Promise<void> {
     mkdirSync(out, { recursive: true });
     const T = f.T;
     const model = await obtainModel(gpu.device, studySettings(f, T), f.models, f.retrain, f['checkpoint-every']);
+    const classifier = f.mode === 'classifier' ? await obtainClassifier(gpu.device, T, f['classifier-steps'], f.seed, f.models, f.retrain) : null;
     const config = defaultTwoPixelConfig(T);
-    const sample = (n: number, label: number, w: number, record: number) =>
-      sampleFused(gpu.device, model.store, { model: config, schedule: 'cosine', n, labels: label, guidance: w, seed: f.seed, record, ...samplerOptions(f) });
+    const { clip, variance } = samplerOptions(f);
+    const sampleWith = (kind: string, n: number, label: number, w: number, record: number) =>
+      kind === 'classifier'
+        ? sampleClassifierGuided(gpu.device, model.store, classifier!.store, { model: config, n, labels: label, scale: w, seed: f.seed, record, variance })
+        : sampleFused(gpu.device, model.store, { model: config, schedule: 'cosine', n, labels: label, guidance: w, seed: f.seed, record, clip, variance });
+    const kinds = f.mode === 'classifier' ? ['classifier', 'cfg'] : ['cfg'];
+    const sample = (n: number, label: number, w: number, record: number) => sampleWith(f.mode, n, label, w, record);
     const trajectories: number[][] = [];
     const paths = [];
     const measured = [];
@@ -60,28 +68,31 @@ export function guidanceMain(argv?: readonly string[]): Promise<void> {
         }
         paths.push({ x: xs, y: ys, color: COLORS[y], label: `y = ${y}` });
       }
-      for (const w of [...new Set([f.w, ...strengths])].sort((a, b) => a - b)) {
-        const perLabel = [];
-        for (const y of [0, 1]) {
-          const { samples } = await sample(f.samples, y, w, 0);
-          const modes = modeStats(samples).find((m) => m.label === y)!;
-          perLabel.push({ label: y, inMode: labelAccuracy(samples, y), mean: modes.mean, std: modes.std });
-          if (w === f.w) guided = guided.concat(Array.from({ length: f.samples }, (_, i) => [y, samples[2 * i], samples[2 * i + 1]]));
+      for (const kind of kinds) {
+        for (const w of [...new Set([f.w, ...strengths])].sort((a, b) => a - b)) {
+          const perLabel = [];
+          for (const y of [0, 1]) {
+            const { samples } = await sampleWith(kind, f.samples, y, w, 0);
+            const modes = modeStats(samples).find((m) => m.label === y);
+            perLabel.push({ label: y, inMode: labelAccuracy(samples, y), mean: modes?.mean, std: modes?.std });
+            if (w === f.w && kind === f.mode) guided = guided.concat(Array.from({ length: f.samples }, (_, i) => [y, samples[2 * i], samples[2 * i + 1]]));
+          }
+          measured.push({ guidance: kind, w, labels: perLabel });
         }
-        measured.push({ w, labels: perLabel });
       }
     } finally {
       model.release();
+      classifier?.release();
     }
     writeCsvAtomic(join(out, 'trajectories.csv'), ['y', 't', 'left', 'right'], trajectories);
     writeCsvAtomic(join(out, 'samples-guided.csv'), ['y', 'left', 'right'], guided);
     const markers = MIXTURE.components.map((c) => ({ x: c.mean[0], y: c.mean[1], label: `class ${c.label}` }));
     await writeFigure(join(out, 'guidance.png'), [{
-      title: `same x_T and noise, y = 0 vs y = 1 (w = ${f.w})`, density: gridFromFunction(mixturePdf, RANGE, 150), paths, markers,
-    }], { title: 'Classifier-free guidance on the two-pixel model', columns: 1, range: RANGE, panelSize: 480 });
+      title: `same x_T and noise, y = 0 vs y = 1 (${f.mode === 'cfg' ? 'classifier-free' : 'classifier'} guidance, ${f.mode === 'cfg' ? 'w' : 's'} = ${f.w})`, density: gridFromFunction(mixturePdf, RANGE, 150), paths, markers,
+    }], { title: `${f.mode === 'cfg' ? 'Classifier-free guidance' : 'Classifier guidance'} on the two-pixel model`, columns: 1, range: RANGE, panelSize: 480 });
     const report = { runner: 'guidance', mode: f.mode, adapter: gpu.adapterName, settings: { ...f, out }, checkpoint: model.path, strengths: measured };
     writeFileAtomic(join(out, 'metrics.json'), JSON.stringify(report, null, 2) + '\n');
-    const lines = measured.map((m) => `  w = ${String(m.w).padEnd(5)} ` + m.labels.map((l) => `y=${l.label}: ${(100 * l.inMode).toFixed(2)}% in its mode`).join(', '));
+    const lines = measured.map((m) => `  ${m.guidance.padEnd(10)} w = ${String(m.w).padEnd(5)} ` + m.labels.map((l) => `y=${l.label}: ${(100 * l.inMode).toFixed(2)}% in its mode`).join(', '));
     process.stdout.write(`share of guided samples landing in their label's mode (${f.samples} per label):\n${lines.join('\n')}\nwrote guidance.png, trajectories.csv, samples-guided.csv, metrics.json in ${out}\n`);
   }, argv);
 }

@@ -8,6 +8,7 @@ import { loadSafetensors, type Safetensors } from '../io/safetensors.js';
 import { Progress } from '../cli/progress.js';
 import { TwoPixelTrainer, defaultTrainOptions, type TwoPixelTrainOptions } from '../diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../nn/twopixel.js';
+import { createClassifierTrainer } from '../diffusion/classifier.js';
 import type { LossKind } from '../core/ops/loss.js';
 
 export interface StudySettings {
@@ -116,6 +117,43 @@ export async function obtainModel(device: GPUDevice, s: StudySettings, dir: stri
   } catch (err) {
     const where = lastSaved ? `; the last good checkpoint is ${lastSaved}` : '';
     throw new Error(`${(err as Error).message}${where}`);
+  } finally {
+    trainer.destroy();
+  }
+}
+
+/**
+ * The classifier p_phi(y | x_t, t) for classifier guidance, from `dir/classifier-T{T}.safetensors`
+ * or trained (cross-entropy on noised mixture samples) and saved there. Same rules as obtainModel.
+ */
+export async function obtainClassifier(device: GPUDevice, T: number, steps: number, seed: number, dir: string, retrain: boolean): Promise<ObtainedModel> {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `classifier-T${T}.safetensors`);
+  const settings = { model: 'two-pixel-classifier', T: String(T), steps: String(steps), batch: '1024', lr: '0.003', seed: String(seed) };
+  const trainer = await createClassifierTrainer(device, { T, batch: 1024, lr: 3e-3, steps, seed });
+  const program = trainer.program;
+  try {
+    let trained = false;
+    let trainSeconds = 0;
+    let finalLoss = NaN;
+    if (existsSync(path) && !retrain) {
+      const mismatch = settingsMismatch(loadSafetensors(path), { format: CHECKPOINT_FORMAT, ...settings });
+      if (mismatch) throw new Error(`${path} holds a classifier trained with other settings (${mismatch}); pass --retrain to replace it`);
+      loadCheckpoint(path, program, settings);
+      process.stderr.write(`classifier T=${T}: reusing ${path}\n`);
+    } else {
+      const bar = new Progress(`classifier T=${T}`, steps);
+      const t0 = performance.now();
+      await trainer.train(steps, (step, losses) => {
+        finalLoss = losses.reduce((a, b) => a + b, 0) / losses.length;
+        bar.update(step, `cross-entropy ${finalLoss.toFixed(4)}`);
+      });
+      trainSeconds = (performance.now() - t0) / 1000;
+      await saveCheckpoint(path, program, settings);
+      trained = true;
+    }
+    const store = program.store.clone('params');
+    return { store, path, trained, trainSeconds, finalLoss, release: () => store.destroy() };
   } finally {
     trainer.destroy();
   }

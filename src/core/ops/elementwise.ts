@@ -132,3 +132,21 @@ export function concatChannels(g: Graph, a: Tensor, b: Tensor, name = 'concat'):
   });
   return y;
 }
+
+/** The same values under another shape (a copy; its gradient is copied back). */
+export function reshape(g: Graph, x: Tensor, shape: readonly number[], name = 'reshape'): Tensor {
+  if (x.dtype !== 'f32') throw new Error(`${name}: ${x} is ${x.dtype}, expected f32`);
+  const y = g.activation(name, shape);
+  if (y.size !== x.size) throw new Error(`${name}: cannot reshape ${x} (${x.size} values) to [${shape.join(', ')}] (${y.size})`);
+  g.add({
+    type: 'reshape',
+    inputs: [x],
+    outputs: [y],
+    forward: (e) => e.dispatch(COPY, [x, y], params(y.size, 0), y.size),
+    backward(e) {
+      const dx = e.gradTarget(x);
+      if (dx) emitCopy(e, e.grad(y), dx);
+    },
+  });
+  return y;
+}

@@ -18,7 +18,7 @@ export interface LossOptions {
   delta?: number;
 }
 
-function lossOp(g: Graph, type: string, pred: Tensor, target: Tensor, kind: number, options: LossOptions, rows = 0, classes = 0): Tensor {
+function lossOp(g: Graph, type: string, pred: Tensor, target: Tensor, kind: number, options: LossOptions, rows = 0, classes = 0, labelBits = 0): Tensor {
   const history = positiveInt(options.history ?? 1, `${type} history`);
   const delta = options.delta ?? 1;
   if (!(delta > 0)) throw new Error(`${type}: huber delta = ${delta}, expected a positive number`);
@@ -32,7 +32,7 @@ function lossOp(g: Graph, type: string, pred: Tensor, target: Tensor, kind: numb
     outputs: [loss, grad],
     seedsGrad: { of: pred, grad },
     forward(e) {
-      e.dispatch(kernel, [pred, target, grad, loss, g.state], [pred.size, kind, f32(delta), history, rows, classes], { workgroups: [1, 1, 1] });
+      e.dispatch(kernel, [pred, target, grad, loss, g.state], [pred.size, kind, f32(delta), history, rows, classes, labelBits], { workgroups: [1, 1, 1] });
     },
   });
   return loss;
@@ -51,10 +51,10 @@ export function weightedSum(g: Graph, pred: Tensor, weights: Tensor, options: Lo
   return lossOp(g, 'weighted_sum', pred, weights, KINDS.weighted_sum, options);
 }
 
-/** -mean log softmax(logits)[label]; `labels` [rows] holds class indices as f32. */
+/** -mean log softmax(logits)[label]; `labels` [rows] holds class indices (u32, or f32 values). */
 export function crossEntropy(g: Graph, logits: Tensor, labels: Tensor, options: LossOptions = {}): Tensor {
   if (logits.shape.length !== 2) throw new Error(`cross entropy: logits ${logits} must be [rows, classes]`);
   const [rows, classes] = logits.shape;
   expectShape(labels, [rows], 'cross entropy labels');
-  return lossOp(g, 'cross_entropy', logits, labels, 0, options, rows, classes);
+  return lossOp(g, 'cross_entropy', logits, labels, 0, options, rows, classes, labels.dtype === 'u32' ? 1 : 0);
 }
