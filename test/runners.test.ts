@@ -33,6 +33,8 @@ const badFlags: [string, string[], RegExp][] = [
   ['trajectory.js', ['--steps', '2.5'], /--steps "2.5": expected an integer/],
   ['guidance.js', ['--variance', 'wide'], /expected one of beta, posterior/],
   ['guidance.js', ['--w'], /--w needs a value/],
+  ['guidance.js', ['--strengths', '1,x'], /--strengths "x": expected a number/],
+  ['guidance.js', ['--mode', 'both'], /expected one of cfg, classifier/],
 ];
 
 for (const [script, args, pattern] of badFlags) {

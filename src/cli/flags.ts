@@ -5,12 +5,13 @@ export type FlagSpec =
   | { type: 'int'; default: number; min?: number; max?: number; multipleOf?: number; help: string }
   | { type: 'float'; default: number; min?: number; max?: number; exclusiveMin?: boolean; help: string }
   | { type: 'ints'; default: number[]; min?: number; max?: number; help: string }
+  | { type: 'floats'; default: number[]; min?: number; max?: number; help: string }
   | { type: 'string'; default: string; choices?: readonly string[]; help: string }
   | { type: 'bool'; default: boolean; help: string };
 
 export type FlagValues<S extends Record<string, FlagSpec>> = {
   [K in keyof S]: S[K] extends { type: 'int' | 'float' } ? number
-    : S[K] extends { type: 'ints' } ? number[]
+    : S[K] extends { type: 'ints' | 'floats' } ? number[]
     : S[K] extends { type: 'bool' } ? boolean
     : string;
 };
@@ -35,8 +36,8 @@ function checkRange(name: string, v: number, spec: { min?: number; max?: number;
 
 export function usage(program: string, summary: string, specs: Record<string, FlagSpec>): string {
   const lines = Object.entries(specs).map(([name, s]) => {
-    const arg = s.type === 'bool' ? '' : s.type === 'ints' ? ' N,N,...' : s.type === 'string' ? (s.choices ? ` ${s.choices.join('|')}` : ' TEXT') : ' N';
-    const def = s.type === 'bool' ? '' : ` (default ${Array.isArray(s.default) ? s.default.join(',') : s.default})`;
+    const arg = s.type === 'bool' ? '' : s.type === 'ints' || s.type === 'floats' ? ' N,N,...' : s.type === 'string' ? (s.choices ? ` ${s.choices.join('|')}` : ' TEXT') : ' N';
+    const def = s.type === 'bool' || s.default === '' ? '' : ` (default ${Array.isArray(s.default) ? s.default.join(',') : s.default})`;
     return `  --${name}${arg}`.padEnd(34) + `${s.help}${def}`;
   });
   lines.push('  --help'.padEnd(34) + 'print this help');
@@ -81,9 +82,10 @@ export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly st
         out[name] = v;
         break;
       }
-      case 'ints': {
+      case 'ints':
+      case 'floats': {
         const parts = raw.split(',');
-        const vs = parts.map((p) => parseNumber(name, p, true));
+        const vs = parts.map((p) => parseNumber(name, p, spec.type === 'ints'));
         for (const v of vs) checkRange(name, v, spec);
         if (new Set(vs).size !== vs.length) throw new UsageError(`--${name} ${raw}: values repeat`);
         out[name] = vs;

@@ -6,7 +6,7 @@ import { parseFlags, usage, usageLine, UsageError, type FlagSpec, type FlagValue
 
 export const COMMON_FLAGS = {
   seed: { type: 'int', default: 0, min: 0, max: 2 ** 32 - 1, help: 'seed of initialisation, training and sampling' },
-  out: { type: 'string', default: '', help: 'output folder' },
+  out: { type: 'string', default: '', help: 'output folder (default out/<runner>)' },
   adapter: { type: 'string', default: 'auto', choices: ['auto', 'hardware', 'lavapipe', 'swiftshader'], help: 'WebGPU adapter' },
 } as const satisfies Record<string, FlagSpec>;
 

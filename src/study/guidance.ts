@@ -22,7 +22,7 @@ const COLORS = ['#2ca02c', '#d62728'];
 export const GUIDANCE_FLAGS = {
   T: { type: 'int', default: 50, min: 1, max: 1000, help: 'max step of the model' },
   w: { type: 'float', default: 1, min: 0, max: 100, help: 'guidance strength (w for cfg, the scale s for classifier guidance)' },
-  strengths: { type: 'string', default: '0,1,3', help: 'comma-separated strengths also measured (share in the right mode)' },
+  strengths: { type: 'floats', default: [0, 1, 3], min: 0, max: 100, help: 'strengths also measured (share in the right mode)' },
   samples: { type: 'int', default: 5000, min: 1, max: 1_000_000, help: 'samples drawn per label' },
   mode: { type: 'string', default: 'cfg', choices: ['cfg', 'classifier'], help: 'guidance: classifier-free (cfg), or a classifier on noised samples (also measures cfg beside it)' },
   'classifier-steps': { type: 'int', default: 1500, min: 1, max: 10_000_000, multipleOf: 100, help: 'training steps of the classifier (mode classifier)' },
@@ -30,16 +30,9 @@ export const GUIDANCE_FLAGS = {
   ...COMMON_FLAGS,
 } as const satisfies Record<string, FlagSpec>;
 
-function parseStrengths(raw: string): number[] {
-  const vs = raw.split(',').map((s) => Number(s));
-  const bad = raw.split(',').find((s, i) => s.trim() === '' || !Number.isFinite(vs[i]) || vs[i] < 0);
-  if (bad !== undefined) throw new Error(`--strengths ${JSON.stringify(raw)}: ${JSON.stringify(bad)} is not a non-negative number`);
-  return vs;
-}
-
 export function guidanceMain(argv?: readonly string[]): Promise<void> {
-  return runMain('guidance.js', 'One noise denoised toward each label with classifier-free guidance, and the share of guided samples in their mode.', GUIDANCE_FLAGS, async (f, gpu) => {
-    const strengths = parseStrengths(f.strengths);
+  return runMain('guidance.js', 'One noise denoised toward each label with guidance (classifier-free or classifier), and the share of guided samples in their mode.', GUIDANCE_FLAGS, async (f, gpu) => {
+    const strengths = f.strengths;
     const out = f.out || 'out/guidance';
     mkdirSync(out, { recursive: true });
     const T = f.T;
