@@ -38,7 +38,7 @@ export function usage(program: string, summary: string, specs: Record<string, Fl
   const lines = Object.entries(specs).map(([name, s]) => {
     const arg = s.type === 'bool' ? '' : s.type === 'ints' || s.type === 'floats' ? ' N,N,...' : s.type === 'string' ? (s.choices ? ` ${s.choices.join('|')}` : ' TEXT') : ' N';
     const def = s.type === 'bool' || s.default === '' ? '' : ` (default ${Array.isArray(s.default) ? s.default.join(',') : s.default})`;
-    return `  --${name}${arg}`.padEnd(34) + `${s.help}${def}`;
+    return `${`  --${name}${arg}`.padEnd(33)} ${s.help}${def}`;
   });
   lines.push('  --help'.padEnd(34) + 'print this help');
   return `usage: node runners/${program} [flags]\n${summary}\n\n${lines.join('\n')}`;
