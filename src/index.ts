@@ -1,23 +1,30 @@
 // The engine's public entry for Node (runners, benchmarks): dist/engine.js.
+
+// Devices
 export { getNodeGpu, type NodeGpuOptions } from './gpu/node.js';
 export type { Gpu, AdapterKind } from './gpu/gpu.js';
-export { writeFileAtomic } from './io/atomic.js';
-export * from './viz/index.js';
+
+// The graph and its ops
 export { Graph, Tensor, f32, i32 } from './core/graph.js';
 export { Program } from './core/program.js';
-export { TwoPixelTrainer, defaultTrainOptions, sampleOpByOp } from './diffusion/twopixel.js';
-export { defaultTwoPixelConfig } from './nn/twopixel.js';
-export { sampleFused, buildTrainingGraph } from './diffusion/twopixel.js';
-export { sampleMetrics, formatMetricsTable, labelAccuracy } from './diffusion/metrics.js';
-export { makeSchedule } from './diffusion/schedule.js';
+export { linear, setMatmulVariant, type MatmulVariant } from './core/ops/linear.js';
+export { add, mul, silu } from './core/ops/elementwise.js';
+export { regressionLoss, weightedSum, crossEntropy } from './core/ops/loss.js';
+export { random } from './core/ops/random.js';
+
+// Diffusion on two pixels
 export { MIXTURE, mixturePdf, sampleMixture } from './data/mixture.js';
+export { makeSchedule } from './diffusion/schedule.js';
+export { defaultTwoPixelConfig } from './nn/twopixel.js';
+export { TwoPixelTrainer, defaultTrainOptions, buildTrainingGraph, sampleOpByOp, sampleFused } from './diffusion/twopixel.js';
+export { createClassifierTrainer, sampleClassifierGuided } from './diffusion/classifier.js';
+export { exactEps, sampleOracle } from './diffusion/oracle.js';
+export { sampleMetrics, formatMetricsTable, labelAccuracy } from './diffusion/metrics.js';
+
+// Runners, files, figures
 export { sweepMain } from './study/sweep.js';
 export { trajectoryMain } from './study/trajectory.js';
 export { guidanceMain } from './study/guidance.js';
-export { exactEps, sampleOracle } from './diffusion/oracle.js';
-export { linear, setMatmulVariant, type MatmulVariant } from './core/ops/linear.js';
-export { regressionLoss, weightedSum, crossEntropy } from './core/ops/loss.js';
-export { random } from './core/ops/random.js';
-export { add, mul, silu } from './core/ops/elementwise.js';
-export { createClassifierTrainer, sampleClassifierGuided } from './diffusion/classifier.js';
 export { obtainModel } from './study/models.js';
+export { writeFileAtomic } from './io/atomic.js';
+export * from './viz/index.js';
