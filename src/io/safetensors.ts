@@ -303,11 +303,17 @@ export function loadSafetensors(path: string): Safetensors {
  * first that is missing or differs, e.g. a checkpoint from another model configuration.
  */
 export function requireMetadata(file: Safetensors, expected: Record<string, string>, source: string): void {
+  const m = metadataMismatch(file, expected);
+  if (!m) return;
+  if (m.got === undefined) throw fail(source, `metadata ${show(m.key)} is missing, expected ${show(m.want)}`);
+  throw fail(source, `metadata ${show(m.key)} is ${show(m.got)}, expected ${show(m.want)}`);
+}
+
+/** The first key of `expected` that the file's metadata lacks or holds another value for, or null. */
+export function metadataMismatch(file: Safetensors, expected: Record<string, string>): { key: string; got?: string; want: string } | null {
   for (const [key, want] of Object.entries(expected)) {
-    if (!Object.hasOwn(file.metadata, key)) {
-      throw fail(source, `metadata ${show(key)} is missing, expected ${show(want)}`);
-    }
-    const got = file.metadata[key];
-    if (got !== want) throw fail(source, `metadata ${show(key)} is ${show(got)}, expected ${show(want)}`);
+    const got = Object.hasOwn(file.metadata, key) ? file.metadata[key] : undefined;
+    if (got !== want) return { key, got, want };
   }
+  return null;
 }

@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParamStore } from '../core/params.js';
 import { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
-import { loadSafetensors, type Safetensors } from '../io/safetensors.js';
+import { loadSafetensors, metadataMismatch, type Safetensors } from '../io/safetensors.js';
+import type { Program } from '../core/program.js';
 import { Progress } from '../cli/progress.js';
 import { TwoPixelTrainer, defaultTrainOptions, type TwoPixelTrainOptions } from '../diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../nn/twopixel.js';
@@ -38,13 +39,26 @@ export function trainOptions(s: StudySettings): TwoPixelTrainOptions {
   };
 }
 
-/** The first setting on which a checkpoint differs from `expected`, or null when all match. */
+/** The first setting on which a checkpoint differs from `expected`, in words, or null when all match. */
 export function settingsMismatch(file: Safetensors, expected: Record<string, string>): string | null {
-  for (const [key, want] of Object.entries(expected)) {
-    const got = Object.hasOwn(file.metadata, key) ? file.metadata[key] : undefined;
-    if (got !== want) return `${key} ${got === undefined ? 'missing' : JSON.stringify(got)}, wanted ${JSON.stringify(want)}`;
+  const m = metadataMismatch(file, expected);
+  return m && `${m.key} ${m.got === undefined ? 'missing' : JSON.stringify(m.got)}, wanted ${JSON.stringify(m.want)}`;
+}
+
+/**
+ * Loads `path` into `program` when it exists and --retrain was not given; returns whether it did.
+ * A damaged file stops here (loadSafetensors throws), and so does one of other settings: nothing
+ * is overwritten without --retrain.
+ */
+function reuseCheckpoint(path: string, program: Program, settings: Record<string, string>, what: string, retrain: boolean): boolean {
+  if (!existsSync(path) || retrain) return false;
+  const mismatch = settingsMismatch(loadSafetensors(path), { format: CHECKPOINT_FORMAT, ...settings });
+  if (mismatch) {
+    throw new Error(`${path} holds a ${what} trained with other settings (${mismatch}); pass --retrain to replace it, or --models to use another folder`);
   }
-  return null;
+  loadCheckpoint(path, program, settings);
+  process.stderr.write(`${what}: reusing ${path}\n`);
+  return true;
 }
 
 export interface ObtainedModel {
@@ -77,19 +91,7 @@ export async function obtainModel(device: GPUDevice, s: StudySettings, dir: stri
   let finalLoss = NaN;
   let lastSaved = '';
   try {
-    let reuse = false;
-    if (existsSync(path) && !retrain) {
-      // A damaged file stops here (loadSafetensors throws); other settings need --retrain.
-      const mismatch = settingsMismatch(loadSafetensors(path), expected);
-      if (mismatch) {
-        throw new Error(`${path} holds a model trained with other settings (${mismatch}); pass --retrain to replace it, or --models to use another folder`);
-      }
-      loadCheckpoint(path, program, settings);
-      reuse = true;
-    }
-    if (reuse) {
-      process.stderr.write(`T=${s.T}: reusing ${path}\n`);
-    } else {
+    if (!reuseCheckpoint(path, program, settings, `model T=${s.T}`, retrain)) {
       let start = 0;
       if (existsSync(progress) && !retrain && !settingsMismatch(loadSafetensors(progress), expected)) {
         start = loadCheckpoint(progress, program, settings, true);
@@ -136,12 +138,7 @@ export async function obtainClassifier(device: GPUDevice, T: number, steps: numb
     let trained = false;
     let trainSeconds = 0;
     let finalLoss = NaN;
-    if (existsSync(path) && !retrain) {
-      const mismatch = settingsMismatch(loadSafetensors(path), { format: CHECKPOINT_FORMAT, ...settings });
-      if (mismatch) throw new Error(`${path} holds a classifier trained with other settings (${mismatch}); pass --retrain to replace it`);
-      loadCheckpoint(path, program, settings);
-      process.stderr.write(`classifier T=${T}: reusing ${path}\n`);
-    } else {
+    if (!reuseCheckpoint(path, program, settings, `classifier T=${T}`, retrain)) {
       const bar = new Progress(`classifier T=${T}`, steps);
       const t0 = performance.now();
       await trainer.train(steps, (step, losses) => {
