@@ -77,8 +77,9 @@ fn sample_prepare(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   if (e < p.record * p.dims) { trajectory[e] = value; }
 }
 
-// x_{t-1} = 1/sqrt(alpha_t) (x_t - (1 - alpha_t)/sqrt(1 - alphabar_t) epshat) + sigma_t z,
-// z = 0 at t = 1; epshat = eps (mode 0) or (w + 1) eps(x, t, y) - w eps(x, t, none) (mode 1).
+// x_{t-1} = 1/sqrt(alpha_t) (x_t - (1 - alpha_t)/sqrt(1 - alphabar_t) epshat) + sigma_t z
+// (the table's sigma_1 is 0 unless the variance is analytic);
+// epshat = eps (mode 0) or (w + 1) eps(x, t, y) - w eps(x, t, none) (mode 1).
 // noise holds the network's prediction. Trajectory row s + 1 gets x_{t-1}.
 @compute @workgroup_size(WG)
 fn sample_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -90,7 +91,7 @@ fn sample_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   if (p.mode == 1u) { epshat = (p.p_uncond + 1.0) * noise[e] - p.p_uncond * noise[count + e]; }
   let row = t * SCHEDULE_WIDTH;
   var value = schedule[row + 2u] * (x[e] - schedule[row + 3u] * epshat);
-  if (t > 1u) { value += schedule[row + 4u] * sample_normal(e, TAG_STEP); }
+  value += schedule[row + 4u] * sample_normal(e, TAG_STEP);
   x[e] = value;
   if (p.mode == 1u) { x[count + e] = value; }
   if (e < p.record * p.dims) { trajectory[(state[0] + 1u) * p.record * p.dims + e] = value; }
@@ -110,7 +111,7 @@ fn sample_update_classifier(@builtin(global_invocation_id) gid: vec3u, @builtin(
   let row = t * SCHEDULE_WIDTH;
   let epshat = noise[e] + p.p_uncond * schedule[row + 1u] * f32(p.n) * ce_grad[e];
   var value = schedule[row + 2u] * (x[e] - schedule[row + 3u] * epshat);
-  if (t > 1u) { value += schedule[row + 4u] * sample_normal(e, TAG_STEP); }
+  value += schedule[row + 4u] * sample_normal(e, TAG_STEP);
   x[e] = value;
   if (e < p.record * p.dims) { trajectory[(state[0] + 1u) * p.record * p.dims + e] = value; }
 }

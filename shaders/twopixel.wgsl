@@ -325,9 +325,7 @@ fn sample(@builtin(global_invocation_id) gid: vec3u) {
     } else {
       x = schedule[row + 2u] * (x - schedule[row + 3u] * epshat);
     }
-    if (t > 1u) {
-      x += schedule[row + 4u] * vec2f(sample_normal(2u * i, s, TAG_STEP), sample_normal(2u * i + 1u, s, TAG_STEP));
-    }
+    x += schedule[row + 4u] * vec2f(sample_normal(2u * i, s, TAG_STEP), sample_normal(2u * i + 1u, s, TAG_STEP));
     if (recorded) {
       let at = ((s + 1u) * p.record + i) * 2u;
       out_side[at] = x.x;

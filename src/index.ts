@@ -16,9 +16,9 @@ export { random } from './core/ops/random.js';
 export { MIXTURE, mixturePdf, sampleMixture } from './data/mixture.js';
 export { makeSchedule } from './diffusion/schedule.js';
 export { defaultTwoPixelConfig } from './nn/twopixel.js';
-export { TwoPixelTrainer, defaultTrainOptions, buildTrainingGraph, sampleOpByOp, sampleFused } from './diffusion/twopixel.js';
+export { TwoPixelTrainer, defaultTrainOptions, buildTrainingGraph, sampleOpByOp, sampleFused, estimateGamma } from './diffusion/twopixel.js';
 export { createClassifierTrainer, sampleClassifierGuided } from './diffusion/classifier.js';
-export { exactEps, sampleOracle } from './diffusion/oracle.js';
+export { exactEps, exactGamma, sampleOracle } from './diffusion/oracle.js';
 export { sampleMetrics, formatMetricsTable, labelAccuracy } from './diffusion/metrics.js';
 
 // Runners, files, figures

@@ -2,9 +2,9 @@
 // is the sampler's own error, the floor under every trained model of the study.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { exactEps, sampleOracle } from '../src/diffusion/oracle.js';
+import { exactEps, exactGamma, sampleOracle } from '../src/diffusion/oracle.js';
 import { modeStats } from '../src/diffusion/metrics.js';
-import { makeSchedule } from '../src/diffusion/schedule.js';
+import { analyticVariance, makeSchedule, sigmas } from '../src/diffusion/schedule.js';
 import { MIXTURE, mixtureLogPdf } from '../src/data/mixture.js';
 import { scheduleTable, SCHEDULE_WIDTH } from '../src/diffusion/tables.js';
 
@@ -37,7 +37,7 @@ t('the schedule table rows the kernels read agree with the schedule', () => {
   for (const step of [1, 2, 25, 49, 50]) {
     const r = table.subarray(step * SCHEDULE_WIDTH, (step + 1) * SCHEDULE_WIDTH);
     const want = [Math.sqrt(s.alphasCumprod[step]), Math.sqrt(1 - s.alphasCumprod[step]), 1 / Math.sqrt(s.alphas[step]),
-      s.betas[step] / Math.sqrt(1 - s.alphasCumprod[step]), Math.sqrt(s.betas[step])];
+      s.betas[step] / Math.sqrt(1 - s.alphasCumprod[step]), step === 1 ? 0 : Math.sqrt(s.betas[step])];
     want.forEach((w, i) => assert.ok(Math.abs(r[i] - w) <= 1e-6 * Math.max(1, Math.abs(w)), `t=${step} column ${i}: ${r[i]} vs ${w}`));
   }
 });
@@ -59,6 +59,35 @@ t('with the posterior variance at T = 50 the exact-score samples are too narrow 
   let mean = 0;
   for (let i = 0; i < xy.length; i += 2) mean += mixtureLogPdf(xy[i], xy[i + 1]);
   assert.ok(mean / (xy.length / 2) > 1.3, 'narrow samples sit higher on the density than true ones');
+});
+
+t('the analytic variance lies between betatilde and beta and follows its formula where unclipped', () => {
+  const s = makeSchedule('cosine', 50);
+  const gamma = exactGamma(s, 4000, 3);
+  const v = analyticVariance(s, gamma);
+  let interior = 0;
+  for (let step = 1; step <= 50; step++) {
+    assert.ok(gamma[step] > 0 && gamma[step] < 1.001, `Gamma_${step} = ${gamma[step]}`);
+    assert.ok(v[step] >= s.posteriorVariance[step] && v[step] <= s.betas[step], `sigma^2_${step} = ${v[step]}`);
+    const raw = s.posteriorVariance[step] + (s.betas[step] ** 2 / (s.alphas[step] * (1 - s.alphasCumprod[step]))) * (1 - gamma[step]);
+    if (raw > s.posteriorVariance[step] && raw < s.betas[step]) {
+      interior++;
+      assert.ok(Math.abs(v[step] - raw) <= 1e-15, `t=${step}`);
+    }
+  }
+  assert.ok(interior > 10, `only ${interior} steps are unclipped`);
+  assert.ok(v[1] > 0, 'the analytic variance adds noise at the last step');
+  assert.throws(() => analyticVariance(s, gamma.subarray(1)), /Gamma table has 50 entries, expected T \+ 1 = 51/);
+  assert.throws(() => sigmas(s, 'analytic'), /needs the model's Gamma table/);
+});
+
+t('with the exact score, T = 50 and the analytic variance reproduce the mixture, log-density included', () => {
+  const xy = sampleOracle(4000, 50, 'cosine', 'analytic', 4);
+  for (const m of modeStats(xy)) assert.ok(m.pooledStd > 0.093 && m.pooledStd < 0.107, `std ${m.pooledStd}`);
+  let mean = 0;
+  for (let i = 0; i < xy.length; i += 2) mean += mixtureLogPdf(xy[i], xy[i + 1]);
+  mean /= xy.length / 2;
+  assert.ok(Math.abs(mean - 1.1198) < 0.05, `mean log-density ${mean}`);
 });
 
 t.run();

@@ -59,7 +59,7 @@ t('each table satisfies its defining identity at random t', () => {
       const posterior = ((1 - s.alphasCumprod[i - 1]) / (1 - s.alphasCumprod[i])) * s.betas[i];
       close(s.posteriorVariance[i], posterior, 1e-15, `posterior variance ${at}`);
       close(sigmas(s, 'posterior')[i] ** 2, s.posteriorVariance[i], 1e-14, `sigma^2 posterior ${at}`);
-      close(sigmas(s, 'beta')[i] ** 2, s.betas[i], 1e-14, `sigma^2 beta ${at}`);
+      close(sigmas(s, 'beta')[i] ** 2, i === 1 ? 0 : s.betas[i], 1e-14, `sigma^2 beta ${at} (no noise at t = 1)`);
     }
   }
 });

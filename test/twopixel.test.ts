@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { testGpu } from './device.js';
 import { Program } from '../src/core/program.js';
-import { buildTrainingGraph, defaultTrainOptions, sampleFused, sampleOpByOp, TwoPixelTrainer } from '../src/diffusion/twopixel.js';
+import { buildTrainingGraph, defaultTrainOptions, estimateGamma, sampleFused, sampleOpByOp, TwoPixelTrainer } from '../src/diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../src/nn/twopixel.js';
 import { assertClose } from './harness.js';
 
@@ -40,17 +40,22 @@ for (const kind of ['mse', 'l1', 'huber'] as const) {
   });
 }
 
-t('fused sampler matches the op-by-op sampler on the same seed (plain, fixed label, guided)', async () => {
+t('fused sampler matches the op-by-op sampler on the same seed (plain, fixed label, guided, analytic variance)', async () => {
   const gpu = await testGpu();
   const trainer = await TwoPixelTrainer.create(gpu.device, { ...defaultTrainOptions(model, 2), batch: 128 });
   await trainer.train(50);
+  const probe = { model, schedule: 'cosine' as const, n: 256, seed: 5 };
+  const gamma = await estimateGamma(gpu.device, trainer.program.store, probe);
+  assert.equal(gamma, await estimateGamma(gpu.device, trainer.program.store, probe), 'the same seed gives the same Gamma table');
+  for (let step = 1; step <= model.T; step++) assert.ok(gamma[step] > 0 && gamma[step] < 4, `Gamma_${step} = ${gamma[step]}`);
   const cases = [
     { labels: null, guidance: null },
     { labels: 1, guidance: null },
     { labels: [0, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 0], guidance: 3 },
+    { labels: null, guidance: null, variance: 'analytic' as const, gamma },
   ];
   for (const c of cases) {
-    const o = { model, schedule: 'cosine' as const, n: 12, labels: c.labels, guidance: c.guidance, seed: 11, record: 3 };
+    const o = { model, schedule: 'cosine' as const, n: 12, seed: 11, record: 3, ...c };
     const ref = await sampleOpByOp(gpu.device, trainer.program.store, o);
     const got = await sampleFused(gpu.device, trainer.program.store, o);
     assertClose(got.samples, ref.samples, 1e-3, 1e-3, `samples ${JSON.stringify(c)}`);

@@ -53,6 +53,8 @@ export interface ClassifierGuidedOptions {
   seed: number;
   record: number;
   variance?: VarianceKind;
+  /** The unconditional model's Gamma table, for the analytic variance. */
+  gamma?: ArrayLike<number>;
 }
 
 /** The unconditional model steered by the classifier's gradient (op-by-op: one replay per step). */
@@ -78,7 +80,7 @@ export async function sampleClassifierGuided(device: GPUDevice, unet: ParamStore
   try {
     copyParams(device, unet, program.store);
     copyParams(device, classifier, program.store);
-    program.write(schedule, scheduleTable('cosine', T, o.variance ?? 'beta'));
+    program.write(schedule, scheduleTable('cosine', T, o.variance ?? 'beta', o.gamma));
     for (const [tensor, v] of tables.feeds) program.write(tensor, v);
     program.write(y, new Uint32Array(o.n).fill(NO_LABEL));
     program.write(want, target);

@@ -1,9 +1,9 @@
 // The exact noise predictor of the two-pixel mixture, and a host DDPM sampler that uses it: with
 // no learning error left, what it produces is the sampler's own discretisation error at a given
 // T and variance choice. The study reports it beside every trained model.
-import { MIXTURE } from '../data/mixture.js';
+import { MIXTURE, sampleMixture } from '../data/mixture.js';
 import { PhiloxStream } from '../core/philox.js';
-import { makeSchedule, sigmas, type ScheduleKind, type VarianceKind } from './schedule.js';
+import { makeSchedule, sigmas, type Schedule, type ScheduleKind, type VarianceKind } from './schedule.js';
 
 /**
  * eps*(x, t) = -sqrt(1 - alphabar_t) grad log p_t(x), where p_t is the mixture pushed through
@@ -32,10 +32,37 @@ export function exactEps(x: number, y: number, alphabar: number, label?: number)
   return [k * gx, k * gy];
 }
 
+/**
+ * The points a Gamma table is measured on: x_t = sqrt(alphabar_t) x_0 + sqrt(1 - alphabar_t) eps
+ * for n mixture samples x_0 and noises eps that every t shares, so the table is smooth in t.
+ */
+export function gammaProbe(s: Schedule, n: number, seed: number): (t: number) => Float32Array {
+  const { xy } = sampleMixture(n, seed, undefined, 78);
+  const rng = new PhiloxStream(seed, 79);
+  const noise = Float64Array.from({ length: 2 * n }, () => rng.normal());
+  return (t) => xy.map((v, i) => s.sqrtAlphasCumprod[t] * v + s.sqrtOneMinusAlphasCumprod[t] * noise[i]);
+}
+
+/** Gamma_t = E ||eps*(x_t, t)||^2 / 2 over the noised mixture, t = 0..T: the exact score's table. */
+export function exactGamma(s: Schedule, n: number, seed: number): Float64Array {
+  const probe = gammaProbe(s, n, seed);
+  const gamma = new Float64Array(s.T + 1);
+  for (let t = 1; t <= s.T; t++) {
+    const xt = probe(t);
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const [ex, ey] = exactEps(xt[2 * i], xt[2 * i + 1], s.alphasCumprod[t]);
+      sum += ex * ex + ey * ey;
+    }
+    gamma[t] = sum / (2 * n);
+  }
+  return gamma;
+}
+
 /** n samples (interleaved) from the DDPM sampler driven by the exact eps*. */
 export function sampleOracle(n: number, T: number, kind: ScheduleKind, variance: VarianceKind, seed: number): Float32Array {
   const s = makeSchedule(kind, T);
-  const sigma = sigmas(s, variance);
+  const sigma = sigmas(s, variance, variance === 'analytic' ? exactGamma(s, 10000, seed) : undefined);
   const rng = new PhiloxStream(seed, 77);
   const out = new Float32Array(2 * n);
   for (let i = 0; i < n; i++) {
@@ -47,10 +74,8 @@ export function sampleOracle(n: number, T: number, kind: ScheduleKind, variance:
       const c2 = (1 - s.alphas[t]) / s.sqrtOneMinusAlphasCumprod[t];
       x = c1 * (x - c2 * ex);
       y = c1 * (y - c2 * ey);
-      if (t > 1) {
-        x += sigma[t] * rng.normal();
-        y += sigma[t] * rng.normal();
-      }
+      x += sigma[t] * rng.normal();
+      y += sigma[t] * rng.normal();
     }
     out[2 * i] = x;
     out[2 * i + 1] = y;

@@ -3,8 +3,11 @@
 // (beta 0, alpha 1, alphabar 1, no posterior noise), which keeps the t - 1 lookups branch-free.
 
 export type ScheduleKind = 'cosine' | 'linear';
-/** sigma_t^2 = betatilde_t ('posterior', the default) or beta_t ('beta'). */
-export type VarianceKind = 'posterior' | 'beta';
+/**
+ * The reverse step's sigma_t^2: betatilde_t ('posterior', the default), beta_t ('beta'), or the
+ * optimal variance of Analytic-DPM ('analytic', from a model's Gamma table; see analyticVariance).
+ */
+export type VarianceKind = 'posterior' | 'beta' | 'analytic';
 
 export interface Schedule {
   kind: ScheduleKind;
@@ -71,11 +74,41 @@ export function makeSchedule(kind: ScheduleKind, T: number): Schedule {
   };
 }
 
-/** sigma_t for the reverse step, index 0..T (sigma_0 = 0 either way). */
-export function sigmas(s: Schedule, variance: VarianceKind): Float64Array {
-  let source: Float64Array;
-  if (variance === 'posterior') source = s.posteriorVariance;
-  else if (variance === 'beta') source = s.betas;
-  else throw new Error(`unknown variance kind ${JSON.stringify(variance)}: expected 'posterior' or 'beta'`);
-  return source.map(Math.sqrt);
+/**
+ * sigma_t for the reverse step, index 0..T. SPEC section 5 adds no noise at t = 1, so the two DDPM
+ * choices have sigma_1 = 0 here and the kernels add sigma_t z at every step; the analytic variance
+ * keeps its own last step (it needs `gamma`, see analyticVariance).
+ */
+export function sigmas(s: Schedule, variance: VarianceKind, gamma?: ArrayLike<number>): Float64Array {
+  let v: Float64Array;
+  if (variance === 'posterior') v = s.posteriorVariance.slice();
+  else if (variance === 'beta') v = s.betas.slice();
+  else if (variance === 'analytic') {
+    if (!gamma) throw new Error("the 'analytic' variance needs the model's Gamma table (estimateGamma)");
+    v = analyticVariance(s, gamma);
+  } else throw new Error(`unknown variance kind ${JSON.stringify(variance)}: expected 'posterior', 'beta' or 'analytic'`);
+  if (variance !== 'analytic' && s.T >= 1) v[1] = 0;
+  return v.map(Math.sqrt);
+}
+
+/**
+ * The reverse step's optimal isotropic variance given the noise predictor (Bao et al. 2022,
+ * Analytic-DPM): the true Cov(x_{t-1} | x_t) averaged over x_t is
+ *   betatilde_t + beta_t^2 / (alpha_t (1 - alphabar_t)) (1 - Gamma_t),
+ * with Gamma_t = E ||epshat(x_t, t)||^2 / d over the noised data (E tr Cov(eps | x_t) / d = 1 - Gamma_t).
+ * Clipped to [betatilde_t, beta_t]: beta_t is the variance for data of unit variance, the two-pixel
+ * data has less. At t = 1 this adds the noise that the plain update leaves out, which restores the
+ * spread the last step's posterior mean takes away.
+ */
+export function analyticVariance(s: Schedule, gamma: ArrayLike<number>): Float64Array {
+  if (gamma.length !== s.T + 1) throw new Error(`Gamma table has ${gamma.length} entries, expected T + 1 = ${s.T + 1}`);
+  const v = new Float64Array(s.T + 1);
+  for (let t = 1; t <= s.T; t++) {
+    const g = gamma[t];
+    if (!Number.isFinite(g)) throw new Error(`Gamma_${t} = ${g} is not a finite number`);
+    const beta = s.betas[t];
+    const raw = s.posteriorVariance[t] + (beta * beta / (s.alphas[t] * (1 - s.alphasCumprod[t]))) * (1 - g);
+    v[t] = Math.min(Math.max(raw, s.posteriorVariance[t]), beta);
+  }
+  return v;
 }

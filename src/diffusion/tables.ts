@@ -6,12 +6,12 @@ export const SCHEDULE_WIDTH = 7;
 
 /**
  * Rows t = 0..T: sqrt(alphabar), sqrt(1 - alphabar), 1/sqrt(alpha), (1 - alpha)/sqrt(1 - alphabar),
- * sigma, and the posterior mean's coefficients of x0 and x_t:
+ * sigma (0 at t = 1 unless the variance is analytic), and the posterior mean's coefficients of x0 and x_t:
  * sqrt(alphabar_{t-1}) beta / (1 - alphabar), sqrt(alpha) (1 - alphabar_{t-1}) / (1 - alphabar).
  */
-export function scheduleTable(kind: ScheduleKind, T: number, variance: VarianceKind = 'posterior'): Float32Array {
+export function scheduleTable(kind: ScheduleKind, T: number, variance: VarianceKind = 'posterior', gamma?: ArrayLike<number>): Float32Array {
   const s = makeSchedule(kind, T);
-  const sigma = sigmas(s, variance);
+  const sigma = sigmas(s, variance, gamma);
   const out = new Float32Array((T + 1) * SCHEDULE_WIDTH);
   for (let t = 0; t <= T; t++) {
     const r = t * SCHEDULE_WIDTH;

@@ -7,7 +7,8 @@ import { twoPixelBiasTables, twoPixelUNet, twoPixelUNetParams, NO_LABEL, type Tw
 import { fusedTables, fusedTwoPixelLoss, fusedTwoPixelSampler } from './fused.js';
 import { twoPixelBatch, samplePrepare, sampleUpdate } from './ops.js';
 import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
-import type { ScheduleKind, VarianceKind } from './schedule.js';
+import { makeSchedule, type ScheduleKind, type VarianceKind } from './schedule.js';
+import { gammaProbe } from './oracle.js';
 
 export interface TwoPixelTrainOptions {
   model: TwoPixelConfig;
@@ -106,8 +107,10 @@ export interface SampleOptions {
   record: number;
   /** Clip the predicted x_0 to [-clip, clip] in each step (0 or absent: the plain DDPM update). */
   clip?: number;
-  /** sigma_t^2 = beta_t (default here) or the posterior variance betatilde_t. */
+  /** sigma_t^2 = beta_t (default here), the posterior variance betatilde_t, or 'analytic' (needs gamma). */
   variance?: VarianceKind;
+  /** The model's Gamma table for the analytic variance (estimateGamma). */
+  gamma?: ArrayLike<number>;
 }
 
 export interface SampleResult {
@@ -147,7 +150,7 @@ export async function sampleOpByOp(device: GPUDevice, store: ParamStore, o: Samp
   sampleUpdate(g, tensors, eps, step);
   const program = await Program.compile(device, g, { seed: o.seed, params: store });
   try {
-    program.write(schedule, scheduleTable(o.schedule, T, o.variance ?? 'beta'));
+    program.write(schedule, scheduleTable(o.schedule, T, o.variance ?? 'beta', o.gamma));
     for (const [tensor, v] of tables.feeds) program.write(tensor, v);
     const netLabels = new Uint32Array(netBatch).fill(NO_LABEL);
     netLabels.set(labels);
@@ -173,11 +176,46 @@ export async function sampleFused(device: GPUDevice, store: ParamStore, o: Sampl
   const out = fusedTwoPixelSampler(g, fusedTables(g, tables), schedule, labels, { n: o.n, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip });
   const program = await Program.compile(device, g, { seed: o.seed, params: store, keep: [out.samples, out.trajectory] });
   try {
-    program.write(schedule, scheduleTable(o.schedule, T, o.variance ?? 'beta'));
+    program.write(schedule, scheduleTable(o.schedule, T, o.variance ?? 'beta', o.gamma));
     for (const [t, v] of tables.feeds) program.write(t, v);
     program.write(labels, labelArray(o.labels, o.n));
     program.run(1);
     return { samples: await program.readF32(out.samples), trajectory: o.record > 0 ? await program.readF32(out.trajectory) : new Float32Array(0) };
+  } finally {
+    program.destroy();
+  }
+}
+
+/**
+ * The model's Gamma_t = E ||eps_theta(x_t, t, none)||^2 / 2 over the noised mixture, t = 0..T, from
+ * n points (gammaProbe): what the analytic variance (analyticVariance) needs. One forward pass per t.
+ */
+export async function estimateGamma(
+  device: GPUDevice, store: ParamStore, o: { model: TwoPixelConfig; schedule: ScheduleKind; n: number; seed: number },
+): Promise<Float64Array> {
+  const T = o.model.T;
+  const g = new Graph('two-pixel Gamma table');
+  const x = g.input('x', [o.n, 1, 2]);
+  const t = g.input('t', [o.n], 'u32');
+  const y = g.input('y', [o.n], 'u32');
+  const tables = twoPixelBiasTables(g, o.model);
+  const eps = twoPixelUNet(g, x, t, y, tables);
+  const program = await Program.compile(device, g, { seed: o.seed, params: store, keep: [eps] });
+  try {
+    for (const [tensor, v] of tables.feeds) program.write(tensor, v);
+    program.write(y, new Uint32Array(o.n).fill(NO_LABEL));
+    const probe = gammaProbe(makeSchedule(o.schedule, T), o.n, o.seed);
+    const gamma = new Float64Array(T + 1);
+    for (let step = 1; step <= T; step++) {
+      program.write(x, probe(step));
+      program.write(t, new Uint32Array(o.n).fill(step));
+      program.run(1);
+      const e = await program.readF32(eps);
+      let sum = 0;
+      for (const v of e) sum += v * v;
+      gamma[step] = sum / (2 * o.n);
+    }
+    return gamma;
   } finally {
     program.destroy();
   }

@@ -3,6 +3,15 @@ import type { FlagSpec } from '../cli/flags.js';
 import type { StudySettings } from './models.js';
 import type { LossKind } from '../core/ops/loss.js';
 import type { VarianceKind } from '../diffusion/schedule.js';
+import type { ParamStore } from '../core/params.js';
+import { estimateGamma } from '../diffusion/twopixel.js';
+import { defaultTwoPixelConfig } from '../nn/twopixel.js';
+
+/**
+ * Noised data points the analytic variance's Gamma table is measured on: the standard error of
+ * each Gamma_t is about 0.02, which moves sigma_t^2 by at most about 2 % (about 5 s per model here).
+ */
+const GAMMA_POINTS = 2048;
 
 export const STUDY_FLAGS = {
   steps: { type: 'int', default: 3500, min: 1, max: 10_000_000, help: 'training steps per model' },
@@ -11,7 +20,7 @@ export const STUDY_FLAGS = {
   ema: { type: 'float', default: 0, min: 0, max: 0.999999, help: 'decay of the weight average sampling uses (0: none)' },
   loss: { type: 'string', default: 'mse', choices: ['mse', 'l1', 'huber'], help: 'training loss' },
   'p-uncond': { type: 'float', default: 0.1, min: 0, max: 1, help: 'label dropout probability (classifier-free guidance)' },
-  variance: { type: 'string', default: 'beta', choices: ['beta', 'posterior'], help: 'sampling sigma_t^2: beta_t or the posterior variance' },
+  variance: { type: 'string', default: 'analytic', choices: ['beta', 'posterior', 'analytic'], help: "sampling sigma_t^2: beta_t, the posterior variance, or the model's optimal one (Analytic-DPM)" },
   clip: { type: 'float', default: 3, min: 0, max: 1e6, help: 'clip the predicted x_0 to [-clip, clip] while sampling (0: off)' },
   models: { type: 'string', default: 'out/models', help: 'folder of the trained models (model-T{T}.safetensors), shared by the runners' },
   'checkpoint-every': { type: 'int', default: 1000, min: 0, max: 10_000_000, multipleOf: 100, help: 'save a resumable checkpoint every this many steps (0: never)' },
@@ -26,6 +35,11 @@ export function studySettings(f: StudyFlagValues, T: number): StudySettings {
   return { T, steps: f.steps, batch: f.batch, lr: f.lr, ema: f.ema, loss: f.loss as LossKind, pUncond: f['p-uncond'], seed: f.seed };
 }
 
-export function samplerOptions(f: StudyFlagValues): { clip: number; variance: VarianceKind } {
-  return { clip: f.clip, variance: f.variance as VarianceKind };
+/** How a trained model is sampled; the analytic variance measures the model's Gamma table first. */
+export async function samplerOptions(f: StudyFlagValues, device: GPUDevice, store: ParamStore, T: number) {
+  const variance = f.variance as VarianceKind;
+  const gamma = variance === 'analytic'
+    ? await estimateGamma(device, store, { model: defaultTwoPixelConfig(T), schedule: 'cosine', n: GAMMA_POINTS, seed: f.seed })
+    : undefined;
+  return { clip: f.clip, variance, gamma };
 }

@@ -39,11 +39,11 @@ export function guidanceMain(argv?: readonly string[]): Promise<void> {
     const model = await obtainModel(gpu.device, studySettings(f, T), f.models, f.retrain, f['checkpoint-every']);
     const classifier = f.mode === 'classifier' ? await obtainClassifier(gpu.device, T, f['classifier-steps'], f.seed, f.models, f.retrain) : null;
     const config = defaultTwoPixelConfig(T);
-    const { clip, variance } = samplerOptions(f);
+    const { clip, variance, gamma } = await samplerOptions(f, gpu.device, model.store, T);
     const sampleWith = (kind: string, n: number, label: number, w: number, record: number) =>
       kind === 'classifier'
-        ? sampleClassifierGuided(gpu.device, model.store, classifier!.store, { model: config, n, labels: label, scale: w, seed: f.seed, record, variance })
-        : sampleFused(gpu.device, model.store, { model: config, schedule: 'cosine', n, labels: label, guidance: w, seed: f.seed, record, clip, variance });
+        ? sampleClassifierGuided(gpu.device, model.store, classifier!.store, { model: config, n, labels: label, scale: w, seed: f.seed, record, variance, gamma })
+        : sampleFused(gpu.device, model.store, { model: config, schedule: 'cosine', n, labels: label, guidance: w, seed: f.seed, record, clip, variance, gamma });
     const kinds = f.mode === 'classifier' ? ['classifier', 'cfg'] : ['cfg'];
     const sample = (n: number, label: number, w: number, record: number) => sampleWith(f.mode, n, label, w, record);
     const trajectories: number[][] = [];

@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { writeCsvAtomic } from '../io/csv.js';
 import { sampleFused } from '../diffusion/twopixel.js';
 import { sampleOracle } from '../diffusion/oracle.js';
+import type { VarianceKind } from '../diffusion/schedule.js';
 import { formatMetricsTable, sampleMetrics, type SampleMetrics } from '../diffusion/metrics.js';
 import { defaultTwoPixelConfig } from '../nn/twopixel.js';
 import { mixturePdf } from '../data/mixture.js';
@@ -39,13 +40,13 @@ export function sweepMain(argv?: readonly string[]): Promise<void> {
       try {
         const t0 = performance.now();
         const { samples } = await sampleFused(gpu.device, model.store, {
-          model: defaultTwoPixelConfig(T), schedule: 'cosine', n: f.samples, labels: null, guidance: null, seed: f.seed, record: 0, ...samplerOptions(f),
+          model: defaultTwoPixelConfig(T), schedule: 'cosine', n: f.samples, labels: null, guidance: null, seed: f.seed, record: 0, ...(await samplerOptions(f, gpu.device, model.store, T)),
         });
         const sampleSeconds = (performance.now() - t0) / 1000;
         const csv = Array.from({ length: f.samples }, (_, i) => [samples[2 * i], samples[2 * i + 1]]);
         writeCsvAtomic(join(out, `samples-T${T}.csv`), ['left', 'right'], csv);
         const metrics = sampleMetrics(samples, f.seed + 1);
-        const oracle = sampleMetrics(sampleOracle(f.samples, T, 'cosine', f.variance as 'beta' | 'posterior', f.seed), f.seed + 1);
+        const oracle = sampleMetrics(sampleOracle(f.samples, T, 'cosine', f.variance as VarianceKind, f.seed), f.seed + 1);
         rows.push({ name: `T=${T}`, metrics }, { name: `T=${T} exact eps`, metrics: oracle });
         results.push({ T, checkpoint: model.path, trained: model.trained, trainSeconds: model.trainSeconds, finalLoss: model.finalLoss, sampleSeconds, metrics, exactScoreSampler: oracle });
         const xs = samples.filter((_, i) => i % 2 === 0);

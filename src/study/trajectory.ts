@@ -32,7 +32,7 @@ export function trajectoryMain(argv?: readonly string[]): Promise<void> {
     let result;
     try {
       result = await sampleFused(gpu.device, model.store, {
-        model: defaultTwoPixelConfig(T), schedule: 'cosine', n: f.starts, labels: null, guidance: null, seed: f.seed, record: f.starts, ...samplerOptions(f),
+        model: defaultTwoPixelConfig(T), schedule: 'cosine', n: f.starts, labels: null, guidance: null, seed: f.seed, record: f.starts, ...(await samplerOptions(f, gpu.device, model.store, T)),
       });
     } finally {
       model.release();
