@@ -293,6 +293,13 @@ fn train(@builtin(global_invocation_id) gid: vec3u) {
 
 // ---- sampling -------------------------------------------------------------------------------
 
+// The fused parameters (from lo, width floats) copied to out_main, which the sampler then binds as
+// the uniform weight block of forward_regs (src/diffusion/fusedgen.ts).
+@compute @workgroup_size(64)
+fn pack(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x < p.width) { out_main[gid.x] = params[p.lo + gid.x]; }
+}
+
 fn sample_normal(e: u32, step: u32, tag: u32) -> f32 {
   let r = philox4x32(vec4u(e, p.stream, step, tag), vec2u(state[1], state[2]));
   return to_normal_pair(r.x, r.y).x;
@@ -312,11 +319,9 @@ fn sample(@builtin(global_invocation_id) gid: vec3u) {
   let label = ids[i];
   for (var s = 0u; s < p.steps; s++) {
     let t = p.steps - s;
-    load_bias(t, label);
-    var epshat = forward(x);
+    var epshat = forward_regs(x, t, label);
     if (p.kind == 1u) {
-      load_bias(t, NO_LABEL);
-      epshat = (p.scalar + 1.0) * epshat - p.scalar * forward(x);
+      epshat = (p.scalar + 1.0) * epshat - p.scalar * forward_regs(x, t, NO_LABEL);
     }
     let row = t * SCHEDULE_WIDTH;
     if (p.delta > 0.0) {

@@ -3,8 +3,12 @@
 // dispatch, so sharing matters).
 import common from '../../shaders/common.wgsl';
 
-/** How a kernel uses each binding, in binding order: read-only storage, read-write storage, uniform. */
-export type Access = 'read' | 'write' | 'uniform';
+/**
+ * How a kernel uses each binding, in binding order: read-only storage, read-write storage, the
+ * kernel's own uniform parameter block ('uniform'), or a tensor read as a uniform buffer
+ * ('constant': on a CPU driver, reads at one address across lanes cost nothing there).
+ */
+export type Access = 'read' | 'write' | 'uniform' | 'constant';
 
 export interface KernelDef {
   /** Unique name, `file.entry`. */
@@ -41,7 +45,7 @@ const caches = new WeakMap<GPUDevice, Map<string, Promise<Compiled>>>();
 
 function layoutEntry(binding: number, access: Access): GPUBindGroupLayoutEntry {
   const type: GPUBufferBindingType =
-    access === 'uniform' ? 'uniform' : access === 'read' ? 'read-only-storage' : 'storage';
+    access === 'uniform' || access === 'constant' ? 'uniform' : access === 'read' ? 'read-only-storage' : 'storage';
   return { binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } };
 }
 

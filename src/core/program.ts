@@ -406,7 +406,7 @@ export class Program {
 function planMemory(device: GPUDevice, graph: Graph, store: ParamStore, rec: Recorder, keep: Set<Tensor>) {
   const bindings = new Map<Tensor, GPUBufferBinding>();
   const owned: GPUBuffer[] = [];
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const own = (label: string, bytes: number) => {
     checkBufferSize(device, bytes, `tensor ${label}`);
     const buffer = device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });

@@ -13,9 +13,11 @@ import type { LossKind } from '../core/ops/loss.js';
 import { MIXTURE } from '../data/mixture.js';
 import { LABELS, type BiasTables } from '../nn/twopixel.js';
 import { checkSchedule, STREAM_SAMPLE, STREAM_TRAIN } from './ops.js';
+import { forwardRegs, WEIGHT_BLOCK } from './fusedgen.js';
 
-const TRAIN = defineKernel('twopixel.train', code, 'train', ['read', 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform'], { libraries: [philox] });
-const SAMPLE = defineKernel('twopixel.sample', code, 'sample', ['read', 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform'], { libraries: [philox] });
+const TRAIN = defineKernel('twopixel.train', code, 'train', ['read', 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform'], { libraries: [philox, forwardRegs()] });
+const SAMPLE = defineKernel('twopixel.sample', code, 'sample', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries: [philox, forwardRegs()] });
+const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', null, null, null, null, 'write', null, null, 'uniform'], { libraries: [philox, forwardRegs()] });
 const BUCKET = defineKernel('bucket.bucket', bucketCode, 'bucket', ['read', 'write', null, null, 'uniform'], { workgroupSize: 256 });
 const SCATTER_ROWS = defineKernel('bucket.scatter_rows', bucketCode, 'scatter_rows', [null, 'write', 'read', 'write', 'uniform']);
 const REDUCE = defineKernel('twopixel_reduce.reduce', reduceCode, 'reduce', ['read', 'write', 'write', 'read', 'uniform']);
@@ -163,8 +165,12 @@ export function fusedTwoPixelSampler(g: Graph, tables: { p: Tensor; q: Tensor },
     inputs: [tables.p, tables.q, schedule, labels, ...params],
     outputs: [samples, trajectory],
     forward(e) {
-      e.dispatch(SAMPLE, [e.store.params, tables.p, tables.q, g.state, schedule, samples, trajectory, labels],
-        header(n, T, 0, STREAM_SAMPLE, guided ? o.guidance! : 0, guided ? 1 : 0, o.clip ?? 0, record, layout(e, params)), n);
+      const l = layout(e, params);
+      if (l.width > WEIGHT_BLOCK) throw new Error(`fused two-pixel sampler: ${l.width} parameter floats exceed the ${WEIGHT_BLOCK}-float uniform block`);
+      const head = header(n, T, 0, STREAM_SAMPLE, guided ? o.guidance! : 0, guided ? 1 : 0, o.clip ?? 0, record, l);
+      const weights = e.scratch('fused.weights', [WEIGHT_BLOCK]);
+      e.dispatch(PACK, [e.store.params, weights], head, l.width);
+      e.dispatch(SAMPLE, [tables.p, tables.q, g.state, schedule, samples, trajectory, labels, weights], head, n);
     },
   });
   return { samples, trajectory };
