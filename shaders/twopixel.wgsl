@@ -305,38 +305,59 @@ fn sample_normal(e: u32, step: u32, tag: u32) -> f32 {
   return to_normal_pair(r.x, r.y).x;
 }
 
-// A whole reverse trajectory per invocation (SPEC section 5), with the same draws as the
-// op-by-op sampler (ddpm.wgsl): x_T, then for t = T..1 the DDPM update with
-// epshat = eps(x, t, y), or (w + 1) eps(x, t, y) - w eps(x, t, none) under guidance.
+// Whole reverse trajectories (SPEC section 5), with the same draws as the op-by-op sampler
+// (ddpm.wgsl): x_T, then for t = T..1 the DDPM update with epshat = eps(x, t, y), or
+// (w + 1) eps(x, t, y) - w eps(x, t, none) under guidance. One invocation runs EVALS network
+// evaluations at a time (forward_regs): EVALS samples, or EVALS / 2 under guidance.
 // ids holds each sample's label; out_main gets x_0; out_side the trajectory [T + 1, record, 2].
 @compute @workgroup_size(64)
 fn sample(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x;
-  if (i >= p.batch) { return; }
-  var x = vec2f(sample_normal(2u * i, 0u, TAG_START), sample_normal(2u * i + 1u, 0u, TAG_START));
-  let recorded = i < p.record;
-  if (recorded) { out_side[2u * i] = x.x; out_side[2u * i + 1u] = x.y; }
-  let label = ids[i];
+  let guided = p.kind == 1u;
+  let per = select(EVALS, EVALS / 2u, guided);
+  let first = gid.x * per;
+  if (first >= p.batch) { return; }
+  var x: array<vec2f, EVALS>;
+  var label: array<u32, EVALS>;
+  for (var j = 0u; j < EVALS; j++) {
+    let i = first + j;
+    x[j] = vec2f(sample_normal(2u * i, 0u, TAG_START), sample_normal(2u * i + 1u, 0u, TAG_START));
+    label[j] = ids[min(i, p.batch - 1u)];
+    if (j < per && i < p.record) { out_side[2u * i] = x[j].x; out_side[2u * i + 1u] = x[j].y; }
+  }
   for (var s = 0u; s < p.steps; s++) {
     let t = p.steps - s;
-    var epshat = forward_regs(x, t, label);
-    if (p.kind == 1u) {
-      epshat = (p.scalar + 1.0) * epshat - p.scalar * forward_regs(x, t, NO_LABEL);
+    var epshat: array<vec2f, EVALS>;
+    if (guided) {
+      var ex: array<vec2f, EVALS>;
+      var el: array<u32, EVALS>;
+      for (var j = 0u; j < EVALS / 2u; j++) {
+        ex[2u * j] = x[j]; ex[2u * j + 1u] = x[j];
+        el[2u * j] = label[j]; el[2u * j + 1u] = NO_LABEL;
+      }
+      let eps = forward_regs(ex, t, el);
+      for (var j = 0u; j < EVALS / 2u; j++) { epshat[j] = (p.scalar + 1.0) * eps[2u * j] - p.scalar * eps[2u * j + 1u]; }
+    } else {
+      epshat = forward_regs(x, t, label);
     }
     let row = t * SCHEDULE_WIDTH;
-    if (p.delta > 0.0) {
-      let x0 = clamp((x - schedule[row + 1u] * epshat) / schedule[row], vec2f(-p.delta), vec2f(p.delta));
-      x = schedule[row + 5u] * x0 + schedule[row + 6u] * x;
-    } else {
-      x = schedule[row + 2u] * (x - schedule[row + 3u] * epshat);
-    }
-    x += schedule[row + 4u] * vec2f(sample_normal(2u * i, s, TAG_STEP), sample_normal(2u * i + 1u, s, TAG_STEP));
-    if (recorded) {
-      let at = ((s + 1u) * p.record + i) * 2u;
-      out_side[at] = x.x;
-      out_side[at + 1u] = x.y;
+    for (var j = 0u; j < EVALS; j++) {
+      let i = first + j;
+      if (p.delta > 0.0) {
+        let x0 = clamp((x[j] - schedule[row + 1u] * epshat[j]) / schedule[row], vec2f(-p.delta), vec2f(p.delta));
+        x[j] = schedule[row + 5u] * x0 + schedule[row + 6u] * x[j];
+      } else {
+        x[j] = schedule[row + 2u] * (x[j] - schedule[row + 3u] * epshat[j]);
+      }
+      x[j] += schedule[row + 4u] * vec2f(sample_normal(2u * i, s, TAG_STEP), sample_normal(2u * i + 1u, s, TAG_STEP));
+      if (j < per && i < p.record) {
+        let at = ((s + 1u) * p.record + i) * 2u;
+        out_side[at] = x[j].x;
+        out_side[at + 1u] = x[j].y;
+      }
     }
   }
-  out_main[2u * i] = x.x;
-  out_main[2u * i + 1u] = x.y;
+  for (var j = 0u; j < per; j++) {
+    let i = first + j;
+    if (i < p.batch) { out_main[2u * i] = x[j].x; out_main[2u * i + 1u] = x[j].y; }
+  }
 }

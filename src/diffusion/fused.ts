@@ -13,7 +13,7 @@ import type { LossKind } from '../core/ops/loss.js';
 import { MIXTURE } from '../data/mixture.js';
 import { LABELS, type BiasTables } from '../nn/twopixel.js';
 import { checkSchedule, STREAM_SAMPLE, STREAM_TRAIN } from './ops.js';
-import { forwardRegs, WEIGHT_BLOCK } from './fusedgen.js';
+import { EVALS, forwardRegs, WEIGHT_BLOCK } from './fusedgen.js';
 
 const TRAIN = defineKernel('twopixel.train', code, 'train', ['read', 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform'], { libraries: [philox, forwardRegs()] });
 const SAMPLE = defineKernel('twopixel.sample', code, 'sample', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries: [philox, forwardRegs()] });
@@ -170,7 +170,7 @@ export function fusedTwoPixelSampler(g: Graph, tables: { p: Tensor; q: Tensor },
       const head = header(n, T, 0, STREAM_SAMPLE, guided ? o.guidance! : 0, guided ? 1 : 0, o.clip ?? 0, record, l);
       const weights = e.scratch('fused.weights', [WEIGHT_BLOCK]);
       e.dispatch(PACK, [e.store.params, weights], head, l.width);
-      e.dispatch(SAMPLE, [tables.p, tables.q, g.state, schedule, samples, trajectory, labels, weights], head, n);
+      e.dispatch(SAMPLE, [tables.p, tables.q, g.state, schedule, samples, trajectory, labels, weights], head, Math.ceil(n / (guided ? EVALS / 2 : EVALS)));
     },
   });
   return { samples, trajectory };

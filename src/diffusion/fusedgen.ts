@@ -15,25 +15,37 @@ export const WEIGHT_BLOCK = 16384;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const lane = (k: number) => 'xyzw'[k & 3];
 
-/** `fn forward_regs(x: vec2f, t: u32, label: u32) -> vec2f`: eps_theta(x, t, label). */
+/** Network evaluations per invocation: each weight read then serves this many of them. */
+export const EVALS = 4;
+
+/**
+ * `fn forward_regs(x: array<vec2f, EVALS>, t: u32, label: array<u32, EVALS>) -> array<vec2f, EVALS>`:
+ * eps_theta(x[e], t, label[e]) for every e, at one step t.
+ */
 export function forwardRegs(): string {
+  const E = range(EVALS);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(`  ${s}`);
-  // Weight k of a parameter at a constant position; `base_*` are the vec4 indices of each parameter.
   const w = (base: string, k: number) => `wts[${base} + ${k >> 2}u].${lane(k)}`;
-  const bias = (c: string) =>
-    `(ptable[pt + ${c}] + select(select(qtable[256u + ${c}], qtable[128u + ${c}], label == 1u), qtable[${c}], label == 0u))`;
   const silu = (a: string) => `${a} / (1.0 + exp(-${a}))`;
-  // GroupNorm + affine + SiLU over the vec2f values pre{L}_c; defines h{L}_c.
+  // The block bias of channel `c` for every evaluation: P(t) + Q(label), defines bias${tag}_e.
+  const biases = (indent: string, tag: string, c: string) => {
+    emit(`${indent}let pq${tag} = vec4f(ptable[pt + ${c}], qtable[${c}], qtable[128u + ${c}], qtable[256u + ${c}]);`);
+    for (const e of E) emit(`${indent}let bias${tag}_${e} = pq${tag}.x + select(select(pq${tag}.w, pq${tag}.z, label[${e}] == 1u), pq${tag}.y, label[${e}] == 0u);`);
+  };
+  // GroupNorm + affine + SiLU over pre{L}_{c}_{e}; defines h{L}_{c}_{e}.
   const normSilu = (L: number, channels: number, groups: number, gamma: string, beta: string) => {
     const per = channels / groups;
     for (let g = 0; g < groups; g++) {
       const cs = range(per).map((i) => g * per + i);
-      emit(`let m${L}_${g} = (${cs.map((c) => `pre${L}_${c}.x + pre${L}_${c}.y`).join(' + ')}) * ${1 / (2 * per)};`);
-      emit(`let r${L}_${g} = inverseSqrt((${cs.map((c) => `dot(pre${L}_${c} - m${L}_${g}, pre${L}_${c} - m${L}_${g})`).join(' + ')}) * ${1 / (2 * per)} + 1e-5);`);
-      for (const c of cs) {
-        emit(`let a${L}_${c} = (pre${L}_${c} - m${L}_${g}) * r${L}_${g} * ${w(gamma, c)} + ${w(beta, c)};`);
-        emit(`let h${L}_${c} = ${silu(`a${L}_${c}`)};`);
+      for (const e of E) {
+        const v = (c: number) => `pre${L}_${c}_${e}`;
+        emit(`let m${L}_${g}_${e} = (${cs.map((c) => `${v(c)}.x + ${v(c)}.y`).join(' + ')}) * ${1 / (2 * per)};`);
+        emit(`let r${L}_${g}_${e} = inverseSqrt((${cs.map((c) => `dot(${v(c)} - m${L}_${g}_${e}, ${v(c)} - m${L}_${g}_${e})`).join(' + ')}) * ${1 / (2 * per)} + 1e-5);`);
+        for (const c of cs) {
+          emit(`let a${L}_${c}_${e} = (${v(c)} - m${L}_${g}_${e}) * r${L}_${g}_${e} * ${w(gamma, c)} + ${w(beta, c)};`);
+          emit(`let h${L}_${c}_${e} = ${silu(`a${L}_${c}_${e}`)};`);
+        }
       }
     }
   };
@@ -44,8 +56,11 @@ export function forwardRegs(): string {
   }
   // Block 1 and its GroupNorm, written out.
   for (const c of range(C1)) {
-    emit(`let b1_${c} = ${w('base_b1', c)} + ${bias(`${c}u`)};`);
-    emit(`let pre1_${c} = vec2f(b1_${c} + ${w('base_w1', 2 * c)} * x.x + ${w('base_w1', 2 * c + 1)} * x.y, b1_${c} + ${w('base_w1', 2 * c)} * x.y);`);
+    biases('', `1_${c}`, `${c}u`);
+    emit(`let k1_${c} = vec3f(${w('base_w1', 2 * c)}, ${w('base_w1', 2 * c + 1)}, ${w('base_b1', c)});`);
+    for (const e of E) {
+      emit(`let pre1_${c}_${e} = vec2f(k1_${c}.z + bias1_${c}_${e}) + vec2f(k1_${c}.x * x[${e}].x + k1_${c}.y * x[${e}].y, k1_${c}.x * x[${e}].y);`);
+    }
   }
   normSilu(1, C1, GROUPS[0], 'base_g1', 'base_e1');
   // Block 2, four output channels (two GroupNorm groups) per iteration; W2 is [64][32].
@@ -55,40 +70,49 @@ export function forwardRegs(): string {
   emit(`  let bt = wts[base_e2 + blk];`);
   for (const j of range(4)) {
     const c = `(4u * blk + ${j}u)`;
-    const rows = range(C1 / 4).map((v) => `wts[base_w2 + ${c} * ${C1 / 4}u + ${v}u]`);
-    emit(`  let r${j} = array<vec4f, ${C1 / 4}>(${rows.join(', ')});`);
-    emit(`  let q${j} = vec2f(bb.${lane(j)} + ${bias(`${C1}u + ${c}`)}) + ${range(C1).map((ci) => `r${j}[${ci >> 2}].${lane(ci)} * h1_${ci}`).join(' + ')};`);
+    biases('  ', `${j}`, `${C1}u + ${c}`);
+    for (const v of range(C1 / 4)) emit(`  let r${j}_${v} = wts[base_w2 + ${c} * ${C1 / 4}u + ${v}u];`);
+    for (const e of E) {
+      emit(`  let q${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e}) + ${range(C1).map((ci) => `r${j}_${ci >> 2}.${lane(ci)} * h1_${ci}_${e}`).join(' + ')};`);
+    }
   }
-  for (const g of [0, 1]) {
-    const [a, b] = [2 * g, 2 * g + 1];
-    emit(`  let m${g} = (q${a}.x + q${a}.y + q${b}.x + q${b}.y) * 0.25;`);
-    emit(`  let s${g} = inverseSqrt((dot(q${a} - m${g}, q${a} - m${g}) + dot(q${b} - m${g}, q${b} - m${g})) * 0.25 + 1e-5);`);
-    for (const j of [a, b]) {
-      emit(`  let a${j} = (q${j} - m${g}) * s${g} * gm.${lane(j)} + bt.${lane(j)};`);
-      emit(`  h2v[4u * blk + ${j}u] = ${silu(`a${j}`)};`);
+  for (const e of E) {
+    for (const g of [0, 1]) {
+      const [a, b] = [`q${2 * g}_${e}`, `q${2 * g + 1}_${e}`];
+      emit(`  let m${g}_${e} = (${a}.x + ${a}.y + ${b}.x + ${b}.y) * 0.25;`);
+      emit(`  let s${g}_${e} = inverseSqrt((dot(${a} - m${g}_${e}, ${a} - m${g}_${e}) + dot(${b} - m${g}_${e}, ${b} - m${g}_${e})) * 0.25 + 1e-5);`);
+      for (const j of [2 * g, 2 * g + 1]) {
+        emit(`  let a${j}_${e} = (q${j}_${e} - m${g}_${e}) * s${g}_${e} * gm.${lane(j)} + bt.${lane(j)};`);
+        emit(`  h2v[${e}u][4u * blk + ${j}u] = ${silu(`a${j}_${e}`)};`);
+      }
     }
   }
   emit(`}`);
-  for (const ci of range(C2)) emit(`let h2_${ci} = h2v[${ci}];`);
+  for (const e of E) for (const ci of range(C2)) emit(`let h2_${ci}_${e} = h2v[${e}][${ci}];`);
   // Block 3, four output channels per iteration; W3 is [64][32] (input-major), one vec4 per input.
   emit(`for (var blk = 0u; blk < p.n32 / 4u; blk++) {`);
   emit(`  let bb = wts[base_b3 + blk];`);
-  for (const j of range(4)) emit(`  var acc${j} = vec2f(bb.${lane(j)} + ${bias(`${C1 + C2}u + 4u * blk + ${j}u`)});`);
+  for (const j of range(4)) {
+    biases('  ', `${j}`, `${C1 + C2}u + 4u * blk + ${j}u`);
+    for (const e of E) emit(`  var acc${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e});`);
+  }
   for (const ci of range(C2)) {
     emit(`  let v${ci} = wts[base_w3 + ${ci * (C3 / 4)}u + blk];`);
-    emit(`  ${range(4).map((j) => `acc${j} += v${ci}.${lane(j)} * h2_${ci};`).join(' ')}`);
+    for (const e of E) emit(`  ${range(4).map((j) => `acc${j}_${e} += v${ci}.${lane(j)} * h2_${ci}_${e};`).join(' ')}`);
   }
-  for (const j of range(4)) emit(`  pre3v[4u * blk + ${j}u] = acc${j};`);
+  for (const j of range(4)) for (const e of E) emit(`  pre3v[${e}u][4u * blk + ${j}u] = acc${j}_${e};`);
   emit(`}`);
-  for (const c of range(C3)) emit(`let pre3_${c} = pre3v[${c}];`);
+  for (const e of E) for (const c of range(C3)) emit(`let pre3_${c}_${e} = pre3v[${e}][${c}];`);
   normSilu(3, C3, GROUPS[2], 'base_g3', 'base_e3');
-  const out = [...range(C3).map((ci) => `${w('base_w4', ci)} * h3_${ci}`), ...range(C1).map((ci) => `${w('base_w4', C3 + ci)} * h1_${ci}`)];
-  emit(`return vec2f(${w('base_b4', 0)}) + ${out.join(' + ')};`);
+  for (const ci of range(C3 + C1)) emit(`let k4_${ci} = ${w('base_w4', ci)};`);
+  const outs = E.map((e) => `vec2f(${w('base_b4', 0)}) + ${[...range(C3).map((ci) => `k4_${ci} * h3_${ci}_${e}`), ...range(C1).map((ci) => `k4_${C3 + ci} * h1_${ci}_${e}`)].join(' + ')}`);
+  emit(`return array<vec2f, ${EVALS}>(\n    ${outs.join(',\n    ')});`);
   return [
     `@group(0) @binding(9) var<uniform> wts: array<vec4f, ${WEIGHT_BLOCK / 4}>;`,
-    `var<private> h2v: array<vec2f, ${C2}>;`,
-    `var<private> pre3v: array<vec2f, ${C3}>;`,
+    `const EVALS: u32 = ${EVALS}u;`,
+    `var<private> h2v: array<array<vec2f, ${C2}>, ${EVALS}>;`,
+    `var<private> pre3v: array<array<vec2f, ${C3}>, ${EVALS}>;`,
     '',
-    `fn forward_regs(x: vec2f, t: u32, label: u32) -> vec2f {\n${lines.join('\n')}\n}\n`,
+    `fn forward_regs(x: array<vec2f, ${EVALS}>, t: u32, label: array<u32, ${EVALS}>) -> array<vec2f, ${EVALS}> {\n${lines.join('\n')}\n}\n`,
   ].join('\n');
 }
