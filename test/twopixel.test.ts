@@ -13,7 +13,7 @@ const model = defaultTwoPixelConfig(10);
 
 async function lossAndGrads(fused: boolean, loss: 'mse' | 'l1' | 'huber') {
   const gpu = await testGpu();
-  const o = { ...defaultTrainOptions(model, 7), batch: 96, fused, loss };
+  const o = { ...defaultTrainOptions(model, 7), batch: 95, fused, loss }; // odd: one invocation gets a sample past the batch
   const built = buildTrainingGraph(o, 1);
   const program = await Program.compile(gpu.device, built.g, { seed: 7, gradientsOf: built.loss });
   for (const [tensor, v] of built.feeds) program.write(tensor, v);

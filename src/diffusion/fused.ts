@@ -13,11 +13,13 @@ import type { LossKind } from '../core/ops/loss.js';
 import { MIXTURE } from '../data/mixture.js';
 import { LABELS, type BiasTables } from '../nn/twopixel.js';
 import { checkSchedule, STREAM_SAMPLE, STREAM_TRAIN } from './ops.js';
-import { EVALS, forwardRegs, WEIGHT_BLOCK } from './fusedgen.js';
+import { EVALS, forwardRegs, trainEntry, WEIGHT_BLOCK } from './fusedgen.js';
 
-const TRAIN = defineKernel('twopixel.train', code, 'train', ['read', 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform'], { libraries: [philox, forwardRegs()] });
-const SAMPLE = defineKernel('twopixel.sample', code, 'sample', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries: [philox, forwardRegs()] });
-const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', null, null, null, null, 'write', null, null, 'uniform'], { libraries: [philox, forwardRegs()] });
+// The module's generated parts (fusedgen.ts): every kernel of it compiles the whole module.
+const libraries = [philox, forwardRegs(), trainEntry()];
+const TRAIN = defineKernel('twopixel.train', code, 'train', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries });
+const SAMPLE = defineKernel('twopixel.sample', code, 'sample', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries });
+const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', null, null, null, null, 'write', null, null, 'uniform'], { libraries });
 const BUCKET = defineKernel('bucket.bucket', bucketCode, 'bucket', ['read', 'write', null, null, 'uniform'], { workgroupSize: 256 });
 const SCATTER_ROWS = defineKernel('bucket.scatter_rows', bucketCode, 'scatter_rows', [null, 'write', 'read', 'write', 'uniform']);
 const REDUCE = defineKernel('twopixel_reduce.reduce', reduceCode, 'reduce', ['read', 'write', 'write', 'read', 'uniform']);
@@ -109,9 +111,12 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
     outputs: [loss, biasGrads, ids],
     forward(e) {
       const l = layout(e, params);
+      if (l.width > WEIGHT_BLOCK) throw new Error(`fused two-pixel loss: ${l.width} parameter floats exceed the ${WEIGHT_BLOCK}-float uniform block`);
       partials = e.scratch('fused.partials', [threads, l.width + 1]);
-      e.dispatch(TRAIN, [e.store.params, tables.p, tables.q, g.state, schedule, partials, biasGrads, ids],
-        header(batch, T, threads, STREAM_TRAIN, o.pUncond, LOSS_KINDS[o.loss], delta, 0, l), threads);
+      const head = header(batch, T, threads, STREAM_TRAIN, o.pUncond, LOSS_KINDS[o.loss], delta, 0, l);
+      const weights = e.scratch('fused.weights', [WEIGHT_BLOCK]);
+      e.dispatch(PACK, [e.store.params, weights], head, l.width);
+      e.dispatch(TRAIN, [tables.p, tables.q, g.state, schedule, partials, biasGrads, ids, weights], head, threads);
     },
     backward(e) {
       const l = layout(e, params);

@@ -1,118 +1,313 @@
-// The two-pixel UNet's forward pass for a CPU driver, generated as WGSL: activations are named
-// values (lavapipe keeps those in vector registers, but turns each access to a dynamically
-// indexed private array into a per-lane gather), and weights come from a uniform buffer as vec4s
-// at indices every lane shares (free there, where a storage read costs a per-lane loop). Loops
-// stay only where the generated code would otherwise grow past what LLVM compiles in seconds.
-// Appended to shaders/twopixel.wgsl, whose loop version `forward` stays the readable reference
-// the tests compare this one against.
+// The fused two-pixel kernels' network code, generated as WGSL for a CPU driver. What lavapipe
+// rewards (measured in bench/README.md): values it can keep in vector registers, so activations
+// are named values, not dynamically indexed private arrays (each such access becomes a per-lane
+// gather); few memory reads, so weights come from a uniform block as vec4s at indices every lane
+// shares, and each invocation runs several network evaluations at once so that one weight read
+// serves all of them. Loops remain only where straight-line code would grow past what LLVM
+// compiles in seconds (the 64-channel block). shaders/twopixel.wgsl holds the rest of the
+// kernels; the op-by-op graph (src/nn/twopixel.ts) is the reference the tests compare against.
 import { BLOCK_CHANNELS } from '../nn/twopixel.js';
 
 const [C1, C2, C3] = BLOCK_CHANNELS;
 const GROUPS = [4, 32, 4] as const;
 /** Floats the uniform weight block holds (64 KiB, WebGPU's guaranteed uniform binding size). */
 export const WEIGHT_BLOCK = 16384;
+/** Network evaluations per sampler invocation: EVALS samples, or EVALS / 2 under guidance. */
+export const EVALS = 4;
+/** Training samples one invocation carries through forward and backward together. */
+export const TRAIN_EVALS = 2;
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const lane = (k: number) => 'xyzw'[k & 3];
+const w = (base: string, k: number) => `wts[base_${base} + ${k >> 2}u].${lane(k)}`;
+const silu = (a: string) => `${a} / (1.0 + exp(-${a}))`;
+const BASES = ['w1', 'b1', 'g1', 'e1', 'w2', 'b2', 'g2', 'e2', 'w3', 'b3', 'g3', 'e3', 'w4', 'b4'];
 
-/** Network evaluations per invocation: each weight read then serves this many of them. */
-export const EVALS = 4;
+class Code {
+  readonly lines: string[] = [];
+  emit(indent: number, s: string) {
+    this.lines.push(' '.repeat(indent) + s);
+  }
+  toString() {
+    return this.lines.join('\n');
+  }
+}
 
 /**
- * `fn forward_regs(x: array<vec2f, EVALS>, t: u32, label: array<u32, EVALS>) -> array<vec2f, EVALS>`:
- * eps_theta(x[e], t, label[e]) for every e, at one step t.
+ * The forward pass for E evaluations with inputs x_e (vec2f values), step rows pt_e = t_e * 128
+ * and labels label_e. Defines n{L}_{c}_{e}, a{L}_{c}_{e}, h{L}_{c}_{e} for blocks 1 and 3 and
+ * out_e; block 2's normalised values, outputs and 1/std go to private arrays `${v}n2`, `${v}h2`,
+ * `${v}r2` (training only) indexed [e][channel or group].
  */
-export function forwardRegs(): string {
-  const E = range(EVALS);
-  const lines: string[] = [];
-  const emit = (s: string) => lines.push(`  ${s}`);
-  const w = (base: string, k: number) => `wts[${base} + ${k >> 2}u].${lane(k)}`;
-  const silu = (a: string) => `${a} / (1.0 + exp(-${a}))`;
-  // The block bias of channel `c` for every evaluation: P(t) + Q(label), defines bias${tag}_e.
-  const biases = (indent: string, tag: string, c: string) => {
-    emit(`${indent}let pq${tag} = vec4f(ptable[pt + ${c}], qtable[${c}], qtable[128u + ${c}], qtable[256u + ${c}]);`);
-    for (const e of E) emit(`${indent}let bias${tag}_${e} = pq${tag}.x + select(select(pq${tag}.w, pq${tag}.z, label[${e}] == 1u), pq${tag}.y, label[${e}] == 0u);`);
+function forward(code: Code, E: number, v: string, training: boolean) {
+  const es = range(E);
+  const at = (n: number, s: string) => code.emit(n, s);
+  // The block bias of channel c (an index expression) for every evaluation: P(t) + Q(label).
+  const biases = (n: number, tag: string, c: string) => {
+    at(n, `let qr${tag} = vec3f(qtable[${c}], qtable[128u + ${c}], qtable[256u + ${c}]);`);
+    for (const e of es) {
+      at(n, `let bias${tag}_${e} = ptable[pt_${e} + ${c}] + select(select(qr${tag}.z, qr${tag}.y, label_${e} == 1u), qr${tag}.x, label_${e} == 0u);`);
+    }
   };
-  // GroupNorm + affine + SiLU over pre{L}_{c}_{e}; defines h{L}_{c}_{e}.
-  const normSilu = (L: number, channels: number, groups: number, gamma: string, beta: string) => {
+  const normSilu = (L: number, channels: number, groups: number) => {
     const per = channels / groups;
     for (let g = 0; g < groups; g++) {
       const cs = range(per).map((i) => g * per + i);
-      for (const e of E) {
-        const v = (c: number) => `pre${L}_${c}_${e}`;
-        emit(`let m${L}_${g}_${e} = (${cs.map((c) => `${v(c)}.x + ${v(c)}.y`).join(' + ')}) * ${1 / (2 * per)};`);
-        emit(`let r${L}_${g}_${e} = inverseSqrt((${cs.map((c) => `dot(${v(c)} - m${L}_${g}_${e}, ${v(c)} - m${L}_${g}_${e})`).join(' + ')}) * ${1 / (2 * per)} + 1e-5);`);
+      for (const e of es) {
+        const pre = (c: number) => `pre${L}_${c}_${e}`;
+        at(2, `let m${L}_${g}_${e} = (${cs.map((c) => `${pre(c)}.x + ${pre(c)}.y`).join(' + ')}) * ${1 / (2 * per)};`);
+        at(2, `let r${L}_${g}_${e} = inverseSqrt((${cs.map((c) => `dot(${pre(c)} - m${L}_${g}_${e}, ${pre(c)} - m${L}_${g}_${e})`).join(' + ')}) * ${1 / (2 * per)} + 1e-5);`);
         for (const c of cs) {
-          emit(`let a${L}_${c}_${e} = (${v(c)} - m${L}_${g}_${e}) * r${L}_${g}_${e} * ${w(gamma, c)} + ${w(beta, c)};`);
-          emit(`let h${L}_${c}_${e} = ${silu(`a${L}_${c}_${e}`)};`);
+          at(2, `let n${L}_${c}_${e} = (${pre(c)} - m${L}_${g}_${e}) * r${L}_${g}_${e};`);
+          at(2, `let a${L}_${c}_${e} = n${L}_${c}_${e} * ${w(`g${L}`, c)} + ${w(`e${L}`, c)};`);
+          at(2, `let h${L}_${c}_${e} = ${silu(`a${L}_${c}_${e}`)};`);
+        }
+      }
+    }
+  };
+  // Block 1 (kernel 2, the right pad zero) and its GroupNorm, written out.
+  for (const c of range(C1)) {
+    biases(2, `1_${c}`, `${c}u`);
+    at(2, `let k1_${c} = vec3f(${w('w1', 2 * c)}, ${w('w1', 2 * c + 1)}, ${w('b1', c)});`);
+    for (const e of es) {
+      at(2, `let pre1_${c}_${e} = vec2f(k1_${c}.z + bias1_${c}_${e}) + vec2f(k1_${c}.x * x_${e}.x + k1_${c}.y * x_${e}.y, k1_${c}.x * x_${e}.y);`);
+    }
+  }
+  normSilu(1, C1, GROUPS[0]);
+  // Block 2: four output channels (two GroupNorm groups) per iteration; W2 is [64][32].
+  at(2, `for (var blk = 0u; blk < p.n32 / 2u; blk++) {`);
+  at(4, `let bb = wts[base_b2 + blk];`);
+  at(4, `let gm = wts[base_g2 + blk];`);
+  at(4, `let bt = wts[base_e2 + blk];`);
+  for (const j of range(4)) {
+    const c = `(4u * blk + ${j}u)`;
+    biases(4, `${j}`, `${C1}u + ${c}`);
+    for (const k of range(C1 / 4)) at(4, `let r${j}_${k} = wts[base_w2 + ${c} * ${C1 / 4}u + ${k}u];`);
+    for (const e of es) {
+      at(4, `let q${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e}) + ${range(C1).map((ci) => `r${j}_${ci >> 2}.${lane(ci)} * h1_${ci}_${e}`).join(' + ')};`);
+    }
+  }
+  for (const e of es) {
+    for (const g of [0, 1]) {
+      const [a, b] = [`q${2 * g}_${e}`, `q${2 * g + 1}_${e}`];
+      at(4, `let m${g}_${e} = (${a}.x + ${a}.y + ${b}.x + ${b}.y) * 0.25;`);
+      at(4, `let s${g}_${e} = inverseSqrt((dot(${a} - m${g}_${e}, ${a} - m${g}_${e}) + dot(${b} - m${g}_${e}, ${b} - m${g}_${e})) * 0.25 + 1e-5);`);
+      if (training) at(4, `${v}r2[${e}][2u * blk + ${g}u] = s${g}_${e};`);
+      for (const j of [2 * g, 2 * g + 1]) {
+        at(4, `let n${j}_${e} = (q${j}_${e} - m${g}_${e}) * s${g}_${e};`);
+        if (training) at(4, `${v}n2[${e}][4u * blk + ${j}u] = n${j}_${e};`);
+        at(4, `let a${j}_${e} = n${j}_${e} * gm.${lane(j)} + bt.${lane(j)};`);
+        at(4, `${v}h2[${e}][4u * blk + ${j}u] = ${silu(`a${j}_${e}`)};`);
+      }
+    }
+  }
+  at(2, `}`);
+  for (const e of es) for (const ci of range(C2)) at(2, `let h2_${ci}_${e} = ${v}h2[${e}][${ci}];`);
+  // Block 3: four output channels per iteration; W3 is [64][32] (input-major), one vec4 per input.
+  at(2, `for (var blk = 0u; blk < p.n32 / 4u; blk++) {`);
+  at(4, `let bb = wts[base_b3 + blk];`);
+  for (const j of range(4)) {
+    biases(4, `${j}`, `${C1 + C2}u + 4u * blk + ${j}u`);
+    for (const e of es) at(4, `var acc${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e});`);
+  }
+  for (const ci of range(C2)) {
+    at(4, `let v${ci} = wts[base_w3 + ${ci * (C3 / 4)}u + blk];`);
+    for (const e of es) at(4, range(4).map((j) => `acc${j}_${e} += v${ci}.${lane(j)} * h2_${ci}_${e};`).join(' '));
+  }
+  for (const j of range(4)) for (const e of es) at(4, `${v}pre3[${e}][4u * blk + ${j}u] = acc${j}_${e};`);
+  at(2, `}`);
+  for (const e of es) for (const c of range(C3)) at(2, `let pre3_${c}_${e} = ${v}pre3[${e}][${c}];`);
+  normSilu(3, C3, GROUPS[2]);
+  // The output conv over [h3, h1] (the skip connection).
+  for (const ci of range(C3 + C1)) at(2, `let k4_${ci} = ${w('w4', ci)};`);
+  for (const e of es) {
+    const terms = [...range(C3).map((ci) => `k4_${ci} * h3_${ci}_${e}`), ...range(C1).map((ci) => `k4_${C3 + ci} * h1_${ci}_${e}`)];
+    at(2, `let out_${e} = vec2f(${w('b4', 0)}) + ${terms.join(' + ')};`);
+  }
+}
+
+function privates(v: string, E: number, training: boolean): string {
+  const decl = (name: string, type: string, n: number) => `var<private> ${v}${name}: array<array<${type}, ${n}>, ${E}>;`;
+  return [decl('h2', 'vec2f', C2), decl('pre3', 'vec2f', C3), ...(training ? [decl('n2', 'vec2f', C2), decl('r2', 'f32', C2 / 2)] : [])].join('\n');
+}
+
+const bases = (code: Code) => {
+  for (const f of BASES) code.emit(2, `let base_${f} = (p.o_${f} - p.lo) / 4u;`);
+};
+
+/**
+ * `fn forward_regs(x: array<vec2f, EVALS>, t: u32, label: array<u32, EVALS>) -> array<vec2f, EVALS>`:
+ * eps_theta(x[e], t, label[e]) for every e at one step t; and the uniform weight block.
+ */
+export function forwardRegs(): string {
+  const code = new Code();
+  bases(code);
+  for (const e of range(EVALS)) code.emit(2, `let x_${e} = x[${e}]; let label_${e} = label[${e}]; let pt_${e} = t * 128u;`);
+  forward(code, EVALS, 's_', false);
+  code.emit(2, `return array<vec2f, ${EVALS}>(${range(EVALS).map((e) => `out_${e}`).join(', ')});`);
+  return [
+    `@group(0) @binding(9) var<uniform> wts: array<vec4f, ${WEIGHT_BLOCK / 4}>;`,
+    `const EVALS: u32 = ${EVALS}u;`,
+    privates('s_', EVALS, false),
+    '',
+    `fn forward_regs(x: array<vec2f, ${EVALS}>, t: u32, label: array<u32, ${EVALS}>) -> array<vec2f, ${EVALS}> {\n${code}\n}\n`,
+  ].join('\n');
+}
+
+/**
+ * The body of the training entry point's sample loop for TRAIN_EVALS samples at once: given
+ * x_e (x_t), pt_e, label_e, slope_e = dL/d(output) (zero for a sample past the batch), i_e and
+ * live_e, it runs the forward pass, then accumulates every parameter gradient into the
+ * private accumulators (gw1 ... gb4 of shaders/twopixel.wgsl) and writes each live sample's
+ * block-bias gradient to out_side. The forward's output is out_e (the loss is taken in between,
+ * so the caller splits the body at the marker line).
+ */
+function trainBody(): { forward: string; backward: string; privates: string } {
+  const E = TRAIN_EVALS;
+  const es = range(E);
+  const fwd = new Code();
+  bases(fwd);
+  forward(fwd, E, 't_', true);
+  const code = new Code();
+  const at = (n: number, s: string) => code.emit(n, s);
+  const sumE = (f: (e: number) => string) => es.map(f).join(' + ');
+  const biasGrad = (n: number, offset: string, c: string, value: (e: number) => string) => {
+    for (const e of es) at(n, `if (live_${e}) { out_side[i_${e} * 128u + ${offset} + ${c}] = ${value(e)}; }`);
+  };
+  // Through SiLU, the affine and GroupNorm of a straight-line block: d{L}_{c}_{e} = dL/dh on
+  // entry; defines dp{L}_{c}_{e} = dL/dpre and accumulates gamma and beta gradients.
+  const normBackward = (L: number, channels: number, groups: number, d: (c: number, e: number) => string) => {
+    const per = channels / groups;
+    for (let g = 0; g < groups; g++) {
+      const cs = range(per).map((i) => g * per + i);
+      for (const c of cs) {
+        for (const e of es) {
+          at(2, `let sg${L}_${c}_${e} = 1.0 / (1.0 + exp(-a${L}_${c}_${e}));`);
+          at(2, `let da${L}_${c}_${e} = ${d(c, e)} * sg${L}_${c}_${e} * (1.0 + a${L}_${c}_${e} * (1.0 - sg${L}_${c}_${e}));`);
+          at(2, `let dn${L}_${c}_${e} = da${L}_${c}_${e} * ${w(`g${L}`, c)};`);
+        }
+        at(2, `gg${L}[${c}] += ${sumE((e) => `dot(da${L}_${c}_${e}, n${L}_${c}_${e})`)};`);
+        at(2, `ge${L}[${c}] += ${sumE((e) => `da${L}_${c}_${e}.x + da${L}_${c}_${e}.y`)};`);
+      }
+      for (const e of es) {
+        at(2, `let m1_${L}_${g}_${e} = (${cs.map((c) => `dn${L}_${c}_${e}.x + dn${L}_${c}_${e}.y`).join(' + ')}) * ${1 / (2 * per)};`);
+        at(2, `let m2_${L}_${g}_${e} = (${cs.map((c) => `dot(dn${L}_${c}_${e}, n${L}_${c}_${e})`).join(' + ')}) * ${1 / (2 * per)};`);
+        for (const c of cs) {
+          at(2, `let dp${L}_${c}_${e} = r${L}_${g}_${e} * (dn${L}_${c}_${e} - m1_${L}_${g}_${e} - n${L}_${c}_${e} * m2_${L}_${g}_${e});`);
         }
       }
     }
   };
 
-  emit('let pt = t * 128u;');
-  for (const f of ['w1', 'b1', 'g1', 'e1', 'w2', 'b2', 'g2', 'e2', 'w3', 'b3', 'g3', 'e3', 'w4', 'b4']) {
-    emit(`let base_${f} = (p.o_${f} - p.lo) / 4u;`);
+  // Output conv: its weight and bias gradients, and dL/dh3, dL/dh1 (skip).
+  at(2, `gb4 += ${sumE((e) => `slope_${e}.x + slope_${e}.y`)};`);
+  for (const ci of range(C3)) at(2, `gw4[${ci}] += ${sumE((e) => `dot(slope_${e}, h3_${ci}_${e})`)};`);
+  for (const ci of range(C1)) at(2, `gw4[${C3 + ci}] += ${sumE((e) => `dot(slope_${e}, h1_${ci}_${e})`)};`);
+  // Block 3's norm, then its bias gradients.
+  normBackward(3, C3, GROUPS[2], (c, e) => `(k4_${c} * slope_${e})`);
+  for (const c of range(C3)) {
+    at(2, `gb3[${c}] += ${sumE((e) => `dp3_${c}_${e}.x + dp3_${c}_${e}.y`)};`);
+    biasGrad(2, `${C1 + C2}u`, `${c}u`, (e) => `dp3_${c}_${e}.x + dp3_${c}_${e}.y`);
   }
-  // Block 1 and its GroupNorm, written out.
-  for (const c of range(C1)) {
-    biases('', `1_${c}`, `${c}u`);
-    emit(`let k1_${c} = vec3f(${w('base_w1', 2 * c)}, ${w('base_w1', 2 * c + 1)}, ${w('base_b1', c)});`);
-    for (const e of E) {
-      emit(`let pre1_${c}_${e} = vec2f(k1_${c}.z + bias1_${c}_${e}) + vec2f(k1_${c}.x * x[${e}].x + k1_${c}.y * x[${e}].y, k1_${c}.x * x[${e}].y);`);
-    }
-  }
-  normSilu(1, C1, GROUPS[0], 'base_g1', 'base_e1');
-  // Block 2, four output channels (two GroupNorm groups) per iteration; W2 is [64][32].
-  emit(`for (var blk = 0u; blk < p.n32 / 2u; blk++) {`);
-  emit(`  let bb = wts[base_b2 + blk];`);
-  emit(`  let gm = wts[base_g2 + blk];`);
-  emit(`  let bt = wts[base_e2 + blk];`);
+  // Block 1's input gradient collects from block 2 (below) and the skip connection.
+  for (const ci of range(C1)) for (const e of es) at(2, `var dh1_${ci}_${e} = k4_${C3 + ci} * slope_${e};`);
+  // Blocks 3 and 2 backward, four block-2 channels c = 4 blk + j per iteration: dL/dh2_c from
+  // block 3 (row c of W3), W3's gradient, block 2's norm, its bias gradients, W2's gradient and
+  // the contribution to dL/dh1 (row c of W2).
+  at(2, `for (var blk = 0u; blk < p.n32 / 2u; blk++) {`);
+  at(4, `let gm = wts[base_g2 + blk];`);
+  at(4, `let bt = wts[base_e2 + blk];`);
   for (const j of range(4)) {
     const c = `(4u * blk + ${j}u)`;
-    biases('  ', `${j}`, `${C1}u + ${c}`);
-    for (const v of range(C1 / 4)) emit(`  let r${j}_${v} = wts[base_w2 + ${c} * ${C1 / 4}u + ${v}u];`);
-    for (const e of E) {
-      emit(`  let q${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e}) + ${range(C1).map((ci) => `r${j}_${ci >> 2}.${lane(ci)} * h1_${ci}_${e}`).join(' + ')};`);
+    for (const k of range(C3 / 4)) at(4, `let u${j}_${k} = wts[base_w3 + ${c} * ${C3 / 4}u + ${k}u];`);
+    for (const e of es) {
+      at(4, `let hh2_${j}_${e} = t_h2[${e}][${c}];`);
+      at(4, `let dh2_${j}_${e} = ${range(C3).map((c3) => `u${j}_${c3 >> 2}.${lane(c3)} * dp3_${c3}_${e}`).join(' + ')};`);
     }
+    for (const c3 of range(C3)) at(4, `gw3[${c} * ${C3}u + ${c3}u] += ${sumE((e) => `dot(dp3_${c3}_${e}, hh2_${j}_${e})`)};`);
   }
-  for (const e of E) {
+  for (const e of es) {
     for (const g of [0, 1]) {
-      const [a, b] = [`q${2 * g}_${e}`, `q${2 * g + 1}_${e}`];
-      emit(`  let m${g}_${e} = (${a}.x + ${a}.y + ${b}.x + ${b}.y) * 0.25;`);
-      emit(`  let s${g}_${e} = inverseSqrt((dot(${a} - m${g}_${e}, ${a} - m${g}_${e}) + dot(${b} - m${g}_${e}, ${b} - m${g}_${e})) * 0.25 + 1e-5);`);
-      for (const j of [2 * g, 2 * g + 1]) {
-        emit(`  let a${j}_${e} = (q${j}_${e} - m${g}_${e}) * s${g}_${e} * gm.${lane(j)} + bt.${lane(j)};`);
-        emit(`  h2v[${e}u][4u * blk + ${j}u] = ${silu(`a${j}_${e}`)};`);
+      const js = [2 * g, 2 * g + 1];
+      for (const j of js) {
+        at(4, `let n${j}_${e} = t_n2[${e}][4u * blk + ${j}u];`);
+        at(4, `let a${j}_${e} = n${j}_${e} * gm.${lane(j)} + bt.${lane(j)};`);
+        at(4, `let sg${j}_${e} = 1.0 / (1.0 + exp(-a${j}_${e}));`);
+        at(4, `let da${j}_${e} = dh2_${j}_${e} * sg${j}_${e} * (1.0 + a${j}_${e} * (1.0 - sg${j}_${e}));`);
+        at(4, `let dn${j}_${e} = da${j}_${e} * gm.${lane(j)};`);
       }
+      at(4, `let mb1_${g}_${e} = (${js.map((j) => `dn${j}_${e}.x + dn${j}_${e}.y`).join(' + ')}) * 0.25;`);
+      at(4, `let mb2_${g}_${e} = (${js.map((j) => `dot(dn${j}_${e}, n${j}_${e})`).join(' + ')}) * 0.25;`);
+      for (const j of js) at(4, `let dp${j}_${e} = t_r2[${e}][2u * blk + ${g}u] * (dn${j}_${e} - mb1_${g}_${e} - n${j}_${e} * mb2_${g}_${e});`);
     }
   }
-  emit(`}`);
-  for (const e of E) for (const ci of range(C2)) emit(`let h2_${ci}_${e} = h2v[${e}][${ci}];`);
-  // Block 3, four output channels per iteration; W3 is [64][32] (input-major), one vec4 per input.
-  emit(`for (var blk = 0u; blk < p.n32 / 4u; blk++) {`);
-  emit(`  let bb = wts[base_b3 + blk];`);
   for (const j of range(4)) {
-    biases('  ', `${j}`, `${C1 + C2}u + 4u * blk + ${j}u`);
-    for (const e of E) emit(`  var acc${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e});`);
+    const c = `(4u * blk + ${j}u)`;
+    at(4, `gg2[${c}] += ${sumE((e) => `dot(da${j}_${e}, n${j}_${e})`)};`);
+    at(4, `ge2[${c}] += ${sumE((e) => `da${j}_${e}.x + da${j}_${e}.y`)};`);
+    at(4, `gb2[${c}] += ${sumE((e) => `dp${j}_${e}.x + dp${j}_${e}.y`)};`);
+    biasGrad(4, `${C1}u`, c, (e) => `dp${j}_${e}.x + dp${j}_${e}.y`);
+    for (const k of range(C1 / 4)) at(4, `let r${j}_${k} = wts[base_w2 + ${c} * ${C1 / 4}u + ${k}u];`);
+    for (const ci of range(C1)) {
+      at(4, `gw2[${c} * ${C1}u + ${ci}u] += ${sumE((e) => `dot(dp${j}_${e}, h1_${ci}_${e})`)};`);
+      for (const e of es) at(4, `dh1_${ci}_${e} += r${j}_${ci >> 2}.${lane(ci)} * dp${j}_${e};`);
+    }
   }
-  for (const ci of range(C2)) {
-    emit(`  let v${ci} = wts[base_w3 + ${ci * (C3 / 4)}u + blk];`);
-    for (const e of E) emit(`  ${range(4).map((j) => `acc${j}_${e} += v${ci}.${lane(j)} * h2_${ci}_${e};`).join(' ')}`);
+  at(2, `}`);
+  // Block 1's norm, bias and conv gradients.
+  normBackward(1, C1, GROUPS[0], (c, e) => `dh1_${c}_${e}`);
+  for (const c of range(C1)) {
+    at(2, `gb1[${c}] += ${sumE((e) => `dp1_${c}_${e}.x + dp1_${c}_${e}.y`)};`);
+    biasGrad(2, '0u', `${c}u`, (e) => `dp1_${c}_${e}.x + dp1_${c}_${e}.y`);
+    at(2, `gw1[${2 * c}] += ${sumE((e) => `dot(dp1_${c}_${e}, x_${e})`)};`);
+    at(2, `gw1[${2 * c + 1}] += ${sumE((e) => `dp1_${c}_${e}.x * x_${e}.y`)};`);
   }
-  for (const j of range(4)) for (const e of E) emit(`  pre3v[${e}u][4u * blk + ${j}u] = acc${j}_${e};`);
-  emit(`}`);
-  for (const e of E) for (const c of range(C3)) emit(`let pre3_${c}_${e} = pre3v[${e}][${c}];`);
-  normSilu(3, C3, GROUPS[2], 'base_g3', 'base_e3');
-  for (const ci of range(C3 + C1)) emit(`let k4_${ci} = ${w('base_w4', ci)};`);
-  const outs = E.map((e) => `vec2f(${w('base_b4', 0)}) + ${[...range(C3).map((ci) => `k4_${ci} * h3_${ci}_${e}`), ...range(C1).map((ci) => `k4_${C3 + ci} * h1_${ci}_${e}`)].join(' + ')}`);
-  emit(`return array<vec2f, ${EVALS}>(\n    ${outs.join(',\n    ')});`);
+  return { forward: fwd.toString(), backward: code.toString(), privates: privates('t_', E, true) };
+}
+
+/**
+ * The training entry point: each invocation takes TRAIN_EVALS samples at a time (samples tid * E,
+ * tid * E + 1, ..., then threads * E further on), draws them as ddpm.wgsl's two_pixel_batch does,
+ * and accumulates its partial gradients (written out by write_partials, shaders/twopixel.wgsl).
+ */
+export function trainEntry(): string {
+  const E = TRAIN_EVALS;
+  const es = range(E);
+  const body = trainBody();
+  const pre = new Code();
+  for (const e of es) {
+    pre.emit(4, `let i_${e} = first + ${e}u;`);
+    pre.emit(4, `let live_${e} = i_${e} < p.batch;`);
+    pre.emit(4, `let draw_${e} = draw_sample(i_${e}, key);`);
+    pre.emit(4, `let x_${e} = draw_${e}.xt;`);
+    pre.emit(4, `let pt_${e} = draw_${e}.t * 128u;`);
+    pre.emit(4, `let label_${e} = draw_${e}.label;`);
+  }
+  const post = new Code();
+  for (const e of es) {
+    post.emit(4, `let ls_${e} = loss_and_slope(out_${e} - draw_${e}.eps, inv_n);`);
+    post.emit(4, `if (live_${e}) { loss += ls_${e}.x; ids[i_${e}] = draw_${e}.t * 3u + label_${e}; }`);
+    post.emit(4, `let slope_${e} = select(vec2f(0.0), ls_${e}.yz, live_${e});`);
+  }
+  const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n');
   return [
-    `@group(0) @binding(9) var<uniform> wts: array<vec4f, ${WEIGHT_BLOCK / 4}>;`,
-    `const EVALS: u32 = ${EVALS}u;`,
-    `var<private> h2v: array<array<vec2f, ${C2}>, ${EVALS}>;`,
-    `var<private> pre3v: array<array<vec2f, ${C3}>, ${EVALS}>;`,
+    body.privates,
     '',
-    `fn forward_regs(x: array<vec2f, ${EVALS}>, t: u32, label: array<u32, ${EVALS}>) -> array<vec2f, ${EVALS}> {\n${lines.join('\n')}\n}\n`,
+    '@compute @workgroup_size(64)',
+    'fn train(@builtin(global_invocation_id) gid: vec3u) {',
+    '  let tid = gid.x;',
+    '  if (tid >= p.threads) { return; }',
+    '  let key = vec2u(state[1], state[2]);',
+    '  let inv_n = 1.0 / f32(2u * p.batch);',
+    '  var loss = 0.0;',
+    `  for (var first = tid * ${E}u; first < p.batch; first += p.threads * ${E}u) {`,
+    pre.toString(),
+    indent(body.forward),
+    post.toString(),
+    indent(body.backward),
+    '  }',
+    '  write_partials(tid, loss);',
+    '}',
+    '',
   ].join('\n');
 }
