@@ -81,3 +81,18 @@ fn slice_channels(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   let n = i / (p.length * p.channels);
   put(i, a[(n * p.c_out + p.offset + c) * p.length + l]);
 }
+
+// out[n, c, l] (+)= a[n, c - offset, l] for offset <= c < offset + channels, else (+)= 0, out having
+// c_out channels: the gradient of a slice, written over the whole input so that the first of
+// several slices' gradients also clears the channels the others then add.
+@compute @workgroup_size(WG)
+fn place_channels(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
+  if (i >= p.n) { return; }
+  let l = i % p.length;
+  let c = (i / p.length) % p.c_out;
+  let n = i / (p.length * p.c_out);
+  var value = 0.0;
+  if (c >= p.offset && c < p.offset + p.channels) { value = a[(n * p.channels + c - p.offset) * p.length + l]; }
+  put(i, value);
+}

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
-import type { Graph, Tensor } from '../src/core/graph.js';
-import { add, addChannelBias, concatChannels, mul, silu } from '../src/core/ops/elementwise.js';
+import * as assert from 'uvu/assert';
+import { Graph, type Tensor } from '../src/core/graph.js';
+import { add, addChannelBias, concatChannels, mul, silu, sliceColumns } from '../src/core/ops/elementwise.js';
 import { assertClose, assertGradients, dot, finiteDifference, numericGradients, randomValues, runGraph, backward, type Operand } from './harness.js';
 import {
   addChannelBiasBackward, addChannelBiasRef, addRef, concatChannelsBackward, concatChannelsRef, mulBackward, mulRef, siluBackward, siluRef,
@@ -82,6 +83,15 @@ interface GradCase {
   analytic: (up: Float64Array, ...inputs: Float64Array[]) => Float64Array[];
   upSeed: number;
 }
+/** Columns [off, off + w) of x [B, C] in float64, and the gradient a slice sends back. */
+const sliceRef = (x: Float64Array, B: number, C: number, off: number, w: number) =>
+  Float64Array.from({ length: B * w }, (_, i) => x[Math.floor(i / w) * C + off + (i % w)]);
+const sliceBackward = (up: Float64Array, B: number, C: number, off: number, w: number) => {
+  const dx = new Float64Array(B * C);
+  for (let i = 0; i < B * w; i++) dx[Math.floor(i / w) * C + off + (i % w)] += up[i];
+  return dx;
+};
+
 const gradCases: GradCase[] = [
   {
     what: 'add', inputs: [operand('a', [2, 3, 4], 10), operand('b', [2, 3, 4], 11)], upSeed: 12,
@@ -106,7 +116,28 @@ const gradCases: GradCase[] = [
     op: (g, [a, b]) => concatChannels(g, a, b),
     ref: (a, b) => concatChannelsRef(a, b, 2, 3, 2, 4), analytic: (up) => concatChannelsBackward(up, 2, 3, 2, 4),
   },
+  {
+    what: 'sliceColumns', inputs: [operand('x', [3, 7], 28)], upSeed: 29,
+    op: (g, [x]) => sliceColumns(g, x, 2, 3),
+    ref: (x) => sliceRef(x, 3, 7, 2, 3), analytic: (up) => [sliceBackward(up, 3, 7, 2, 3)],
+  },
+  {
+    // Two overlapping slices: the first gradient written clears the columns neither reads (0).
+    what: 'sliceColumns twice (overlapping, column 0 unread)', inputs: [operand('x', [3, 7], 30)], upSeed: 31,
+    op: (g, [x]) => add(g, sliceColumns(g, x, 1, 4, 'left'), sliceColumns(g, x, 3, 4, 'right')),
+    ref: (x) => addRef(sliceRef(x, 3, 7, 1, 4), sliceRef(x, 3, 7, 3, 4)),
+    analytic: (up) => [addRef(sliceBackward(up, 3, 7, 1, 4), sliceBackward(up, 3, 7, 3, 4))],
+  },
 ];
+
+t('sliceColumns forward copies the columns, and refuses a range outside the tensor', async () => {
+  const x = operand('x', [4, 9], 32);
+  assertClose(await forward([x], (g, [tx]) => sliceColumns(g, tx, 5, 4)), sliceRef(Float64Array.from(x.values), 4, 9, 5, 4).map(Math.fround), 0, 0, 'y');
+  const g = new Graph('bad slice');
+  const tx = g.input('x', [4, 9]);
+  assert.throws(() => sliceColumns(g, tx, 6, 4), /columns \[6, 10\) are not a non-empty range inside the 9 columns/);
+  assert.throws(() => sliceColumns(g, tx, 0, 0), /columns \[0, 0\) are not a non-empty range/);
+});
 
 for (const c of gradCases) {
   const values = c.inputs.map((o) => Float64Array.from(o.values));

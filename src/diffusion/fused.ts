@@ -7,11 +7,10 @@ import philox from '../../shaders/philox.wgsl';
 import bucketCode from '../../shaders/bucket.wgsl';
 import { defineKernel } from '../core/kernel.js';
 import { expectDtype, expectShape, f32, type Emitter, type Graph, type Param, type Tensor } from '../core/graph.js';
-import { concatChannels } from '../core/ops/elementwise.js';
 import { nonNegativeInt, positiveInt } from '../core/ops/util.js';
 import type { LossKind } from '../core/ops/loss.js';
 import { MIXTURE } from '../data/mixture.js';
-import { LABELS, type BiasTables } from '../nn/twopixel.js';
+import { BIAS_WIDTH, LABELS } from '../nn/twopixel.js';
 import { checkSchedule, STREAM_SAMPLE, STREAM_TRAIN } from './ops.js';
 import { EVALS, forwardRegs, trainEntry, WEIGHT_BLOCK } from './fusedgen.js';
 
@@ -32,14 +31,7 @@ export const FUSED_PARAMS = [
   'dec2.conv.w', 'dec2.conv.b',
 ] as const;
 
-const BIAS_WIDTH = 128;
 const LOSS_KINDS: Record<LossKind, number> = { mse: 0, l1: 1, huber: 2 };
-
-/** P [T + 1, 128] and Q [3, 128]: the per-block tables side by side, as the fused kernels read them. */
-export function fusedTables(g: Graph, tables: BiasTables): { p: Tensor; q: Tensor } {
-  const join = (t: Tensor[], name: string) => concatChannels(g, concatChannels(g, t[0], t[1], `${name}.01`), t[2], name);
-  return { p: join(tables.p, 'table.p'), q: join(tables.q, 'table.q') };
-}
 
 function paramTensors(g: Graph): Tensor[] {
   return FUSED_PARAMS.map((name) => {

@@ -4,7 +4,7 @@ import { Program } from '../core/program.js';
 import type { ParamStore } from '../core/params.js';
 import { regressionLoss, type LossKind } from '../core/ops/loss.js';
 import { twoPixelBiasTables, twoPixelUNet, twoPixelUNetParams, NO_LABEL, type TwoPixelConfig } from '../nn/twopixel.js';
-import { fusedTables, fusedTwoPixelLoss, fusedTwoPixelSampler } from './fused.js';
+import { fusedTwoPixelLoss, fusedTwoPixelSampler } from './fused.js';
 import { twoPixelBatch, samplePrepare, sampleUpdate } from './ops.js';
 import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
 import { makeSchedule, type ScheduleKind, type VarianceKind } from './schedule.js';
@@ -40,7 +40,7 @@ export function buildTrainingGraph(o: TwoPixelTrainOptions, history: number) {
   let loss: Tensor;
   if (o.fused) {
     twoPixelUNetParams(g);
-    loss = fusedTwoPixelLoss(g, fusedTables(g, tables), schedule, { batch: o.batch, T, pUncond: o.pUncond, loss: o.loss, history });
+    loss = fusedTwoPixelLoss(g, tables, schedule, { batch: o.batch, T, pUncond: o.pUncond, loss: o.loss, history });
   } else {
     const batch = twoPixelBatch(g, o.batch, T, schedule, o.pUncond);
     const pred = twoPixelUNet(g, batch.x, batch.t, batch.y, tables);
@@ -173,7 +173,7 @@ export async function sampleFused(device: GPUDevice, store: ParamStore, o: Sampl
   const labels = g.input('labels', [o.n], 'u32');
   const tables = twoPixelBiasTables(g, o.model);
   twoPixelUNetParams(g);
-  const out = fusedTwoPixelSampler(g, fusedTables(g, tables), schedule, labels, { n: o.n, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip });
+  const out = fusedTwoPixelSampler(g, tables, schedule, labels, { n: o.n, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip });
   const program = await Program.compile(device, g, { seed: o.seed, params: store, keep: [out.samples, out.trajectory] });
   try {
     program.write(schedule, scheduleTable(o.schedule, T, o.variance ?? 'beta', o.gamma));

@@ -4,7 +4,7 @@
 import { loadSafetensors, requireMetadata, saveSafetensors, type TensorEntry } from './safetensors.js';
 import type { Program } from '../core/program.js';
 
-export const CHECKPOINT_FORMAT = 'diffusion-webgpu/1';
+export const CHECKPOINT_FORMAT = 'diffusion-webgpu/2';
 
 export async function saveCheckpoint(path: string, program: Program, settings: Record<string, string>, weights: 'params' | 'ema' = 'params'): Promise<void> {
   const store = program.store;

@@ -3,7 +3,7 @@
 // and SiLU, plus Linear 3->256 of the one-hot label (class 0, class 1, none); each block adds a
 // Linear(embedding -> channels) as a per-channel bias before its GroupNorm.
 import type { Graph, Tensor } from '../core/graph.js';
-import { add, addChannelBias, concatChannels, silu } from '../core/ops/elementwise.js';
+import { add, addChannelBias, concatChannels, silu, sliceColumns } from '../core/ops/elementwise.js';
 import { classEmbedding, fourierFeatures, gatherRows } from '../core/ops/embed.js';
 import { fanInBound, linearLayer } from './layers.js';
 import { conv1d, convTranspose1d } from '../core/ops/conv1d.js';
@@ -27,12 +27,17 @@ export const defaultTwoPixelConfig = (T: number): TwoPixelConfig => ({ T, embed:
 /** Channels of the three blocks that take an embedding bias. */
 export const BLOCK_CHANNELS = [32, 64, 32] as const;
 
+/** Columns of the block-bias tables: the three blocks' channels side by side. */
+export const BIAS_WIDTH = BLOCK_CHANNELS.reduce((a, b) => a + b, 0);
+
 /**
  * The embeddings depend only on (t, y), and each block's dense layer is linear in the summed
  * embedding: dense(temb(t) + cemb(y)) = P(t) + Q(y) with P = dense(temb) (with the bias) and
  * Q = dense(cemb) (without). So the time MLP runs on the T + 1 steps and the class projection on
- * the three labels, once per step, instead of on every sample; samples gather their rows.
- * Returns P_i [T + 1, C_i] and Q_i [3, C_i] per block, and the constant id inputs to fill.
+ * the three labels, once per step, instead of on every sample; samples gather their rows. The
+ * three blocks' dense layers are one Linear(E -> 32 + 64 + 32) whose columns each block takes
+ * its share of (the same three layers, in one matmul instead of three).
+ * Returns P [T + 1, 128] and Q [3, 128], and the constant id inputs to fill.
  */
 export function twoPixelBiasTables(g: Graph, cfg: TwoPixelConfig) {
   const E = cfg.embed;
@@ -44,20 +49,13 @@ export function twoPixelBiasTables(g: Graph, cfg: TwoPixelConfig) {
   const cw = g.param('class.w', [LABELS, E], fanInBound(LABELS));
   const cb = g.param('class.b', [E], fanInBound(LABELS));
   const cemb = classEmbedding(g, yIds, cw, cb, 'class.embed');
-  const names = ['enc1', 'enc2', 'dec1'];
-  const p: Tensor[] = [];
-  const q: Tensor[] = [];
-  BLOCK_CHANNELS.forEach((C, i) => {
-    const w = g.param(`${names[i]}.dense.w`, [E, C], fanInBound(E));
-    const b = g.param(`${names[i]}.dense.b`, [C], fanInBound(E));
-    p.push(linear(g, temb, w, b, `${names[i]}.dense.time`));
-    q.push(linear(g, cemb, w, null, `${names[i]}.dense.class`));
-  });
+  const w = g.param('blocks.dense.w', [E, BIAS_WIDTH], fanInBound(E));
+  const b = g.param('blocks.dense.b', [BIAS_WIDTH], fanInBound(E));
   const feeds: [Tensor, Uint32Array][] = [
     [tIds, Uint32Array.from({ length: cfg.T + 1 }, (_, t) => t)],
     [yIds, Uint32Array.from({ length: LABELS }, (_, y) => y)],
   ];
-  return { p, q, feeds };
+  return { p: linear(g, temb, w, b, 'blocks.dense.time'), q: linear(g, cemb, w, null, 'blocks.dense.class'), feeds };
 }
 
 export type BiasTables = ReturnType<typeof twoPixelBiasTables>;
@@ -87,8 +85,8 @@ export function twoPixelUNetParams(g: Graph) {
 export function twoPixelUNet(g: Graph, x: Tensor, t: Tensor, y: Tensor, tables: BiasTables): Tensor {
   if (x.shape.length !== 3 || x.shape[1] !== 1 || x.shape[2] !== 2) throw new Error(`two-pixel UNet: input ${x} must be [batch, 1, 2]`);
   const w = twoPixelUNetParams(g);
-  const [d1, d2, d3] = tables.p.map((p, i) =>
-    add(g, gatherRows(g, p, t, `bias${i + 1}.time`), gatherRows(g, tables.q[i], y, `bias${i + 1}.class`), `bias${i + 1}`));
+  const bias = add(g, gatherRows(g, tables.p, t, 'bias.time'), gatherRows(g, tables.q, y, 'bias.class'), 'bias');
+  const [d1, d2, d3] = BLOCK_CHANNELS.map((C, i) => sliceColumns(g, bias, BLOCK_CHANNELS.slice(0, i).reduce((a, b) => a + b, 0), C, `bias${i + 1}`));
   const block = (name: string, h: Tensor, bias: Tensor, norm: { gamma: Tensor; beta: Tensor }, groups: number) =>
     silu(g, groupNorm(g, addChannelBias(g, h, bias, `${name}.bias`), norm.gamma, norm.beta, groups, 1e-5, `${name}.norm`), `${name}.silu`);
   const h1 = block('enc1', conv1d(g, x, w.conv1.w, w.conv1.b, { padding: [0, 1] }, 'enc1.conv'), d1, w.norm1, 4);

@@ -1,5 +1,5 @@
 // Elementwise ops: add, multiply, SiLU, a per-channel bias from a [B, C] tensor, and
-// concatenation along channels.
+// concatenation and slicing along channels.
 import code from '../../../shaders/elementwise.wgsl';
 import { defineKernel, type Access } from '../kernel.js';
 import { expectShape, type Emitter, type GradTarget, type Graph, type Tensor } from '../graph.js';
@@ -16,6 +16,7 @@ const SILU_BACKWARD = k('silu_backward', TWO);
 const ADD_CHANNEL_BIAS = k('add_channel_bias', TWO);
 const CONCAT_CHANNELS = k('concat_channels', TWO);
 const SLICE_CHANNELS = k('slice_channels', ONE);
+const PLACE_CHANNELS = k('place_channels', ONE);
 
 interface Layout { batch?: number; channels?: number; length?: number; cA?: number; cOut?: number; offset?: number }
 const params = (n: number, accumulate: number, l: Layout = {}) =>
@@ -128,6 +129,28 @@ export function concatChannels(g: Graph, a: Tensor, b: Tensor, name = 'concat'):
         const dx = e.gradTarget(x);
         if (dx) e.dispatch(SLICE_CHANNELS, [dy, dx.tensor], params(x.size, dx.accumulate, { channels, length: L, cOut: Cout, offset }), x.size);
       }
+    },
+  });
+  return y;
+}
+
+/** Columns [offset, offset + width) of a 2-D tensor x [B, C] -> [B, width]. */
+export function sliceColumns(g: Graph, x: Tensor, offset: number, width: number, name = 'slice'): Tensor {
+  if (x.shape.length !== 2) throw new Error(`${name}: ${x} must be [batch, columns]`);
+  const [B, C] = x.shape;
+  if (!Number.isInteger(offset) || !Number.isInteger(width) || offset < 0 || width < 1 || offset + width > C) {
+    throw new Error(`${name}: columns [${offset}, ${offset + width}) are not a non-empty range inside the ${C} columns of ${x}`);
+  }
+  const y = g.activation(name, [B, width]);
+  const layout = { channels: width, cOut: C, offset };
+  g.add({
+    type: 'slice_columns',
+    inputs: [x],
+    outputs: [y],
+    forward: (e) => e.dispatch(SLICE_CHANNELS, [x, y], params(y.size, 0, layout), y.size),
+    backward(e) {
+      const dx = e.gradTarget(x);
+      if (dx) e.dispatch(PLACE_CHANNELS, [e.grad(y), dx.tensor], params(x.size, dx.accumulate, layout), x.size);
     },
   });
   return y;
