@@ -14,12 +14,12 @@ import { defaultTwoPixelConfig } from '../nn/twopixel.js';
 const GAMMA_POINTS = 2048;
 
 export const STUDY_FLAGS = {
-  steps: { type: 'int', default: 3500, min: 1, max: 10_000_000, help: 'training steps per model' },
+  steps: { type: 'int', default: 0, min: 0, max: 10_000_000, help: 'training steps per model (0: 160 per diffusion step, at least 2000, so 8000 at T = 50)' },
   batch: { type: 'int', default: 1024, min: 1, max: 1_000_000, help: 'training batch' },
   lr: { type: 'float', default: 1e-3, min: 0, exclusiveMin: true, max: 1, help: "Adam's learning rate (cosine decay to 0)" },
   ema: { type: 'float', default: 0, min: 0, max: 0.999999, help: 'decay of the weight average sampling uses (0: none)' },
   loss: { type: 'string', default: 'mse', choices: ['mse', 'l1', 'huber'], help: 'training loss' },
-  'p-uncond': { type: 'float', default: 0.1, min: 0, max: 1, help: 'label dropout probability (classifier-free guidance)' },
+  'p-uncond': { type: 'float', default: 0.2, min: 0, max: 1, help: 'label dropout probability (classifier-free guidance; 0.1 starves the unconditional model sweep-T samples, see README)' },
   variance: { type: 'string', default: 'analytic', choices: ['beta', 'posterior', 'analytic'], help: "sampling sigma_t^2: beta_t, the posterior variance, or the model's optimal one (Analytic-DPM)" },
   clip: { type: 'float', default: 3, min: 0, max: 1e6, help: 'clip the predicted x_0 to [-clip, clip] while sampling (0: off)' },
   models: { type: 'string', default: 'out/models', help: 'folder of the trained models (model-T{T}.safetensors), shared by the runners' },
@@ -31,8 +31,14 @@ interface StudyFlagValues {
   steps: number; batch: number; lr: number; ema: number; loss: string; 'p-uncond': number; seed: number; variance: string; clip: number;
 }
 
+/**
+ * Training steps for a model of T diffusion steps when --steps is 0: a step trains each t on
+ * about batch / T samples, so a longer chain gets proportionally more steps.
+ */
+export const defaultSteps = (T: number): number => Math.max(2000, 160 * T);
+
 export function studySettings(f: StudyFlagValues, T: number): StudySettings {
-  return { T, steps: f.steps, batch: f.batch, lr: f.lr, ema: f.ema, loss: f.loss as LossKind, pUncond: f['p-uncond'], seed: f.seed };
+  return { T, steps: f.steps || defaultSteps(T), batch: f.batch, lr: f.lr, ema: f.ema, loss: f.loss as LossKind, pUncond: f['p-uncond'], seed: f.seed };
 }
 
 /** How a trained model is sampled; the analytic variance measures the model's Gamma table first. */
