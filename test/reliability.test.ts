@@ -124,8 +124,12 @@ t('SIGKILL at random moments while checkpointing always leaves a checkpoint that
   let killedAfterSave = 0;
   for (let round = 0; round < 6; round++) {
     const child = spawn(process.execPath, [join(root, 'runners', 'sweep-T.js'), '--T', '5', '--steps', String(s.steps), '--batch', '16',
-      '--seed', '4', '--checkpoint-every', '100', '--models', dir, '--out', join(dir, 'out')], { stdio: 'ignore' });
-    await new Promise((resolve) => setTimeout(resolve, 2500 + 3000 * next()));
+      '--seed', '4', '--p-uncond', String(s.pUncond), '--checkpoint-every', '100', '--models', dir, '--out', join(dir, 'out')], { stdio: 'ignore' });
+    // From the first progress checkpoint on (round 0 waits for it: the child compiles first),
+    // a kill at a random moment lands before, during or after one of the saves every 100 steps.
+    const deadline = Date.now() + 120_000;
+    while (!existsSync(progress) && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 3000 * next()));
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('exit', resolve));
     if (!existsSync(progress)) continue;
