@@ -1,7 +1,8 @@
 // DDPM on the device: drawing a training batch from the two-pixel mixture and noising it
 // (SPEC section 4), and the reverse step of the op-by-op sampler (SPEC section 5).
 // Schedule rows, one per t = 0..T: SCHEDULE_WIDTH floats (see src/diffusion/tables.ts):
-// sqrt(alphabar), sqrt(1 - alphabar), 1/sqrt(alpha), (1 - alpha)/sqrt(1 - alphabar), sigma.
+// sqrt(alphabar), sqrt(1 - alphabar), 1/sqrt(alpha), (1 - alpha)/sqrt(1 - alphabar), sigma, and
+// the posterior mean's coefficients of x_0 and x_t.
 
 const SCHEDULE_WIDTH: u32 = 7u;
 // Philox streams (counter word 1) and tags (counter word 3) of each draw.
@@ -19,6 +20,7 @@ struct DdpmParams {
   mode: u32,       // sampling: 0 plain, 1 classifier-free guidance (batch 2n: conditional, then unconditional)
   record: u32,     // sampling: samples recorded in the trajectory, 0..n
   weight0: f32, mean0_x: f32, mean0_y: f32, mean1_x: f32, mean1_y: f32, sigma: f32,
+  clip: f32,       // sampling: clip the predicted x_0 to [-clip, clip] (0: the plain update)
 }
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
@@ -77,6 +79,17 @@ fn sample_prepare(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   if (e < p.record * p.dims) { trajectory[e] = value; }
 }
 
+// The mean of x_{t-1}: 1/sqrt(alpha_t) (x_t - (1 - alpha_t)/sqrt(1 - alphabar_t) epshat), or with
+// p.clip > 0 the posterior mean of x_0 clipped to [-clip, clip] (the fused sampler's same rule).
+fn reverse_mean(xt: f32, epshat: f32, t: u32) -> f32 {
+  let row = t * SCHEDULE_WIDTH;
+  if (p.clip > 0.0) {
+    let x0 = clamp((xt - schedule[row + 1u] * epshat) / schedule[row], -p.clip, p.clip);
+    return schedule[row + 5u] * x0 + schedule[row + 6u] * xt;
+  }
+  return schedule[row + 2u] * (xt - schedule[row + 3u] * epshat);
+}
+
 // x_{t-1} = 1/sqrt(alpha_t) (x_t - (1 - alpha_t)/sqrt(1 - alphabar_t) epshat) + sigma_t z
 // (the table's sigma_1 is 0 unless the variance is analytic);
 // epshat = eps (mode 0) or (w + 1) eps(x, t, y) - w eps(x, t, none) (mode 1).
@@ -89,9 +102,7 @@ fn sample_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let t = p.steps - state[0];
   var epshat = noise[e];
   if (p.mode == 1u) { epshat = (p.p_uncond + 1.0) * noise[e] - p.p_uncond * noise[count + e]; }
-  let row = t * SCHEDULE_WIDTH;
-  var value = schedule[row + 2u] * (x[e] - schedule[row + 3u] * epshat);
-  value += schedule[row + 4u] * sample_normal(e, TAG_STEP);
+  let value = reverse_mean(x[e], epshat, t) + schedule[t * SCHEDULE_WIDTH + 4u] * sample_normal(e, TAG_STEP);
   x[e] = value;
   if (p.mode == 1u) { x[count + e] = value; }
   if (e < p.record * p.dims) { trajectory[(state[0] + 1u) * p.record * p.dims + e] = value; }
@@ -110,8 +121,7 @@ fn sample_update_classifier(@builtin(global_invocation_id) gid: vec3u, @builtin(
   let t = p.steps - state[0];
   let row = t * SCHEDULE_WIDTH;
   let epshat = noise[e] + p.p_uncond * schedule[row + 1u] * f32(p.n) * ce_grad[e];
-  var value = schedule[row + 2u] * (x[e] - schedule[row + 3u] * epshat);
-  value += schedule[row + 4u] * sample_normal(e, TAG_STEP);
+  let value = reverse_mean(x[e], epshat, t) + schedule[row + 4u] * sample_normal(e, TAG_STEP);
   x[e] = value;
   if (e < p.record * p.dims) { trajectory[(state[0] + 1u) * p.record * p.dims + e] = value; }
 }

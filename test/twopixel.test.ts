@@ -53,6 +53,7 @@ t('fused sampler matches the op-by-op sampler on the same seed (plain, fixed lab
     { labels: 1, guidance: null },
     { labels: [0, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1], guidance: 3 },
     { labels: null, guidance: null, variance: 'analytic' as const, gamma },
+    { labels: [1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 1], guidance: 2, clip: 0.5 },
   ];
   for (const c of cases) {
     // 13 samples: not a multiple of the evaluations one invocation runs (fusedgen.ts EVALS).

@@ -55,6 +55,8 @@ export interface ClassifierGuidedOptions {
   variance?: VarianceKind;
   /** The unconditional model's Gamma table, for the analytic variance. */
   gamma?: ArrayLike<number>;
+  /** Clip the predicted x_0 to [-clip, clip] in each step (0 or absent: the plain DDPM update). */
+  clip?: number;
 }
 
 /** The unconditional model steered by the classifier's gradient (op-by-op: one replay per step). */
@@ -70,7 +72,7 @@ export async function sampleClassifierGuided(device: GPUDevice, unet: ParamStore
   const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
   const trajectory = g.input('trajectory', o.record > 0 ? [T + 1, o.record, 2] : [1]);
   const tensors = { x, t, schedule, trajectory };
-  const step = { n: o.n, dims: 2, T, guidance: null, record: o.record };
+  const step = { n: o.n, dims: 2, T, guidance: null, record: o.record, clip: o.clip };
   samplePrepare(g, tensors, step);
   const tables = twoPixelBiasTables(g, o.model);
   const eps = twoPixelUNet(g, x, t, y, tables);

@@ -18,9 +18,9 @@ const UPDATE_CLASSIFIER = defineKernel('ddpm.sample_update_classifier', code, 's
 export const STREAM_TRAIN = 10;
 export const STREAM_SAMPLE = 20;
 
-function ddpmParams(n: number, dims: number, T: number, stream: number, scalar: number, mode: number, record: number): Param[] {
+function ddpmParams(n: number, dims: number, T: number, stream: number, scalar: number, mode: number, record: number, clip = 0): Param[] {
   const [c0, c1] = MIXTURE.components;
-  return [n, dims, T, stream, f32(scalar), mode, record, f32(c0.weight), f32(c0.mean[0]), f32(c0.mean[1]), f32(c1.mean[0]), f32(c1.mean[1]), f32(MIXTURE.sigma)];
+  return [n, dims, T, stream, f32(scalar), mode, record, f32(c0.weight), f32(c0.mean[0]), f32(c0.mean[1]), f32(c1.mean[0]), f32(c1.mean[1]), f32(MIXTURE.sigma), f32(clip)];
 }
 
 export function checkSchedule(schedule: Tensor, T: number): void {
@@ -64,6 +64,8 @@ export interface SampleStepOptions {
   /** Classifier-free guidance strength; null: no guidance (the network batch is n). */
   guidance: number | null;
   record: number;
+  /** Clip the predicted x_0 to [-clip, clip] in each step (0 or absent: the plain DDPM update). */
+  clip?: number;
 }
 
 /** Before the network: draw x_T at the first step, and set the network's t = T - step. */
@@ -89,7 +91,7 @@ export function sampleUpdate(g: Graph, s: SampleStepTensors, eps: Tensor, o: Sam
 }
 
 const netBatch = (o: SampleStepOptions) => (o.guidance === null ? o.n : 2 * o.n);
-const params = (o: SampleStepOptions) => ddpmParams(o.n, o.dims, o.T, STREAM_SAMPLE, o.guidance ?? 0, o.guidance === null ? 0 : 1, o.record);
+const params = (o: SampleStepOptions) => ddpmParams(o.n, o.dims, o.T, STREAM_SAMPLE, o.guidance ?? 0, o.guidance === null ? 0 : 1, o.record, o.clip ?? 0);
 
 function checkTensors(s: SampleStepTensors, o: SampleStepOptions): void {
   checkSchedule(s.schedule, o.T);
@@ -113,6 +115,6 @@ export function sampleUpdateClassifier(g: Graph, s: SampleStepTensors, eps: Tens
     outputs: [],
     afterBackward: true,
     forward: (e) => e.dispatch(UPDATE_CLASSIFIER, [s.x, eps, g.state, s.schedule, s.trajectory, e.grad(s.x)],
-      ddpmParams(o.n, o.dims, o.T, STREAM_SAMPLE, o.scale, 2, o.record), o.n * o.dims),
+      ddpmParams(o.n, o.dims, o.T, STREAM_SAMPLE, o.scale, 2, o.record, o.clip ?? 0), o.n * o.dims),
   });
 }

@@ -142,7 +142,7 @@ export async function sampleOpByOp(device: GPUDevice, store: ParamStore, o: Samp
   const y = g.input('y', [netBatch], 'u32');
   const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
   const trajectory = g.input('trajectory', o.record > 0 ? [T + 1, o.record, 2] : [1]);
-  const step = { n: o.n, dims: 2, T, guidance: guided ? o.guidance : null, record: o.record };
+  const step = { n: o.n, dims: 2, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip };
   const tensors = { x, t, schedule, trajectory };
   const tables = twoPixelBiasTables(g, o.model);
   samplePrepare(g, tensors, step);

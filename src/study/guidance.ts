@@ -42,7 +42,7 @@ export function guidanceMain(argv?: readonly string[]): Promise<void> {
     const { clip, variance, gamma } = await samplerOptions(f, gpu.device, model.store, T);
     const sampleWith = (kind: string, n: number, label: number, w: number, record: number) =>
       kind === 'classifier'
-        ? sampleClassifierGuided(gpu.device, model.store, classifier!.store, { model: config, n, labels: label, scale: w, seed: f.seed, record, variance, gamma })
+        ? sampleClassifierGuided(gpu.device, model.store, classifier!.store, { model: config, n, labels: label, scale: w, seed: f.seed, record, variance, gamma, clip })
         : sampleFused(gpu.device, model.store, { model: config, schedule: 'cosine', n, labels: label, guidance: w, seed: f.seed, record, clip, variance, gamma });
     const kinds = f.mode === 'classifier' ? ['classifier', 'cfg'] : ['cfg'];
     const sample = (n: number, label: number, w: number, record: number) => sampleWith(f.mode, n, label, w, record);
