@@ -11,7 +11,7 @@ struct FusedParams {
   stream: u32,      // Philox stream
   scalar: f32,      // training: label dropout probability; sampling: guidance strength w
   kind: u32,        // training: loss (0 MSE, 1 L1, 2 Huber); sampling: 1 = classifier-free guidance
-  delta: f32,       // Huber threshold
+  delta: f32,       // training: Huber threshold; sampling: clip of the predicted x_0 (0: none)
   record: u32,      // sampling: samples whose trajectory is recorded
   weight0: f32, mean0_x: f32, mean0_y: f32, mean1_x: f32, mean1_y: f32, sigma: f32,
   lo: u32,          // flat-store offset of the first fused parameter
@@ -22,11 +22,11 @@ struct FusedParams {
   o_w3: u32, o_b3: u32, o_g3: u32, o_e3: u32,
   o_w4: u32, o_b4: u32,
   // 32 and 64, the network's widths, as loop bounds: read from here the driver cannot unroll the
-  // whole network (unrolled, lavapipe spends about a minute compiling each entry point).
+  // generated code's loops over channel blocks (unrolled, LLVM compiles for minutes).
   n32: u32, n64: u32,
 }
 
-@group(0) @binding(0) var<storage, read> params: array<f32>;
+@group(0) @binding(0) var<storage, read> params: array<f32>;   // the flat store; only pack reads it (the rest: wts, binding 9)
 @group(0) @binding(1) var<storage, read> ptable: array<f32>;   // P [T + 1, 128]: time part of the block biases
 @group(0) @binding(2) var<storage, read> qtable: array<f32>;   // Q [3, 128]: class part
 @group(0) @binding(3) var<storage, read> state: array<u32>;
