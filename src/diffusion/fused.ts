@@ -56,6 +56,14 @@ function layout(e: Emitter, params: Tensor[]): Layout {
   return { lo, width: hi - lo, offsets, spans };
 }
 
+/** The fused parameters copied into the uniform weight block the generated code reads (`wts`). */
+function packWeights(e: Emitter, l: Layout, head: Param[], what: string): Tensor {
+  if (l.width > WEIGHT_BLOCK) throw new Error(`${what}: ${l.width} parameter floats exceed the ${WEIGHT_BLOCK}-float uniform block`);
+  const weights = e.scratch('fused.weights', [WEIGHT_BLOCK]);
+  e.dispatch(PACK, [e.store.params, weights], head, l.width);
+  return weights;
+}
+
 function header(batch: number, T: number, threads: number, stream: number, scalar: number, kind: number, delta: number, record: number, l: Layout): Param[] {
   const [c0, c1] = MIXTURE.components;
   return [batch, T, threads, stream, f32(scalar), kind, f32(delta), record,
@@ -103,11 +111,9 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
     outputs: [loss, biasGrads, ids],
     forward(e) {
       const l = layout(e, params);
-      if (l.width > WEIGHT_BLOCK) throw new Error(`fused two-pixel loss: ${l.width} parameter floats exceed the ${WEIGHT_BLOCK}-float uniform block`);
-      partials = e.scratch('fused.partials', [threads, l.width + 1]);
       const head = header(batch, T, threads, STREAM_TRAIN, o.pUncond, LOSS_KINDS[o.loss], delta, 0, l);
-      const weights = e.scratch('fused.weights', [WEIGHT_BLOCK]);
-      e.dispatch(PACK, [e.store.params, weights], head, l.width);
+      const weights = packWeights(e, l, head, 'fused two-pixel loss');
+      partials = e.scratch('fused.partials', [threads, l.width + 1]);
       e.dispatch(TRAIN, [tables.p, tables.q, g.state, schedule, partials, biasGrads, ids, weights], head, threads);
     },
     backward(e) {
@@ -163,10 +169,8 @@ export function fusedTwoPixelSampler(g: Graph, tables: { p: Tensor; q: Tensor },
     outputs: [samples, trajectory],
     forward(e) {
       const l = layout(e, params);
-      if (l.width > WEIGHT_BLOCK) throw new Error(`fused two-pixel sampler: ${l.width} parameter floats exceed the ${WEIGHT_BLOCK}-float uniform block`);
       const head = header(n, T, 0, STREAM_SAMPLE, guided ? o.guidance! : 0, guided ? 1 : 0, o.clip ?? 0, record, l);
-      const weights = e.scratch('fused.weights', [WEIGHT_BLOCK]);
-      e.dispatch(PACK, [e.store.params, weights], head, l.width);
+      const weights = packWeights(e, l, head, 'fused two-pixel sampler');
       e.dispatch(SAMPLE, [tables.p, tables.q, g.state, schedule, samples, trajectory, labels, weights], head, Math.ceil(n / (guided ? EVALS / 2 : EVALS)));
     },
   });

@@ -44,7 +44,7 @@ function forward(code: Code, E: number, v: string, training: boolean) {
   const at = (n: number, s: string) => code.emit(n, s);
   // The block bias of channel c (an index expression) for every evaluation: P(t) + Q(label).
   const biases = (n: number, tag: string, c: string) => {
-    at(n, `let qr${tag} = vec3f(qtable[${c}], qtable[128u + ${c}], qtable[256u + ${c}]);`);
+    at(n, `let qr${tag} = vec3f(qtable[${c}], qtable[BIAS_WIDTH + ${c}], qtable[2u * BIAS_WIDTH + ${c}]);`);
     for (const e of es) {
       at(n, `let bias${tag}_${e} = ptable[pt_${e} + ${c}] + select(select(qr${tag}.z, qr${tag}.y, label_${e} == 1u), qr${tag}.x, label_${e} == 0u);`);
     }
@@ -142,7 +142,7 @@ const bases = (code: Code) => {
 export function forwardRegs(): string {
   const code = new Code();
   bases(code);
-  for (const e of range(EVALS)) code.emit(2, `let x_${e} = x[${e}]; let label_${e} = label[${e}]; let pt_${e} = t * 128u;`);
+  for (const e of range(EVALS)) code.emit(2, `let x_${e} = x[${e}]; let label_${e} = label[${e}]; let pt_${e} = t * BIAS_WIDTH;`);
   forward(code, EVALS, 's_', false);
   code.emit(2, `return array<vec2f, ${EVALS}>(${range(EVALS).map((e) => `out_${e}`).join(', ')});`);
   return [
@@ -172,7 +172,7 @@ function trainBody(): { forward: string; backward: string; privates: string } {
   const at = (n: number, s: string) => code.emit(n, s);
   const sumE = (f: (e: number) => string) => es.map(f).join(' + ');
   const biasGrad = (n: number, offset: string, c: string, value: (e: number) => string) => {
-    for (const e of es) at(n, `if (live_${e}) { out_side[i_${e} * 128u + ${offset} + ${c}] = ${value(e)}; }`);
+    for (const e of es) at(n, `if (live_${e}) { out_side[i_${e} * BIAS_WIDTH + ${offset} + ${c}] = ${value(e)}; }`);
   };
   // Through SiLU, the affine and GroupNorm of a straight-line block: d{L}_{c}_{e} = dL/dh on
   // entry; defines dp{L}_{c}_{e} = dL/dpre and accumulates gamma and beta gradients.
@@ -280,7 +280,7 @@ export function trainEntry(): string {
     pre.emit(4, `let live_${e} = i_${e} < p.batch;`);
     pre.emit(4, `let draw_${e} = draw_sample(i_${e}, key);`);
     pre.emit(4, `let x_${e} = draw_${e}.xt;`);
-    pre.emit(4, `let pt_${e} = draw_${e}.t * 128u;`);
+    pre.emit(4, `let pt_${e} = draw_${e}.t * BIAS_WIDTH;`);
     pre.emit(4, `let label_${e} = draw_${e}.label;`);
   }
   const post = new Code();
