@@ -1,7 +1,10 @@
 // C = op(A) op(B) (+ bias), register-blocked for CPU Vulkan drivers (lavapipe): each invocation
-// computes ROWS x 4 outputs; all 64 invocations of a workgroup share the same ROWS rows, so every
-// read of A has one address across the workgroup (a broadcast, not a gather), and each reads four
-// adjacent columns of B. Workgroup (x, y, z) = (256-column tile, ROWS-row tile, batch).
+// computes ROWS x COLS outputs in registers. A workgroup is one SIMD batch of the driver (WG = 8
+// invocations) sharing the same ROWS rows, so every read of A has one address across the batch (a
+// broadcast, not a gather), and each invocation reads COLS adjacent columns of B. Small workgroups
+// keep narrow products (N of 32 or 128) from leaving most lanes idle. The *_b4 entry points read B
+// as vec4s (for B row-contiguous: b_sn = 1, n and b_sb multiples of 4): two reads per k instead of
+// eight. Workgroup (x, y, z) = (WG * COLS-column tile, ROWS-row tile, batch).
 // Same parameters and results as matmul.wgsl, which stays as the plain reference.
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -9,6 +12,7 @@
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: MatmulParams;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read> b4: array<vec4f>;
 
 struct MatmulParams {
   m: u32, n: u32, k: u32,
@@ -19,33 +23,59 @@ struct MatmulParams {
 }
 
 const ROWS: u32 = 8u;
-const COLS: u32 = 4u;
+const COLS: u32 = 8u;
 
-fn col0_of(lid: vec3u, wid: vec3u) -> u32 { return (wid.x * 64u + lid.x) * COLS; }
+struct Tile { lo: array<vec4f, 8>, hi: array<vec4f, 8> }
 
-fn blocked(lid: vec3u, wid: vec3u) -> array<vec4f, 8> {
-  let row0 = wid.y * ROWS;
-  let col0 = col0_of(lid, wid);
-  let a_base = wid.z * p.a_sb;
-  let b_base = wid.z * p.b_sb;
-  var acc: array<vec4f, 8>;
-  // Out-of-range rows and columns read a valid element (clamped) and are never stored.
-  var cols: array<u32, 4>;
-  for (var j = 0u; j < COLS; j++) { cols[j] = min(col0 + j, p.n - 1u) * p.b_sn; }
+fn col0_of(lid: vec3u, wid: vec3u) -> u32 { return (wid.x * WG + lid.x) * COLS; }
+
+// Row offsets of A for this workgroup's rows; out-of-range rows read a valid row, never stored.
+fn a_rows(wid: vec3u) -> array<u32, 8> {
   var rows: array<u32, 8>;
-  for (var r = 0u; r < ROWS; r++) { rows[r] = a_base + min(row0 + r, p.m - 1u) * p.a_sm; }
-  for (var kk = 0u; kk < p.k; kk++) {
-    let bk = b_base + kk * p.b_sk;
-    let bv = vec4f(b[bk + cols[0]], b[bk + cols[1]], b[bk + cols[2]], b[bk + cols[3]]);
-    let ak = kk * p.a_sk;
-    for (var r = 0u; r < ROWS; r++) {
-      acc[r] += a[rows[r] + ak] * bv;
-    }
-  }
-  return acc;
+  for (var r = 0u; r < ROWS; r++) { rows[r] = wid.z * p.a_sb + min(wid.y * ROWS + r, p.m - 1u) * p.a_sm; }
+  return rows;
 }
 
-fn store(lid: vec3u, wid: vec3u, acc: array<vec4f, 8>, bias4: vec4f) {
+// One k step: the tile's rows of A times B's row segment [lo, hi].
+fn accumulate(t: ptr<function, Tile>, rows: array<u32, 8>, ak: u32, lo: vec4f, hi: vec4f) {
+  for (var r = 0u; r < ROWS; r++) {
+    let av = a[rows[r] + ak];
+    (*t).lo[r] += av * lo;
+    (*t).hi[r] += av * hi;
+  }
+}
+
+fn blocked(lid: vec3u, wid: vec3u) -> Tile {
+  let rows = a_rows(wid);
+  let col0 = col0_of(lid, wid);
+  var cols: array<u32, 8>;
+  for (var j = 0u; j < COLS; j++) { cols[j] = wid.z * p.b_sb + min(col0 + j, p.n - 1u) * p.b_sn; }
+  var t: Tile;
+  for (var kk = 0u; kk < p.k; kk++) {
+    let bk = kk * p.b_sk;
+    let lo = vec4f(b[bk + cols[0]], b[bk + cols[1]], b[bk + cols[2]], b[bk + cols[3]]);
+    let hi = vec4f(b[bk + cols[4]], b[bk + cols[5]], b[bk + cols[6]], b[bk + cols[7]]);
+    accumulate(&t, rows, kk * p.a_sk, lo, hi);
+  }
+  return t;
+}
+
+fn blocked_b4(lid: vec3u, wid: vec3u) -> Tile {
+  let rows = a_rows(wid);
+  let last = p.n / 4u - 1u;
+  let q0 = (wid.z * p.b_sb) / 4u + min(col0_of(lid, wid) / 4u, last);
+  let q1 = (wid.z * p.b_sb) / 4u + min(col0_of(lid, wid) / 4u + 1u, last);
+  var t: Tile;
+  for (var kk = 0u; kk < p.k; kk++) {
+    let bk = kk * (p.b_sk / 4u);
+    let lo = b4[bk + q0];
+    let hi = b4[bk + q1];
+    accumulate(&t, rows, kk * p.a_sk, lo, hi);
+  }
+  return t;
+}
+
+fn store(lid: vec3u, wid: vec3u, t: Tile, bias_lo: vec4f, bias_hi: vec4f) {
   let row0 = wid.y * ROWS;
   let col0 = col0_of(lid, wid);
   if (col0 >= p.n) { return; }
@@ -53,26 +83,43 @@ fn store(lid: vec3u, wid: vec3u, acc: array<vec4f, 8>, bias4: vec4f) {
     let row = row0 + r;
     if (row >= p.m) { break; }
     let base = wid.z * p.c_sb + row * p.n + col0;
+    let values = array<vec4f, 2>(t.lo[r] + bias_lo, t.hi[r] + bias_hi);
     for (var j = 0u; j < COLS; j++) {
       if (col0 + j < p.n) {
-        let value = acc[r][j] + bias4[j];
+        let value = values[j / 4u][j % 4u];
         c[base + j] = select(value, c[base + j] + value, p.accumulate == 1u);
       }
     }
   }
 }
 
+fn bias_at(col: u32) -> f32 { return bias[min(col, p.n - 1u)]; }
+
+fn store_with_bias(lid: vec3u, wid: vec3u, t: Tile) {
+  let col0 = col0_of(lid, wid);
+  let lo = vec4f(bias_at(col0), bias_at(col0 + 1u), bias_at(col0 + 2u), bias_at(col0 + 3u));
+  let hi = vec4f(bias_at(col0 + 4u), bias_at(col0 + 5u), bias_at(col0 + 6u), bias_at(col0 + 7u));
+  store(lid, wid, t, lo, hi);
+}
+
 // C[b, m, n] (+)= sum_k A[b, m, k] B[b, k, n]
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn matmul(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  store(lid, wid, blocked(lid, wid), vec4f(0.0));
+  store(lid, wid, blocked(lid, wid), vec4f(0.0), vec4f(0.0));
 }
 
 // C[b, m, n] = sum_k A[b, m, k] B[b, k, n] + bias[n]
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn matmul_bias(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let col0 = col0_of(lid, wid);
-  var bias4: vec4f;
-  for (var j = 0u; j < COLS; j++) { bias4[j] = bias[min(col0 + j, p.n - 1u)]; }
-  store(lid, wid, blocked(lid, wid), bias4);
+  store_with_bias(lid, wid, blocked(lid, wid));
+}
+
+@compute @workgroup_size(WG)
+fn matmul_b4(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  store(lid, wid, blocked_b4(lid, wid), vec4f(0.0), vec4f(0.0));
+}
+
+@compute @workgroup_size(WG)
+fn matmul_bias_b4(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  store_with_bias(lid, wid, blocked_b4(lid, wid));
 }

@@ -1,5 +1,5 @@
 import { suite } from 'uvu';
-import { linear } from '../src/core/ops/linear.js';
+import { linear, setMatmulVariant, type MatmulVariant } from '../src/core/ops/linear.js';
 import { assertClose, assertGradients, backward, numericGradients, once, randomValues, runGraph } from './harness.js';
 import { linearBackward, linearRef } from './reference.js';
 
@@ -15,15 +15,33 @@ const GRADS = ['dx', 'dw', 'db'];
 
 const t = suite('linear');
 
-for (const [M, K, N] of [[5, 7, 3], [33, 17, 40], [1, 64, 1]]) {
-  t(`forward matches float64 at M=${M} K=${K} N=${N}`, async () => {
-    const x = randomValues(M * K, 1), w = randomValues(K * N, 2), b = randomValues(N, 3);
-    const { values } = await runGraph((g) => {
-      const tx = g.input('x', [M, K]), tw = g.input('w', [K, N]), tb = g.input('b', [N]);
-      return { feeds: [[tx, x], [tw, w], [tb, b]], outputs: [linear(g, tx, tw, tb)] };
+// Each kernel variant on its own (the variant is read when a graph compiles). 'blocked' reads B
+// as vec4s where N is a multiple of 4 (N = 40, 72, 128 here) and gathers it otherwise; N = 72 and
+// 130 span two column tiles of 64, M = 33 five row tiles of 8, the last one partial.
+async function withVariant<T>(v: MatmulVariant, run: () => Promise<T>): Promise<T> {
+  setMatmulVariant(v);
+  try {
+    return await run();
+  } finally {
+    setMatmulVariant('blocked');
+  }
+}
+
+for (const variant of ['tiled', 'blocked'] as const) {
+  for (const [M, K, N] of [[5, 7, 3], [33, 17, 72], [9, 33, 130], [51, 40, 128]]) {
+    t(`${variant} forward matches float64 at M=${M} K=${K} N=${N}`, async () => {
+      const x = randomValues(M * K, 1), w = randomValues(K * N, 2), b = randomValues(N, 3);
+      const { values } = await withVariant(variant, () => runGraph((g) => {
+        const tx = g.input('x', [M, K]), tw = g.input('w', [K, N]), tb = g.input('b', [N]);
+        return { feeds: [[tx, x], [tw, w], [tb, b]], outputs: [linear(g, tx, tw, tb), linear(g, tx, tw, null, 'nobias')] };
+      }));
+      assertClose(values[0], linearRef(x, w, b, M, K, N), FWD[0], FWD[1], 'y');
+      assertClose(values[1], linearRef(x, w, new Float32Array(N), M, K, N), FWD[0], FWD[1], 'y without bias');
     });
-    assertClose(values[0], linearRef(x, w, b, M, K, N), FWD[0], FWD[1], 'y');
-  });
+  }
+}
+
+for (const [M, K, N] of [[5, 7, 3], [33, 17, 40], [1, 64, 1]]) {
 
   // The gradient case, shared by the reference check and the GPU test: backward() draws the same
   // upstream gradient from seed 7, and the central differences (~0.2 s at 33x17x40) run once.
@@ -34,16 +52,18 @@ for (const [M, K, N] of [[5, 7, 3], [33, 17, 40], [1, 64, 1]]) {
     assertGradients(linearBackward(x, w, up, M, K, N), finiteDifferences(), REF, GRADS, 'finite differences');
   });
 
-  t(`backward matches the analytic reference and finite differences at M=${M} K=${K} N=${N}`, async () => {
-    const { grads, up: drawn } = await backward([
-      { name: 'x', shape: [M, K], values: x },
-      { name: 'w', shape: [K, N], values: w },
-      { name: 'b', shape: [N], values: b },
-    ], (g, [tx, tw, tb]) => linear(g, tx, tw, tb), 7);
-    assertClose(drawn, up, 0, 0, 'upstream gradient');
-    assertGradients(grads, linearBackward(x, w, up, M, K, N), BWD, GRADS, 'the analytic reference');
-    assertGradients(grads, finiteDifferences(), BWD, GRADS, 'finite differences');
-  });
+  for (const variant of ['tiled', 'blocked'] as const) {
+    t(`${variant} backward matches the analytic reference and finite differences at M=${M} K=${K} N=${N}`, async () => {
+      const { grads, up: drawn } = await withVariant(variant, () => backward([
+        { name: 'x', shape: [M, K], values: x },
+        { name: 'w', shape: [K, N], values: w },
+        { name: 'b', shape: [N], values: b },
+      ], (g, [tx, tw, tb]) => linear(g, tx, tw, tb), 7));
+      assertClose(drawn, up, 0, 0, 'upstream gradient');
+      assertGradients(grads, linearBackward(x, w, up, M, K, N), BWD, GRADS, 'the analytic reference');
+      assertGradients(grads, finiteDifferences(), BWD, GRADS, 'finite differences');
+    });
+  }
 }
 
 t.run();

@@ -7,12 +7,21 @@ import { emitSumBatchLength } from './util.js';
 
 export const MATMUL = defineKernel('matmul.matmul', matmulCode, 'matmul', ['read', 'read', 'write', 'uniform'], { workgroupSize: 256 });
 export const MATMUL_BIAS = defineKernel('matmul.matmul_bias', matmulCode, 'matmul_bias', ['read', 'read', 'write', 'uniform', 'read'], { workgroupSize: 256 });
-export const BLOCKED = defineKernel('matmul_blocked.matmul', blockedCode, 'matmul', ['read', 'read', 'write', 'uniform'], { workgroupSize: 64 });
-export const BLOCKED_BIAS = defineKernel('matmul_blocked.matmul_bias', blockedCode, 'matmul_bias', ['read', 'read', 'write', 'uniform', 'read'], { workgroupSize: 64 });
+/** Invocations per workgroup of the blocked kernels: one SIMD batch of a CPU driver. */
+const BLOCKED_WG = 8;
+const blocked = (entry: string, bindings: readonly ('read' | 'write' | 'uniform' | null)[]) =>
+  defineKernel(`matmul_blocked.${entry}`, blockedCode, entry, bindings, { workgroupSize: BLOCKED_WG });
+export const BLOCKED = blocked('matmul', ['read', 'read', 'write', 'uniform']);
+export const BLOCKED_BIAS = blocked('matmul_bias', ['read', 'read', 'write', 'uniform', 'read']);
+export const BLOCKED_B4 = blocked('matmul_b4', ['read', null, 'write', 'uniform', null, 'read']);
+export const BLOCKED_BIAS_B4 = blocked('matmul_bias_b4', ['read', null, 'write', 'uniform', 'read', 'read']);
+/** Rows x columns one workgroup of the blocked kernels computes. */
+const BLOCKED_TILE = [8, 8 * BLOCKED_WG] as const;
 
 /**
- * 'tiled': 16x16 tiles through workgroup memory (the plain reference); 'blocked': 8x4 outputs per
- * invocation with broadcast reads of A (several times faster on CPU drivers; see bench/).
+ * 'tiled': 16x16 tiles through workgroup memory (the plain reference); 'blocked': 8x8 outputs per
+ * invocation with broadcast reads of A, B read as vec4s where its rows are contiguous (an order of
+ * magnitude faster on CPU drivers; see bench/).
  */
 export type MatmulVariant = 'tiled' | 'blocked';
 let variant: MatmulVariant = 'blocked';
@@ -38,8 +47,12 @@ export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: Matmu
   const batch = s.batch ?? 1;
   const params = [s.m, s.n, s.k, s.a.sm, s.a.sk, s.a.sb ?? 0, s.b.sk, s.b.sn, s.b.sb ?? 0, s.m * s.n, accumulate];
   if (variant === 'blocked') {
-    const workgroups: [number, number, number] = [Math.ceil(s.n / 256), Math.ceil(s.m / 8), batch];
-    if (bias) e.dispatch(BLOCKED_BIAS, [A, B, C, bias], params, { workgroups });
+    const workgroups: [number, number, number] = [Math.ceil(s.n / BLOCKED_TILE[1]), Math.ceil(s.m / BLOCKED_TILE[0]), batch];
+    const vec4 = s.b.sn === 1 && s.n % 4 === 0 && s.b.sk % 4 === 0 && (s.b.sb ?? 0) % 4 === 0 && B.size % 4 === 0;
+    if (vec4) {
+      if (bias) e.dispatch(BLOCKED_BIAS_B4, [A, C, bias, B], params, { workgroups });
+      else e.dispatch(BLOCKED_B4, [A, C, B], params, { workgroups });
+    } else if (bias) e.dispatch(BLOCKED_BIAS, [A, B, C, bias], params, { workgroups });
     else e.dispatch(BLOCKED, [A, B, C], params, { workgroups });
     return;
   }
