@@ -24,6 +24,9 @@ struct FusedParams {
   // 32 and 64, the network's widths, as loop bounds: read from here the driver cannot unroll the
   // generated code's loops over channel blocks (unrolled, LLVM compiles for minutes).
   n32: u32, n64: u32,
+  // sampling: the steps t_hi down to t_lo this dispatch runs (their rows of P are in the uniform
+  // block); the first chunk (t_hi = T) draws x_T, later ones continue from out_main
+  t_hi: u32, t_lo: u32,
 }
 
 @group(0) @binding(0) var<storage, read> params: array<f32>;   // the flat store; only pack reads it (the rest: wts, binding 9)
@@ -114,11 +117,19 @@ fn write_partials(tid: u32, loss: f32) {
 
 // ---- sampling -------------------------------------------------------------------------------
 
-// The fused parameters (from lo, width floats) copied to out_main, which the sampler then binds as
-// the uniform weight block of forward_regs (src/diffusion/fusedgen.ts).
+// The fused parameters copied to out_main in the fixed layout of the generated code
+// (packed_source, src/diffusion/fusedgen.ts); the kernels then bind it as the uniform weight block.
+// The sampler's pack adds Q and the rows t_lo..t_hi of P (from Q_START and P_START, in vec4s).
 @compute @workgroup_size(64)
 fn pack(@builtin(global_invocation_id) gid: vec3u) {
-  if (gid.x < p.width) { out_main[gid.x] = params[p.lo + gid.x]; }
+  let k = gid.x;
+  if (k < PACKED_FLOATS) {
+    out_main[k] = params[packed_source(k)];
+  } else if (k >= 4u * Q_START && k < 4u * P_START) {
+    out_main[k] = qtable[k - 4u * Q_START];
+  } else if (k >= 4u * P_START && k < 4u * P_START + (p.t_hi + 1u - p.t_lo) * BIAS_WIDTH) {
+    out_main[k] = ptable[p.t_lo * BIAS_WIDTH + k - 4u * P_START];
+  }
 }
 
 fn sample_normal(e: u32, step: u32, tag: u32) -> f32 {
@@ -126,11 +137,12 @@ fn sample_normal(e: u32, step: u32, tag: u32) -> f32 {
   return to_normal_pair(r.x, r.y).x;
 }
 
-// Whole reverse trajectories (SPEC section 5), with the same draws as the op-by-op sampler
-// (ddpm.wgsl): x_T, then for t = T..1 the DDPM update with epshat = eps(x, t, y), or
-// (w + 1) eps(x, t, y) - w eps(x, t, none) under guidance. One invocation runs EVALS network
-// evaluations at a time (forward_regs): EVALS samples, or EVALS / 2 under guidance.
-// ids holds each sample's label; out_main gets x_0; out_side the trajectory [T + 1, record, 2].
+// Reverse trajectories (SPEC section 5), with the same draws as the op-by-op sampler (ddpm.wgsl):
+// x_T, then for t = T..1 the DDPM update with epshat = eps(x, t, y), or (w + 1) eps(x, t, y) -
+// w eps(x, t, none) under guidance; this dispatch runs the steps t_hi..t_lo. One invocation runs
+// EVALS network evaluations at a time (forward_regs): EVALS samples, or EVALS / 2 under guidance.
+// ids holds each sample's label; out_main carries x from chunk to chunk and ends as x_0; out_side
+// gets the trajectory [T + 1, record, 2].
 @compute @workgroup_size(64)
 fn sample(@builtin(global_invocation_id) gid: vec3u) {
   let guided = p.kind == 1u;
@@ -141,12 +153,17 @@ fn sample(@builtin(global_invocation_id) gid: vec3u) {
   var label: array<u32, EVALS>;
   for (var j = 0u; j < EVALS; j++) {
     let i = first + j;
-    x[j] = vec2f(sample_normal(2u * i, 0u, TAG_START), sample_normal(2u * i + 1u, 0u, TAG_START));
+    if (p.t_hi == p.steps) {
+      x[j] = vec2f(sample_normal(2u * i, 0u, TAG_START), sample_normal(2u * i + 1u, 0u, TAG_START));
+      if (j < per && i < p.record) { out_side[2u * i] = x[j].x; out_side[2u * i + 1u] = x[j].y; }
+    } else {
+      let at = 2u * min(i, p.batch - 1u);
+      x[j] = vec2f(out_main[at], out_main[at + 1u]);
+    }
     label[j] = ids[min(i, p.batch - 1u)];
-    if (j < per && i < p.record) { out_side[2u * i] = x[j].x; out_side[2u * i + 1u] = x[j].y; }
   }
-  for (var s = 0u; s < p.steps; s++) {
-    let t = p.steps - s;
+  for (var t = p.t_hi; t >= p.t_lo; t--) {
+    let s = p.steps - t;
     var epshat: array<vec2f, EVALS>;
     if (guided) {
       var ex: array<vec2f, EVALS>;

@@ -4,8 +4,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { testGpu } from './device.js';
 import { Program } from '../src/core/program.js';
-import { buildTrainingGraph, defaultTrainOptions, estimateGamma, sampleFused, sampleOpByOp, TwoPixelTrainer } from '../src/diffusion/twopixel.js';
+import { buildTrainingGraph, defaultTrainOptions, estimateGamma, sampleFused, sampleOpByOp, TwoPixelTrainer, type SampleOptions } from '../src/diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../src/nn/twopixel.js';
+import { SAMPLER_ROWS } from '../src/diffusion/fusedgen.js';
 import { assertClose } from './harness.js';
 
 const t = suite('two-pixel fused kernels');
@@ -40,6 +41,17 @@ for (const kind of ['mse', 'l1', 'huber'] as const) {
   });
 }
 
+// The fused and the op-by-op sampler on the same options: the same samples and trajectories.
+// 13 samples: not a multiple of the evaluations one invocation runs (fusedgen.ts EVALS).
+async function expectSameSamples(trainer: TwoPixelTrainer, o: SampleOptions) {
+  const gpu = await testGpu();
+  const ref = await sampleOpByOp(gpu.device, trainer.program.store, o);
+  const got = await sampleFused(gpu.device, trainer.program.store, o);
+  const what = JSON.stringify({ ...o, model: undefined, gamma: undefined });
+  assertClose(got.samples, ref.samples, 1e-3, 1e-3, `samples ${what}`);
+  assertClose(got.trajectory, ref.trajectory, 1e-3, 1e-3, `trajectory ${what}`);
+}
+
 t('fused sampler matches the op-by-op sampler on the same seed (plain, fixed label, guided, analytic variance)', async () => {
   const gpu = await testGpu();
   const trainer = await TwoPixelTrainer.create(gpu.device, { ...defaultTrainOptions(model, 2), batch: 128 });
@@ -55,13 +67,17 @@ t('fused sampler matches the op-by-op sampler on the same seed (plain, fixed lab
     { labels: null, guidance: null, variance: 'analytic' as const, gamma },
     { labels: [1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 1], guidance: 2, clip: 0.5 },
   ];
-  for (const c of cases) {
-    // 13 samples: not a multiple of the evaluations one invocation runs (fusedgen.ts EVALS).
-    const o = { model, schedule: 'cosine' as const, n: 13, seed: 11, record: 3, ...c };
-    const ref = await sampleOpByOp(gpu.device, trainer.program.store, o);
-    const got = await sampleFused(gpu.device, trainer.program.store, o);
-    assertClose(got.samples, ref.samples, 1e-3, 1e-3, `samples ${JSON.stringify(c)}`);
-    assertClose(got.trajectory, ref.trajectory, 1e-3, 1e-3, `trajectory ${JSON.stringify(c)}`);
+  for (const c of cases) await expectSameSamples(trainer, { model, schedule: 'cosine', n: 13, seed: 11, record: 3, ...c });
+  trainer.destroy();
+});
+
+t('fused sampler runs a T longer than one dispatch holds in chunks, matching the op-by-op sampler', async () => {
+  const gpu = await testGpu();
+  const long = defaultTwoPixelConfig(SAMPLER_ROWS + 12);
+  const trainer = await TwoPixelTrainer.create(gpu.device, { ...defaultTrainOptions(long, 3), batch: 128 });
+  await trainer.train(20);
+  for (const c of [{ labels: null, guidance: null }, { labels: [1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 1], guidance: 2, clip: 1 }]) {
+    await expectSameSamples(trainer, { model: long, schedule: 'cosine', n: 13, seed: 4, record: 3, ...c });
   }
   trainer.destroy();
 });

@@ -12,13 +12,13 @@ import type { LossKind } from '../core/ops/loss.js';
 import { MIXTURE } from '../data/mixture.js';
 import { BIAS_WIDTH, LABELS } from '../nn/twopixel.js';
 import { checkSchedule, STREAM_SAMPLE, STREAM_TRAIN } from './ops.js';
-import { EVALS, forwardRegs, trainEntry, WEIGHT_BLOCK } from './fusedgen.js';
+import { EVALS, forwardRegs, PACKED_FLOATS, SAMPLER_ROWS, trainEntry, WEIGHT_BLOCK } from './fusedgen.js';
 
 // The module's generated parts (fusedgen.ts): every kernel of it compiles the whole module.
 const libraries = [philox, forwardRegs(), trainEntry()];
 const TRAIN = defineKernel('twopixel.train', code, 'train', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries });
 const SAMPLE = defineKernel('twopixel.sample', code, 'sample', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries });
-const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', null, null, null, null, 'write', null, null, 'uniform'], { libraries });
+const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', 'read', 'read', null, null, 'write', null, null, 'uniform'], { libraries });
 const BUCKET = defineKernel('bucket.bucket', bucketCode, 'bucket', ['read', 'write', null, null, 'uniform'], { workgroupSize: 256 });
 const SCATTER_ROWS = defineKernel('bucket.scatter_rows', bucketCode, 'scatter_rows', [null, 'write', 'read', 'write', 'uniform']);
 const REDUCE = defineKernel('twopixel_reduce.reduce', reduceCode, 'reduce', ['read', 'write', 'write', 'read', 'uniform']);
@@ -57,18 +57,17 @@ function layout(e: Emitter, params: Tensor[]): Layout {
 }
 
 /** The fused parameters copied into the uniform weight block the generated code reads (`wts`). */
-function packWeights(e: Emitter, l: Layout, head: Param[], what: string): Tensor {
-  if (l.width > WEIGHT_BLOCK) throw new Error(`${what}: ${l.width} parameter floats exceed the ${WEIGHT_BLOCK}-float uniform block`);
+function packWeights(e: Emitter, tables: { p: Tensor; q: Tensor }, head: Param[], floats: number): Tensor {
   const weights = e.scratch('fused.weights', [WEIGHT_BLOCK]);
-  e.dispatch(PACK, [e.store.params, weights], head, l.width);
+  e.dispatch(PACK, [e.store.params, tables.p, tables.q, weights], head, floats);
   return weights;
 }
 
-function header(batch: number, T: number, threads: number, stream: number, scalar: number, kind: number, delta: number, record: number, l: Layout): Param[] {
+function header(batch: number, T: number, threads: number, stream: number, scalar: number, kind: number, delta: number, record: number, l: Layout, steps = [0, 0]): Param[] {
   const [c0, c1] = MIXTURE.components;
   return [batch, T, threads, stream, f32(scalar), kind, f32(delta), record,
     f32(c0.weight), f32(c0.mean[0]), f32(c0.mean[1]), f32(c1.mean[0]), f32(c1.mean[1]), f32(MIXTURE.sigma),
-    l.lo, l.width, ...l.offsets, 32, 64];
+    l.lo, l.width, ...l.offsets, 32, 64, ...steps];
 }
 
 export interface FusedTrainOptions {
@@ -112,7 +111,7 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
     forward(e) {
       const l = layout(e, params);
       const head = header(batch, T, threads, STREAM_TRAIN, o.pUncond, LOSS_KINDS[o.loss], delta, 0, l);
-      const weights = packWeights(e, l, head, 'fused two-pixel loss');
+      const weights = packWeights(e, tables, head, PACKED_FLOATS);
       partials = e.scratch('fused.partials', [threads, l.width + 1]);
       e.dispatch(TRAIN, [tables.p, tables.q, g.state, schedule, partials, biasGrads, ids, weights], head, threads);
     },
@@ -150,7 +149,11 @@ export interface FusedSampleOptions {
   clip?: number;
 }
 
-/** Whole reverse trajectories, one invocation per sample; labels [n] (u32) as the op-by-op sampler takes them. */
+/**
+ * Whole reverse trajectories, one invocation per EVALS network evaluations; labels [n] (u32) as
+ * the op-by-op sampler takes them. One dispatch runs up to SAMPLER_ROWS steps (the rows of P its
+ * uniform block holds), so T = 50 is one dispatch and larger T a few.
+ */
 export function fusedTwoPixelSampler(g: Graph, tables: { p: Tensor; q: Tensor }, schedule: Tensor, labels: Tensor, o: FusedSampleOptions) {
   const n = positiveInt(o.n, 'samples');
   const T = positiveInt(o.T, 'T');
@@ -169,9 +172,11 @@ export function fusedTwoPixelSampler(g: Graph, tables: { p: Tensor; q: Tensor },
     outputs: [samples, trajectory],
     forward(e) {
       const l = layout(e, params);
-      const head = header(n, T, 0, STREAM_SAMPLE, guided ? o.guidance! : 0, guided ? 1 : 0, o.clip ?? 0, record, l);
-      const weights = packWeights(e, l, head, 'fused two-pixel sampler');
-      e.dispatch(SAMPLE, [tables.p, tables.q, g.state, schedule, samples, trajectory, labels, weights], head, Math.ceil(n / (guided ? EVALS / 2 : EVALS)));
+      for (let hi = T; hi >= 1; hi -= SAMPLER_ROWS) {
+        const head = header(n, T, 0, STREAM_SAMPLE, guided ? o.guidance! : 0, guided ? 1 : 0, o.clip ?? 0, record, l, [hi, Math.max(1, hi - SAMPLER_ROWS + 1)]);
+        const weights = packWeights(e, tables, head, WEIGHT_BLOCK);
+        e.dispatch(SAMPLE, [tables.p, tables.q, g.state, schedule, samples, trajectory, labels, weights], head, Math.ceil(n / (guided ? EVALS / 2 : EVALS)));
+      }
     },
   });
   return { samples, trajectory };

@@ -22,6 +22,20 @@ const lane = (k: number) => 'xyzw'[k & 3];
 const w = (base: string, k: number) => `wts[base_${base} + ${k >> 2}u].${lane(k)}`;
 const silu = (a: string) => `${a} / (1.0 + exp(-${a}))`;
 const BASES = ['w1', 'b1', 'g1', 'e1', 'w2', 'b2', 'g2', 'e2', 'w3', 'b3', 'g3', 'e3', 'w4', 'b4'];
+/** Floats of each fused parameter, in BASES (and FUSED_PARAMS) order. */
+const SIZES = [2 * C1, C1, C1, C1, C2 * C1, C2, C2, C2, C2 * C3, C3, C3, C3, C3 + C1, 1];
+/**
+ * Where each fused parameter starts in the uniform weight block: a fixed layout (each start a
+ * multiple of 4), so the generated code reads weights at constant indices the compiler can fold.
+ */
+export const WEIGHT_STARTS = SIZES.reduce<number[]>((starts, _, i) => [...starts, i === 0 ? 0 : starts[i - 1] + Math.ceil(SIZES[i - 1] / 4) * 4], []);
+/** Floats of the weight block the fused parameters fill. */
+export const PACKED_FLOATS = WEIGHT_STARTS[SIZES.length - 1] + SIZES[SIZES.length - 1];
+/** Where the sampler's copy of the class table Q [3, 128] starts in the block, then P [T + 1, 128]. */
+const Q_START = Math.ceil(PACKED_FLOATS / 4) * 4;
+const P_START = Q_START + 3 * 128;
+/** Rows of the time table P the sampler's uniform block holds beside the weights and Q: the steps one sampler dispatch runs. */
+export const SAMPLER_ROWS = Math.floor((WEIGHT_BLOCK - P_START) / 128);
 
 class Code {
   readonly lines: string[] = [];
@@ -42,11 +56,19 @@ class Code {
 function forward(code: Code, E: number, v: string, training: boolean) {
   const es = range(E);
   const at = (n: number, s: string) => code.emit(n, s);
-  // The block bias of channel c (an index expression) for every evaluation: P(t) + Q(label).
-  const biases = (n: number, tag: string, c: string) => {
-    at(n, `let qr${tag} = vec3f(qtable[${c}], qtable[BIAS_WIDTH + ${c}], qtable[2u * BIAS_WIDTH + ${c}]);`);
+  // The block bias of channel c for every evaluation: P(t) + Q(label). Training reads the tables
+  // from storage at each sample's own step; the sampler, whose evaluations share t, from the
+  // uniform block (vec4 v, component k of the table row: c = 4 v + k).
+  const biases = (n: number, tag: string, c: string, v: string, k: number) => {
+    if (training) {
+      at(n, `let qr${tag} = vec3f(qtable[${c}], qtable[BIAS_WIDTH + ${c}], qtable[2u * BIAS_WIDTH + ${c}]);`);
+    } else {
+      at(n, `let qr${tag} = vec3f(wts[Q_START + ${v}].${lane(k)}, wts[Q_START + ROW4 + ${v}].${lane(k)}, wts[Q_START + 2u * ROW4 + ${v}].${lane(k)});`);
+      at(n, `let pr${tag} = wts[p_row + ${v}].${lane(k)};`);
+    }
     for (const e of es) {
-      at(n, `let bias${tag}_${e} = ptable[pt_${e} + ${c}] + select(select(qr${tag}.z, qr${tag}.y, label_${e} == 1u), qr${tag}.x, label_${e} == 0u);`);
+      const pe = training ? `ptable[pt_${e} + ${c}]` : `pr${tag}`;
+      at(n, `let bias${tag}_${e} = ${pe} + select(select(qr${tag}.z, qr${tag}.y, label_${e} == 1u), qr${tag}.x, label_${e} == 0u);`);
     }
   };
   const normSilu = (L: number, channels: number, groups: number) => {
@@ -67,7 +89,7 @@ function forward(code: Code, E: number, v: string, training: boolean) {
   };
   // Block 1 (kernel 2, the right pad zero) and its GroupNorm, written out.
   for (const c of range(C1)) {
-    biases(2, `1_${c}`, `${c}u`);
+    biases(2, `1_${c}`, `${c}u`, `${c >> 2}u`, c & 3);
     at(2, `let k1_${c} = vec3f(${w('w1', 2 * c)}, ${w('w1', 2 * c + 1)}, ${w('b1', c)});`);
     for (const e of es) {
       at(2, `let pre1_${c}_${e} = vec2f(k1_${c}.z + bias1_${c}_${e}) + vec2f(k1_${c}.x * x_${e}.x + k1_${c}.y * x_${e}.y, k1_${c}.x * x_${e}.y);`);
@@ -81,7 +103,7 @@ function forward(code: Code, E: number, v: string, training: boolean) {
   at(4, `let bt = wts[base_e2 + blk];`);
   for (const j of range(4)) {
     const c = `(4u * blk + ${j}u)`;
-    biases(4, `${j}`, `${C1}u + ${c}`);
+    biases(4, `${j}`, `${C1}u + ${c}`, `${C1 / 4}u + blk`, j);
     for (const k of range(C1 / 4)) at(4, `let r${j}_${k} = wts[base_w2 + ${c} * ${C1 / 4}u + ${k}u];`);
     for (const e of es) {
       at(4, `let q${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e}) + ${range(C1).map((ci) => `r${j}_${ci >> 2}.${lane(ci)} * h1_${ci}_${e}`).join(' + ')};`);
@@ -107,7 +129,7 @@ function forward(code: Code, E: number, v: string, training: boolean) {
   at(2, `for (var blk = 0u; blk < p.n32 / 4u; blk++) {`);
   at(4, `let bb = wts[base_b3 + blk];`);
   for (const j of range(4)) {
-    biases(4, `${j}`, `${C1 + C2}u + 4u * blk + ${j}u`);
+    biases(4, `${j}`, `${C1 + C2}u + 4u * blk + ${j}u`, `${(C1 + C2) / 4}u + blk`, j);
     for (const e of es) at(4, `var acc${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e});`);
   }
   for (const ci of range(C2)) {
@@ -132,8 +154,14 @@ function privates(v: string, E: number, training: boolean): string {
 }
 
 const bases = (code: Code) => {
-  for (const f of BASES) code.emit(2, `let base_${f} = (p.o_${f} - p.lo) / 4u;`);
+  BASES.forEach((f, i) => code.emit(2, `const base_${f} = ${WEIGHT_STARTS[i] / 4}u;`));
 };
+
+/** `fn packed_source(k: u32) -> u32`: the flat-store index of weight-block float k (k < PACKED_FLOATS). */
+function packedSource(): string {
+  const lines = BASES.map((f, i) => `  if (k < ${WEIGHT_STARTS[i] + SIZES[i]}u) { return p.o_${f} + k - ${WEIGHT_STARTS[i]}u; }`);
+  return `const PACKED_FLOATS: u32 = ${PACKED_FLOATS}u;\nconst ROW4: u32 = BIAS_WIDTH / 4u;\nconst Q_START: u32 = ${Q_START / 4}u;\nconst P_START: u32 = ${P_START / 4}u;\nfn packed_source(k: u32) -> u32 {\n${lines.join('\n')}\n  return p.o_b4;\n}\n`;
+}
 
 /**
  * `fn forward_regs(x: array<vec2f, EVALS>, t: u32, label: array<u32, EVALS>) -> array<vec2f, EVALS>`:
@@ -142,13 +170,15 @@ const bases = (code: Code) => {
 export function forwardRegs(): string {
   const code = new Code();
   bases(code);
-  for (const e of range(EVALS)) code.emit(2, `let x_${e} = x[${e}]; let label_${e} = label[${e}]; let pt_${e} = t * BIAS_WIDTH;`);
+  code.emit(2, `let p_row = P_START + (t - p.t_lo) * ROW4;`);
+  for (const e of range(EVALS)) code.emit(2, `let x_${e} = x[${e}]; let label_${e} = label[${e}];`);
   forward(code, EVALS, 's_', false);
   code.emit(2, `return array<vec2f, ${EVALS}>(${range(EVALS).map((e) => `out_${e}`).join(', ')});`);
   return [
     `@group(0) @binding(9) var<uniform> wts: array<vec4f, ${WEIGHT_BLOCK / 4}>;`,
     `const EVALS: u32 = ${EVALS}u;`,
     privates('s_', EVALS, false),
+    packedSource(),
     '',
     `fn forward_regs(x: array<vec2f, ${EVALS}>, t: u32, label: array<u32, ${EVALS}>) -> array<vec2f, ${EVALS}> {\n${code}\n}\n`,
   ].join('\n');
