@@ -14,6 +14,7 @@ struct MatmulParams {
   b_sk: u32, b_sn: u32, b_sb: u32,
   c_sb: u32,
   accumulate: u32, // 1: C += result (gradient accumulation)
+  a_off: u32, b_off: u32, // where A and B start in their bindings
 }
 
 const TILE: u32 = 16u;
@@ -23,8 +24,8 @@ var<workgroup> tile_b: array<array<f32, 16>, 16>;
 fn tiled_product(lid: vec3u, wid: vec3u) -> f32 {
   let row = wid.y * TILE + lid.y;
   let col = wid.x * TILE + lid.x;
-  let a_base = wid.z * p.a_sb;
-  let b_base = wid.z * p.b_sb;
+  let a_base = p.a_off + wid.z * p.a_sb;
+  let b_base = p.b_off + wid.z * p.b_sb;
   var acc = 0.0;
   for (var k0 = 0u; k0 < p.k; k0 += TILE) {
     let ka = k0 + lid.x;

@@ -3,8 +3,8 @@
 // invocations) sharing the same ROWS rows, so every read of A has one address across the batch (a
 // broadcast, not a gather), and each invocation reads COLS adjacent columns of B. Small workgroups
 // keep narrow products (N of 32 or 128) from leaving most lanes idle. The *_b4 entry points read B
-// as vec4s (for B row-contiguous: b_sn = 1, n and b_sb multiples of 4): two reads per k instead of
-// eight. Workgroup (x, y, z) = (WG * COLS-column tile, ROWS-row tile, batch).
+// as vec4s (for B row-contiguous: b_sn = 1; n, b_sk, b_sb and b_off multiples of 4): two reads
+// per k instead of eight. Workgroup (x, y, z) = (WG * COLS-column tile, ROWS-row tile, batch).
 // Same parameters and results as matmul.wgsl, which stays as the plain reference.
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -20,6 +20,7 @@ struct MatmulParams {
   b_sk: u32, b_sn: u32, b_sb: u32,
   c_sb: u32,
   accumulate: u32,
+  a_off: u32, b_off: u32, // where A and B start in their bindings
 }
 
 const ROWS: u32 = 8u;
@@ -32,7 +33,7 @@ fn col0_of(lid: vec3u, wid: vec3u) -> u32 { return (wid.x * WG + lid.x) * COLS; 
 // Row offsets of A for this workgroup's rows; out-of-range rows read a valid row, never stored.
 fn a_rows(wid: vec3u) -> array<u32, 8> {
   var rows: array<u32, 8>;
-  for (var r = 0u; r < ROWS; r++) { rows[r] = wid.z * p.a_sb + min(wid.y * ROWS + r, p.m - 1u) * p.a_sm; }
+  for (var r = 0u; r < ROWS; r++) { rows[r] = p.a_off + wid.z * p.a_sb + min(wid.y * ROWS + r, p.m - 1u) * p.a_sm; }
   return rows;
 }
 
@@ -49,7 +50,7 @@ fn blocked(lid: vec3u, wid: vec3u) -> Tile {
   let rows = a_rows(wid);
   let col0 = col0_of(lid, wid);
   var cols: array<u32, 8>;
-  for (var j = 0u; j < COLS; j++) { cols[j] = wid.z * p.b_sb + min(col0 + j, p.n - 1u) * p.b_sn; }
+  for (var j = 0u; j < COLS; j++) { cols[j] = p.b_off + wid.z * p.b_sb + min(col0 + j, p.n - 1u) * p.b_sn; }
   var t: Tile;
   for (var kk = 0u; kk < p.k; kk++) {
     let bk = kk * p.b_sk;
@@ -63,8 +64,9 @@ fn blocked(lid: vec3u, wid: vec3u) -> Tile {
 fn blocked_b4(lid: vec3u, wid: vec3u) -> Tile {
   let rows = a_rows(wid);
   let last = p.n / 4u - 1u;
-  let q0 = (wid.z * p.b_sb) / 4u + min(col0_of(lid, wid) / 4u, last);
-  let q1 = (wid.z * p.b_sb) / 4u + min(col0_of(lid, wid) / 4u + 1u, last);
+  let base = (p.b_off + wid.z * p.b_sb) / 4u;
+  let q0 = base + min(col0_of(lid, wid) / 4u, last);
+  let q1 = base + min(col0_of(lid, wid) / 4u + 1u, last);
   var t: Tile;
   for (var kk = 0u; kk < p.k; kk++) {
     let bk = kk * (p.b_sk / 4u);

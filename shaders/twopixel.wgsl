@@ -38,6 +38,9 @@ struct FusedParams {
 @group(0) @binding(6) var<storage, read_write> out_side: array<f32>;  // training: per-sample bias gradients [B, 128]; sampling: trajectory
 @group(0) @binding(7) var<storage, read_write> ids: array<u32>;       // training: t * 3 + label per sample; sampling: labels
 @group(0) @binding(8) var<uniform> p: FusedParams;
+// training: sample-major activation rows for the weight-gradient matmuls (src/diffusion/fused.ts):
+// h1 [2B, 32], dL/dpre3 [2B, 32], dL/dpre2 [2B, 64], h2 [2B, 64], one row per sample and position
+@group(0) @binding(10) var<storage, read_write> acts: array<f32>;
 
 const SCHEDULE_WIDTH: u32 = 7u;
 const BIAS_WIDTH: u32 = 128u;
@@ -47,16 +50,15 @@ const TAG_STEP: u32 = 1u;
 
 // ---- training -------------------------------------------------------------------------------
 
-// Per-invocation partial gradients of the fused parameters, accumulated over its samples.
+// Per-invocation partial gradients of the fused parameters, accumulated over its samples; W2's and
+// W3's come from matmuls over the activation rows instead.
 var<private> gw1: array<f32, 64>;
 var<private> gb1: array<f32, 64>;
 var<private> gg1: array<f32, 64>;
 var<private> ge1: array<f32, 64>;
-var<private> gw2: array<f32, 2048>;
 var<private> gb2: array<f32, 64>;
 var<private> gg2: array<f32, 64>;
 var<private> ge2: array<f32, 64>;
-var<private> gw3: array<f32, 2048>;
 var<private> gb3: array<f32, 64>;
 var<private> gg3: array<f32, 64>;
 var<private> ge3: array<f32, 64>;
@@ -99,7 +101,7 @@ fn put_partial(base: u32, offset: u32, value: f32) {
 }
 
 // Row tid of out_main (the layout of the flat store from lo): this invocation's partial
-// parameter gradients, then its share of the loss.
+// parameter gradients (W2's and W3's columns left unwritten), then its share of the loss.
 fn write_partials(tid: u32, loss: f32) {
   let base = tid * (p.width + 1u);
   for (var k = 0u; k < p.n64; k++) { put_partial(base, p.o_w1 + k, gw1[k]); put_partial(base, p.o_w4 + k, gw4[k]); }
@@ -110,7 +112,6 @@ fn write_partials(tid: u32, loss: f32) {
   for (var k = 0u; k < p.n64; k++) {
     put_partial(base, p.o_b2 + k, gb2[k]); put_partial(base, p.o_g2 + k, gg2[k]); put_partial(base, p.o_e2 + k, ge2[k]);
   }
-  for (var k = 0u; k < p.n32 * p.n64; k++) { put_partial(base, p.o_w2 + k, gw2[k]); put_partial(base, p.o_w3 + k, gw3[k]); }
   put_partial(base, p.o_b4, gb4);
   out_main[base + p.width] = loss;
 }

@@ -8,6 +8,7 @@ import bucketCode from '../../shaders/bucket.wgsl';
 import { defineKernel } from '../core/kernel.js';
 import { expectDtype, expectShape, f32, type Emitter, type Graph, type Param, type Tensor } from '../core/graph.js';
 import { nonNegativeInt, positiveInt } from '../core/ops/util.js';
+import { emitMatmul } from '../core/ops/linear.js';
 import type { LossKind } from '../core/ops/loss.js';
 import { MIXTURE } from '../data/mixture.js';
 import { BIAS_WIDTH, LABELS } from '../nn/twopixel.js';
@@ -16,12 +17,12 @@ import { EVALS, forwardRegs, PACKED_FLOATS, SAMPLER_ROWS, trainEntry, WEIGHT_BLO
 
 // The module's generated parts (fusedgen.ts): every kernel of it compiles the whole module.
 const libraries = [philox, forwardRegs(), trainEntry()];
-const TRAIN = defineKernel('twopixel.train', code, 'train', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries });
+const TRAIN = defineKernel('twopixel.train', code, 'train', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant', 'write'], { libraries });
 const SAMPLE = defineKernel('twopixel.sample', code, 'sample', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries });
 const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', 'read', 'read', null, null, 'write', null, null, 'uniform'], { libraries });
 const BUCKET = defineKernel('bucket.bucket', bucketCode, 'bucket', ['read', 'write', null, null, 'uniform'], { workgroupSize: 256 });
 const SCATTER_ROWS = defineKernel('bucket.scatter_rows', bucketCode, 'scatter_rows', [null, 'write', 'read', 'write', 'uniform']);
-const REDUCE = defineKernel('twopixel_reduce.reduce', reduceCode, 'reduce', ['read', 'write', 'write', 'read', 'uniform']);
+const REDUCE = defineKernel('twopixel_reduce.reduce', reduceCode, 'reduce', ['read', 'write', 'write', 'read', 'uniform', 'read']);
 
 /** The fused parameters in the order of FusedParams' offsets (shaders/twopixel.wgsl). */
 export const FUSED_PARAMS = [
@@ -103,6 +104,9 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
   const biasGrads = g.activation('fused.bias_grads', [batch, BIAS_WIDTH]);
   const ids = g.activation('fused.ids', [batch], 'u32');
   let partials: Tensor | null = null;
+  // Per sample and position: h1 and dL/dpre3 (32 wide), dL/dpre2 and h2 (64 wide), sample-major.
+  const rows = 2 * batch;
+  let acts: Tensor | null = null;
   g.add({
     type: 'fused_two_pixel_loss',
     fusedLoss: true,
@@ -113,7 +117,8 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
       const head = header(batch, T, threads, STREAM_TRAIN, o.pUncond, LOSS_KINDS[o.loss], delta, 0, l);
       const weights = packWeights(e, tables, head, PACKED_FLOATS);
       partials = e.scratch('fused.partials', [threads, l.width + 1]);
-      e.dispatch(TRAIN, [tables.p, tables.q, g.state, schedule, partials, biasGrads, ids, weights], head, threads);
+      acts = e.scratch('fused.acts', [rows * 192]);
+      e.dispatch(TRAIN, [tables.p, tables.q, g.state, schedule, partials, biasGrads, ids, weights, acts], head, threads);
     },
     backward(e) {
       const l = layout(e, params);
@@ -121,9 +126,14 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
       if (targets.some((t) => !t || t.accumulate)) {
         throw new Error('fused two-pixel loss: its parameters must be trainable and used by no other op');
       }
+      // W2's and W3's gradients, transposed, as one batched matmul over the activation rows:
+      // [h1^T dL/dpre2, (dL/dpre3)^T h2], each [32, 64].
+      const wgrads = e.scratch('fused.wgrads', [2, 32, 64]);
+      emitMatmul(e, acts!, acts!, wgrads, { m: 32, n: 64, k: rows, batch: 2, a: { sm: 1, sk: 32, sb: rows * 32 }, b: { sk: 64, sn: 1, sb: rows * 64, off: rows * 64 } }, 0);
       const spans = new Array<number>(32).fill(0);
       l.spans.forEach((v, i) => (spans[i] = v));
-      e.dispatch(REDUCE, [partials!, e.store.grads, loss, g.state], [threads, l.width, l.lo, history, 0, params.length, 0, 0, ...spans], l.width + 1);
+      const [w2, w3] = ['enc2.conv.w', 'dec1.conv.w'].map((name) => FUSED_PARAMS.indexOf(name as (typeof FUSED_PARAMS)[number]));
+      e.dispatch(REDUCE, [partials!, e.store.grads, loss, g.state, wgrads], [threads, l.width, l.lo, history, 0, params.length, w2, w3, ...spans], l.width + 1);
       const scatter = (table: Tensor, div: number, rows: number) => {
         const target = e.gradTarget(table);
         if (!target) return;

@@ -96,6 +96,7 @@ function forward(code: Code, E: number, v: string, training: boolean) {
     }
   }
   normSilu(1, C1, GROUPS[0]);
+  if (training) for (const c of range(C1)) actWrite(code, es, 2, 'act_h1', C1, `${c}u`, (e) => `h1_${c}_${e}`);
   // Block 2: four output channels (two GroupNorm groups) per iteration; W2 is [64][32].
   at(2, `for (var blk = 0u; blk < p.n32 / 2u; blk++) {`);
   at(4, `let bb = wts[base_b2 + blk];`);
@@ -120,6 +121,7 @@ function forward(code: Code, E: number, v: string, training: boolean) {
         if (training) at(4, `${v}n2[${e}][4u * blk + ${j}u] = n${j}_${e};`);
         at(4, `let a${j}_${e} = n${j}_${e} * gm.${lane(j)} + bt.${lane(j)};`);
         at(4, `${v}h2[${e}][4u * blk + ${j}u] = ${silu(`a${j}_${e}`)};`);
+        if (training) actWrite(code, [e], 4, 'act_h2', C2, `4u * blk + ${j}u`, () => `${v}h2[${e}][4u * blk + ${j}u]`);
       }
     }
   }
@@ -145,6 +147,16 @@ function forward(code: Code, E: number, v: string, training: boolean) {
   for (const e of es) {
     const terms = [...range(C3).map((ci) => `k4_${ci} * h3_${ci}_${e}`), ...range(C1).map((ci) => `k4_${C3 + ci} * h1_${ci}_${e}`)];
     at(2, `let out_${e} = vec2f(${w('b4', 0)}) + ${terms.join(' + ')};`);
+  }
+}
+
+/**
+ * Training: the sample-major activation rows the weight-gradient matmuls read (fused.ts), for
+ * each live evaluation e: acts[region + (2 i_e + position) * width + c] = value(e) at both positions.
+ */
+function actWrite(code: Code, es: number[], n: number, region: string, width: number, c: string, value: (e: number) => string) {
+  for (const e of es) {
+    code.emit(n, `if (live_${e}) { let v = ${value(e)}; acts[${region} + 2u * i_${e} * ${width}u + ${c}] = v.x; acts[${region} + (2u * i_${e} + 1u) * ${width}u + ${c}] = v.y; }`);
   }
 }
 
@@ -187,10 +199,12 @@ export function forwardRegs(): string {
 /**
  * The body of the training entry point's sample loop for TRAIN_EVALS samples at once: given
  * x_e (x_t), pt_e, label_e, slope_e = dL/d(output) (zero for a sample past the batch), i_e and
- * live_e, it runs the forward pass, then accumulates every parameter gradient into the
- * private accumulators (gw1 ... gb4 of shaders/twopixel.wgsl) and writes each live sample's
- * block-bias gradient to out_side. The forward's output is out_e (the loss is taken in between,
- * so the caller splits the body at the marker line).
+ * live_e, it runs the forward pass, then accumulates the parameter gradients into the private
+ * accumulators (gw1 ... gb4 of shaders/twopixel.wgsl), writes each live sample's block-bias
+ * gradient to out_side and the activation rows of W2's and W3's gradients to acts (for the
+ * matmul of fused.ts: a private accumulator of 2 x 2048 floats per invocation, updated at a
+ * dynamic index, was 40 % of the kernel). The forward's output is out_e (the loss is taken in
+ * between, so the caller splits the body into forward and backward).
  */
 function trainBody(): { forward: string; backward: string; privates: string } {
   const E = TRAIN_EVALS;
@@ -236,14 +250,15 @@ function trainBody(): { forward: string; backward: string; privates: string } {
   // Block 3's norm, then its bias gradients.
   normBackward(3, C3, GROUPS[2], (c, e) => `(k4_${c} * slope_${e})`);
   for (const c of range(C3)) {
+    actWrite(code, es, 2, 'act_dp3', C3, `${c}u`, (e) => `dp3_${c}_${e}`);
     at(2, `gb3[${c}] += ${sumE((e) => `dp3_${c}_${e}.x + dp3_${c}_${e}.y`)};`);
     biasGrad(2, `${C1 + C2}u`, `${c}u`, (e) => `dp3_${c}_${e}.x + dp3_${c}_${e}.y`);
   }
   // Block 1's input gradient collects from block 2 (below) and the skip connection.
   for (const ci of range(C1)) for (const e of es) at(2, `var dh1_${ci}_${e} = k4_${C3 + ci} * slope_${e};`);
   // Blocks 3 and 2 backward, four block-2 channels c = 4 blk + j per iteration: dL/dh2_c from
-  // block 3 (row c of W3), W3's gradient, block 2's norm, its bias gradients, W2's gradient and
-  // the contribution to dL/dh1 (row c of W2).
+  // block 3 (row c of W3), block 2's norm, its bias gradients and activation rows, and the
+  // contribution to dL/dh1 (row c of W2).
   at(2, `for (var blk = 0u; blk < p.n32 / 2u; blk++) {`);
   at(4, `let gm = wts[base_g2 + blk];`);
   at(4, `let bt = wts[base_e2 + blk];`);
@@ -251,10 +266,8 @@ function trainBody(): { forward: string; backward: string; privates: string } {
     const c = `(4u * blk + ${j}u)`;
     for (const k of range(C3 / 4)) at(4, `let u${j}_${k} = wts[base_w3 + ${c} * ${C3 / 4}u + ${k}u];`);
     for (const e of es) {
-      at(4, `let hh2_${j}_${e} = t_h2[${e}][${c}];`);
       at(4, `let dh2_${j}_${e} = ${range(C3).map((c3) => `u${j}_${c3 >> 2}.${lane(c3)} * dp3_${c3}_${e}`).join(' + ')};`);
     }
-    for (const c3 of range(C3)) at(4, `gw3[${c} * ${C3}u + ${c3}u] += ${sumE((e) => `dot(dp3_${c3}_${e}, hh2_${j}_${e})`)};`);
   }
   for (const e of es) {
     for (const g of [0, 1]) {
@@ -277,9 +290,9 @@ function trainBody(): { forward: string; backward: string; privates: string } {
     at(4, `ge2[${c}] += ${sumE((e) => `da${j}_${e}.x + da${j}_${e}.y`)};`);
     at(4, `gb2[${c}] += ${sumE((e) => `dp${j}_${e}.x + dp${j}_${e}.y`)};`);
     biasGrad(4, `${C1}u`, c, (e) => `dp${j}_${e}.x + dp${j}_${e}.y`);
+    actWrite(code, es, 4, 'act_dp2', C2, c, (e) => `dp${j}_${e}`);
     for (const k of range(C1 / 4)) at(4, `let r${j}_${k} = wts[base_w2 + ${c} * ${C1 / 4}u + ${k}u];`);
     for (const ci of range(C1)) {
-      at(4, `gw2[${c} * ${C1}u + ${ci}u] += ${sumE((e) => `dot(dp${j}_${e}, h1_${ci}_${e})`)};`);
       for (const e of es) at(4, `dh1_${ci}_${e} += r${j}_${ci >> 2}.${lane(ci)} * dp${j}_${e};`);
     }
   }
@@ -329,6 +342,7 @@ export function trainEntry(): string {
     '  if (tid >= p.threads) { return; }',
     '  let key = vec2u(state[1], state[2]);',
     '  let inv_n = 1.0 / f32(2u * p.batch);',
+    `  let act_h1 = 0u; let act_dp3 = ${2 * C1}u * p.batch; let act_dp2 = ${4 * C1}u * p.batch; let act_h2 = act_dp2 + ${2 * C2}u * p.batch;`,
     '  var loss = 0.0;',
     `  for (var first = tid * ${E}u; first < p.batch; first += p.threads * ${E}u) {`,
     pre.toString(),

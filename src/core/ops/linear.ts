@@ -38,17 +38,18 @@ export interface MatmulShape {
   n: number;
   k: number;
   batch?: number;
-  a: { sm: number; sk: number; sb?: number };
-  b: { sk: number; sn: number; sb?: number };
+  /** Strides, and where the operand starts in its tensor (default 0). */
+  a: { sm: number; sk: number; sb?: number; off?: number };
+  b: { sk: number; sn: number; sb?: number; off?: number };
 }
 
 /** C (+)= op(A) op(B) (+ bias), C contiguous [batch, m, n]. */
 export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: MatmulShape, accumulate: number, bias?: Tensor): void {
   const batch = s.batch ?? 1;
-  const params = [s.m, s.n, s.k, s.a.sm, s.a.sk, s.a.sb ?? 0, s.b.sk, s.b.sn, s.b.sb ?? 0, s.m * s.n, accumulate];
+  const params = [s.m, s.n, s.k, s.a.sm, s.a.sk, s.a.sb ?? 0, s.b.sk, s.b.sn, s.b.sb ?? 0, s.m * s.n, accumulate, s.a.off ?? 0, s.b.off ?? 0];
   if (variant === 'blocked') {
     const workgroups: [number, number, number] = [Math.ceil(s.n / BLOCKED_TILE[1]), Math.ceil(s.m / BLOCKED_TILE[0]), batch];
-    const vec4 = s.b.sn === 1 && s.n % 4 === 0 && s.b.sk % 4 === 0 && (s.b.sb ?? 0) % 4 === 0 && B.size % 4 === 0;
+    const vec4 = s.b.sn === 1 && [s.n, s.b.sk, s.b.sb ?? 0, s.b.off ?? 0, B.size].every((v) => v % 4 === 0);
     if (vec4) {
       if (bias) e.dispatch(BLOCKED_BIAS_B4, [A, C, bias, B], params, { workgroups });
       else e.dispatch(BLOCKED_B4, [A, C, B], params, { workgroups });
