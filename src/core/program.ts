@@ -245,7 +245,7 @@ export class Program {
       if (store.trainableLength > 0) {
         const f = store.flat;
         rec.dispatch(ADAM, [f.params, f.grads, f.m, f.v, graph.state, f.ema],
-          [store.trainableLength, new F32(a.lr), new F32(a.beta1), new F32(a.beta2), new F32(a.eps), new F32(a.weightDecay), a.decaySteps, new F32(a.ema)], store.trainableLength);
+          [store.trainableLength, new F32(a.lr), new F32(a.beta1), new F32(a.beta2), new F32(a.eps), new F32(a.weightDecay), a.decaySteps, new F32(a.ema)], store.trainableLength / 4);
       }
     }
     rec.dispatch(ADVANCE, [graph.state], [], 1);
