@@ -1,11 +1,9 @@
 // Sums the fused training kernel's per-invocation partial gradients and losses in fixed order:
 // grads[lo + j] (+)= sum_r partials[r][j] over the fused parameters' ranges, and the step's loss
-// to loss[step % history]. One invocation per column j (the last column is the loss). Ranges
-// wgrad0 and wgrad1 (W2 and W3, [64, 32] each) instead take their gradient from the matmul
-// output wgrads [2, 32, 64]: their transposes.
+// to loss[step % history]. One invocation per column j (the last column is the loss).
 
 struct ReduceParams {
-  rows: u32, width: u32, lo: u32, history: u32, accumulate: u32, ranges: u32, wgrad0: u32, wgrad1: u32,
+  rows: u32, width: u32, lo: u32, history: u32, accumulate: u32, ranges: u32, pad0: u32, pad1: u32,
   // (offset from lo, size) of each fused parameter: gaps between them stay untouched
   spans: array<vec4u, 8>,
 }
@@ -15,7 +13,6 @@ struct ReduceParams {
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(3) var<storage, read> state: array<u32>;
 @group(0) @binding(4) var<uniform> p: ReduceParams;
-@group(0) @binding(5) var<storage, read> wgrads: array<f32>;
 
 fn span_of(k: u32) -> vec2u {
   let v = p.spans[k / 2u];
@@ -26,23 +23,14 @@ fn span_of(k: u32) -> vec2u {
 fn reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let j = flat_index(gid, nwg);
   if (j > p.width) { return; }
-  // Which sum column j takes: 0 none (a gap between ranges), 1 the partial rows, 2 or 3 wgrads.
-  var source = select(0u, 1u, j == p.width);
-  var local = 0u;
+  var covered = j == p.width;
   for (var k = 0u; k < p.ranges; k++) {
     let s = span_of(k);
-    if (j >= s.x && j < s.x + s.y) {
-      source = select(select(1u, 3u, k == p.wgrad1), 2u, k == p.wgrad0);
-      local = j - s.x;
-    }
+    covered = covered || (j >= s.x && j < s.x + s.y);
   }
-  if (source == 0u) { return; }
+  if (!covered) { return; }
   var acc = 0.0;
-  if (source == 1u) {
-    for (var r = 0u; r < p.rows; r++) { acc += partials[r * (p.width + 1u) + j]; }
-  } else {
-    acc = wgrads[(source - 2u) * 2048u + (local % 32u) * 64u + local / 32u];
-  }
+  for (var r = 0u; r < p.rows; r++) { acc += partials[r * (p.width + 1u) + j]; }
   if (j == p.width) {
     loss[state[0] % p.history] = acc;
   } else {

@@ -6,7 +6,7 @@ import reduceCode from '../../shaders/twopixel_reduce.wgsl';
 import philox from '../../shaders/philox.wgsl';
 import bucketCode from '../../shaders/bucket.wgsl';
 import { defineKernel } from '../core/kernel.js';
-import { expectDtype, expectShape, f32, type Emitter, type Graph, type Param, type Tensor } from '../core/graph.js';
+import { expectDtype, expectShape, f32, type Emitter, type GradTarget, type Graph, type Param, type Tensor } from '../core/graph.js';
 import { nonNegativeInt, positiveInt } from '../core/ops/util.js';
 import { emitMatmul } from '../core/ops/linear.js';
 import type { LossKind } from '../core/ops/loss.js';
@@ -22,7 +22,7 @@ const SAMPLE = defineKernel('twopixel.sample', code, 'sample', [null, 'read', 'r
 const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', 'read', 'read', null, null, 'write', null, null, 'uniform'], { libraries });
 const BUCKET = defineKernel('bucket.bucket', bucketCode, 'bucket', ['read', 'write', null, null, 'uniform'], { workgroupSize: 256 });
 const SCATTER_ROWS = defineKernel('bucket.scatter_rows', bucketCode, 'scatter_rows', [null, 'write', 'read', 'write', 'uniform']);
-const REDUCE = defineKernel('twopixel_reduce.reduce', reduceCode, 'reduce', ['read', 'write', 'write', 'read', 'uniform', 'read']);
+const REDUCE = defineKernel('twopixel_reduce.reduce', reduceCode, 'reduce', ['read', 'write', 'write', 'read', 'uniform']);
 
 /** The fused parameters in the order of FusedParams' offsets (shaders/twopixel.wgsl). */
 export const FUSED_PARAMS = [
@@ -31,6 +31,8 @@ export const FUSED_PARAMS = [
   'dec1.conv.w', 'dec1.conv.b', 'dec1.norm.gamma', 'dec1.norm.beta',
   'dec2.conv.w', 'dec2.conv.b',
 ] as const;
+/** W2 and W3: their gradients come from matmuls over the kernel's activation rows. */
+const [W2, W3] = (['enc2.conv.w', 'dec1.conv.w'] as const).map((name) => FUSED_PARAMS.indexOf(name));
 
 const LOSS_KINDS: Record<LossKind, number> = { mse: 0, l1: 1, huber: 2 };
 
@@ -126,14 +128,19 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
       if (targets.some((t) => !t || t.accumulate)) {
         throw new Error('fused two-pixel loss: its parameters must be trainable and used by no other op');
       }
-      // W2's and W3's gradients, transposed, as one batched matmul over the activation rows:
-      // [h1^T dL/dpre2, (dL/dpre3)^T h2], each [32, 64].
-      const wgrads = e.scratch('fused.wgrads', [2, 32, 64]);
-      emitMatmul(e, acts!, acts!, wgrads, { m: 32, n: 64, k: rows, batch: 2, a: { sm: 1, sk: 32, sb: rows * 32 }, b: { sk: 64, sn: 1, sb: rows * 64, off: rows * 64 } }, 0);
+      // W2's and W3's gradients ([64, 32] each) as matmuls over the activation rows, computed as
+      // h1^T dL/dpre2 and (dL/dpre3)^T h2 ([32, 64]: 64 columns fill the kernel's lanes, 32 would
+      // leave half idle) and stored transposed.
+      const [w2, w3] = [params[W2], params[W3]].map((t) => e.gradTarget(t)!);
+      const wgrad = (target: GradTarget, a: number, b: number) =>
+        emitMatmul(e, acts!, acts!, target.tensor, { m: 32, n: 64, k: rows, a: { sm: 1, sk: 32, off: a }, b: { sk: 64, sn: 1, off: b }, c: { sm: 1, sn: 32 } }, target.accumulate);
+      wgrad(w2, 0, rows * 64);
+      wgrad(w3, rows * 32, rows * 128);
+      // Every other fused parameter sums the partial rows.
       const spans = new Array<number>(32).fill(0);
-      l.spans.forEach((v, i) => (spans[i] = v));
-      const [w2, w3] = ['enc2.conv.w', 'dec1.conv.w'].map((name) => FUSED_PARAMS.indexOf(name as (typeof FUSED_PARAMS)[number]));
-      e.dispatch(REDUCE, [partials!, e.store.grads, loss, g.state, wgrads], [threads, l.width, l.lo, history, 0, params.length, w2, w3, ...spans], l.width + 1);
+      const summed = l.spans.filter((_, i) => i >> 1 !== W2 && i >> 1 !== W3);
+      summed.forEach((v, i) => (spans[i] = v));
+      e.dispatch(REDUCE, [partials!, e.store.grads, loss, g.state], [threads, l.width, l.lo, history, 0, summed.length / 2, 0, 0, ...spans], l.width + 1);
       const scatter = (table: Tensor, div: number, rows: number) => {
         const target = e.gradTarget(table);
         if (!target) return;
