@@ -19,6 +19,8 @@ async function lossAndGrads(fused: boolean, loss: 'mse' | 'l1' | 'huber') {
   const program = await Program.compile(gpu.device, built.g, { seed: 7, gradientsOf: built.loss });
   for (const [tensor, v] of built.feeds) program.write(tensor, v);
   program.setSeed(7, 3); // a later step: a different batch than step 0
+  // Poisoned: a gradient not written, or accumulated onto the last step's, comes out NaN.
+  for (const p of built.g.params) if (p.trainable) program.fill(program.gradOf(p), NaN);
   program.run(1);
   const value = (await program.readF32(built.loss))[0];
   const grads = new Map<string, Float32Array>();

@@ -131,11 +131,10 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
       // W2's and W3's gradients ([64, 32] each) as matmuls over the activation rows, computed as
       // h1^T dL/dpre2 and (dL/dpre3)^T h2 ([32, 64]: 64 columns fill the kernel's lanes, 32 would
       // leave half idle) and stored transposed.
-      const [w2, w3] = [params[W2], params[W3]].map((t) => e.gradTarget(t)!);
       const wgrad = (target: GradTarget, a: number, b: number) =>
         emitMatmul(e, acts!, acts!, target.tensor, { m: 32, n: 64, k: rows, a: { sm: 1, sk: 32, off: a }, b: { sk: 64, sn: 1, off: b }, c: { sm: 1, sn: 32 } }, target.accumulate);
-      wgrad(w2, 0, rows * 64);
-      wgrad(w3, rows * 32, rows * 128);
+      wgrad(targets[W2]!, 0, rows * 64);
+      wgrad(targets[W3]!, rows * 32, rows * 128);
       // Every other fused parameter sums the partial rows.
       const spans = new Array<number>(32).fill(0);
       const summed = l.spans.filter((_, i) => i >> 1 !== W2 && i >> 1 !== W3);
