@@ -12,8 +12,11 @@ const [C1, C2, C3] = BLOCK_CHANNELS;
 const GROUPS = [4, 32, 4] as const;
 /** Floats the uniform weight block holds (64 KiB, WebGPU's guaranteed uniform binding size). */
 export const WEIGHT_BLOCK = 16384;
-/** Network evaluations per sampler invocation: EVALS samples, or EVALS / 2 under guidance. */
-export const EVALS = 4;
+/**
+ * Network evaluations per sampler invocation: EVALS samples, or EVALS / 2 under guidance. Eight
+ * share each weight read: 25 % faster than four, for a compile of about 26 s instead of 13 (cold).
+ */
+export const EVALS = 8;
 /** Training samples one invocation carries through forward and backward together. */
 export const TRAIN_EVALS = 2;
 
