@@ -7,7 +7,7 @@ export type { Gpu, AdapterKind } from './gpu/gpu.js';
 // The graph and its ops
 export { Graph, Tensor, f32, i32 } from './core/graph.js';
 export { Program } from './core/program.js';
-export { linear, setMatmulVariant, type MatmulVariant } from './core/ops/linear.js';
+export { linear, matmulVariant, setMatmulVariant, type MatmulVariant } from './core/ops/linear.js';
 export { add, mul, silu } from './core/ops/elementwise.js';
 export { regressionLoss, weightedSum, crossEntropy } from './core/ops/loss.js';
 export { random } from './core/ops/random.js';

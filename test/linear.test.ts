@@ -1,5 +1,7 @@
 import { suite } from 'uvu';
-import { emitMatmul, linear, setMatmulVariant, type MatmulVariant } from '../src/core/ops/linear.js';
+import * as assert from 'uvu/assert';
+import { emitMatmul, linear, matmulVariant, preferMatmulVariantFor, setMatmulVariant, type MatmulVariant } from '../src/core/ops/linear.js';
+import { testGpu } from './device.js';
 import { assertClose, assertGradients, backward, numericGradients, once, randomValues, runGraph } from './harness.js';
 import { linearBackward, linearRef } from './reference.js';
 
@@ -23,9 +25,29 @@ async function withVariant<T>(v: MatmulVariant, run: () => Promise<T>): Promise<
   try {
     return await run();
   } finally {
-    setMatmulVariant('blocked');
+    setMatmulVariant(null);
   }
 }
+
+t('each adapter kind gets its default matmul variant; setMatmulVariant overrides it until reset', async () => {
+  const gpu = await testGpu();
+  try {
+    preferMatmulVariantFor('hardware');
+    assert.is(matmulVariant(), 'tiled');
+    for (const kind of ['lavapipe', 'swiftshader', 'software'] as const) {
+      preferMatmulVariantFor(kind);
+      assert.is(matmulVariant(), 'blocked', kind);
+    }
+    setMatmulVariant('tiled');
+    assert.is(matmulVariant(), 'tiled');
+    setMatmulVariant(null);
+    assert.is(matmulVariant(), 'blocked');
+    assert.throws(() => setMatmulVariant('fast' as MatmulVariant), /matmul variant "fast" is not one of tiled, blocked/);
+  } finally {
+    setMatmulVariant(null);
+    preferMatmulVariantFor(gpu.kind);
+  }
+});
 
 for (const variant of ['tiled', 'blocked'] as const) {
   for (const [M, K, N] of [[5, 7, 3], [33, 17, 72], [9, 33, 130], [51, 40, 128]]) {

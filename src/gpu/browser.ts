@@ -1,4 +1,5 @@
 import { adapterKind, adapterName, openDevice, type Gpu } from './gpu.js';
+import { preferMatmulVariantFor } from '../core/ops/linear.js';
 
 /** A device for the engine in a browser, through navigator.gpu. */
 export async function getBrowserGpu(): Promise<Gpu> {
@@ -10,5 +11,7 @@ export async function getBrowserGpu(): Promise<Gpu> {
   const name = adapterName(adapter.info);
   const device = await openDevice(adapter, name);
   console.info(`webgpu: using ${name}`);
-  return { device, adapterName: name, kind: adapterKind(adapter.info), destroy: () => device.destroy() };
+  const kind = adapterKind(adapter.info);
+  preferMatmulVariantFor(kind);
+  return { device, adapterName: name, kind, destroy: () => device.destroy() };
 }

@@ -4,6 +4,7 @@ import blockedCode from '../../../shaders/matmul_blocked.wgsl';
 import { defineKernel } from '../kernel.js';
 import { expectDtype, expectShape, type Emitter, type Graph, type Tensor } from '../graph.js';
 import { emitSumBatchLength } from './util.js';
+import type { AdapterKind } from '../../gpu/gpu.js';
 
 export const MATMUL = defineKernel('matmul.matmul', matmulCode, 'matmul', ['read', 'read', 'write', 'uniform'], { workgroupSize: 256 });
 export const MATMUL_BIAS = defineKernel('matmul.matmul_bias', matmulCode, 'matmul_bias', ['read', 'read', 'write', 'uniform', 'read'], { workgroupSize: 256 });
@@ -24,12 +25,28 @@ const BLOCKED_TILE = [8, 8 * BLOCKED_WG] as const;
  * magnitude faster on CPU drivers; see bench/).
  */
 export type MatmulVariant = 'tiled' | 'blocked';
-let variant: MatmulVariant = 'blocked';
+let chosen: MatmulVariant | null = null;
+let preferred: MatmulVariant = 'blocked';
 
-/** Chooses the matmul kernel for graphs compiled from now on. */
-export function setMatmulVariant(v: MatmulVariant): void {
-  if (v !== 'tiled' && v !== 'blocked') throw new Error(`matmul variant "${v}" is not one of tiled, blocked`);
-  variant = v;
+/** Chooses the matmul kernel for graphs compiled from now on; null returns to the adapter's default. */
+export function setMatmulVariant(v: MatmulVariant | null): void {
+  if (v !== null && v !== 'tiled' && v !== 'blocked') throw new Error(`matmul variant "${v}" is not one of tiled, blocked`);
+  chosen = v;
+}
+
+/**
+ * The default for an adapter kind, set when a device is opened (src/gpu): 'blocked' for CPU
+ * drivers, which it is tuned for; 'tiled' for hardware, where the blocked kernel's workgroups of 8
+ * (one SIMD batch of a CPU driver) would fill a quarter of a 32-wide warp. Not yet measured on a
+ * GPU.
+ */
+export function preferMatmulVariantFor(kind: AdapterKind): void {
+  preferred = kind === 'hardware' ? 'tiled' : 'blocked';
+}
+
+/** The variant graphs compile with now. */
+export function matmulVariant(): MatmulVariant {
+  return chosen ?? preferred;
 }
 
 /** Strides of an operand as the kernel reads it: element (row, inner) and batch. */
@@ -49,7 +66,7 @@ export interface MatmulShape {
 export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: MatmulShape, accumulate: number, bias?: Tensor): void {
   const batch = s.batch ?? 1;
   const params = [s.m, s.n, s.k, s.a.sm, s.a.sk, s.a.sb ?? 0, s.b.sk, s.b.sn, s.b.sb ?? 0, s.m * s.n, accumulate, s.a.off ?? 0, s.b.off ?? 0, s.c?.sm ?? s.n, s.c?.sn ?? 1];
-  if (variant === 'blocked') {
+  if (matmulVariant() === 'blocked') {
     const workgroups: [number, number, number] = [Math.ceil(s.n / BLOCKED_TILE[1]), Math.ceil(s.m / BLOCKED_TILE[0]), batch];
     const vec4 = s.b.sn === 1 && [s.n, s.b.sk, s.b.sb ?? 0, s.b.off ?? 0, B.size].every((v) => v % 4 === 0);
     if (vec4) {
