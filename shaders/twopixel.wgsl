@@ -40,7 +40,7 @@ struct FusedParams {
 @group(0) @binding(8) var<uniform> p: FusedParams;
 // training: sample-major activation rows for the weight-gradient matmuls (src/diffusion/fused.ts):
 // h1 [2B, 32], dL/dpre3 [2B, 32], dL/dpre2 [2B, 64], h2 [2B, 64], one row per sample and position
-@group(0) @binding(10) var<storage, read_write> acts: array<f32>;
+@group(0) @binding(10) var<storage, read_write> acts: array<vec4f>;
 
 const SCHEDULE_WIDTH: u32 = 7u;
 const BIAS_WIDTH: u32 = 128u;

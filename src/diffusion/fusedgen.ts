@@ -99,7 +99,7 @@ function forward(code: Code, E: number, v: string, training: boolean) {
     }
   }
   normSilu(1, C1, GROUPS[0]);
-  if (training) for (const c of range(C1)) actWrite(code, es, 2, 'act_h1', C1, `${c}u`, (e) => `h1_${c}_${e}`);
+  if (training) for (const q of range(C1 / 4)) actWrite(code, es, 2, 'act_h1', C1, `${q}u`, (e, k) => `h1_${4 * q + k}_${e}`);
   // Block 2: four output channels (two GroupNorm groups) per iteration; W2 is [64][32].
   at(2, `for (var blk = 0u; blk < p.n32 / 2u; blk++) {`);
   at(4, `let bb = wts[base_b2 + blk];`);
@@ -124,9 +124,9 @@ function forward(code: Code, E: number, v: string, training: boolean) {
         if (training) at(4, `${v}n2[${e}][4u * blk + ${j}u] = n${j}_${e};`);
         at(4, `let a${j}_${e} = n${j}_${e} * gm.${lane(j)} + bt.${lane(j)};`);
         at(4, `${v}h2[${e}][4u * blk + ${j}u] = ${silu(`a${j}_${e}`)};`);
-        if (training) actWrite(code, [e], 4, 'act_h2', C2, `4u * blk + ${j}u`, () => `${v}h2[${e}][4u * blk + ${j}u]`);
       }
     }
+    if (training) actWrite(code, [e], 4, 'act_h2', C2, 'blk', (e, k) => `${v}h2[${e}][4u * blk + ${k}u]`);
   }
   at(2, `}`);
   for (const e of es) for (const ci of range(C2)) at(2, `let h2_${ci}_${e} = ${v}h2[${e}][${ci}];`);
@@ -155,11 +155,14 @@ function forward(code: Code, E: number, v: string, training: boolean) {
 
 /**
  * Training: the sample-major activation rows the weight-gradient matmuls read (fused.ts), for
- * each live evaluation e: acts[region + (2 i_e + position) * width + c] = value(e) at both positions.
+ * each live evaluation e: four channels c = 4 q .. 4 q + 3 of a width-wide row at each position,
+ * acts[region / 4 + (2 i_e + position) * width / 4 + q] = vec4 of value(e, k) for k = 0..3 (one
+ * vec4 store per lane where four scalar ones were).
  */
-function actWrite(code: Code, es: number[], n: number, region: string, width: number, c: string, value: (e: number) => string) {
+function actWrite(code: Code, es: number[], n: number, region: string, width: number, q: string, value: (e: number, k: number) => string) {
   for (const e of es) {
-    code.emit(n, `if (live_${e}) { let v = ${value(e)}; acts[${region} + 2u * i_${e} * ${width}u + ${c}] = v.x; acts[${region} + (2u * i_${e} + 1u) * ${width}u + ${c}] = v.y; }`);
+    const pos = (p: 'x' | 'y') => `vec4f(${range(4).map((k) => `${value(e, k)}.${p}`).join(', ')})`;
+    code.emit(n, `if (live_${e}) { let row = ${region} / 4u + 2u * i_${e} * ${width / 4}u + ${q}; acts[row] = ${pos('x')}; acts[row + ${width / 4}u] = ${pos('y')}; }`);
   }
 }
 
@@ -252,8 +255,8 @@ function trainBody(): { forward: string; backward: string; privates: string } {
   for (const ci of range(C1)) at(2, `gw4[${C3 + ci}] += ${sumE((e) => `dot(slope_${e}, h1_${ci}_${e})`)};`);
   // Block 3's norm, then its bias gradients.
   normBackward(3, C3, GROUPS[2], (c, e) => `(k4_${c} * slope_${e})`);
+  for (const q of range(C3 / 4)) actWrite(code, es, 2, 'act_dp3', C3, `${q}u`, (e, k) => `dp3_${4 * q + k}_${e}`);
   for (const c of range(C3)) {
-    actWrite(code, es, 2, 'act_dp3', C3, `${c}u`, (e) => `dp3_${c}_${e}`);
     at(2, `gb3[${c}] += ${sumE((e) => `dp3_${c}_${e}.x + dp3_${c}_${e}.y`)};`);
     biasGrad(2, `${C1 + C2}u`, `${c}u`, (e) => `dp3_${c}_${e}.x + dp3_${c}_${e}.y`);
   }
@@ -287,13 +290,13 @@ function trainBody(): { forward: string; backward: string; privates: string } {
       for (const j of js) at(4, `let dp${j}_${e} = t_r2[${e}][2u * blk + ${g}u] * (dn${j}_${e} - mb1_${g}_${e} - n${j}_${e} * mb2_${g}_${e});`);
     }
   }
+  actWrite(code, es, 4, 'act_dp2', C2, 'blk', (e, k) => `dp${k}_${e}`);
   for (const j of range(4)) {
     const c = `(4u * blk + ${j}u)`;
     at(4, `gg2[${c}] += ${sumE((e) => `dot(da${j}_${e}, n${j}_${e})`)};`);
     at(4, `ge2[${c}] += ${sumE((e) => `da${j}_${e}.x + da${j}_${e}.y`)};`);
     at(4, `gb2[${c}] += ${sumE((e) => `dp${j}_${e}.x + dp${j}_${e}.y`)};`);
     biasGrad(4, `${C1}u`, c, (e) => `dp${j}_${e}.x + dp${j}_${e}.y`);
-    actWrite(code, es, 4, 'act_dp2', C2, c, (e) => `dp${j}_${e}`);
     for (const k of range(C1 / 4)) at(4, `let r${j}_${k} = wts[base_w2 + ${c} * ${C1 / 4}u + ${k}u];`);
     for (const ci of range(C1)) {
       for (const e of es) at(4, `dh1_${ci}_${e} += r${j}_${ci >> 2}.${lane(ci)} * dp${j}_${e};`);
