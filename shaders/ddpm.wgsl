@@ -40,28 +40,21 @@ fn sample_normal(e: u32, tag: u32) -> f32 {
   return to_normal_pair(r.x, r.y).x;
 }
 
-// One training example per invocation: class ~ weights, x0 ~ N(peak, sigma^2 I), t ~ U{1..T},
-// eps ~ N(0, I), label dropped to "none" with probability p_uncond,
+// One training example per invocation (shaders/twopixel_draw.wgsl), with
 // x_t = sqrt(alphabar_t) x0 + sqrt(1 - alphabar_t) eps. x = x_t, noise = eps, steps = t.
 @compute @workgroup_size(WG)
 fn two_pixel_batch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
   if (i >= p.n) { return; }
-  let r_data = philox4x32(vec4u(i, p.stream, state[0], 0u), key());
-  let r_noise = philox4x32(vec4u(i, p.stream + 1u, state[0], 0u), key());
-  let cls = select(1u, 0u, to_uniform(r_data.x) < p.weight0);
-  let peak = select(vec2f(p.mean1_x, p.mean1_y), vec2f(p.mean0_x, p.mean0_y), cls == 0u);
-  let x0 = peak + p.sigma * to_normal_pair(r_data.y, r_data.z);
-  let t = 1u + to_index(r_noise.x, p.steps);
-  let eps = to_normal_pair(r_noise.z, r_noise.w);
-  let row = t * SCHEDULE_WIDTH;
-  let xt = schedule[row] * x0 + schedule[row + 1u] * eps;
+  let d = draw_two_pixel(i, p.stream, state[0], key(), p.weight0, vec2f(p.mean0_x, p.mean0_y), vec2f(p.mean1_x, p.mean1_y), p.sigma, p.steps, p.p_uncond);
+  let row = d.t * SCHEDULE_WIDTH;
+  let xt = schedule[row] * d.x0 + schedule[row + 1u] * d.eps;
   x[2u * i] = xt.x;
   x[2u * i + 1u] = xt.y;
-  noise[2u * i] = eps.x;
-  noise[2u * i + 1u] = eps.y;
-  steps[i] = t;
-  labels[i] = select(cls, NO_LABEL, to_uniform(r_noise.y) < p.p_uncond);
+  noise[2u * i] = d.eps.x;
+  noise[2u * i + 1u] = d.eps.y;
+  steps[i] = d.t;
+  labels[i] = d.label;
 }
 
 // Before the network at sampling step s (t = T - s): at s = 0 draw x_T ~ N(0, I) (recorded as

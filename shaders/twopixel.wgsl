@@ -67,19 +67,12 @@ var<private> gb4: f32;
 
 struct Draw { xt: vec2f, eps: vec2f, t: u32, label: u32 }
 
-// Training example i of this step, drawn exactly as ddpm.wgsl's two_pixel_batch draws it:
-// class ~ weights, x0 ~ N(peak, sigma^2 I), t ~ U{1..T}, eps ~ N(0, I), the label dropped to
-// "none" with probability p.scalar, x_t = sqrt(alphabar_t) x0 + sqrt(1 - alphabar_t) eps.
+// Training example i of this step (shaders/twopixel_draw.wgsl, as the op-by-op batch draws it),
+// with x_t = sqrt(alphabar_t) x0 + sqrt(1 - alphabar_t) eps; p.scalar is the label dropout.
 fn draw_sample(i: u32, key: vec2u) -> Draw {
-  let r_data = philox4x32(vec4u(i, p.stream, state[0], 0u), key);
-  let r_noise = philox4x32(vec4u(i, p.stream + 1u, state[0], 0u), key);
-  let cls = select(1u, 0u, to_uniform(r_data.x) < p.weight0);
-  let peak = select(vec2f(p.mean1_x, p.mean1_y), vec2f(p.mean0_x, p.mean0_y), cls == 0u);
-  let x0 = peak + p.sigma * to_normal_pair(r_data.y, r_data.z);
-  let t = 1u + to_index(r_noise.x, p.steps);
-  let eps = to_normal_pair(r_noise.z, r_noise.w);
-  let row = t * SCHEDULE_WIDTH;
-  return Draw(schedule[row] * x0 + schedule[row + 1u] * eps, eps, t, select(cls, NO_LABEL, to_uniform(r_noise.y) < p.scalar));
+  let d = draw_two_pixel(i, p.stream, state[0], key, p.weight0, vec2f(p.mean0_x, p.mean0_y), vec2f(p.mean1_x, p.mean1_y), p.sigma, p.steps, p.scalar);
+  let row = d.t * SCHEDULE_WIDTH;
+  return Draw(schedule[row] * d.x0 + schedule[row + 1u] * d.eps, d.eps, d.t, d.label);
 }
 
 // One sample's loss term (mean over the batch's 2B values) and its slope: vec3f(loss, dL/dout).

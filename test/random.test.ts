@@ -6,6 +6,9 @@ import { random, type Distribution } from '../src/core/ops/random.js';
 import { philox4x32, seedKey, toIndex, toNormalPair, toUniform } from '../src/core/philox.js';
 import { assertClose } from './harness.js';
 import { testGpu } from './device.js';
+import { STREAM_TRAIN, twoPixelBatch } from '../src/diffusion/ops.js';
+import { scheduleTable, SCHEDULE_WIDTH } from '../src/diffusion/tables.js';
+import { MIXTURE } from '../src/data/mixture.js';
 
 // What is compared. Uniform and randint: bit-equal to src/core/philox.ts (both are integer
 // arithmetic and one exact conversion). Normal: f32 log, sqrt and cos on the device against
@@ -58,6 +61,51 @@ t('normal is close to toNormalPair(...)[0] and honours mean and std', async () =
   assertClose(z, want, 1e-5, 1e-5, 'N(0, 1)');
   assertClose(y, want.map((v) => 2 + 3 * v), 3e-5, 1e-5, 'N(2, 3^2)');
   program.destroy();
+});
+
+// The training batch of shaders/twopixel_draw.wgsl (the op-by-op batch; the fused kernel is
+// tested against it in twopixel.test.ts) against its TS twin: class, t and the dropped label
+// bit-equal; x_t and eps to f32 tolerance.
+t('the on-device two-pixel training batch is the TS twin of its draws', async () => {
+  const { device } = await testGpu();
+  const B = 4096, T = 10, pUncond = 0.3;
+  const g = new Graph('batch');
+  const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH]);
+  const b = twoPixelBatch(g, B, T, schedule, pUncond);
+  const outs = [b.x, b.eps, b.t, b.y];
+  const program = await Program.compile(device, g, { seed: SEED, keep: outs });
+  const table = scheduleTable('cosine', T);
+  program.write(schedule, table);
+  for (const o of outs) program.fill(o, o.dtype === 'u32' ? 0xdeadbeef : NaN);
+  program.setSeed(SEED, 2); // step 2 of the run
+  program.run(1);
+  const [x, eps, ts, ys] = await Promise.all(outs.map((o) => program.read(o)));
+  const [c0, c1] = MIXTURE.components;
+  const wantX = new Float64Array(2 * B), wantEps = new Float64Array(2 * B);
+  const wantT: number[] = [], wantY: number[] = [];
+  for (let i = 0; i < B; i++) {
+    const data = words(i, STREAM_TRAIN, 2), noise = words(i, STREAM_TRAIN + 1, 2);
+    const cls = toUniform(data[0]) < Math.fround(c0.weight) ? 0 : 1;
+    const z = toNormalPair(data[1], data[2]);
+    const e = toNormalPair(noise[2], noise[3]);
+    const step = 1 + toIndex(noise[0], T);
+    const mean = (cls === 0 ? c0 : c1).mean;
+    for (const d of [0, 1]) {
+      const x0 = mean[d] + MIXTURE.sigma * z[d];
+      wantX[2 * i + d] = table[step * SCHEDULE_WIDTH] * x0 + table[step * SCHEDULE_WIDTH + 1] * e[d];
+      wantEps[2 * i + d] = e[d];
+    }
+    wantT.push(step);
+    wantY.push(toUniform(noise[1]) < Math.fround(pUncond) ? 2 : cls);
+  }
+  assert.equal([...ts], wantT, 't');
+  assert.equal([...ys], wantY, 'labels');
+  assertClose(x, wantX, 1e-5, 1e-5, 'x_t');
+  assertClose(eps, wantEps, 1e-5, 1e-5, 'eps');
+  const dropped = wantY.filter((y) => y === 2).length / B;
+  assert.ok(Math.abs(dropped - pUncond) < 4 * Math.sqrt((pUncond * (1 - pUncond)) / B), `dropped ${dropped}`);
+  program.destroy();
+  program.store.destroy();
 });
 
 /** The standard normal CDF, from erfc (Numerical Recipes' Chebyshev fit, |error| < 1.2e-7). */

@@ -4,6 +4,7 @@
 import code from '../../shaders/twopixel.wgsl';
 import reduceCode from '../../shaders/twopixel_reduce.wgsl';
 import philox from '../../shaders/philox.wgsl';
+import drawCode from '../../shaders/twopixel_draw.wgsl';
 import bucketCode from '../../shaders/bucket.wgsl';
 import { defineKernel } from '../core/kernel.js';
 import { expectDtype, expectShape, f32, type Emitter, type GradTarget, type Graph, type Param, type Tensor } from '../core/graph.js';
@@ -16,7 +17,7 @@ import { checkSchedule, STREAM_SAMPLE, STREAM_TRAIN } from './ops.js';
 import { EVALS, forwardRegs, PACKED_FLOATS, SAMPLER_ROWS, trainEntry, WEIGHT_BLOCK } from './fusedgen.js';
 
 // The module's generated parts (fusedgen.ts): every kernel of it compiles the whole module.
-const libraries = [philox, forwardRegs(), trainEntry()];
+const libraries = [philox, drawCode, forwardRegs(), trainEntry()];
 const TRAIN = defineKernel('twopixel.train', code, 'train', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant', 'write'], { libraries });
 const SAMPLE = defineKernel('twopixel.sample', code, 'sample', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries });
 const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', 'read', 'read', null, null, 'write', null, null, 'uniform'], { libraries });

@@ -316,7 +316,7 @@ function trainBody(): { forward: string; backward: string; privates: string } {
 
 /**
  * The training entry point: each invocation takes TRAIN_EVALS samples at a time (samples tid * E,
- * tid * E + 1, ..., then threads * E further on), draws them as ddpm.wgsl's two_pixel_batch does,
+ * tid * E + 1, ..., then threads * E further on), draws them as the op-by-op batch does (twopixel_draw.wgsl),
  * and accumulates its partial gradients (written out by write_partials, shaders/twopixel.wgsl).
  */
 export function trainEntry(): string {

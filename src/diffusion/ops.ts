@@ -1,13 +1,14 @@
 // Graph ops of the diffusion process: the on-device training batch of the two-pixel mixture, and
 // the two halves of an op-by-op sampling step around the network.
 import code from '../../shaders/ddpm.wgsl';
+import drawCode from '../../shaders/twopixel_draw.wgsl';
 import philox from '../../shaders/philox.wgsl';
 import { defineKernel } from '../core/kernel.js';
 import { expectDtype, expectShape, f32, type Graph, type Param, type Tensor } from '../core/graph.js';
 import { MIXTURE } from '../data/mixture.js';
 import { SCHEDULE_WIDTH } from './tables.js';
 
-const opts = { libraries: [philox] };
+const opts = { libraries: [philox, drawCode] };
 const BATCH = defineKernel('ddpm.two_pixel_batch', code, 'two_pixel_batch', ['write', 'write', 'write', 'write', 'read', 'read', 'uniform', null], opts);
 const PREPARE = defineKernel('ddpm.sample_prepare', code, 'sample_prepare', ['write', null, 'write', null, 'read', null, 'uniform', 'write'], opts);
 const UPDATE = defineKernel('ddpm.sample_update', code, 'sample_update', ['write', 'write', null, null, 'read', 'read', 'uniform', 'write'], opts);

@@ -1,5 +1,5 @@
 // The schedule as the kernels read it: one row of SCHEDULE_WIDTH f32 per t = 0..T
-// (shaders/ddpm.wgsl and shaders/twopixel_sampler.wgsl).
+// (shaders/ddpm.wgsl and shaders/twopixel.wgsl).
 import { makeSchedule, sigmas, type ScheduleKind, type VarianceKind } from './schedule.js';
 
 export const SCHEDULE_WIDTH = 7;
