@@ -57,17 +57,19 @@ fn add_channel_bias(@builtin(global_invocation_id) gid: vec3u, @builtin(num_work
   if (i < p.n) { put(i, a[i] + b[i / p.length]); }
 }
 
+// Element i of an [N, channels, length] tensor as (n, c, l).
+fn channel_coords(i: u32, channels: u32) -> vec3u {
+  return vec3u(i / (p.length * channels), (i / p.length) % channels, i % p.length);
+}
+
 // out[n, c, l] = a[n, c, l] for c < c_a, b[n, c - c_a, l] otherwise: concatenation along channels.
 @compute @workgroup_size(WG)
 fn concat_channels(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
   if (i >= p.n) { return; }
-  let l = i % p.length;
-  let c = (i / p.length) % p.c_out;
-  let n = i / (p.length * p.c_out);
-  let c_b = p.c_out - p.c_a;
-  if (c < p.c_a) { out[i] = a[(n * p.c_a + c) * p.length + l]; }
-  else { out[i] = b[(n * c_b + c - p.c_a) * p.length + l]; }
+  let x = channel_coords(i, p.c_out);
+  if (x.y < p.c_a) { out[i] = a[(x.x * p.c_a + x.y) * p.length + x.z]; }
+  else { out[i] = b[(x.x * (p.c_out - p.c_a) + x.y - p.c_a) * p.length + x.z]; }
 }
 
 // out[n, c, l] (+)= a[n, offset + c, l] for c < channels, a having c_out channels: the gradient
@@ -76,10 +78,8 @@ fn concat_channels(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
 fn slice_channels(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
   if (i >= p.n) { return; }
-  let l = i % p.length;
-  let c = (i / p.length) % p.channels;
-  let n = i / (p.length * p.channels);
-  put(i, a[(n * p.c_out + p.offset + c) * p.length + l]);
+  let x = channel_coords(i, p.channels);
+  put(i, a[(x.x * p.c_out + p.offset + x.y) * p.length + x.z]);
 }
 
 // out[n, c, l] (+)= a[n, c - offset, l] for offset <= c < offset + channels, else (+)= 0, out having
@@ -89,10 +89,8 @@ fn slice_channels(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
 fn place_channels(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
   if (i >= p.n) { return; }
-  let l = i % p.length;
-  let c = (i / p.length) % p.c_out;
-  let n = i / (p.length * p.c_out);
+  let x = channel_coords(i, p.c_out);
   var value = 0.0;
-  if (c >= p.offset && c < p.offset + p.channels) { value = a[(n * p.channels + c - p.offset) * p.length + l]; }
+  if (x.y >= p.offset && x.y < p.offset + p.channels) { value = a[(x.x * p.channels + x.y - p.offset) * p.length + x.z]; }
   put(i, value);
 }

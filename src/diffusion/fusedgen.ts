@@ -31,7 +31,7 @@ const SIZES = [2 * C1, C1, C1, C1, C2 * C1, C2, C2, C2, C2 * C3, C3, C3, C3, C3 
  * Where each fused parameter starts in the uniform weight block: a fixed layout (each start a
  * multiple of 4), so the generated code reads weights at constant indices the compiler can fold.
  */
-export const WEIGHT_STARTS = SIZES.reduce<number[]>((starts, _, i) => [...starts, i === 0 ? 0 : starts[i - 1] + Math.ceil(SIZES[i - 1] / 4) * 4], []);
+const WEIGHT_STARTS = SIZES.reduce<number[]>((starts, _, i) => [...starts, i === 0 ? 0 : starts[i - 1] + Math.ceil(SIZES[i - 1] / 4) * 4], []);
 /** Floats of the weight block the fused parameters fill. */
 export const PACKED_FLOATS = WEIGHT_STARTS[SIZES.length - 1] + SIZES[SIZES.length - 1];
 /** Where the sampler's copy of the class table Q [3, 128] starts in the block, then P [T + 1, 128]. */
