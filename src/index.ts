@@ -2,6 +2,7 @@
 
 // Devices
 export { getNodeGpu, type NodeGpuOptions } from './gpu/node.js';
+export { pumpStats, type PumpStats } from './gpu/pump.js';
 export type { Gpu, AdapterKind } from './gpu/gpu.js';
 
 // The graph and its ops

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 import { adapterKind, adapterName, openDevice, type AdapterKind, type Gpu } from './gpu.js';
 import { preferMatmulVariantFor } from '../core/ops/linear.js';
+import { installEventPump } from './pump.js';
 
 Object.assign(globalThis, globals);
 
@@ -93,6 +94,7 @@ export async function getNodeGpu(options: NodeGpuOptions = {}): Promise<Gpu> {
   if (!CHOICES.includes(raw as AdapterChoice)) {
     throw new Error(`adapter "${raw}" is not one of ${CHOICES.join(', ')}`);
   }
+  installEventPump();
   let cand: Candidate | null = await choose(raw as AdapterChoice);
   if (cand.adapter.info.device === 'null-backend') {
     throw new Error("Dawn's null backend runs nothing; refusing it. " + INSTALL_HINT);
