@@ -1,57 +1,58 @@
-// Scattering per-sample rows back into a table (the backward of a row lookup) in fixed order
-// without float atomics: first a stable counting sort of the samples by row, then one
-// invocation per (row, column) sums exactly the samples of its row.
-// sorted = [B sample indices ordered by row | rows + 1 start offsets].
+// The backward of the fused kernel's two table lookups: each sample's bias-gradient row dy[b] is
+// added to row t of P's gradient and row label of Q's (ids[b] = t * 3 + label), in fixed order,
+// without float atomics, in two passes over a joint row space: rows 0..p_rows - 1 are P's, the
+// next three Q's.
+// Pass 1 (partial): workgroup (chunk, column block) adds its chunk of samples, in sample order,
+// into a table of its own in workgroup memory (each invocation owns one column of it) and writes
+// it out; a block is 32 columns, fewer where the rows would not fit (rows * columns <= 4096). Pass 2 (total): one invocation per (row, column) sums the chunks in chunk order.
 
 @group(0) @binding(0) var<storage, read> ids: array<u32>;
-@group(0) @binding(1) var<storage, read_write> sorted: array<u32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-// Row of sample b: (ids[b] / id_div) % id_mod.
-struct BucketParams { batch: u32, rows: u32, width: u32, id_div: u32, id_mod: u32, accumulate: u32 }
+@group(0) @binding(1) var<storage, read_write> partial: array<vec4f>;  // [chunks, rows, width]
+@group(0) @binding(2) var<storage, read> dy: array<vec4f>;             // [batch, width]
+@group(0) @binding(3) var<storage, read_write> out_p: array<vec4f>;    // P's gradient [p_rows, width]
 @group(0) @binding(4) var<uniform> p: BucketParams;
+@group(0) @binding(5) var<storage, read_write> out_q: array<vec4f>;    // Q's gradient [3, width]
 
-fn row_of(b: u32) -> u32 { return (ids[b] / p.id_div) % p.id_mod; }
-
-@compute @workgroup_size(256)
-fn bucket(@builtin(local_invocation_id) lid: vec3u) {
-  let starts = p.batch;
-  for (var r = lid.x; r < p.rows; r += 256u) {
-    var count = 0u;
-    for (var b = 0u; b < p.batch; b++) { count += select(0u, 1u, row_of(b) == r); }
-    sorted[starts + 1u + r] = count;
-  }
-  storageBarrier();
-  workgroupBarrier();
-  if (lid.x == 0u) {
-    var running = 0u;
-    for (var r = 0u; r < p.rows; r++) {
-      let count = sorted[starts + 1u + r];
-      sorted[starts + r] = running;
-      running += count;
-    }
-    sorted[starts + p.rows] = running;
-  }
-  storageBarrier();
-  workgroupBarrier();
-  for (var r = lid.x; r < p.rows; r += 256u) {
-    var at = sorted[starts + r];
-    for (var b = 0u; b < p.batch; b++) {
-      if (row_of(b) == r) { sorted[at] = b; at++; }
-    }
-  }
+struct BucketParams {
+  batch: u32, width4: u32, p_rows: u32, chunk: u32, chunks: u32, columns4: u32, // in vec4s: width / 4, columns / 4
+  accumulate_p: u32, accumulate_q: u32, write_p: u32, write_q: u32,
 }
 
-// out[r, d] (+)= sum over the samples b of row r, in sample order, of dy[b, d].
-@compute @workgroup_size(WG)
-fn scatter_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flat_index(gid, nwg);
-  if (i >= p.rows * p.width) { return; }
-  let r = i / p.width;
-  let d = i % p.width;
-  var acc = 0.0;
-  for (var j = sorted[p.batch + r]; j < sorted[p.batch + r + 1u]; j++) {
-    acc += dy[sorted[j] * p.width + d];
+const LABELS: u32 = 3u;
+var<workgroup> table: array<vec4f, 1024>;
+
+@compute @workgroup_size(8)
+fn partial_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let rows = p.p_rows + LABELS;
+  let col = wid.y * p.columns4 + lid.x;
+  if (lid.x >= p.columns4 || col >= p.width4) { return; }
+  for (var r = 0u; r < rows; r++) { table[r * p.columns4 + lid.x] = vec4f(0.0); }
+  let first = wid.x * p.chunk;
+  let last = min(first + p.chunk, p.batch);
+  for (var b = first; b < last; b++) {
+    let id = ids[b];
+    let v = dy[b * p.width4 + col];
+    let at_t = (id / LABELS) * p.columns4 + lid.x;
+    let at_y = (p.p_rows + id % LABELS) * p.columns4 + lid.x;
+    table[at_t] += v;
+    table[at_y] += v;
   }
-  out[i] = select(acc, out[i] + acc, p.accumulate == 1u);
+  let base = wid.x * rows * p.width4 + col;
+  for (var r = 0u; r < rows; r++) { partial[base + r * p.width4] = table[r * p.columns4 + lid.x]; }
+}
+
+@compute @workgroup_size(WG)
+fn total_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_index(gid, nwg);
+  let rows = p.p_rows + LABELS;
+  if (i >= rows * p.width4) { return; }
+  var acc = vec4f(0.0);
+  for (var c = 0u; c < p.chunks; c++) { acc += partial[c * rows * p.width4 + i]; }
+  let n_p = p.p_rows * p.width4;
+  if (i < n_p) {
+    if (p.write_p == 1u) { out_p[i] = select(acc, out_p[i] + acc, p.accumulate_p == 1u); }
+  } else if (p.write_q == 1u) {
+    let j = i - n_p;
+    out_q[j] = select(acc, out_q[j] + acc, p.accumulate_q == 1u);
+  }
 }

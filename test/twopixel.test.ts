@@ -12,9 +12,9 @@ import { assertClose } from './harness.js';
 const t = suite('two-pixel fused kernels');
 const model = defaultTwoPixelConfig(10);
 
-async function lossAndGrads(fused: boolean, loss: 'mse' | 'l1' | 'huber') {
+async function lossAndGrads(fused: boolean, loss: 'mse' | 'l1' | 'huber', T = model.T) {
   const gpu = await testGpu();
-  const o = { ...defaultTrainOptions(model, 7), batch: 95, fused, loss }; // odd: one invocation gets a sample past the batch
+  const o = { ...defaultTrainOptions(defaultTwoPixelConfig(T), 7), batch: 95, fused, loss }; // odd: one invocation gets a sample past the batch
   const built = buildTrainingGraph(o, 1);
   const program = await Program.compile(gpu.device, built.g, { seed: 7, gradientsOf: built.loss });
   for (const [tensor, v] of built.feeds) program.write(tensor, v);
@@ -30,10 +30,12 @@ async function lossAndGrads(fused: boolean, loss: 'mse' | 'l1' | 'huber') {
   return { value, grads };
 }
 
-for (const kind of ['mse', 'l1', 'huber'] as const) {
-  t(`fused ${kind} loss and every parameter gradient match the op-by-op graph`, async () => {
-    const ref = await lossAndGrads(false, kind);
-    const got = await lossAndGrads(true, kind);
+// T = 200: the bias-table gradient's rows (T + 4) no longer fit its 32-column workgroup table,
+// so it runs in narrower column blocks (shaders/bucket.wgsl).
+for (const [kind, T] of [['mse', model.T], ['l1', model.T], ['huber', model.T], ['mse', 200]] as const) {
+  t(`fused ${kind} loss and every parameter gradient match the op-by-op graph at T = ${T}`, async () => {
+    const ref = await lossAndGrads(false, kind, T);
+    const got = await lossAndGrads(true, kind, T);
     assert.ok(Math.abs(got.value - ref.value) <= 1e-5 * Math.abs(ref.value) + 1e-6, `loss ${got.value} vs ${ref.value}`);
     assert.equal([...got.grads.keys()].sort(), [...ref.grads.keys()].sort());
     for (const [name, g] of ref.grads) {
@@ -82,6 +84,14 @@ t('fused sampler runs a T longer than one dispatch holds in chunks, matching the
     await expectSameSamples(trainer, { model: long, schedule: 'cosine', n: 13, seed: 4, record: 3, ...c });
   }
   trainer.destroy();
+});
+
+t('a T whose bias-table gradient rows do not fit is refused, naming T', async () => {
+  const gpu = await testGpu();
+  const built = buildTrainingGraph({ ...defaultTrainOptions(defaultTwoPixelConfig(1030), 1), batch: 8 }, 1);
+  let err: unknown = null;
+  await Program.compile(gpu.device, built.g, { seed: 1, gradientsOf: built.loss }).catch((e) => (err = e));
+  assert.match(String(err), /T = 1030 needs 1034 rows in the bias-table gradient pass, at most 1024 fit/);
 });
 
 t('training lowers the loss and the same seed gives bit-identical losses', async () => {

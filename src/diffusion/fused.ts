@@ -21,8 +21,13 @@ const libraries = [philox, drawCode, forwardRegs(), trainEntry()];
 const TRAIN = defineKernel('twopixel.train', code, 'train', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant', 'write'], { libraries });
 const SAMPLE = defineKernel('twopixel.sample', code, 'sample', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries });
 const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', 'read', 'read', null, null, 'write', null, null, 'uniform'], { libraries });
-const BUCKET = defineKernel('bucket.bucket', bucketCode, 'bucket', ['read', 'write', null, null, 'uniform'], { workgroupSize: 256 });
-const SCATTER_ROWS = defineKernel('bucket.scatter_rows', bucketCode, 'scatter_rows', [null, 'write', 'read', 'write', 'uniform']);
+const PARTIAL_ROWS = defineKernel('bucket.partial_rows', bucketCode, 'partial_rows', ['read', 'write', 'read', null, 'uniform'], { workgroupSize: 8 });
+const TOTAL_ROWS = defineKernel('bucket.total_rows', bucketCode, 'total_rows', [null, 'write', null, 'write', 'uniform', 'write']);
+/** Samples per workgroup of the table-gradient pass 1 (shaders/bucket.wgsl), and the floats of its workgroup table. */
+const TABLE_CHUNK = 64;
+const TABLE_FLOATS = 4096;
+/** Columns of a pass-1 workgroup's table (8 invocations of 4 columns), when the rows fit. */
+const TABLE_COLUMNS = 32;
 const REDUCE = defineKernel('twopixel_reduce.reduce', reduceCode, 'reduce', ['read', 'write', 'write', 'read', 'uniform']);
 
 /** The fused parameters in the order of FusedParams' offsets (shaders/twopixel.wgsl). */
@@ -141,16 +146,18 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
       const summed = l.spans.filter((_, i) => i >> 1 !== W2 && i >> 1 !== W3);
       summed.forEach((v, i) => (spans[i] = v));
       e.dispatch(REDUCE, [partials!, e.store.grads, loss, g.state], [threads, l.width, l.lo, history, 0, summed.length / 2, 0, 0, ...spans], l.width + 1);
-      const scatter = (table: Tensor, div: number, rows: number) => {
-        const target = e.gradTarget(table);
-        if (!target) return;
-        const sorted = e.scratch('fused.sorted', [batch + rows + 1], 'u32');
-        const params = [batch, rows, BIAS_WIDTH, div, rows, target.accumulate];
-        e.dispatch(BUCKET, [ids, sorted], params, { workgroups: [1, 1, 1] });
-        e.dispatch(SCATTER_ROWS, [sorted, biasGrads, target.tensor], params, table.size);
-      };
-      scatter(tables.p, LABELS, T + 1);
-      scatter(tables.q, 1, LABELS);
+      // The bias tables' gradients: each sample's row into row t of P's and row label of Q's.
+      const [pt, qt] = [e.gradTarget(tables.p), e.gradTarget(tables.q)];
+      if (!pt && !qt) return;
+      const tableRows = T + 1 + LABELS;
+      const columns = [TABLE_COLUMNS, 16, 8, 4].find((c) => tableRows * c <= TABLE_FLOATS);
+      if (!columns) throw new Error(`fused two-pixel loss: T = ${T} needs ${tableRows} rows in the bias-table gradient pass, at most ${TABLE_FLOATS / 4} fit`);
+      const chunks = Math.ceil(batch / TABLE_CHUNK);
+      const partial = e.scratch('fused.table_partial', [chunks, tableRows, BIAS_WIDTH]);
+      const unused = () => e.scratch('fused.table_unused', [4]);
+      const bucketParams = [batch, BIAS_WIDTH / 4, T + 1, TABLE_CHUNK, chunks, columns / 4, pt?.accumulate ?? 0, qt?.accumulate ?? 0, pt ? 1 : 0, qt ? 1 : 0];
+      e.dispatch(PARTIAL_ROWS, [ids, partial, biasGrads], bucketParams, { workgroups: [chunks, BIAS_WIDTH / columns, 1] });
+      e.dispatch(TOTAL_ROWS, [partial, pt?.tensor ?? unused(), qt?.tensor ?? unused()], bucketParams, (tableRows * BIAS_WIDTH) / 4);
     },
   });
   return loss;
