@@ -16,6 +16,7 @@ struct MatmulParams {
   accumulate: u32, // 1: C += result (gradient accumulation)
   a_off: u32, b_off: u32, // where A and B start in their bindings
   c_sm: u32, c_sn: u32,   // C's row and column strides (n and 1: row-major; 1 and m: C stored transposed)
+  c_off: u32,             // where C starts in its binding
 }
 
 const TILE: u32 = 16u;
@@ -46,7 +47,7 @@ fn store(lid: vec3u, wid: vec3u, value: f32) {
   let row = wid.y * TILE + lid.y;
   let col = wid.x * TILE + lid.x;
   if (row >= p.m || col >= p.n) { return; }
-  let i = wid.z * p.c_sb + row * p.c_sm + col * p.c_sn;
+  let i = p.c_off + wid.z * p.c_sb + row * p.c_sm + col * p.c_sn;
   c[i] = select(value, c[i] + value, p.accumulate == 1u);
 }
 

@@ -22,6 +22,7 @@ struct MatmulParams {
   accumulate: u32,
   a_off: u32, b_off: u32, // where A and B start in their bindings
   c_sm: u32, c_sn: u32,   // C's row and column strides (n and 1: row-major; 1 and m: C stored transposed)
+  c_off: u32,             // where C starts in its binding
 }
 
 const ROWS: u32 = 8u;
@@ -85,7 +86,7 @@ fn store(lid: vec3u, wid: vec3u, t: Tile, bias_lo: vec4f, bias_hi: vec4f) {
   for (var r = 0u; r < ROWS; r++) {
     let row = row0 + r;
     if (row >= p.m) { break; }
-    let base = wid.z * p.c_sb + row * p.c_sm;
+    let base = p.c_off + wid.z * p.c_sb + row * p.c_sm;
     let values = array<vec4f, 2>(t.lo[r] + bias_lo, t.hi[r] + bias_hi);
     for (var j = 0u; j < COLS; j++) {
       if (col0 + j < p.n) {

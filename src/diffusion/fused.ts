@@ -7,7 +7,7 @@ import philox from '../../shaders/philox.wgsl';
 import drawCode from '../../shaders/twopixel_draw.wgsl';
 import bucketCode from '../../shaders/bucket.wgsl';
 import { defineKernel } from '../core/kernel.js';
-import { expectDtype, expectShape, f32, type Emitter, type GradTarget, type Graph, type Param, type Tensor } from '../core/graph.js';
+import { expectDtype, expectShape, f32, type Emitter, type Graph, type Param, type Tensor } from '../core/graph.js';
 import { nonNegativeInt, positiveInt } from '../core/ops/util.js';
 import { emitMatmul } from '../core/ops/linear.js';
 import type { LossKind } from '../core/ops/loss.js';
@@ -134,13 +134,16 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
       if (targets.some((t) => !t || t.accumulate)) {
         throw new Error('fused two-pixel loss: its parameters must be trainable and used by no other op');
       }
-      // W2's and W3's gradients ([64, 32] each) as matmuls over the activation rows, computed as
-      // h1^T dL/dpre2 and (dL/dpre3)^T h2 ([32, 64]: 64 columns fill the kernel's lanes, 32 would
-      // leave half idle) and stored transposed.
-      const wgrad = (target: GradTarget, a: number, b: number) =>
-        emitMatmul(e, acts!, acts!, target.tensor, { m: 32, n: 64, k: rows, a: { sm: 1, sk: 32, off: a }, b: { sk: 64, sn: 1, off: b }, c: { sm: 1, sn: 32 } }, target.accumulate);
-      wgrad(targets[W2]!, 0, rows * 64);
-      wgrad(targets[W3]!, rows * 32, rows * 128);
+      // W2's and W3's gradients ([64, 32] each) as one batched matmul over the activation rows:
+      // h1^T dL/dpre2, then (dL/dpre3)^T h2 ([32, 64]: 64 columns fill the kernel's lanes, 32
+      // would leave half idle), stored transposed into the gradient store, W3's after W2's.
+      const [o2, o3] = [l.offsets[W2], l.offsets[W3]];
+      if (o3 < o2) throw new Error('fused two-pixel loss: expected W3 after W2 in the parameter store');
+      emitMatmul(e, acts!, acts!, e.store.grads, {
+        m: 32, n: 64, k: rows, batch: 2,
+        a: { sm: 1, sk: 32, sb: rows * 32, off: 0 }, b: { sk: 64, sn: 1, sb: rows * 64, off: rows * 64 },
+        c: { sm: 1, sn: 32, sb: o3 - o2, off: o2 },
+      }, 0);
       // Every other fused parameter sums the partial rows.
       const spans = new Array<number>(32).fill(0);
       const summed = l.spans.filter((_, i) => i >> 1 !== W2 && i >> 1 !== W3);
