@@ -1,7 +1,7 @@
-// The backward of the fused kernel's two table lookups: each sample's bias-gradient row dy[b] is
-// added to row t of P's gradient and row label of Q's (ids[b] = t * 3 + label), in fixed order,
-// without float atomics, in two passes over a joint row space: rows 0..p_rows - 1 are P's, the
-// next three Q's.
+// The backward of the fused kernel's two lookups in the bias table PQ (rows 0..T: P(t), then
+// three rows Q(label)): each sample's bias-gradient row dy[b] is added to row t and row T + 1 +
+// label of the table's gradient (ids[b] = t * 3 + label), in fixed order, without float atomics,
+// in two passes.
 // Pass 1 (partial): workgroup (chunk, column block) adds its chunk of samples, in sample order,
 // into a table of its own in workgroup memory (each invocation owns one column of it) and writes
 // it out; a block is 32 columns, fewer where the rows would not fit (rows * columns <= 4096). Pass 2 (total): one invocation per (row, column) sums the chunks in chunk order.
@@ -9,13 +9,12 @@
 @group(0) @binding(0) var<storage, read> ids: array<u32>;
 @group(0) @binding(1) var<storage, read_write> partial: array<vec4f>;  // [chunks, rows, width]
 @group(0) @binding(2) var<storage, read> dy: array<vec4f>;             // [batch, width]
-@group(0) @binding(3) var<storage, read_write> out_p: array<vec4f>;    // P's gradient [p_rows, width]
+@group(0) @binding(3) var<storage, read_write> out: array<vec4f>;      // the table's gradient [p_rows + 3, width]
 @group(0) @binding(4) var<uniform> p: BucketParams;
-@group(0) @binding(5) var<storage, read_write> out_q: array<vec4f>;    // Q's gradient [3, width]
 
 struct BucketParams {
   batch: u32, width4: u32, p_rows: u32, chunk: u32, chunks: u32, columns4: u32, // in vec4s: width / 4, columns / 4
-  accumulate_p: u32, accumulate_q: u32, write_p: u32, write_q: u32,
+  accumulate: u32,
 }
 
 const LABELS: u32 = 3u;
@@ -48,11 +47,5 @@ fn total_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   if (i >= rows * p.width4) { return; }
   var acc = vec4f(0.0);
   for (var c = 0u; c < p.chunks; c++) { acc += partial[c * rows * p.width4 + i]; }
-  let n_p = p.p_rows * p.width4;
-  if (i < n_p) {
-    if (p.write_p == 1u) { out_p[i] = select(acc, out_p[i] + acc, p.accumulate_p == 1u); }
-  } else if (p.write_q == 1u) {
-    let j = i - n_p;
-    out_q[j] = select(acc, out_q[j] + acc, p.accumulate_q == 1u);
-  }
+  out[i] = select(acc, out[i] + acc, p.accumulate == 1u);
 }

@@ -17,6 +17,7 @@ struct MatmulParams {
   a_off: u32, b_off: u32, // where A and B start in their bindings
   c_sm: u32, c_sn: u32,   // C's row and column strides (n and 1: row-major; 1 and m: C stored transposed)
   c_off: u32,             // where C starts in its binding
+  bias_rows: u32,         // the bias entry points add the bias to rows below this one only
 }
 
 const TILE: u32 = 16u;
@@ -57,10 +58,11 @@ fn matmul(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: 
   store(lid, wid, tiled_product(lid, wid));
 }
 
-// C[b, m, n] = sum_k A[b, m, k] B[b, k, n] + bias[n]
+// C[b, m, n] = sum_k A[b, m, k] B[b, k, n] + bias[n] (for m < bias_rows)
 @compute @workgroup_size(16, 16)
 fn matmul_bias(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let col = wid.x * TILE + lid.x;
+  let row = wid.y * TILE + lid.y;
   let value = tiled_product(lid, wid);
-  store(lid, wid, value + select(0.0, bias[min(col, p.n - 1u)], col < p.n));
+  store(lid, wid, value + select(0.0, bias[min(col, p.n - 1u)], col < p.n && row < p.bias_rows));
 }

@@ -23,6 +23,7 @@ struct MatmulParams {
   a_off: u32, b_off: u32, // where A and B start in their bindings
   c_sm: u32, c_sn: u32,   // C's row and column strides (n and 1: row-major; 1 and m: C stored transposed)
   c_off: u32,             // where C starts in its binding
+  bias_rows: u32,         // the bias entry points add the bias to rows below this one only
 }
 
 const ROWS: u32 = 8u;
@@ -87,7 +88,8 @@ fn store(lid: vec3u, wid: vec3u, t: Tile, bias_lo: vec4f, bias_hi: vec4f) {
     let row = row0 + r;
     if (row >= p.m) { break; }
     let base = p.c_off + wid.z * p.c_sb + row * p.c_sm;
-    let values = array<vec4f, 2>(t.lo[r] + bias_lo, t.hi[r] + bias_hi);
+    let biased = row < p.bias_rows;
+    let values = array<vec4f, 2>(t.lo[r] + select(vec4f(0.0), bias_lo, biased), t.hi[r] + select(vec4f(0.0), bias_hi, biased));
     for (var j = 0u; j < COLS; j++) {
       if (col0 + j < p.n) {
         let value = values[j / 4u][j % 4u];
@@ -113,7 +115,7 @@ fn matmul(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: 
   store(lid, wid, blocked(lid, wid), vec4f(0.0), vec4f(0.0));
 }
 
-// C[b, m, n] = sum_k A[b, m, k] B[b, k, n] + bias[n]
+// C[b, m, n] = sum_k A[b, m, k] B[b, k, n] + bias[n] (for m < bias_rows)
 @compute @workgroup_size(WG)
 fn matmul_bias(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   store_with_bias(lid, wid, blocked(lid, wid));

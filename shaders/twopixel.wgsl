@@ -30,8 +30,8 @@ struct FusedParams {
 }
 
 @group(0) @binding(0) var<storage, read> params: array<f32>;   // the flat store; only pack reads it (the rest: wts, binding 9)
-@group(0) @binding(1) var<storage, read> ptable: array<f32>;   // P [T + 1, 128]: time part of the block biases
-@group(0) @binding(2) var<storage, read> qtable: array<f32>;   // Q [3, 128]: class part
+// the block biases PQ [T + 4, 128]: rows 0..T the time part P(t), rows T + 1.. the class part Q(label)
+@group(0) @binding(1) var<storage, read> table: array<f32>;
 @group(0) @binding(3) var<storage, read> state: array<u32>;
 @group(0) @binding(4) var<storage, read> schedule: array<f32>; // rows of SCHEDULE_WIDTH, as in ddpm.wgsl
 @group(0) @binding(5) var<storage, read_write> out_main: array<f32>;  // training: partial gradients; sampling: x_0
@@ -120,9 +120,9 @@ fn pack(@builtin(global_invocation_id) gid: vec3u) {
   if (k < PACKED_FLOATS) {
     out_main[k] = params[packed_source(k)];
   } else if (k >= 4u * Q_START && k < 4u * P_START) {
-    out_main[k] = qtable[k - 4u * Q_START];
+    out_main[k] = table[(p.steps + 1u) * BIAS_WIDTH + k - 4u * Q_START];
   } else if (k >= 4u * P_START && k < 4u * P_START + (p.t_hi + 1u - p.t_lo) * BIAS_WIDTH) {
-    out_main[k] = ptable[p.t_lo * BIAS_WIDTH + k - 4u * P_START];
+    out_main[k] = table[p.t_lo * BIAS_WIDTH + k - 4u * P_START];
   }
 }
 

@@ -98,6 +98,25 @@ for (const variant of ['tiled', 'blocked'] as const) {
   }
 }
 
+// A bias added to the first rows only (the fused two-pixel table adds the block projection's
+// bias to its step rows, not its class rows): M = 13 spans two row tiles of the blocked kernel.
+for (const variant of ['tiled', 'blocked'] as const) {
+  t(`${variant} bias on the first rows only matches float64`, async () => {
+    const [M, K, N, R] = [13, 9, 24, 10];
+    const x = randomValues(M * K, 11), w = randomValues(K * N, 12), b = randomValues(N, 13);
+    const { values } = await withVariant(variant, () => runGraph((g) => {
+      const tx = g.input('x', [M, K]), tw = g.input('w', [K, N]), tb = g.input('b', [N]);
+      const y = g.activation('y', [M, N]);
+      g.add({ type: 'test_bias_rows', inputs: [tx, tw, tb], outputs: [y], forward: (e) => emitMatmul(e, tx, tw, y, { m: M, n: N, k: K, a: { sm: K, sk: 1 }, b: { sk: N, sn: 1 }, biasRows: R }, 0, tb) });
+      return { feeds: [[tx, x], [tw, w], [tb, b]], outputs: [y] };
+    }));
+    const want = linearRef(x, w, b, M, K, N);
+    const plain = linearRef(x, w, new Float64Array(N), M, K, N);
+    for (let i = R * N; i < M * N; i++) want[i] = plain[i];
+    assertClose(values[0], want, FWD[0], FWD[1], 'y');
+  });
+}
+
 for (const [M, K, N] of [[5, 7, 3], [33, 17, 40], [1, 64, 1]]) {
 
   // The gradient case, shared by the reference check and the GPU test: backward() draws the same

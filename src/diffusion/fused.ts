@@ -1,6 +1,7 @@
 // The fused two-pixel kernels (shaders/twopixel.wgsl) as graph ops: a training loss that runs
 // the forward and backward pass of every sample in one dispatch, and a sampler that runs whole
-// reverse trajectories. Both read the block biases as P(t) + Q(y) tables built by the graph.
+// reverse trajectories. Both read the block biases as P(t) + Q(y) from the joint table PQ
+// (fusedtable.ts) the graph builds.
 import code from '../../shaders/twopixel.wgsl';
 import reduceCode from '../../shaders/twopixel_reduce.wgsl';
 import philox from '../../shaders/philox.wgsl';
@@ -18,11 +19,11 @@ import { EVALS, forwardRegs, PACKED_FLOATS, SAMPLER_ROWS, trainEntry, WEIGHT_BLO
 
 // The module's generated parts (fusedgen.ts): every kernel of it compiles the whole module.
 const libraries = [philox, drawCode, forwardRegs(), trainEntry()];
-const TRAIN = defineKernel('twopixel.train', code, 'train', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant', 'write'], { libraries });
-const SAMPLE = defineKernel('twopixel.sample', code, 'sample', [null, 'read', 'read', 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries });
-const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', 'read', 'read', null, null, 'write', null, null, 'uniform'], { libraries });
+const TRAIN = defineKernel('twopixel.train', code, 'train', [null, 'read', null, 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant', 'write'], { libraries });
+const SAMPLE = defineKernel('twopixel.sample', code, 'sample', [null, null, null, 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries });
+const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', 'read', null, null, null, 'write', null, null, 'uniform'], { libraries });
 const PARTIAL_ROWS = defineKernel('bucket.partial_rows', bucketCode, 'partial_rows', ['read', 'write', 'read', null, 'uniform'], { workgroupSize: 8 });
-const TOTAL_ROWS = defineKernel('bucket.total_rows', bucketCode, 'total_rows', [null, 'write', null, 'write', 'uniform', 'write']);
+const TOTAL_ROWS = defineKernel('bucket.total_rows', bucketCode, 'total_rows', [null, 'write', null, 'write', 'uniform']);
 /** Samples per workgroup of the table-gradient pass 1 (shaders/bucket.wgsl), and the floats of its workgroup table. */
 const TABLE_CHUNK = 64;
 const TABLE_FLOATS = 4096;
@@ -66,9 +67,9 @@ function layout(e: Emitter, params: Tensor[]): Layout {
 }
 
 /** The fused parameters copied into the uniform weight block the generated code reads (`wts`). */
-function packWeights(e: Emitter, tables: { p: Tensor; q: Tensor }, head: Param[], floats: number): Tensor {
+function packWeights(e: Emitter, table: Tensor, head: Param[], floats: number): Tensor {
   const weights = e.scratch('fused.weights', [WEIGHT_BLOCK]);
-  e.dispatch(PACK, [e.store.params, tables.p, tables.q, weights], head, floats);
+  e.dispatch(PACK, [e.store.params, table, weights], head, floats);
   return weights;
 }
 
@@ -92,10 +93,10 @@ export interface FusedTrainOptions {
 
 /**
  * The training loss of one step over a batch drawn on the device (the same draws as
- * twoPixelBatch). Its backward sums the partial gradients into the fused parameters and scatters
- * the per-sample bias gradients into the P and Q tables, from where the graph continues.
+ * twoPixelBatch). Its backward sums the partial gradients into the fused parameters and the
+ * per-sample bias gradients into the rows of the table PQ, from where the graph continues.
  */
-export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, schedule: Tensor, o: FusedTrainOptions): Tensor {
+export function fusedTwoPixelLoss(g: Graph, table: Tensor, schedule: Tensor, o: FusedTrainOptions): Tensor {
   const T = positiveInt(o.T, 'T');
   const batch = positiveInt(o.batch, 'batch');
   const history = positiveInt(o.history, 'loss history');
@@ -105,8 +106,7 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
   const delta = o.delta ?? 1;
   if (!(delta > 0)) throw new Error(`huber delta = ${delta}, expected a positive number`);
   checkSchedule(schedule, T);
-  expectShape(tables.p, [T + 1, BIAS_WIDTH], 'time table P');
-  expectShape(tables.q, [LABELS, BIAS_WIDTH], 'class table Q');
+  expectShape(table, [T + 1 + LABELS, BIAS_WIDTH], 'bias table PQ');
   const params = paramTensors(g);
   const loss = g.activation('fused.loss', [history]);
   const biasGrads = g.activation('fused.bias_grads', [batch, BIAS_WIDTH]);
@@ -118,15 +118,15 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
   g.add({
     type: 'fused_two_pixel_loss',
     fusedLoss: true,
-    inputs: [tables.p, tables.q, schedule, ...params],
+    inputs: [table, schedule, ...params],
     outputs: [loss, biasGrads, ids],
     forward(e) {
       const l = layout(e, params);
       const head = header(batch, T, threads, STREAM_TRAIN, o.pUncond, LOSS_KINDS[o.loss], delta, 0, l);
-      const weights = packWeights(e, tables, head, PACKED_FLOATS);
+      const weights = packWeights(e, table, head, PACKED_FLOATS);
       partials = e.scratch('fused.partials', [threads, l.width + 1]);
       acts = e.scratch('fused.acts', [rows * 192]);
-      e.dispatch(TRAIN, [tables.p, tables.q, g.state, schedule, partials, biasGrads, ids, weights, acts], head, threads);
+      e.dispatch(TRAIN, [table, g.state, schedule, partials, biasGrads, ids, weights, acts], head, threads);
     },
     backward(e) {
       const l = layout(e, params);
@@ -149,18 +149,17 @@ export function fusedTwoPixelLoss(g: Graph, tables: { p: Tensor; q: Tensor }, sc
       const summed = l.spans.filter((_, i) => i >> 1 !== W2 && i >> 1 !== W3);
       summed.forEach((v, i) => (spans[i] = v));
       e.dispatch(REDUCE, [partials!, e.store.grads, loss, g.state], [threads, l.width, l.lo, history, 0, summed.length / 2, 0, 0, ...spans], l.width + 1);
-      // The bias tables' gradients: each sample's row into row t of P's and row label of Q's.
-      const [pt, qt] = [e.gradTarget(tables.p), e.gradTarget(tables.q)];
-      if (!pt && !qt) return;
+      // The bias table's gradient: each sample's row into row t and row T + 1 + label.
+      const target = e.gradTarget(table);
+      if (!target) return;
       const tableRows = T + 1 + LABELS;
       const columns = [TABLE_COLUMNS, 16, 8, 4].find((c) => tableRows * c <= TABLE_FLOATS);
       if (!columns) throw new Error(`fused two-pixel loss: T = ${T} needs ${tableRows} rows in the bias-table gradient pass, at most ${TABLE_FLOATS / 4} fit`);
       const chunks = Math.ceil(batch / TABLE_CHUNK);
       const partial = e.scratch('fused.table_partial', [chunks, tableRows, BIAS_WIDTH]);
-      const unused = () => e.scratch('fused.table_unused', [4]);
-      const bucketParams = [batch, BIAS_WIDTH / 4, T + 1, TABLE_CHUNK, chunks, columns / 4, pt?.accumulate ?? 0, qt?.accumulate ?? 0, pt ? 1 : 0, qt ? 1 : 0];
+      const bucketParams = [batch, BIAS_WIDTH / 4, T + 1, TABLE_CHUNK, chunks, columns / 4, target.accumulate];
       e.dispatch(PARTIAL_ROWS, [ids, partial, biasGrads], bucketParams, { workgroups: [chunks, BIAS_WIDTH / columns, 1] });
-      e.dispatch(TOTAL_ROWS, [partial, pt?.tensor ?? unused(), qt?.tensor ?? unused()], bucketParams, (tableRows * BIAS_WIDTH) / 4);
+      e.dispatch(TOTAL_ROWS, [partial, target.tensor], bucketParams, (tableRows * BIAS_WIDTH) / 4);
     },
   });
   return loss;
@@ -181,12 +180,13 @@ export interface FusedSampleOptions {
  * the op-by-op sampler takes them. One dispatch runs up to SAMPLER_ROWS steps (the rows of P its
  * uniform block holds), so T = 50 is one dispatch and larger T a few.
  */
-export function fusedTwoPixelSampler(g: Graph, tables: { p: Tensor; q: Tensor }, schedule: Tensor, labels: Tensor, o: FusedSampleOptions) {
+export function fusedTwoPixelSampler(g: Graph, table: Tensor, schedule: Tensor, labels: Tensor, o: FusedSampleOptions) {
   const n = positiveInt(o.n, 'samples');
   const T = positiveInt(o.T, 'T');
   const record = nonNegativeInt(o.record, 'recorded samples');
   if (record > n) throw new Error(`recorded samples ${record} exceed the ${n} samples drawn`);
   checkSchedule(schedule, T);
+  expectShape(table, [T + 1 + LABELS, BIAS_WIDTH], 'bias table PQ');
   expectDtype(labels, 'u32', 'sampler labels');
   expectShape(labels, [n], 'sampler labels');
   const params = paramTensors(g);
@@ -195,14 +195,14 @@ export function fusedTwoPixelSampler(g: Graph, tables: { p: Tensor; q: Tensor },
   const guided = o.guidance !== null && o.guidance !== 0;
   g.add({
     type: 'fused_two_pixel_sampler',
-    inputs: [tables.p, tables.q, schedule, labels, ...params],
+    inputs: [table, schedule, labels, ...params],
     outputs: [samples, trajectory],
     forward(e) {
       const l = layout(e, params);
       for (let hi = T; hi >= 1; hi -= SAMPLER_ROWS) {
         const head = header(n, T, 0, STREAM_SAMPLE, guided ? o.guidance! : 0, guided ? 1 : 0, o.clip ?? 0, record, l, [hi, Math.max(1, hi - SAMPLER_ROWS + 1)]);
-        const weights = packWeights(e, tables, head, WEIGHT_BLOCK);
-        e.dispatch(SAMPLE, [tables.p, tables.q, g.state, schedule, samples, trajectory, labels, weights], head, Math.ceil(n / (guided ? EVALS / 2 : EVALS)));
+        const weights = packWeights(e, table, head, WEIGHT_BLOCK);
+        e.dispatch(SAMPLE, [g.state, schedule, samples, trajectory, labels, weights], head, Math.ceil(n / (guided ? EVALS / 2 : EVALS)));
       }
     },
   });

@@ -64,13 +64,13 @@ function forward(code: Code, E: number, v: string, training: boolean) {
   // uniform block (vec4 v, component k of the table row: c = 4 v + k).
   const biases = (n: number, tag: string, c: string, v: string, k: number) => {
     if (training) {
-      at(n, `let qr${tag} = vec3f(qtable[${c}], qtable[BIAS_WIDTH + ${c}], qtable[2u * BIAS_WIDTH + ${c}]);`);
+      at(n, `let qr${tag} = vec3f(table[q_row + ${c}], table[q_row + BIAS_WIDTH + ${c}], table[q_row + 2u * BIAS_WIDTH + ${c}]);`);
     } else {
       at(n, `let qr${tag} = vec3f(wts[Q_START + ${v}].${lane(k)}, wts[Q_START + ROW4 + ${v}].${lane(k)}, wts[Q_START + 2u * ROW4 + ${v}].${lane(k)});`);
       at(n, `let pr${tag} = wts[p_row + ${v}].${lane(k)};`);
     }
     for (const e of es) {
-      const pe = training ? `ptable[pt_${e} + ${c}]` : `pr${tag}`;
+      const pe = training ? `table[pt_${e} + ${c}]` : `pr${tag}`;
       at(n, `let bias${tag}_${e} = ${pe} + select(select(qr${tag}.z, qr${tag}.y, label_${e} == 1u), qr${tag}.x, label_${e} == 0u);`);
     }
   };
@@ -349,6 +349,7 @@ export function trainEntry(): string {
     '  let key = vec2u(state[1], state[2]);',
     '  let inv_n = 1.0 / f32(2u * p.batch);',
     `  let act_h1 = 0u; let act_dp3 = ${2 * C1}u * p.batch; let act_dp2 = ${4 * C1}u * p.batch; let act_h2 = act_dp2 + ${2 * C2}u * p.batch;`,
+    '  let q_row = (p.steps + 1u) * BIAS_WIDTH;',
     '  var loss = 0.0;',
     `  for (var first = tid * ${E}u; first < p.batch; first += p.threads * ${E}u) {`,
     pre.toString(),

@@ -5,6 +5,7 @@ import type { ParamStore } from '../core/params.js';
 import { regressionLoss, type LossKind } from '../core/ops/loss.js';
 import { twoPixelBiasTables, twoPixelUNet, twoPixelUNetParams, NO_LABEL, type TwoPixelConfig } from '../nn/twopixel.js';
 import { fusedTwoPixelLoss, fusedTwoPixelSampler } from './fused.js';
+import { twoPixelJointTable } from './fusedtable.js';
 import { twoPixelBatch, samplePrepare, sampleUpdate } from './ops.js';
 import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
 import { makeSchedule, type ScheduleKind, type VarianceKind } from './schedule.js';
@@ -36,17 +37,21 @@ export function buildTrainingGraph(o: TwoPixelTrainOptions, history: number) {
   const T = o.model.T;
   const g = new Graph(o.fused ? 'two-pixel training (fused)' : 'two-pixel training');
   const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
-  const tables = twoPixelBiasTables(g, o.model);
   let loss: Tensor;
+  let feeds: [Tensor, ArrayLike<number>][];
   if (o.fused) {
+    const joint = twoPixelJointTable(g, o.model);
     twoPixelUNetParams(g);
-    loss = fusedTwoPixelLoss(g, tables, schedule, { batch: o.batch, T, pUncond: o.pUncond, loss: o.loss, history });
+    loss = fusedTwoPixelLoss(g, joint.table, schedule, { batch: o.batch, T, pUncond: o.pUncond, loss: o.loss, history });
+    feeds = joint.feeds;
   } else {
+    const tables = twoPixelBiasTables(g, o.model);
     const batch = twoPixelBatch(g, o.batch, T, schedule, o.pUncond);
     const pred = twoPixelUNet(g, batch.x, batch.t, batch.y, tables);
     loss = regressionLoss(g, pred, batch.eps, o.loss, { history });
+    feeds = tables.feeds;
   }
-  return { g, loss, schedule, feeds: [...tables.feeds, [schedule, scheduleTable(o.schedule, T)]] as [Tensor, ArrayLike<number>][] };
+  return { g, loss, schedule, feeds: [...feeds, [schedule, scheduleTable(o.schedule, T)]] as [Tensor, ArrayLike<number>][] };
 }
 
 /** Losses come back from the device every CHUNK steps (the loss history's length). */
@@ -171,13 +176,13 @@ export async function sampleFused(device: GPUDevice, store: ParamStore, o: Sampl
   const g = new Graph('two-pixel fused sampler');
   const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
   const labels = g.input('labels', [o.n], 'u32');
-  const tables = twoPixelBiasTables(g, o.model);
+  const joint = twoPixelJointTable(g, o.model);
   twoPixelUNetParams(g);
-  const out = fusedTwoPixelSampler(g, tables, schedule, labels, { n: o.n, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip });
+  const out = fusedTwoPixelSampler(g, joint.table, schedule, labels, { n: o.n, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip });
   const program = await Program.compile(device, g, { seed: o.seed, params: store, keep: [out.samples, out.trajectory] });
   try {
     program.write(schedule, scheduleTable(o.schedule, T, o.variance ?? 'beta', o.gamma));
-    for (const [t, v] of tables.feeds) program.write(t, v);
+    for (const [t, v] of joint.feeds) program.write(t, v);
     program.write(labels, labelArray(o.labels, o.n));
     program.run(1);
     return { samples: await program.readF32(out.samples), trajectory: o.record > 0 ? await program.readF32(out.trajectory) : new Float32Array(0) };

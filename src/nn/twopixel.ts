@@ -5,7 +5,7 @@
 import type { Graph, Tensor } from '../core/graph.js';
 import { add, addChannelBias, concatChannels, silu, sliceColumns } from '../core/ops/elementwise.js';
 import { classEmbedding, fourierFeatures, gatherRows } from '../core/ops/embed.js';
-import { fanInBound, linearLayer } from './layers.js';
+import { fanInBound } from './layers.js';
 import { conv1d, convTranspose1d } from '../core/ops/conv1d.js';
 import { groupNorm } from '../core/ops/groupnorm.js';
 import { linear } from '../core/ops/linear.js';
@@ -31,31 +31,46 @@ export const BLOCK_CHANNELS = [32, 64, 32] as const;
 export const BIAS_WIDTH = BLOCK_CHANNELS.reduce((a, b) => a + b, 0);
 
 /**
+ * The embedding parameters, created in one order for every table builder (the parameter store's
+ * layout follows it): the frozen Fourier frequencies, the time MLP's Linear E -> E, the class
+ * Linear 3 -> E, and the three blocks' dense layers as one Linear E -> 32 + 64 + 32. Also the
+ * step ids 0..T the time MLP runs on (a constant input), and its Fourier features.
+ */
+export function embeddingParams(g: Graph, cfg: TwoPixelConfig) {
+  const E = cfg.embed;
+  if (!Number.isInteger(E) || E < 2 || E % 2 !== 0) throw new Error(`embedding width ${E} must be an even integer >= 2`);
+  const tIds = g.input('table.t', [cfg.T + 1], 'u32', { constant: true });
+  const freqs = g.param('time.fourier', [E / 2], { kind: 'normal', std: cfg.fourierScale }, { trainable: false });
+  const features = fourierFeatures(g, tIds, freqs, 1 / cfg.T);
+  return {
+    E, tIds, features,
+    tw: g.param('time.dense.w', [E, E], fanInBound(E)),
+    tb: g.param('time.dense.b', [E], fanInBound(E)),
+    cw: g.param('class.w', [LABELS, E], fanInBound(LABELS)),
+    cb: g.param('class.b', [E], fanInBound(LABELS)),
+    w: g.param('blocks.dense.w', [E, BIAS_WIDTH], fanInBound(E)),
+    b: g.param('blocks.dense.b', [BIAS_WIDTH], fanInBound(E)),
+    feed: [tIds, Uint32Array.from({ length: cfg.T + 1 }, (_, t) => t)] as [Tensor, Uint32Array],
+  };
+}
+
+/**
  * The embeddings depend only on (t, y), and each block's dense layer is linear in the summed
  * embedding: dense(temb(t) + cemb(y)) = P(t) + Q(y) with P = dense(temb) (with the bias) and
  * Q = dense(cemb) (without). So the time MLP runs on the T + 1 steps and the class projection on
  * the three labels, once per step, instead of on every sample; samples gather their rows. The
  * three blocks' dense layers are one Linear(E -> 32 + 64 + 32) whose columns each block takes
  * its share of (the same three layers, in one matmul instead of three).
- * Returns P [T + 1, 128] and Q [3, 128], and the constant id inputs to fill.
+ * Returns P [T + 1, 128] and Q [3, 128], and the constant id inputs to fill. The op-by-op graph
+ * builds them so; the fused kernels take one joint table (src/diffusion/fusedtable.ts).
  */
 export function twoPixelBiasTables(g: Graph, cfg: TwoPixelConfig) {
-  const E = cfg.embed;
-  if (!Number.isInteger(E) || E < 2 || E % 2 !== 0) throw new Error(`embedding width ${E} must be an even integer >= 2`);
-  const tIds = g.input('table.t', [cfg.T + 1], 'u32', { constant: true });
+  const m = embeddingParams(g, cfg);
   const yIds = g.input('table.y', [LABELS], 'u32', { constant: true });
-  const freqs = g.param('time.fourier', [E / 2], { kind: 'normal', std: cfg.fourierScale }, { trainable: false });
-  const temb = silu(g, linearLayer(g, 'time.dense', fourierFeatures(g, tIds, freqs, 1 / cfg.T), E, E), 'time.silu');
-  const cw = g.param('class.w', [LABELS, E], fanInBound(LABELS));
-  const cb = g.param('class.b', [E], fanInBound(LABELS));
-  const cemb = classEmbedding(g, yIds, cw, cb, 'class.embed');
-  const w = g.param('blocks.dense.w', [E, BIAS_WIDTH], fanInBound(E));
-  const b = g.param('blocks.dense.b', [BIAS_WIDTH], fanInBound(E));
-  const feeds: [Tensor, Uint32Array][] = [
-    [tIds, Uint32Array.from({ length: cfg.T + 1 }, (_, t) => t)],
-    [yIds, Uint32Array.from({ length: LABELS }, (_, y) => y)],
-  ];
-  return { p: linear(g, temb, w, b, 'blocks.dense.time'), q: linear(g, cemb, w, null, 'blocks.dense.class'), feeds };
+  const temb = silu(g, linear(g, m.features, m.tw, m.tb, 'time.dense'), 'time.silu');
+  const cemb = classEmbedding(g, yIds, m.cw, m.cb, 'class.embed');
+  const feeds: [Tensor, Uint32Array][] = [m.feed, [yIds, Uint32Array.from({ length: LABELS }, (_, y) => y)]];
+  return { p: linear(g, temb, m.w, m.b, 'blocks.dense.time'), q: linear(g, cemb, m.w, null, 'blocks.dense.class'), feeds };
 }
 
 export type BiasTables = ReturnType<typeof twoPixelBiasTables>;

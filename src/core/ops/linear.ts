@@ -63,12 +63,14 @@ export interface MatmulShape {
    * stride (default m * n) and start (default 0).
    */
   c?: { sm: number; sn: number; sb?: number; off?: number };
+  /** With a bias: the rows it is added to, 0 .. biasRows - 1 (default all m). */
+  biasRows?: number;
 }
 
 /** C (+)= op(A) op(B) (+ bias), C [batch, m, n]. */
 export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: MatmulShape, accumulate: number, bias?: Tensor): void {
   const batch = s.batch ?? 1;
-  const params = [s.m, s.n, s.k, s.a.sm, s.a.sk, s.a.sb ?? 0, s.b.sk, s.b.sn, s.b.sb ?? 0, s.c?.sb ?? s.m * s.n, accumulate, s.a.off ?? 0, s.b.off ?? 0, s.c?.sm ?? s.n, s.c?.sn ?? 1, s.c?.off ?? 0];
+  const params = [s.m, s.n, s.k, s.a.sm, s.a.sk, s.a.sb ?? 0, s.b.sk, s.b.sn, s.b.sb ?? 0, s.c?.sb ?? s.m * s.n, accumulate, s.a.off ?? 0, s.b.off ?? 0, s.c?.sm ?? s.n, s.c?.sn ?? 1, s.c?.off ?? 0, s.biasRows ?? s.m];
   if (matmulVariant() === 'blocked') {
     const workgroups: [number, number, number] = [Math.ceil(s.n / BLOCKED_TILE[1]), Math.ceil(s.m / BLOCKED_TILE[0]), batch];
     const vec4 = s.b.sn === 1 && [s.n, s.b.sk, s.b.sb ?? 0, s.b.off ?? 0, B.size].every((v) => v % 4 === 0);
