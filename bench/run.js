@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Throughput benchmarks, printed as one table: the engine's figure, the reference's figure
 // measured in the same run, and their ratio. Not a test: `npm run bench`.
-//   node bench/run.js [--quick] [--adapter NAME] [--torch-steps N]
+//   node bench/run.js [--quick] [--adapter NAME] [--torch-steps N] [--rounds N]
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -102,46 +102,71 @@ function torchW1(steps) {
   return { stepsPerSecond: run.steps_per_s, sampleSeconds: run.sample_batched_s };
 }
 
+// Training and sampling alternate with the reference, round by round (a PyTorch run, then the
+// engine's): the machine's speed drifts by tens of percent within minutes, so each round's ratio
+// compares like with like; the table gives the medians and the note line every round's ratio.
 console.error('two-pixel model (SPEC, batch 1024, T = 50, CFG dropout 0.1, Adam)');
-const torchSteps = Number(flag('--torch-steps', quick ? 300 : 1000));
-const torch = torchW1(torchSteps);
-if (torch.why) console.error(`  PyTorch reference not run: ${torch.why}`);
+const torchSteps = Number(flag('--torch-steps', 300));
+const rounds = Number(flag('--rounds', quick ? 1 : 3));
+const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 {
   const model = defaultTwoPixelConfig(50);
-  for (const fused of [true, false]) {
-    const trainer = await TwoPixelTrainer.create(device, { ...defaultTrainOptions(model, 0), fused });
-    await trainer.train(100);
-    const steps = fused ? 300 : 100;
+  const trainer = await TwoPixelTrainer.create(device, defaultTrainOptions(model, 0));
+  await trainer.train(100);
+  const sample = () => sampleFused(device, trainer.program.store, { model, schedule: 'cosine', n: 5000, labels: Array.from({ length: 5000 }, (_, i) => i % 2), guidance: 2, seed: 1, record: 0, clip: 1 });
+  await sample();
+  const train = [], samp = [], ref = [];
+  for (let r = 0; r < rounds; r++) {
+    const torch = torchW1(torchSteps);
+    if (torch.why) console.error(`  PyTorch reference not run: ${torch.why}`);
+    else ref.push(torch);
     const t0 = performance.now();
-    await trainer.train(steps);
-    const s = (performance.now() - t0) / 1000;
-    const n = trainer.program.dispatchCount;
-    const overhead = (100 * n * dispatchUs * 1e-6) / (s / steps);
-    row(`two-pixel training, ${fused ? 'fused' : 'op-by-op'} (${n} dispatches/step, ~${overhead.toFixed(0)}% of a step is dispatch overhead)`, steps / s, torch.stepsPerSecond ?? null, 'steps/s');
-    if (fused) {
-      const prof = await trainer.program.profile();
-      const total = prof.reduce((a, b) => a + b.us, 0);
-      const byKernel = new Map();
-      for (const p of prof) byKernel.set(p.kernel, (byKernel.get(p.kernel) ?? 0) + p.us);
-      const top = [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, us]) => `${k} ${(100 * us / total).toFixed(0)}%`);
-      console.error(`    where a fused step's ${(total / 1000).toFixed(1)} ms go (timestamps per dispatch): ${top.join(', ')}`);
-      rows.push({ what: 'fused step profile', note: top.join(', ') });
-    }
-    if (fused) {
-      const sample = () => sampleFused(device, trainer.program.store, { model, schedule: 'cosine', n: 5000, labels: Array.from({ length: 5000 }, (_, i) => i % 2), guidance: 2, seed: 1, record: 0, clip: 1 });
-      await sample();
-      const t1 = performance.now();
-      await sample();
-      row('two-pixel sampling 5000 x 50 steps with CFG (fused: 2 dispatches for all steps, weight pack + sampler)', (performance.now() - t1) / 1000, torch.sampleSeconds ?? null, 's', 'lower');
-    }
-    trainer.destroy();
+    await trainer.train(300);
+    train.push(300 / ((performance.now() - t0) / 1000));
+    const t1 = performance.now();
+    await sample();
+    samp.push((performance.now() - t1) / 1000);
+    console.error(`  round ${r + 1}: training ${train[r].toFixed(1)} steps/s, sampling ${samp[r].toFixed(3)} s${torch.why ? '' : `; PyTorch ${torch.stepsPerSecond.toFixed(1)} steps/s, ${torch.sampleSeconds.toFixed(2)} s`}`);
   }
+  const n = trainer.program.dispatchCount;
+  const overhead = (100 * n * dispatchUs * 1e-6) / (1 / median(train));
+  const refOf = (k) => (ref.length ? median(ref.map((x) => x[k])) : null);
+  // Each round's ratio; the table's ratio is their median.
+  const ratios = (k, mine, better) => ref.map((x, r) => (better === 'higher' ? mine[r] / x[k] : x[k] / mine[r]));
+  const paired = (what, mine, k, unit, better) => {
+    row(`${what}; median of ${rounds} rounds`, median(mine), refOf(k), unit, better);
+    const rs = ratios(k, mine, better);
+    if (rs.length) {
+      rows[rows.length - 1].ratio = median(rs);
+      rows.push({ what: `${what.split(' (')[0]}: ratio per round`, note: rs.map((v) => v.toFixed(2)).join(', ') });
+    }
+  };
+  paired(`two-pixel training, fused (${n} dispatches/step, ~${overhead.toFixed(0)}% of a step is dispatch overhead)`, train, 'stepsPerSecond', 'steps/s', 'higher');
+  paired('two-pixel sampling 5000 x 50 steps with CFG (fused: 2 dispatches for all steps, weight pack + sampler)', samp, 'sampleSeconds', 's', 'lower');
+  const prof = await trainer.program.profile();
+  const total = prof.reduce((a, b) => a + b.us, 0);
+  const byKernel = new Map();
+  for (const p of prof) byKernel.set(p.kernel, (byKernel.get(p.kernel) ?? 0) + p.us);
+  const top = [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, us]) => `${k} ${(100 * us / total).toFixed(0)}%`);
+  console.error(`    where a fused step's ${(total / 1000).toFixed(1)} ms go (timestamps per dispatch): ${top.join(', ')}`);
+  rows.push({ what: 'fused step profile', note: top.join(', ') });
+  trainer.destroy();
+
+  const opByOp = await TwoPixelTrainer.create(device, { ...defaultTrainOptions(model, 0), fused: false });
+  await opByOp.train(20);
+  const t0 = performance.now();
+  await opByOp.train(100);
+  const s = (performance.now() - t0) / 1000;
+  const m = opByOp.program.dispatchCount;
+  row(`two-pixel training, op-by-op (${m} dispatches/step, ~${((100 * m * dispatchUs * 1e-6) / (s / 100)).toFixed(0)}% of a step is dispatch overhead)`, 100 / s, refOf('stepsPerSecond'), 'steps/s');
+  opByOp.destroy();
 }
 
-console.log(`\n| benchmark | engine | reference | unit | ratio (engine/ref, >1 is better) |\n| --- | --- | --- | --- | --- |`);
+console.log(`\n| benchmark | engine | reference | unit | ratio (engine/ref, >1 is better; paired rounds: the median of their ratios) |\n| --- | --- | --- | --- | --- |`);
 for (const r of rows) {
   if (r.note) continue;
   console.log(`| ${r.what} | ${r.engine.toPrecision(4)} | ${r.reference == null ? '-' : r.reference.toPrecision(4)} | ${r.unit} | ${r.ratio == null ? '-' : r.ratio.toFixed(2)} |`);
 }
+for (const r of rows) if (r.note) console.log(`\n${r.what}: ${r.note}`);
 console.log(`\nadapter: ${gpu.adapterName}; ${new Date().toISOString()}`);
 gpu.destroy();
