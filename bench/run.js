@@ -18,8 +18,9 @@ const flag = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ?
 const gpu = await getNodeGpu({ adapter: flag('--adapter', undefined) });
 const device = gpu.device;
 const rows = [];
-const row = (what, engine, reference, unit, better = 'higher') => {
-  const ratio = reference == null ? null : better === 'higher' ? engine / reference : reference / engine;
+// ratio: given for paired rounds (the median of their ratios), else the two figures' ratio.
+const row = (what, engine, reference, unit, better = 'higher', given = null) => {
+  const ratio = given ?? (reference == null ? null : better === 'higher' ? engine / reference : reference / engine);
   rows.push({ what, engine, reference, unit, ratio });
   console.error(`  ${what}: ${engine.toPrecision(4)} ${unit}${reference == null ? '' : ` vs ${reference.toPrecision(4)} (x${ratio.toFixed(2)})`}`);
 };
@@ -134,12 +135,9 @@ const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
   // Each round's ratio; the table's ratio is their median.
   const ratios = (k, mine, better) => ref.map((x, r) => (better === 'higher' ? mine[r] / x[k] : x[k] / mine[r]));
   const paired = (what, mine, k, unit, better) => {
-    row(`${what}; median of ${rounds} rounds`, median(mine), refOf(k), unit, better);
     const rs = ratios(k, mine, better);
-    if (rs.length) {
-      rows[rows.length - 1].ratio = median(rs);
-      rows.push({ what: `${what.split(' (')[0]}: ratio per round`, note: rs.map((v) => v.toFixed(2)).join(', ') });
-    }
+    row(`${what}; median of ${rounds} rounds`, median(mine), refOf(k), unit, better, rs.length ? median(rs) : null);
+    if (rs.length) rows.push({ what: `${what.split(' (')[0]}: ratio per round`, note: rs.map((v) => v.toFixed(2)).join(', ') });
   };
   paired(`two-pixel training, fused (${n} dispatches/step, ~${overhead.toFixed(0)}% of a step is dispatch overhead)`, train, 'stepsPerSecond', 'steps/s', 'higher');
   paired('two-pixel sampling 5000 x 50 steps with CFG (fused: 2 dispatches for all steps, weight pack + sampler)', samp, 'sampleSeconds', 's', 'lower');
