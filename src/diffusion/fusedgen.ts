@@ -53,8 +53,8 @@ class Code {
 /**
  * The forward pass for E evaluations with inputs x_e (vec2f values), step rows pt_e = t_e * 128
  * and labels label_e. Defines n{L}_{c}_{e}, a{L}_{c}_{e}, h{L}_{c}_{e} for blocks 1 and 3 and
- * out_e; in training, block 2's normalised values and 1/std go to private arrays `${v}n2` and
- * `${v}r2` indexed [e][channel or group], for the backward.
+ * out_e; block 2's normalised values, outputs and 1/std go to private arrays `${v}n2`, `${v}h2`,
+ * `${v}r2` (training only) indexed [e][channel or group].
  */
 function forward(code: Code, E: number, v: string, training: boolean) {
   const es = range(E);
