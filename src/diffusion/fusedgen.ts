@@ -100,13 +100,6 @@ function forward(code: Code, E: number, v: string, training: boolean) {
   }
   normSilu(1, C1, GROUPS[0]);
   if (training) for (const q of range(C1 / 4)) actWrite(code, es, 2, 'act_h1', C1, `${q}u`, (e, k) => `h1_${4 * q + k}_${e}`);
-  // Block 3's pre-activations, accumulated inside block 2's loop as each four of its input
-  // channels (block 2's outputs) are made: no array holds h2 (a private array indexed by the loop
-  // counter costs a memory access per lane on a CPU driver). Biases first, written out.
-  for (const c of range(C3)) {
-    biases(2, `3_${c}`, `${C1 + C2 + c}u`, `${(C1 + C2 + c) >> 2}u`, c & 3);
-    for (const e of es) at(2, `var acc3_${c}_${e} = vec2f(${w('b3', c)} + bias3_${c}_${e});`);
-  }
   // Block 2: four output channels (two GroupNorm groups) per iteration; W2 is [64][32].
   at(2, `for (var blk = 0u; blk < p.n32 / 2u; blk++) {`);
   at(4, `let bb = wts[base_b2 + blk];`);
@@ -130,18 +123,27 @@ function forward(code: Code, E: number, v: string, training: boolean) {
         at(4, `let n${j}_${e} = (q${j}_${e} - m${g}_${e}) * s${g}_${e};`);
         if (training) at(4, `${v}n2[${e}][4u * blk + ${j}u] = n${j}_${e};`);
         at(4, `let a${j}_${e} = n${j}_${e} * gm.${lane(j)} + bt.${lane(j)};`);
-        at(4, `let h${j}_${e} = ${silu(`a${j}_${e}`)};`);
+        at(4, `${v}h2[${e}][4u * blk + ${j}u] = ${silu(`a${j}_${e}`)};`);
       }
     }
-    if (training) actWrite(code, [e], 4, 'act_h2', C2, 'blk', (e, k) => `h${k}_${e}`);
-  }
-  // Block 3's share of these four channels; W3 is [64][32] (input-major), one vec4 per 4 outputs.
-  for (const j of range(4)) {
-    for (const q of range(C3 / 4)) at(4, `let v${j}_${q} = wts[base_w3 + (4u * blk + ${j}u) * ${C3 / 4}u + ${q}u];`);
-    for (const e of es) at(4, range(C3).map((c) => `acc3_${c}_${e} += v${j}_${c >> 2}.${lane(c)} * h${j}_${e};`).join(' '));
+    if (training) actWrite(code, [e], 4, 'act_h2', C2, 'blk', (e, k) => `${v}h2[${e}][4u * blk + ${k}u]`);
   }
   at(2, `}`);
-  for (const e of es) for (const c of range(C3)) at(2, `let pre3_${c}_${e} = acc3_${c}_${e};`);
+  for (const e of es) for (const ci of range(C2)) at(2, `let h2_${ci}_${e} = ${v}h2[${e}][${ci}];`);
+  // Block 3: four output channels per iteration; W3 is [64][32] (input-major), one vec4 per input.
+  at(2, `for (var blk = 0u; blk < p.n32 / 4u; blk++) {`);
+  at(4, `let bb = wts[base_b3 + blk];`);
+  for (const j of range(4)) {
+    biases(4, `${j}`, `${C1 + C2}u + 4u * blk + ${j}u`, `${(C1 + C2) / 4}u + blk`, j);
+    for (const e of es) at(4, `var acc${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e});`);
+  }
+  for (const ci of range(C2)) {
+    at(4, `let v${ci} = wts[base_w3 + ${ci * (C3 / 4)}u + blk];`);
+    for (const e of es) at(4, range(4).map((j) => `acc${j}_${e} += v${ci}.${lane(j)} * h2_${ci}_${e};`).join(' '));
+  }
+  for (const j of range(4)) for (const e of es) at(4, `${v}pre3[${e}][4u * blk + ${j}u] = acc${j}_${e};`);
+  at(2, `}`);
+  for (const e of es) for (const c of range(C3)) at(2, `let pre3_${c}_${e} = ${v}pre3[${e}][${c}];`);
   normSilu(3, C3, GROUPS[2]);
   // The output conv over [h3, h1] (the skip connection).
   for (const ci of range(C3 + C1)) at(2, `let k4_${ci} = ${w('w4', ci)};`);
@@ -166,7 +168,7 @@ function actWrite(code: Code, es: number[], n: number, region: string, width: nu
 
 function privates(v: string, E: number, training: boolean): string {
   const decl = (name: string, type: string, n: number) => `var<private> ${v}${name}: array<array<${type}, ${n}>, ${E}>;`;
-  return (training ? [decl('n2', 'vec2f', C2), decl('r2', 'f32', C2 / 2)] : []).join('\n');
+  return [decl('h2', 'vec2f', C2), decl('pre3', 'vec2f', C3), ...(training ? [decl('n2', 'vec2f', C2), decl('r2', 'f32', C2 / 2)] : [])].join('\n');
 }
 
 const bases = (code: Code) => {
