@@ -25,6 +25,10 @@ const row = (what, engine, reference, unit, better = 'higher', given = null) => 
   console.error(`  ${what}: ${engine.toPrecision(4)} ${unit}${reference == null ? '' : ` vs ${reference.toPrecision(4)} (x${ratio.toFixed(2)})`}`);
 };
 const idle = () => device.queue.onSubmittedWorkDone();
+// Rounds of the paired benchmarks: the machine's speed drifts within minutes (see below).
+const rounds = Number(flag('--rounds', quick ? 1 : 3));
+if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds ${flag('--rounds')}: expected a positive integer`);
+const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 async function timed(fn, reps) {
   await fn(); await idle();
   const t0 = performance.now();
@@ -58,9 +62,17 @@ async function matmul(n, variant) {
 
 console.error(`adapter: ${gpu.adapterName} (${gpu.kind})`);
 console.error('matmul');
+// The blocked kernel in rounds alternating with numpy (the median of each); the tiled reference once.
 for (const n of quick ? [1024] : [1024, 2048]) {
-  const np = numpyGflops(n);
-  for (const v of ['tiled', 'blocked']) row(`matmul ${n}^3 (${v}) vs numpy`, await matmul(n, v), np, 'GFLOP/s');
+  const np = [], blocked = [];
+  for (let r = 0; r < rounds; r++) {
+    np.push(numpyGflops(n));
+    blocked.push(await matmul(n, 'blocked'));
+  }
+  const ref = np.includes(null) ? null : median(np);
+  row(`matmul ${n}^3 (tiled) vs numpy`, await matmul(n, 'tiled'), ref, 'GFLOP/s');
+  row(`matmul ${n}^3 (blocked) vs numpy; median of ${rounds} rounds`, median(blocked), ref, 'GFLOP/s');
+  rows.push({ what: `matmul ${n}^3 (blocked): GFLOP/s per round`, note: blocked.map((v) => v.toFixed(1)).join(', ') });
 }
 
 console.error('dispatch cost');
@@ -108,8 +120,6 @@ function torchW1(steps) {
 // compares like with like; the table gives the medians and the note line every round's ratio.
 console.error('two-pixel model (SPEC, batch 1024, T = 50, CFG dropout 0.1, Adam)');
 const torchSteps = Number(flag('--torch-steps', 300));
-const rounds = Number(flag('--rounds', quick ? 1 : 3));
-const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 {
   const model = defaultTwoPixelConfig(50);
   const trainer = await TwoPixelTrainer.create(device, defaultTrainOptions(model, 0));
