@@ -1,0 +1,101 @@
+// The demo page in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
+// the same engine trains and samples through the browser's WebGPU (SwiftShader on a machine
+// without a GPU). Its first losses must match the Node engine's for the same seed: the same
+// parameters and draws, on another driver.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { testGpu } from './device.js';
+import { TwoPixelTrainer, defaultTrainOptions } from '../src/diffusion/twopixel.js';
+import { defaultTwoPixelConfig } from '../src/nn/twopixel.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CHROMIUM = '/usr/bin/chromium';
+const t = suite('browser demo');
+
+interface DemoState {
+  state: string;
+  adapter: string;
+  losses: number[];
+  samples: Record<string, number[]>;
+  class0Share: Record<string, number>;
+  error?: string;
+}
+
+let server: Server | null = null;
+let browser: Browser | null = null;
+let base = '';
+
+t.before(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's chromium (bash .ci/setup-system installs it)`);
+  const { serveDemo } = await import(pathToFileURL(join(root, 'demo', 'serve.mjs')).href);
+  server = (await serveDemo(0)) as Server;
+  base = `http://localhost:${(server.address() as AddressInfo).port}/`;
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--enable-unsafe-webgpu'] });
+});
+
+t.after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function openDemo(query: string): Promise<{ page: Page; demo: DemoState; errors: string[] }> {
+  const page = await browser!.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(base + query);
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 400_000, polling: 500 });
+  const demo = (await page.evaluate('window.demo')) as DemoState;
+  return { page, demo, errors };
+}
+
+const STEPS = 100;
+const SAMPLES = 256;
+
+t('the demo trains and samples in the browser, and its first losses are the Node engine\'s', async () => {
+  const { page, demo, errors } = await openDemo(`?autorun=1&T=10&steps=${STEPS}&n=${SAMPLES}&w=1&seed=3`);
+  await page.close();
+  assert.equal(errors, []);
+  assert.is(demo.error, undefined);
+  assert.is(demo.state, 'done');
+  assert.ok(demo.adapter.length > 0, 'the page names its adapter');
+  assert.is(demo.losses.length, STEPS);
+  assert.ok(demo.losses.every(Number.isFinite), 'every loss is finite');
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  assert.ok(mean(demo.losses.slice(-20)) < 0.5 * mean(demo.losses.slice(0, 20)), `the loss falls: ${mean(demo.losses.slice(0, 20))} -> ${mean(demo.losses.slice(-20))}`);
+  for (const panel of ['uncond', 'class0', 'class1']) {
+    assert.is(demo.samples[panel]?.length, 2 * SAMPLES, `${panel}: ${SAMPLES} samples`);
+    assert.ok(demo.samples[panel].every(Number.isFinite), `${panel}: finite samples`);
+    assert.ok(demo.class0Share[panel] >= 0 && demo.class0Share[panel] <= 1);
+  }
+  // The same run in Node: the first steps' losses agree to float tolerance (another driver, so
+  // not bit for bit).
+  const { device } = await testGpu();
+  const model = defaultTwoPixelConfig(10);
+  const trainer = await TwoPixelTrainer.create(device, { ...defaultTrainOptions(model, 3), decaySteps: STEPS, pUncond: 0.2 });
+  const node: number[] = [];
+  try {
+    await trainer.train(5, (_, losses) => void node.push(...losses));
+  } finally {
+    trainer.destroy();
+  }
+  node.forEach((v, i) => {
+    const rel = Math.abs(demo.losses[i] - v) / Math.abs(v);
+    assert.ok(rel < 1e-3, `step ${i + 1}: browser loss ${demo.losses[i]}, Node ${v} (relative difference ${rel})`);
+  });
+});
+
+t('bad settings in the URL end in an error that names them', async () => {
+  const { page, demo, errors } = await openDemo('?autorun=1&T=abc&steps=100');
+  await page.close();
+  assert.equal(errors, []);
+  assert.is(demo.state, 'error');
+  assert.match(demo.error ?? '', /T = "abc": expected an integer from 2 to 1000/);
+});
+
+t.run();
