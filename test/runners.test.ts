@@ -35,6 +35,7 @@ const badFlags: [string, string[], RegExp][] = [
   ['guidance.js', ['--w'], /--w needs a value/],
   ['guidance.js', ['--strengths', '1,x'], /--strengths "x": expected a number/],
   ['guidance.js', ['--mode', 'both'], /expected one of cfg, classifier/],
+  ['report.js', ['--in'], /--in needs a value/],
 ];
 
 for (const [script, args, pattern] of badFlags) {
@@ -84,6 +85,27 @@ t('a checkpoint of other settings is refused without --retrain, then replaced wi
   const reuse = run('sweep-T.js', [...common, '--steps', '3']);
   assert.is(reuse.code, 0, reuse.stderr);
   assert.match(reuse.stderr, /reusing/);
+});
+
+t('report.js writes the report from a sweep, marks the targets an undertrained model misses, and names a bad input', () => {
+  const dir = mkdtemp(join(tmpdir(), 'runner-'));
+  const sweep = run('sweep-T.js', ['--T', '5', '--steps', '2', '--samples', '50', '--batch', '32', '--models', dir, '--out', join(dir, 'sweep-T')]);
+  assert.is(sweep.code, 0, sweep.stderr);
+  const r = run('report.js', ['--in', dir]);
+  assert.is(r.code, 0, r.stderr);
+  const text = readFileSync(join(dir, 'report.md'), 'utf8');
+  assert.match(text, /\| 5 \| 2 \| /);
+  assert.match(text, /\| T = 5: mode weights within 0\.02 of 0\.35 \/ 0\.65 \| [0-9.]+ \/ [0-9.]+ \| (met|\*\*not met\*\*) \|/);
+  assert.match(text, /\(sweep-T\/sweep-T\.png\)/);
+  assert.match(text, /missing: `node runners\/trajectory\.js`/);
+  writeFileSync(join(dir, 'sweep-T', 'metrics.json'), '{ truncated');
+  const bad = run('report.js', ['--in', dir, '--report', join(dir, 'again.md')]);
+  assert.is(bad.code, 1, bad.stderr);
+  assert.ok(bad.errors[0].includes(join(dir, 'sweep-T', 'metrics.json')), bad.errors[0]);
+  assert.ok(!existsSync(join(dir, 'again.md')));
+  const none = run('report.js', ['--in', join(dir, 'nowhere')]);
+  assert.is(none.code, 1);
+  assert.match(none.errors[0], /--in .*nowhere: no such folder/);
 });
 
 t.run();

@@ -10,11 +10,12 @@ export const COMMON_FLAGS = {
   adapter: { type: 'string', default: 'auto', choices: ['auto', 'hardware', 'lavapipe', 'swiftshader'], help: 'WebGPU adapter' },
 } as const satisfies Record<string, FlagSpec>;
 
-export async function runMain<S extends Record<string, FlagSpec>>(
+/** A runner that needs no device: flags, one-line errors and exit codes as runMain's. */
+export async function runCommand<S extends Record<string, FlagSpec>>(
   program: string,
   summary: string,
   specs: S,
-  body: (flags: FlagValues<S>, gpu: Gpu) => Promise<void>,
+  body: (flags: FlagValues<S>) => Promise<void>,
   argv: readonly string[] = process.argv.slice(2),
 ): Promise<void> {
   let flags: FlagValues<S> | null;
@@ -30,14 +31,28 @@ export async function runMain<S extends Record<string, FlagSpec>>(
     process.stdout.write(`${usage(program, summary, specs)}\n`);
     return;
   }
-  let gpu: Gpu | null = null;
   try {
-    gpu = await getNodeGpu({ adapter: (flags as Record<string, unknown>).adapter as string | undefined });
-    await body(flags, gpu);
+    await body(flags);
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message ?? String(err)}\n`);
     process.exitCode = 1;
-  } finally {
-    gpu?.destroy();
   }
+}
+
+/** A runner on a WebGPU device (--adapter picks it), released at the end. */
+export function runMain<S extends Record<string, FlagSpec>>(
+  program: string,
+  summary: string,
+  specs: S,
+  body: (flags: FlagValues<S>, gpu: Gpu) => Promise<void>,
+  argv: readonly string[] = process.argv.slice(2),
+): Promise<void> {
+  return runCommand(program, summary, specs, async (flags) => {
+    const gpu = await getNodeGpu({ adapter: (flags as Record<string, unknown>).adapter as string | undefined });
+    try {
+      await body(flags, gpu);
+    } finally {
+      gpu.destroy();
+    }
+  }, argv);
 }

@@ -33,7 +33,7 @@ export const GUIDANCE_FLAGS = {
 export function guidanceMain(argv?: readonly string[]): Promise<void> {
   return runMain('guidance.js', 'One noise denoised toward each label with guidance (classifier-free or classifier), and the share of guided samples in their mode.', GUIDANCE_FLAGS, async (f, gpu) => {
     const strengths = f.strengths;
-    const out = f.out || 'out/guidance';
+    const out = f.out || (f.mode === 'classifier' ? 'out/guidance-classifier' : 'out/guidance');
     mkdirSync(out, { recursive: true });
     const T = f.T;
     const model = await obtainModel(gpu.device, studySettings(f, T), f.models, f.retrain, f['checkpoint-every']);

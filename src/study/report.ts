@@ -1,0 +1,254 @@
+// The study's report (out/report.md): the runners' figures and measured numbers, the targets of
+// the study checked against them, and what they show, every sentence built from the numbers in
+// the runners' metrics.json files. Reads only; `node runners/report.js` after the runners.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { runCommand } from '../cli/main.js';
+import type { FlagSpec } from '../cli/flags.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { MIXTURE } from '../data/mixture.js';
+import { TRUE_MEAN_LOG_DENSITY, type SampleMetrics } from '../diffusion/metrics.js';
+import { defaultSteps } from './flags.js';
+
+export const REPORT_FLAGS = {
+  in: { type: 'string', default: 'out', help: "folder holding the runners' output folders (sweep-T, trajectory, guidance, guidance-classifier)" },
+  report: { type: 'string', default: '', help: 'the Markdown file to write (default <in>/report.md)' },
+} as const satisfies Record<string, FlagSpec>;
+
+/** The study's targets (issue 3): at the largest T, and for guided samples. */
+export const TARGETS = { weightTolerance: 0.02, std: [0.09, 0.115], logDensityTolerance: 0.1, guidedShare: 0.99 } as const;
+
+interface SweepModel {
+  T: number;
+  trained: boolean;
+  trainSeconds: number;
+  finalLoss: number;
+  sampleSeconds: number;
+  metrics: SampleMetrics;
+  exactScoreSampler: SampleMetrics;
+}
+
+interface Sweep {
+  adapter: string;
+  settings: Record<string, unknown>;
+  models: SweepModel[];
+}
+
+interface Trajectory {
+  settings: Record<string, unknown>;
+  start: [number, number];
+  end: [number, number];
+}
+
+interface Guidance {
+  mode: 'cfg' | 'classifier';
+  settings: Record<string, unknown>;
+  strengths: { guidance: string; w: number; labels: { label: number; inMode: number; std?: [number, number] }[] }[];
+}
+
+/** What the runners left in one folder each; null where a runner has not been run. */
+export interface StudyOutputs {
+  sweep: Sweep | null;
+  trajectory: Trajectory | null;
+  guidance: Guidance | null;
+  classifier: Guidance | null;
+}
+
+/** The figure of each section, relative to the report (null: no figure). */
+export interface Figures {
+  sweep: string | null;
+  trajectory: string | null;
+  guidance: string | null;
+  classifier: string | null;
+}
+
+const f3 = (v: number) => v.toFixed(3);
+const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
+const range = (vs: number[]) => (Math.min(...vs) === Math.max(...vs) ? f3(vs[0]) : `${f3(Math.min(...vs))}-${f3(Math.max(...vs))}`);
+const sci = (v: number) => v.toExponential(1);
+
+function modeOf(m: SampleMetrics, label: number) {
+  const mode = m.modes.find((x) => x.label === label);
+  if (!mode) throw new Error(`metrics without a mode for label ${label}`);
+  return mode;
+}
+
+function trueWeight(label: number): number {
+  return MIXTURE.components.find((c) => c.label === label)!.weight;
+}
+
+/** How each sequence moves: "rises", "falls" or "moves" (not monotone). */
+function trend(vs: number[]): string {
+  const steps = vs.slice(1).map((v, i) => v - vs[i]);
+  if (steps.every((d) => d > 0)) return 'rises';
+  if (steps.every((d) => d < 0)) return 'falls';
+  return 'moves';
+}
+
+function sweepSection(s: Sweep, figure: string | null, verdicts: string[][]): string[] {
+  const models = [...s.models].sort((a, b) => a.T - b.T);
+  const out: string[] = ['## Sweep over T (SPEC 6.2)', ''];
+  if (figure) out.push(`![samples and their density for each T](${figure})`, '');
+  out.push(
+    `${models[0].metrics.n} noises denoised by each model, no label and no guidance, so the samples should follow the whole mixture ` +
+      `(weights ${MIXTURE.components.map((c) => c.weight).join(' / ')}, per-axis std ${MIXTURE.sigma}, mean log-density of true samples ${f3(TRUE_MEAN_LOG_DENSITY)}). ` +
+      `"Exact eps" is the same sampler driven by the mixture's exact noise predictor: the sampler's own error, without learning error.`,
+    '',
+    '| T | training steps | train s | final loss | weight of class 0 | std per axis, class 0 / 1 | mean log p | exact eps: mean log p | MMD (floor) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  const steps = Number(s.settings.steps) || null;
+  for (const m of models) {
+    const [c0, c1] = [modeOf(m.metrics, 0), modeOf(m.metrics, 1)];
+    out.push(`| ${m.T} | ${steps ?? `${defaultSteps(m.T)} (default)`} | ${m.trained ? m.trainSeconds.toFixed(0) : 'reused'} | ${m.finalLoss.toFixed(4)} | ${f3(c0.weight)} | ` +
+      `(${f3(c0.std[0])}, ${f3(c0.std[1])}) / (${f3(c1.std[0])}, ${f3(c1.std[1])}) | ${f3(m.metrics.meanLogDensity)} | ${f3(m.exactScoreSampler.meanLogDensity)} | ` +
+      `${sci(m.metrics.mmd)} (${sci(m.metrics.mmdFloor)}) |`);
+  }
+  const last = models[models.length - 1];
+  const w0 = modeOf(last.metrics, 0).weight;
+  const stds = last.metrics.modes.flatMap((m) => m.std);
+  const logp = last.metrics.meanLogDensity;
+  const se = last.metrics.weightStdError;
+  verdicts.push(
+    [`T = ${last.T}: mode weights within ${TARGETS.weightTolerance} of ${trueWeight(0)} / ${trueWeight(1)}`, `${f3(w0)} / ${f3(1 - w0)}`, yes(Math.abs(w0 - trueWeight(0)) <= TARGETS.weightTolerance)],
+    [`T = ${last.T}: per-mode, per-axis std in ${TARGETS.std[0]}-${TARGETS.std[1]}`, range(stds), yes(stds.every((v) => v >= TARGETS.std[0] && v <= TARGETS.std[1]))],
+    [`T = ${last.T}: mean log-density within ${TARGETS.logDensityTolerance} of the true samples' ${f3(TRUE_MEAN_LOG_DENSITY)}`, f3(logp), yes(Math.abs(logp - TRUE_MEAN_LOG_DENSITY) <= TARGETS.logDensityTolerance)],
+  );
+  const logps = models.map((m) => m.metrics.meanLogDensity);
+  const list = (vs: number[], fmt: (v: number) => string) => models.map((m, i) => `${fmt(vs[i])} at T = ${m.T}`).join(', ');
+  out.push('', 'What the numbers show:', '');
+  out.push(`- The mean log-density of the samples ${trend(logps)} with T: ${list(logps, f3)}, against ${f3(TRUE_MEAN_LOG_DENSITY)} for true samples.`);
+  const gaps = models.map((m) => m.exactScoreSampler.meanLogDensity - m.metrics.meanLogDensity);
+  const widest = gaps.reduce((at, g, i) => (Math.abs(g) > Math.abs(gaps[at]) ? i : at), 0);
+  out.push(`- The exact-score sampler reaches ${list(models.map((m) => m.exactScoreSampler.meanLogDensity), f3)}; the learned model's shortfall from it ` +
+    `(its learning error) is ${list(gaps, (v) => v.toFixed(2))}, largest at T = ${models[widest].T}.`);
+  const limited = models.filter((m) => m.exactScoreSampler.meanLogDensity < TRUE_MEAN_LOG_DENSITY - TARGETS.logDensityTolerance);
+  if (limited.length > 0) {
+    out.push(`- At ${limited.map((m) => `T = ${m.T}`).join(' and ')} even the exact score falls more than ${TARGETS.logDensityTolerance} short of ${f3(TRUE_MEAN_LOG_DENSITY)} ` +
+      `(${limited.map((m) => f3(m.exactScoreSampler.meanLogDensity)).join(', ')}): there the number of steps limits the sampler, not the model.`);
+  }
+  out.push(`- The weight of class 0 at T = ${last.T} is ${f3(w0)} against ${trueWeight(0)}: ${(Math.abs(w0 - trueWeight(0)) / se).toFixed(1)} standard errors (${se.toFixed(4)} at ${last.metrics.n} samples).`);
+  const mmds = models.map((m) => m.metrics.mmd);
+  out.push(`- MMD against fresh true samples ${trend(mmds)} with T: ${list(mmds, sci)}; true against true gives ${sci(last.metrics.mmdFloor)}.`);
+  return out;
+}
+
+function trajectorySection(t: Trajectory, figure: string | null): string[] {
+  const out = ['## One trajectory over the learned densities (SPEC 6.1)', ''];
+  if (figure) out.push(`![one reverse trajectory over p_theta(x_t)](${figure})`, '');
+  const [x, y] = t.end;
+  const nearest = MIXTURE.components
+    .map((c) => ({ c, d: Math.hypot(x - c.mean[0], y - c.mean[1]) }))
+    .sort((a, b) => a.d - b.d)[0];
+  out.push(`The trajectory starts at (${f3(t.start[0])}, ${f3(t.start[1])}) at t = ${t.settings.T} and ends at (${f3(x)}, ${f3(y)}), ` +
+    `${f3(nearest.d)} (${(nearest.d / MIXTURE.sigma).toFixed(1)} sigma) from the class-${nearest.c.label} peak at (${nearest.c.mean.join(', ')}). ` +
+    `The density panels are kernel density estimates over ${t.settings.starts} trajectories.`);
+  return out;
+}
+
+function guidanceSection(g: Guidance, figure: string | null, verdicts: string[][]): string[] {
+  const name = g.mode === 'cfg' ? 'Classifier-free guidance' : 'Classifier guidance';
+  const symbol = g.mode === 'cfg' ? 'w' : 's';
+  const out = [`## ${name} (SPEC 6.3)`, ''];
+  if (figure) out.push(`![one noise denoised with y = 0 and y = 1](${figure})`, '');
+  out.push(`${g.settings.samples} samples per label and strength; the share that ends nearest its label's peak, and the per-axis std of those samples:`, '');
+  out.push(`| ${symbol} | y = 0 | y = 1 | std per axis, y = 0 / 1 |`, '| --- | --- | --- | --- |');
+  // The classifier runner measures both kinds side by side; each section takes its own.
+  const strengths = g.strengths.filter((s) => s.guidance === g.mode);
+  for (const s of strengths) {
+    const [a, b] = [0, 1].map((y) => s.labels.find((l) => l.label === y)!);
+    const std = (l: { std?: [number, number] }) => (l.std ? `(${f3(l.std[0])}, ${f3(l.std[1])})` : '-');
+    out.push(`| ${s.w} | ${pct(a.inMode)} | ${pct(b.inMode)} | ${std(a)} / ${std(b)} |`);
+  }
+  const guided = strengths.filter((s) => s.w > 0);
+  if (guided.length > 0) {
+    const worst = Math.min(...guided.flatMap((s) => s.labels.map((l) => l.inMode)));
+    verdicts.push([`${name.toLowerCase()}: at least ${pct(TARGETS.guidedShare)} of each label's samples in its mode (${symbol} = ${guided.map((s) => s.w).join(', ')})`, `lowest ${pct(worst)}`, yes(worst >= TARGETS.guidedShare)]);
+  }
+  const unguided = strengths.find((s) => s.w === 0);
+  if (unguided) {
+    const shares = unguided.labels.map((l) => pct(l.inMode)).join(' / ');
+    out.push('', g.mode === 'cfg'
+      ? `At ${symbol} = 0 the conditional model alone puts ${shares} of each label's samples in its mode.`
+      : `At ${symbol} = 0 the sampler is the unconditional model (${shares} "in mode" is the mixture's weights, not guidance).`);
+  }
+  return out;
+}
+
+/** The report as Markdown. `generated` names when and from where, in the header. */
+export function buildReport(o: StudyOutputs, figures: Figures, generated: string): string {
+  if (!o.sweep && !o.trajectory && !o.guidance && !o.classifier) {
+    throw new Error('no runner output to report on: run node runners/sweep-T.js (and trajectory.js, guidance.js) first');
+  }
+  const verdicts: string[][] = [];
+  const sections: string[][] = [];
+  const missing: string[] = [];
+  if (o.sweep) sections.push(sweepSection(o.sweep, figures.sweep, verdicts));
+  else missing.push('`node runners/sweep-T.js` (the sweep over T)');
+  if (o.trajectory) sections.push(trajectorySection(o.trajectory, figures.trajectory));
+  else missing.push('`node runners/trajectory.js` (one trajectory)');
+  if (o.guidance) sections.push(guidanceSection(o.guidance, figures.guidance, verdicts));
+  else missing.push('`node runners/guidance.js` (classifier-free guidance)');
+  if (o.classifier) sections.push(guidanceSection(o.classifier, figures.classifier, verdicts));
+  else missing.push('`node runners/guidance.js --mode classifier` (classifier guidance)');
+  const settings = o.sweep?.settings ?? o.trajectory?.settings ?? o.guidance?.settings ?? o.classifier!.settings;
+  const lines = [
+    '# Diffusion on two-pixel images: what the study measured',
+    '',
+    `${generated}. Every number is read from the runners' \`metrics.json\`; rerun them and \`node runners/report.js\` to reproduce it.`,
+    `Seed ${settings.seed}, batch ${settings.batch}, Adam ${settings.lr} with cosine decay, label dropout ${settings['p-uncond']}, loss ${settings.loss}, ` +
+      `sampler variance ${settings.variance}, predicted x_0 clipped to ±${settings.clip}${o.sweep ? `; adapter ${o.sweep.adapter}` : ''}.`,
+    '',
+    '## Targets',
+    '',
+    '| target | measured | |',
+    '| --- | --- | --- |',
+    ...verdicts.map((v) => `| ${v.join(' | ')} |`),
+    '',
+  ];
+  if (missing.length > 0) lines.push(`Not in this report, because their outputs are missing: ${missing.join('; ')}.`, '');
+  for (const s of sections) lines.push(...s, '');
+  return lines.join('\n');
+}
+
+function readOutput<T>(dir: string, runner: string): T | null {
+  const path = join(dir, 'metrics.json');
+  if (!existsSync(path)) return null;
+  let parsed: { runner?: string };
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path} is not readable JSON (${(err as Error).message}); rerun node runners/${runner}.js`);
+  }
+  if (parsed.runner !== runner) throw new Error(`${path} was written by ${JSON.stringify(parsed.runner)}, expected the ${runner} runner`);
+  return parsed as T;
+}
+
+export function reportMain(argv?: readonly string[]): Promise<void> {
+  return runCommand('report.js', "Writes the study's report (Markdown) from the runners' outputs: figures, measured numbers and the targets.", REPORT_FLAGS, async (f) => {
+    if (!existsSync(f.in)) throw new Error(`--in ${f.in}: no such folder (the runners write to out/ by default)`);
+    const path = f.report || join(f.in, 'report.md');
+    const dirs = { sweep: 'sweep-T', trajectory: 'trajectory', guidance: 'guidance', classifier: 'guidance-classifier' } as const;
+    const outputs: StudyOutputs = {
+      sweep: readOutput<Sweep>(join(f.in, dirs.sweep), 'sweep-T'),
+      trajectory: readOutput<Trajectory>(join(f.in, dirs.trajectory), 'trajectory'),
+      guidance: readOutput<Guidance>(join(f.in, dirs.guidance), 'guidance'),
+      classifier: readOutput<Guidance>(join(f.in, dirs.classifier), 'guidance'),
+    };
+    const figure = (dir: string, file: string) => {
+      const png = join(f.in, dir, file);
+      return existsSync(png) ? relative(dirname(path), png) : null;
+    };
+    const figures: Figures = {
+      sweep: figure(dirs.sweep, 'sweep-T.png'),
+      trajectory: figure(dirs.trajectory, 'trajectory.png'),
+      guidance: figure(dirs.guidance, 'guidance.png'),
+      classifier: figure(dirs.classifier, 'guidance.png'),
+    };
+    const text = buildReport(outputs, figures, `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC from ${f.in}`);
+    writeFileAtomic(path, text);
+    const failed = text.split('\n').filter((l) => l.startsWith('|') && l.includes('**not met**')).length;
+    process.stdout.write(`wrote ${path}${failed > 0 ? ` (${failed} target${failed > 1 ? 's' : ''} not met)` : ''}\n`);
+  }, argv);
+}

@@ -1,0 +1,67 @@
+// The study's report: its verdicts follow the measured numbers, and a missing runner output is
+// named rather than skipped silently.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildReport, type Figures, type StudyOutputs } from '../src/study/report.js';
+import type { SampleMetrics } from '../src/diffusion/metrics.js';
+
+const t = suite('report');
+
+function metrics(w0: number, std: number, logp: number): SampleMetrics {
+  const mode = (label: number, weight: number, mean: [number, number]) => ({ label, weight, count: Math.round(5000 * weight), mean, std: [std, std] as [number, number], pooledStd: std });
+  return { n: 5000, modes: [mode(0, w0, [-0.35, 0.65]), mode(1, 1 - w0, [0.75, -0.45])], meanLogDensity: logp, mmd: 2e-4, mmdFloor: 1e-5, weightStdError: 0.0067 };
+}
+
+const settings = { seed: 7, batch: 1024, lr: 0.001, 'p-uncond': 0.2, loss: 'mse', variance: 'analytic', clip: 3, steps: 0, samples: 5000, T: 50, starts: 4000 };
+
+function outputs(w0: number, std: number, logp: number, guided = 1): StudyOutputs {
+  const model = (T: number, m: SampleMetrics) => ({ T, trained: true, trainSeconds: 10, finalLoss: 0.09, sampleSeconds: 1, metrics: m, exactScoreSampler: metrics(0.35, 0.1, 1.12) });
+  const labels = (share: number) => [0, 1].map((label) => ({ label, inMode: share, std: [0.1, 0.1] as [number, number] }));
+  return {
+    sweep: { adapter: 'test adapter', settings, models: [model(50, metrics(w0, std, logp)), model(5, metrics(0.3, 0.2, -1.3))] },
+    trajectory: { settings, start: [0.5, 0.2], end: [-0.3, 0.5] },
+    guidance: { mode: 'cfg', settings, strengths: [{ guidance: 'cfg', w: 0, labels: labels(0.98) }, { guidance: 'cfg', w: 1, labels: labels(guided) }] },
+    classifier: null,
+  };
+}
+
+const figures: Figures = { sweep: 'sweep-T/sweep-T.png', trajectory: null, guidance: 'guidance/guidance.png', classifier: null };
+const verdict = (text: string, start: string) => {
+  const line = text.split('\n').find((l) => l.startsWith(`| ${start}`));
+  if (!line) throw new Error(`no target line starting "${start}" in:\n${text}`);
+  return line.endsWith('| met |') ? 'met' : line.endsWith('| **not met** |') ? 'not met' : `unclear: ${line}`;
+};
+
+t('targets met by the numbers are marked met, at the largest T', () => {
+  const text = buildReport(outputs(0.36, 0.1, 1.08), figures, 'test');
+  assert.is(verdict(text, 'T = 50: mode weights'), 'met');
+  assert.is(verdict(text, 'T = 50: per-mode'), 'met');
+  assert.is(verdict(text, 'T = 50: mean log-density'), 'met');
+  assert.is(verdict(text, 'classifier-free guidance'), 'met');
+  assert.ok(text.includes('| 50 | 16000 (default) |'), 'the T = 50 row, with its default steps');
+  assert.ok(text.includes('![samples and their density for each T](sweep-T/sweep-T.png)'));
+  assert.ok(text.includes('Seed 7'));
+});
+
+t('each target fails on its own number', () => {
+  assert.is(verdict(buildReport(outputs(0.375, 0.1, 1.08), figures, 'test'), 'T = 50: mode weights'), 'not met');
+  assert.is(verdict(buildReport(outputs(0.36, 0.12, 1.08), figures, 'test'), 'T = 50: per-mode'), 'not met');
+  assert.is(verdict(buildReport(outputs(0.36, 0.1, 1.0), figures, 'test'), 'T = 50: mean log-density'), 'not met');
+  assert.is(verdict(buildReport(outputs(0.36, 0.1, 1.08), figures, 'test'), 'classifier-free guidance'), 'met');
+  assert.is(verdict(buildReport(outputs(0.36, 0.1, 1.08, 0.985), figures, 'test'), 'classifier-free guidance'), 'not met');
+});
+
+t('the sentences follow the numbers', () => {
+  const text = buildReport(outputs(0.3634, 0.1, 1.08), figures, 'test');
+  assert.ok(text.includes('The weight of class 0 at T = 50 is 0.363 against 0.35: 2.0 standard errors'), text);
+  assert.ok(text.includes('rises with T: -1.300 at T = 5, 1.080 at T = 50'), text);
+  assert.ok(text.includes('ends at (-0.300, 0.500)'), text);
+});
+
+t('missing runner outputs are named, and none at all is an error', () => {
+  const text = buildReport({ ...outputs(0.36, 0.1, 1.08, 1), trajectory: null }, figures, 'test');
+  assert.match(text, /missing: `node runners\/trajectory\.js`/);
+  assert.throws(() => buildReport({ sweep: null, trajectory: null, guidance: null, classifier: null }, figures, 'test'), /run node runners\/sweep-T\.js/);
+});
+
+t.run();
