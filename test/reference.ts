@@ -413,3 +413,63 @@ export function adamRef(params: Float64Array, grads: ArrayLike<number>, state: A
     params[i] -= o.lr * (mhat / (Math.sqrt(vhat) + eps) + wd * params[i]);
   }
 }
+
+/** Conv2d geometry: x [batch, cin, h, w], conv weight [cout, cin, kh, kw] (transposed: [cin, cout, kh, kw]). */
+export interface Conv2dShape {
+  batch: number; cin: number; cout: number;
+  h: number; w: number; kh: number; kw: number;
+  stride: number; pad: [number, number];
+}
+
+export function conv2dSize(s: Conv2dShape): [number, number] {
+  return [Math.floor((s.h + 2 * s.pad[0] - s.kh) / s.stride) + 1, Math.floor((s.w + 2 * s.pad[1] - s.kw) / s.stride) + 1];
+}
+
+export function convTranspose2dSize(s: Conv2dShape): [number, number] {
+  return [(s.h - 1) * s.stride - 2 * s.pad[0] + s.kh, (s.w - 1) * s.stride - 2 * s.pad[1] + s.kw];
+}
+
+/**
+ * Every product of conv2d (transposed = false: y[n, co, oy, ox] gathers w[co, ci, ky, kx]
+ * x[n, ci, oy s + ky - pad, ox s + kx - pad]) or of PyTorch's ConvTranspose2d (x[n, ci, iy, ix]
+ * w[ci, co, ky, kx] scattered to y[n, co, iy s + ky - pad, ix s + kx - pad]), as (x, w, y) indices.
+ */
+function conv2dProducts(s: Conv2dShape, transposed: boolean, visit: (xi: number, wi: number, yi: number) => void): void {
+  const [ho, wo] = transposed ? convTranspose2dSize(s) : conv2dSize(s);
+  const { batch, cin, cout, h, w, kh, kw, stride } = s;
+  for (let n = 0; n < batch; n++) for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+    const wi = transposed ? ((ci * cout + co) * kh + ky) * kw + kx : ((co * cin + ci) * kh + ky) * kw + kx;
+    if (transposed) {
+      for (let iy = 0; iy < h; iy++) for (let ix = 0; ix < w; ix++) {
+        const oy = iy * stride + ky - s.pad[0], ox = ix * stride + kx - s.pad[1];
+        if (oy >= 0 && oy < ho && ox >= 0 && ox < wo) visit(((n * cin + ci) * h + iy) * w + ix, wi, ((n * cout + co) * ho + oy) * wo + ox);
+      }
+    } else {
+      for (let oy = 0; oy < ho; oy++) for (let ox = 0; ox < wo; ox++) {
+        const iy = oy * stride + ky - s.pad[0], ix = ox * stride + kx - s.pad[1];
+        if (iy >= 0 && iy < h && ix >= 0 && ix < w) visit(((n * cin + ci) * h + iy) * w + ix, wi, ((n * cout + co) * ho + oy) * wo + ox);
+      }
+    }
+  }
+}
+
+export function conv2dRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, s: Conv2dShape, transposed = false): Float64Array {
+  const [ho, wo] = transposed ? convTranspose2dSize(s) : conv2dSize(s);
+  const y = new Float64Array(s.batch * s.cout * ho * wo);
+  for (let i = 0; i < y.length; i++) y[i] = b[Math.floor(i / (ho * wo)) % s.cout];
+  conv2dProducts(s, transposed, (xi, wi, yi) => (y[yi] += x[xi] * w[wi]));
+  return y;
+}
+
+/** Backward of conv2dRef: each product sends up[y] back to both factors. */
+export function conv2dBackward(x: ArrayLike<number>, w: ArrayLike<number>, up: ArrayLike<number>, s: Conv2dShape, transposed = false):
+  [dx: Float64Array, dw: Float64Array, db: Float64Array] {
+  const [ho, wo] = transposed ? convTranspose2dSize(s) : conv2dSize(s);
+  const dx = new Float64Array(x.length), dw = new Float64Array(w.length), db = new Float64Array(s.cout);
+  for (let i = 0; i < up.length; i++) db[Math.floor(i / (ho * wo)) % s.cout] += up[i];
+  conv2dProducts(s, transposed, (xi, wi, yi) => {
+    dx[xi] += up[yi] * w[wi];
+    dw[wi] += up[yi] * x[xi];
+  });
+  return [dx, dw, db];
+}

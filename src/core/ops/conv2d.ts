@@ -1,0 +1,140 @@
+// Conv2d and ConvTranspose2d (square stride, zero padding per axis), with backward: three
+// implicit-GEMM kernels (shaders/conv2d.wgsl) serve both ops with the roles of their operands
+// exchanged.
+import convCode from '../../../shaders/conv2d.wgsl';
+import { defineKernel, type Access } from '../kernel.js';
+import { expectShape, type Emitter, type Graph, type Tensor } from '../graph.js';
+import { emitSumBatchLength, nonNegativeInt, positiveInt } from './util.js';
+
+/** Invocations per workgroup: one SIMD batch of a CPU driver, as the blocked matmul. */
+const WG = 8;
+/** Rows x columns of outputs one workgroup computes. */
+const TILE = [8, 4 * WG] as const;
+const WITH_BIAS: Access[] = ['read', 'read', 'write', 'uniform', 'read'];
+const NO_BIAS: Access[] = ['read', 'read', 'write', 'uniform'];
+const k = (entry: string, bindings: Access[]) => defineKernel(`conv2d.${entry}`, convCode, entry, bindings, { workgroupSize: WG });
+const FORWARD = k('conv2d_forward', WITH_BIAS);
+const FORWARD_NO_BIAS = k('conv2d_forward_nobias', NO_BIAS);
+const INPUT_GRAD = k('conv2d_input_grad', NO_BIAS);
+const TRANSPOSE_FORWARD = k('conv_transpose2d_forward', WITH_BIAS);
+const WEIGHT_GRAD = k('conv2d_weight_grad', NO_BIAS);
+/** WebGPU's guaranteed maxComputeWorkgroupsPerDimension. */
+const MAX_WORKGROUPS = 65535;
+
+export interface Conv2dOptions {
+  stride?: number;
+  /** Zero padding: one number for every side, or [rows, columns]. */
+  padding?: number | [number, number];
+}
+
+/** The forward conv's geometry, which every kernel of conv2d.wgsl takes. */
+interface Geometry {
+  batch: number; cin: number; cout: number;
+  h: number; w: number; ho: number; wo: number;
+  kh: number; kw: number; stride: number; padY: number; padX: number;
+}
+
+const params = (s: Geometry, accumulate: number) =>
+  [s.batch, s.cin, s.cout, s.h, s.w, s.ho, s.wo, s.kh, s.kw, s.stride, s.padY, s.padX, accumulate];
+
+function grid(rows: number, columns: number, name: string): [number, number, number] {
+  const x = Math.ceil(columns / TILE[1]);
+  if (x > MAX_WORKGROUPS) throw new Error(`${name}: ${columns} output columns need ${x} workgroups in x, more than ${MAX_WORKGROUPS}; use a smaller batch`);
+  return [x, Math.ceil(rows / TILE[0]), 1];
+}
+
+// The three products, in the forward conv's frame (x [B, cin, h, w] -> y [B, cout, ho, wo]).
+function emitForward(e: Emitter, s: Geometry, x: Tensor, w: Tensor, y: Tensor, accumulate: number, bias: Tensor | null, name: string): void {
+  const workgroups = grid(s.cout, s.batch * s.ho * s.wo, name);
+  if (bias) e.dispatch(FORWARD, [w, x, y, bias], params(s, accumulate), { workgroups });
+  else e.dispatch(FORWARD_NO_BIAS, [w, x, y], params(s, accumulate), { workgroups });
+}
+
+function emitInputGrad(e: Emitter, s: Geometry, dy: Tensor, w: Tensor, dx: Tensor, accumulate: number, bias: Tensor | null, name: string): void {
+  const workgroups = grid(s.cin, s.batch * s.h * s.w, name);
+  if (bias) e.dispatch(TRANSPOSE_FORWARD, [w, dy, dx, bias], params(s, accumulate), { workgroups });
+  else e.dispatch(INPUT_GRAD, [w, dy, dx], params(s, accumulate), { workgroups });
+}
+
+function emitWeightGrad(e: Emitter, s: Geometry, dy: Tensor, x: Tensor, dw: Tensor, accumulate: number, name: string): void {
+  e.dispatch(WEIGHT_GRAD, [dy, x, dw], params(s, accumulate), { workgroups: grid(s.cout, s.cin * s.kh * s.kw, name) });
+}
+
+function shape4(x: Tensor, what: string): [number, number, number, number] {
+  if (x.shape.length !== 4) throw new Error(`${what}: input ${x} must be [batch, channels, height, width]`);
+  return [x.shape[0], x.shape[1], x.shape[2], x.shape[3]];
+}
+
+function spacing(o: Conv2dOptions, name: string) {
+  const stride = positiveInt(o.stride ?? 1, `${name} stride`);
+  const pad = o.padding ?? 0;
+  const [padY, padX] = typeof pad === 'number' ? [pad, pad] : pad;
+  return { stride, padY: nonNegativeInt(padY, `${name} padding (rows)`), padX: nonNegativeInt(padX, `${name} padding (columns)`) };
+}
+
+/** y = conv2d(x, w) + b: x [B, Cin, H, W], w [Cout, Cin, KH, KW], b [Cout]; HO = (H + 2 pad - KH) / stride + 1. */
+export function conv2d(g: Graph, x: Tensor, w: Tensor, b: Tensor, options: Conv2dOptions = {}, name = 'conv2d'): Tensor {
+  const [batch, cin, h, wd] = shape4(x, name);
+  if (w.shape.length !== 4) throw new Error(`${name}: weight ${w} must be [Cout, Cin, KH, KW]`);
+  const [cout, , kh, kw] = w.shape;
+  expectShape(w, [cout, cin, kh, kw], `${name} weight`);
+  expectShape(b, [cout], `${name} bias`);
+  const { stride, padY, padX } = spacing(options, name);
+  if (h + 2 * padY < kh || wd + 2 * padX < kw) throw new Error(`${name}: kernel ${kh}x${kw} exceeds the padded input ${h + 2 * padY}x${wd + 2 * padX}`);
+  const s: Geometry = { batch, cin, cout, h, w: wd, ho: Math.floor((h + 2 * padY - kh) / stride) + 1, wo: Math.floor((wd + 2 * padX - kw) / stride) + 1, kh, kw, stride, padY, padX };
+  const y = g.activation(name, [batch, cout, s.ho, s.wo]);
+  g.add({
+    type: 'conv2d',
+    inputs: [x, w, b],
+    outputs: [y],
+    forward(e) {
+      emitForward(e, s, x, w, y, 0, b, name);
+    },
+    backward(e) {
+      const dy = e.grad(y);
+      const dx = e.gradTarget(x);
+      if (dx) emitInputGrad(e, s, dy, w, dx.tensor, dx.accumulate, null, name);
+      const dw = e.gradTarget(w);
+      if (dw) emitWeightGrad(e, s, dy, x, dw.tensor, dw.accumulate, name);
+      const db = e.gradTarget(b);
+      if (db) emitSumBatchLength(e, dy, db, batch, cout, s.ho * s.wo);
+    },
+  });
+  return y;
+}
+
+/**
+ * y = convTranspose2d(x, w) + b: x [B, Cin, H, W], w [Cin, Cout, KH, KW], b [Cout];
+ * HO = (H - 1) stride - 2 pad + KH (PyTorch's ConvTranspose2d without output padding).
+ */
+export function convTranspose2d(g: Graph, x: Tensor, w: Tensor, b: Tensor, options: Conv2dOptions = {}, name = 'conv_transpose2d'): Tensor {
+  const [batch, cin, h, wd] = shape4(x, name);
+  if (w.shape.length !== 4) throw new Error(`${name}: weight ${w} must be [Cin, Cout, KH, KW]`);
+  const [, cout, kh, kw] = w.shape;
+  expectShape(w, [cin, cout, kh, kw], `${name} weight`);
+  expectShape(b, [cout], `${name} bias`);
+  const { stride, padY, padX } = spacing(options, name);
+  const [ho, wo] = [(h - 1) * stride - 2 * padY + kh, (wd - 1) * stride - 2 * padX + kw];
+  if (ho <= 0 || wo <= 0) throw new Error(`${name}: output ${ho}x${wo} is empty (input ${h}x${wd}, kernel ${kh}x${kw}, stride ${stride}, padding ${padY}, ${padX})`);
+  // The conv whose input gradient this is: input y [B, cout, ho, wo], output x [B, cin, h, w].
+  const s: Geometry = { batch, cin: cout, cout: cin, h: ho, w: wo, ho: h, wo: wd, kh, kw, stride, padY, padX };
+  const y = g.activation(name, [batch, cout, ho, wo]);
+  g.add({
+    type: 'conv_transpose2d',
+    inputs: [x, w, b],
+    outputs: [y],
+    forward(e) {
+      emitInputGrad(e, s, x, w, y, 0, b, name);
+    },
+    backward(e) {
+      const dy = e.grad(y);
+      const dx = e.gradTarget(x);
+      if (dx) emitForward(e, s, dy, w, dx.tensor, dx.accumulate, null, name);
+      const dw = e.gradTarget(w);
+      if (dw) emitWeightGrad(e, s, x, dy, dw.tensor, dw.accumulate, name);
+      const db = e.gradTarget(b);
+      if (db) emitSumBatchLength(e, dy, db, batch, cout, ho * wo);
+    },
+  });
+  return y;
+}
