@@ -10,11 +10,12 @@
 // ConvTranspose2d (x [B, Cin, H, W], w [Cin, Cout, KH, KW]) is the same three products with the
 // roles swapped: its forward is the input gradient plus a bias, its input gradient the forward
 // without bias, its weight gradient the weight gradient with x and dy exchanged.
-// Register-blocked as shaders/matmul_blocked.wgsl: each invocation computes ROWS x 4 outputs, a
+// Register-blocked as shaders/matmul_blocked.wgsl: each invocation computes ROWS x 8 outputs, a
 // workgroup's invocations share their rows, so the operand indexed by row and inner index (the
 // weight, or dy in the weight gradient) is read at one address across the workgroup, and the
-// gathered operand at per-invocation addresses. Sums run in a fixed order. Workgroup (x, y) =
-// (WG * 4-column tile, ROWS-row tile).
+// gathered operand at per-invocation addresses, its indices and padding tests computed for four
+// columns at once (vec4i). Sums run in a fixed order. Workgroup (x, y) =
+// (WG * 8-column tile, ROWS-row tile).
 
 @group(0) @binding(0) var<storage, read> rows_src: array<f32>;   // indexed by (row, inner): w, or dy for the weight gradient
 @group(0) @binding(1) var<storage, read> cols_src: array<f32>;   // gathered by (inner, column): x, or dy for the input gradient
@@ -31,33 +32,30 @@ struct Conv2dParams {
 
 const ROWS: u32 = 8u;
 
-struct Tile { acc: array<vec4f, 8> }
+// ROWS rows x 8 columns: columns 0-3 in lo, 4-7 in hi.
+struct Tile { lo: array<vec4f, 8>, hi: array<vec4f, 8> }
 
 fn first_row(wid: vec3u) -> u32 { return wid.y * ROWS; }
-fn first_col(lid: vec3u, wid: vec3u) -> u32 { return (wid.x * WG + lid.x) * 4u; }
+fn first_col(lid: vec3u, wid: vec3u) -> u32 { return (wid.x * WG + lid.x) * 8u; }
 
-// The ROWS row operands at inner index k (rows past the last read the last one, never stored).
-fn add_rows(t: ptr<function, Tile>, row0: u32, rows: u32, inner: u32, k: u32, cols: vec4f) {
+// t += (row operands at inner index k) x (lo, hi); rows past the last read the last one, never stored.
+fn add_rows(t: ptr<function, Tile>, at: array<u32, 8>, lo: vec4f, hi: vec4f) {
   for (var r = 0u; r < ROWS; r++) {
-    let a = rows_src[min(row0 + r, rows - 1u) * inner + k];
-    (*t).acc[r] += a * cols;
+    let a = rows_src[at[r]];
+    (*t).lo[r] += a * lo;
+    (*t).hi[r] += a * hi;
   }
 }
 
-// x[b, ci, y, x], or 0 in the padding.
-fn x_at(b: u32, ci: u32, y: i32, x: i32) -> f32 {
-  if (y < 0 || x < 0 || y >= i32(p.h) || x >= i32(p.w)) { return 0.0; }
-  return cols_src[((b * p.cin + ci) * p.h + u32(y)) * p.w + u32(x)];
+// 0 <= v < n, per component.
+fn inside(v: vec4i, n: u32) -> vec4<bool> {
+  return (v >= vec4i(0)) & (v < vec4i(i32(n)));
 }
 
-// Where an output column (b, oy, ox) of the forward product reads its window.
-struct Window { b: u32, y: i32, x: i32 }
-
-fn window(col: u32) -> Window {
-  let c = min(col, p.batch * p.ho * p.wo - 1u);
-  let ox = c % p.wo;
-  let oy = (c / p.wo) % p.ho;
-  return Window(c / (p.wo * p.ho), i32(oy * p.stride) - i32(p.pad_y), i32(ox * p.stride) - i32(p.pad_x));
+// cols_src at four indices, 0 where ok is false (a padding zero or a stride gap).
+fn gather(at: vec4i, ok: vec4<bool>) -> vec4f {
+  let i = vec4u(select(vec4i(0), at, ok));
+  return select(vec4f(0.0), vec4f(cols_src[i.x], cols_src[i.y], cols_src[i.z], cols_src[i.w]), ok);
 }
 
 fn put(at: u32, value: f32) {
@@ -72,9 +70,10 @@ fn store_nchw(lid: vec3u, wid: vec3u, t: Tile, channels: u32, plane: u32, row_bi
   for (var r = 0u; r < ROWS; r++) {
     let c = row0 + r;
     if (c >= channels) { break; }
-    for (var j = 0u; j < 4u; j++) {
+    let values = array<vec4f, 2>(t.lo[r], t.hi[r]);
+    for (var j = 0u; j < 8u; j++) {
       let col = col0 + j;
-      if (col < p.batch * plane) { put(((col / plane) * channels + c) * plane + col % plane, t.acc[r][j] + row_bias[r]); }
+      if (col < p.batch * plane) { put(((col / plane) * channels + c) * plane + col % plane, values[j / 4u][j % 4u] + row_bias[r]); }
     }
   }
 }
@@ -85,20 +84,52 @@ fn biases(wid: vec3u, channels: u32) -> array<f32, 8> {
   return v;
 }
 
+// Four pixel columns (b, y, x) of a [B, C, height, width] tensor: where each image starts (channel
+// 0) and the pixel's row and column, shifted by (dy, dx) and scaled by s (the window origin of a
+// forward output pixel: s = stride, shift = -pad; an input pixel: s = 1, shift = +pad).
+struct Columns { base: vec4i, y: vec4i, x: vec4i }
+
+fn columns(col0: u32, height: u32, width: u32, image: u32, s: u32, dy: i32, dx: i32) -> Columns {
+  var c: Columns;
+  let last = p.batch * height * width - 1u;
+  for (var j = 0u; j < 4u; j++) {
+    let q = min(col0 + j, last);
+    c.base[j] = i32((q / (height * width)) * image);
+    c.y[j] = i32(((q / width) % height) * s) + dy;
+    c.x[j] = i32((q % width) * s) + dx;
+  }
+  return c;
+}
+
 fn forward_tile(lid: vec3u, wid: vec3u) -> Tile {
   let row0 = first_row(wid);
   let col0 = first_col(lid, wid);
-  let taps = p.kh * p.kw;
-  let inner = p.cin * taps;
-  let w0 = window(col0); let w1 = window(col0 + 1u); let w2 = window(col0 + 2u); let w3 = window(col0 + 3u);
+  let hw = i32(p.h * p.w);
+  let image = p.cin * p.h * p.w;
+  let lo = columns(col0, p.ho, p.wo, image, p.stride, -i32(p.pad_y), -i32(p.pad_x));
+  let hi = columns(col0 + 4u, p.ho, p.wo, image, p.stride, -i32(p.pad_y), -i32(p.pad_x));
+  let inner = p.cin * p.kh * p.kw;
+  var rows: array<u32, 8>;
+  for (var r = 0u; r < ROWS; r++) { rows[r] = min(row0 + r, p.cout - 1u) * inner; }
   var t: Tile;
-  for (var k = 0u; k < inner; k++) {
-    let ci = k / taps;
-    let ky = i32((k % taps) / p.kw);
-    let kx = i32(k % p.kw);
-    let cols = vec4f(x_at(w0.b, ci, w0.y + ky, w0.x + kx), x_at(w1.b, ci, w1.y + ky, w1.x + kx),
-                     x_at(w2.b, ci, w2.y + ky, w2.x + kx), x_at(w3.b, ci, w3.y + ky, w3.x + kx));
-    add_rows(&t, row0, p.cout, inner, k, cols);
+  var k = 0u;
+  for (var ci = 0u; ci < p.cin; ci++) {
+    let plane = i32(ci) * hw;
+    for (var ky = 0; ky < i32(p.kh); ky++) {
+      let ylo = lo.y + ky; let yhi = hi.y + ky;
+      let rlo = inside(ylo, p.h);
+      let rhi = inside(yhi, p.h);
+      let alo = lo.base + plane + ylo * i32(p.w) + lo.x;
+      let ahi = hi.base + plane + yhi * i32(p.w) + hi.x;
+      for (var kx = 0; kx < i32(p.kw); kx++) {
+        let vlo = gather(alo + kx, rlo & inside(lo.x + kx, p.w));
+        let vhi = gather(ahi + kx, rhi & inside(hi.x + kx, p.w));
+        var at: array<u32, 8>;
+        for (var r = 0u; r < ROWS; r++) { at[r] = rows[r] + k; }
+        add_rows(&t, at, vlo, vhi);
+        k++;
+      }
+    }
   }
   return t;
 }
@@ -114,42 +145,40 @@ fn conv2d_forward_nobias(@builtin(local_invocation_id) lid: vec3u, @builtin(work
   store_nchw(lid, wid, forward_tile(lid, wid), p.cout, p.ho * p.wo, array<f32, 8>());
 }
 
-// dy[b, co, oy, ox] for the output pixel an input pixel (iy, ix) meets at tap (ky, kx), or 0
-// where none does (padding, stride gaps, past the edge).
-fn dy_at(b: u32, co: u32, iy: i32, ix: i32, ky: i32, kx: i32) -> f32 {
-  let ny = iy + i32(p.pad_y) - ky;
-  let nx = ix + i32(p.pad_x) - kx;
-  if (ny < 0 || nx < 0) { return 0.0; }
-  let oy = u32(ny) / p.stride;
-  let ox = u32(nx) / p.stride;
-  if (u32(ny) % p.stride != 0u || u32(nx) % p.stride != 0u || oy >= p.ho || ox >= p.wo) { return 0.0; }
-  return cols_src[((b * p.cout + co) * p.ho + oy) * p.wo + ox];
-}
-
-struct Pixel { b: u32, y: i32, x: i32 }
-
-fn pixel(col: u32) -> Pixel {
-  let c = min(col, p.batch * p.h * p.w - 1u);
-  return Pixel(c / (p.h * p.w), i32((c / p.w) % p.h), i32(c % p.w));
+// dy at the output pixels four input pixels (n = pixel + pad - tap) meet, 0 where none does
+// (padding, stride gaps, past the edge). base: where each image's channel co starts in dy.
+// Stride 1 skips the integer divisions, which a CPU driver runs one lane at a time.
+fn dy_at(base: vec4i, ny: vec4i, nx: vec4i) -> vec4f {
+  if (p.stride == 1u) { return gather(base + ny * i32(p.wo) + nx, inside(ny, p.ho) & inside(nx, p.wo)); }
+  let s = i32(p.stride);
+  let oy = ny / s;
+  let ox = nx / s;
+  let ok = inside(ny, p.ho * p.stride) & inside(nx, p.wo * p.stride) & (ny % s == vec4i(0)) & (nx % s == vec4i(0));
+  return gather(base + oy * i32(p.wo) + ox, ok);
 }
 
 fn input_tile(lid: vec3u, wid: vec3u) -> Tile {
   let row0 = first_row(wid);
   let col0 = first_col(lid, wid);
   let taps = p.kh * p.kw;
-  let q0 = pixel(col0); let q1 = pixel(col0 + 1u); let q2 = pixel(col0 + 2u); let q3 = pixel(col0 + 3u);
+  let image = p.cout * p.ho * p.wo;
+  let lo = columns(col0, p.h, p.w, image, 1u, i32(p.pad_y), i32(p.pad_x));
+  let hi = columns(col0 + 4u, p.h, p.w, image, 1u, i32(p.pad_y), i32(p.pad_x));
+  var rows: array<u32, 8>;
+  for (var r = 0u; r < ROWS; r++) { rows[r] = min(row0 + r, p.cin - 1u) * taps; }
   var t: Tile;
-  for (var k = 0u; k < p.cout * taps; k++) {
-    let co = k / taps;
-    let tap = k % taps;
-    let ky = i32(tap / p.kw);
-    let kx = i32(tap % p.kw);
-    let cols = vec4f(dy_at(q0.b, co, q0.y, q0.x, ky, kx), dy_at(q1.b, co, q1.y, q1.x, ky, kx),
-                     dy_at(q2.b, co, q2.y, q2.x, ky, kx), dy_at(q3.b, co, q3.y, q3.x, ky, kx));
-    // w[co, ci, ky, kx] for the tile's rows ci
-    for (var r = 0u; r < ROWS; r++) {
-      let ci = min(row0 + r, p.cin - 1u);
-      t.acc[r] += rows_src[(co * p.cin + ci) * taps + tap] * cols;
+  for (var co = 0u; co < p.cout; co++) {
+    let plane = i32(co * p.ho * p.wo);
+    for (var ky = 0; ky < i32(p.kh); ky++) {
+      for (var kx = 0; kx < i32(p.kw); kx++) {
+        let vlo = dy_at(lo.base + plane, lo.y - ky, lo.x - kx);
+        let vhi = dy_at(hi.base + plane, hi.y - ky, hi.x - kx);
+        // w[co, ci, ky, kx] for the tile's rows ci
+        let tap = co * p.cin * taps + u32(ky) * p.kw + u32(kx);
+        var at: array<u32, 8>;
+        for (var r = 0u; r < ROWS; r++) { at[r] = rows[r] + tap; }
+        add_rows(&t, at, vlo, vhi);
+      }
     }
   }
   return t;
@@ -165,13 +194,27 @@ fn conv_transpose2d_forward(@builtin(local_invocation_id) lid: vec3u, @builtin(w
   store_nchw(lid, wid, input_tile(lid, wid), p.cin, p.h * p.w, biases(wid, p.cin));
 }
 
-// Where a weight-gradient column (ci, ky, kx) reads x, relative to an output pixel's window origin.
-struct Tap { ci: u32, y: i32, x: i32 }
+// Four weight-gradient columns (ci, ky, kx): where channel ci starts in an image of x, and the tap.
+struct Taps { plane: vec4i, y: vec4i, x: vec4i }
 
-fn tap_of(col: u32) -> Tap {
+fn taps_of(col0: u32) -> Taps {
+  var e: Taps;
   let taps = p.kh * p.kw;
-  let c = min(col, p.cin * taps - 1u);
-  return Tap(c / taps, i32((c % taps) / p.kw), i32(c % p.kw));
+  for (var j = 0u; j < 4u; j++) {
+    let c = min(col0 + j, p.cin * taps - 1u);
+    e.plane[j] = i32((c / taps) * p.h * p.w);
+    e.y[j] = i32((c % taps) / p.kw);
+    e.x[j] = i32(c % p.kw);
+  }
+  return e;
+}
+
+// x at the window of output pixel (oy, ox) of image b (origin y0, x0) for four taps.
+fn x_window(image: i32, e: Taps, y0: i32, x0: i32) -> vec4f {
+  let y = e.y + y0;
+  let x = e.x + x0;
+  let ok = inside(y, p.h) & inside(x, p.w);
+  return gather(image + e.plane + y * i32(p.w) + x, ok);
 }
 
 // rows_src = dy [B, Cout, HO, WO], cols_src = x: dw[co, (ci, ky, kx)] (+)= sum over (b, oy, ox).
@@ -179,28 +222,31 @@ fn tap_of(col: u32) -> Tap {
 fn conv2d_weight_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let row0 = first_row(wid);
   let col0 = first_col(lid, wid);
-  let e0 = tap_of(col0); let e1 = tap_of(col0 + 1u); let e2 = tap_of(col0 + 2u); let e3 = tap_of(col0 + 3u);
+  let lo = taps_of(col0);
+  let hi = taps_of(col0 + 4u);
   let plane = p.ho * p.wo;
+  var rows: array<u32, 8>;
+  for (var r = 0u; r < ROWS; r++) { rows[r] = min(row0 + r, p.cout - 1u) * plane; }
   var t: Tile;
   for (var b = 0u; b < p.batch; b++) {
+    let image = i32(b * p.cin * p.h * p.w);
+    let dy_image = b * p.cout * plane;
     for (var q = 0u; q < plane; q++) {
-      let oy = i32((q / p.wo) * p.stride) - i32(p.pad_y);
-      let ox = i32((q % p.wo) * p.stride) - i32(p.pad_x);
-      let cols = vec4f(x_at(b, e0.ci, oy + e0.y, ox + e0.x), x_at(b, e1.ci, oy + e1.y, ox + e1.x),
-                       x_at(b, e2.ci, oy + e2.y, ox + e2.x), x_at(b, e3.ci, oy + e3.y, ox + e3.x));
-      for (var r = 0u; r < ROWS; r++) {
-        let co = min(row0 + r, p.cout - 1u);
-        t.acc[r] += rows_src[(b * p.cout + co) * plane + q] * cols;
-      }
+      let y0 = i32((q / p.wo) * p.stride) - i32(p.pad_y);
+      let x0 = i32((q % p.wo) * p.stride) - i32(p.pad_x);
+      var at: array<u32, 8>;
+      for (var r = 0u; r < ROWS; r++) { at[r] = dy_image + rows[r] + q; }
+      add_rows(&t, at, x_window(image, lo, y0, x0), x_window(image, hi, y0, x0));
     }
   }
   let n = p.cin * p.kh * p.kw;
   for (var r = 0u; r < ROWS; r++) {
     let co = row0 + r;
     if (co >= p.cout) { break; }
-    for (var j = 0u; j < 4u; j++) {
+    let values = array<vec4f, 2>(t.lo[r], t.hi[r]);
+    for (var j = 0u; j < 8u; j++) {
       let col = col0 + j;
-      if (col < n) { put(co * n + col, t.acc[r][j]); }
+      if (col < n) { put(co * n + col, values[j / 4u][j % 4u]); }
     }
   }
 }

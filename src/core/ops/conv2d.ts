@@ -9,7 +9,7 @@ import { emitSumBatchLength, nonNegativeInt, positiveInt } from './util.js';
 /** Invocations per workgroup: one SIMD batch of a CPU driver, as the blocked matmul. */
 const WG = 8;
 /** Rows x columns of outputs one workgroup computes. */
-const TILE = [8, 4 * WG] as const;
+const TILE = [8, 8 * WG] as const;
 const WITH_BIAS: Access[] = ['read', 'read', 'write', 'uniform', 'read'];
 const NO_BIAS: Access[] = ['read', 'read', 'write', 'uniform'];
 const k = (entry: string, bindings: Access[]) => defineKernel(`conv2d.${entry}`, convCode, entry, bindings, { workgroupSize: WG });
