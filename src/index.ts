@@ -10,6 +10,7 @@ export { Graph, Tensor, f32, i32 } from './core/graph.js';
 export { Program } from './core/program.js';
 export { linear, matmulVariant, setMatmulVariant, type MatmulVariant } from './core/ops/linear.js';
 export { conv2d, convTranspose2d, type Conv2dOptions } from './core/ops/conv2d.js';
+export { attention } from './core/ops/attention.js';
 export { add, mul, silu } from './core/ops/elementwise.js';
 export { regressionLoss, weightedSum, crossEntropy } from './core/ops/loss.js';
 export { random } from './core/ops/random.js';

@@ -1,0 +1,89 @@
+// Self-attention over a feature map's positions (qkv [B, 3C, N] -> [B, C, N]) against a float64
+// reference, and its gradient against the reference's central differences, with either matmul.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Graph } from '../src/core/graph.js';
+import { attention } from '../src/core/ops/attention.js';
+import { add } from '../src/core/ops/elementwise.js';
+import { setMatmulVariant, type MatmulVariant } from '../src/core/ops/linear.js';
+import { assertClose, assertGradients, backward, numericGradients, randomValues, runGraph } from './harness.js';
+
+// Forward: dot products of C values in ±1 (scaled by 1/sqrt(C)), a softmax, then sums of N
+// products of probabilities and values: atol 1e-5 + rtol 1e-5. Gradients against float64 central
+// differences (h = 1e-5): atol 1e-4 + rtol 1e-4.
+const FWD = [1e-5, 1e-5] as const;
+const BWD = [1e-4, 1e-4] as const;
+
+const t = suite('attention');
+
+/** out[b, c, i] = sum_j softmax_j(q[b, :, i] . k[b, :, j] / sqrt(C)) v[b, c, j], in float64. */
+function attentionRef(qkv: ArrayLike<number>, B: number, C: number, N: number): Float64Array {
+  const out = new Float64Array(B * C * N);
+  const at = (b: number, part: number, c: number, i: number) => qkv[((b * 3 + part) * C + c) * N + i];
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < N; i++) {
+      const s = Array.from({ length: N }, (_, j) => {
+        let d = 0;
+        for (let c = 0; c < C; c++) d += at(b, 0, c, i) * at(b, 1, c, j);
+        return d / Math.sqrt(C);
+      });
+      const m = Math.max(...s);
+      const e = s.map((v) => Math.exp(v - m));
+      const z = e.reduce((a, v) => a + v, 0);
+      for (let c = 0; c < C; c++) {
+        let o = 0;
+        for (let j = 0; j < N; j++) o += (e[j] / z) * at(b, 2, c, j);
+        out[(b * C + c) * N + i] = o;
+      }
+    }
+  }
+  return out;
+}
+
+const cases: [number, number, number][] = [[2, 4, 5], [1, 8, 49]]; // the latter: a 7x7 map
+const variants: MatmulVariant[] = ['blocked', 'tiled'];
+
+for (const variant of variants) {
+  for (const [B, C, N] of cases) {
+    t(`attention forward matches float64 at B=${B} C=${C} N=${N} (${variant} matmul)`, async () => {
+      const qkv = randomValues(B * 3 * C * N, 1);
+      setMatmulVariant(variant);
+      try {
+        const { values } = await runGraph((g) => {
+          const x = g.input('qkv', [B, 3 * C, N]);
+          return { feeds: [[x, qkv]], outputs: [attention(g, x)] };
+        });
+        assertClose(values[0], attentionRef(qkv, B, C, N), FWD[0], FWD[1], 'out');
+      } finally {
+        setMatmulVariant(null);
+      }
+    });
+
+    t(`attention gradient matches finite differences at B=${B} C=${C} N=${N} (${variant} matmul)`, async () => {
+      const qkv = randomValues(B * 3 * C * N, 2);
+      setMatmulVariant(variant);
+      try {
+        const { grads, up } = await backward([{ name: 'qkv', shape: [B, 3 * C, N], values: qkv }], (g, [x]) => attention(g, x), 3);
+        assertGradients(grads, numericGradients((x) => attentionRef(x, B, C, N), [qkv], up), BWD, ['dqkv'], 'finite differences');
+      } finally {
+        setMatmulVariant(null);
+      }
+    });
+  }
+}
+
+t('gradients add up where qkv feeds two attention ops', async () => {
+  const [B, C, N] = cases[0];
+  const qkv = randomValues(B * 3 * C * N, 4);
+  const { grads, up } = await backward([{ name: 'qkv', shape: [B, 3 * C, N], values: qkv }], (g, [x]) => add(g, attention(g, x, 'a'), attention(g, x, 'b')), 5);
+  const twice = (x: Float64Array) => attentionRef(x, B, C, N).map((v) => 2 * v);
+  assertGradients(grads, numericGradients(twice, [qkv], up), BWD, ['dqkv'], 'finite differences of both');
+});
+
+t('qkv must have three parts of channels', () => {
+  const g = new Graph('bad');
+  assert.throws(() => attention(g, g.input('qkv', [2, 8, 5])), /qkv .* must be \[batch, 3 channels, positions\]/);
+  assert.throws(() => attention(g, g.input('flat', [2, 12])), /must be \[batch, 3 channels, positions\]/);
+});
+
+t.run();
