@@ -11,6 +11,7 @@ export { Program } from './core/program.js';
 export { linear, matmulVariant, setMatmulVariant, type MatmulVariant } from './core/ops/linear.js';
 export { conv2d, convTranspose2d, type Conv2dOptions } from './core/ops/conv2d.js';
 export { attention } from './core/ops/attention.js';
+export { upsample2x } from './core/ops/upsample.js';
 export { add, mul, silu } from './core/ops/elementwise.js';
 export { regressionLoss, weightedSum, crossEntropy } from './core/ops/loss.js';
 export { random } from './core/ops/random.js';
@@ -23,6 +24,11 @@ export { TwoPixelTrainer, defaultTrainOptions, buildTrainingGraph, sampleOpByOp,
 export { createClassifierTrainer, sampleClassifierGuided } from './diffusion/classifier.js';
 export { exactEps, exactGamma, sampleOracle } from './diffusion/oracle.js';
 export { sampleMetrics, formatMetricsTable, labelAccuracy } from './diffusion/metrics.js';
+
+// MNIST
+export { loadMnist, parseIdx, type MnistSet } from './data/mnist.js';
+export { mnistUNet, defaultMnistConfig, MNIST_NO_LABEL, type MnistUNetConfig } from './nn/mnist.js';
+export { createMnistTrainer, defaultMnistTrainOptions, sampleMnist } from './diffusion/mnist.js';
 
 // Runners, files, figures
 export { sweepMain } from './study/sweep.js';

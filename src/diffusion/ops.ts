@@ -2,6 +2,7 @@
 // the two halves of an op-by-op sampling step around the network.
 import code from '../../shaders/ddpm.wgsl';
 import drawCode from '../../shaders/twopixel_draw.wgsl';
+import imageBatchCode from '../../shaders/image_batch.wgsl';
 import philox from '../../shaders/philox.wgsl';
 import { defineKernel } from '../core/kernel.js';
 import { expectDtype, expectShape, f32, type Graph, type Param, type Tensor } from '../core/graph.js';
@@ -13,6 +14,7 @@ const BATCH = defineKernel('ddpm.two_pixel_batch', code, 'two_pixel_batch', ['wr
 const PREPARE = defineKernel('ddpm.sample_prepare', code, 'sample_prepare', ['write', null, 'write', null, 'read', null, 'uniform', 'write'], opts);
 const UPDATE = defineKernel('ddpm.sample_update', code, 'sample_update', ['write', 'write', null, null, 'read', 'read', 'uniform', 'write'], opts);
 
+const IMAGE_BATCH = defineKernel('image_batch.image_batch', imageBatchCode, 'image_batch', ['read', 'read', 'read', 'read', 'write', 'write', 'write', 'write', 'uniform'], { libraries: [philox] });
 const UPDATE_CLASSIFIER = defineKernel('ddpm.sample_update_classifier', code, 'sample_update_classifier', ['write', 'write', null, null, 'read', 'read', 'uniform', 'write', 'read'], opts);
 
 /** Philox streams: training data uses STREAM_TRAIN and the next; sampling uses STREAM_SAMPLE. */
@@ -44,6 +46,32 @@ export function twoPixelBatch(g: Graph, batch: number, T: number, schedule: Tens
     inputs: [schedule],
     outputs: [x, eps, t, y],
     forward: (e) => e.dispatch(BATCH, [x, eps, t, y, g.state, schedule], ddpmParams(batch, 2, T, STREAM_TRAIN, pUncond, 0, 0), batch),
+  });
+  return { x, eps, t, y };
+}
+
+/**
+ * A fresh training batch every step from a dataset on the device: images [count, ...shape] with
+ * labels [count] (u32). x_t and eps [batch, ...shape], t [batch] in 1..T and the labels [batch],
+ * dropped to `noLabel` with probability pUncond (shaders/image_batch.wgsl).
+ */
+export function imageBatch(g: Graph, images: Tensor, labels: Tensor, schedule: Tensor, o: { batch: number; T: number; pUncond: number; noLabel: number }) {
+  checkSchedule(schedule, o.T);
+  if (!(o.pUncond >= 0 && o.pUncond <= 1)) throw new Error(`label dropout ${o.pUncond} is not a probability in [0, 1]`);
+  const [count, ...shape] = images.shape;
+  expectDtype(labels, 'u32', 'dataset labels');
+  expectShape(labels, [count], 'dataset labels');
+  const dims = shape.reduce((a, b) => a * b, 1);
+  const x = g.activation('batch.x_t', [o.batch, ...shape]);
+  const eps = g.activation('batch.eps', [o.batch, ...shape]);
+  const t = g.activation('batch.t', [o.batch], 'u32');
+  const y = g.activation('batch.y', [o.batch], 'u32');
+  g.add({
+    type: 'image_batch',
+    inputs: [images, labels, schedule],
+    outputs: [x, eps, t, y],
+    forward: (e) => e.dispatch(IMAGE_BATCH, [images, labels, g.state, schedule, x, eps, t, y],
+      [o.batch, dims, count, o.T, STREAM_TRAIN, o.noLabel, f32(o.pUncond)], o.batch * dims),
   });
   return { x, eps, t, y };
 }

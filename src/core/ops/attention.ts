@@ -7,17 +7,18 @@ import softmaxCode from '../../../shaders/softmax.wgsl';
 import { defineKernel } from '../kernel.js';
 import { f32, type Emitter, type Graph, type Tensor } from '../graph.js';
 import { emitMatmul } from './linear.js';
-import { positiveInt } from './util.js';
+import { channelView, positiveInt } from './util.js';
 
 const SOFTMAX = defineKernel('softmax.softmax_rows', softmaxCode, 'softmax_rows', [null, 'write', 'uniform']);
 const SOFTMAX_BACKWARD = defineKernel('softmax.softmax_rows_backward', softmaxCode, 'softmax_rows_backward', ['read', 'write', 'uniform']);
 
+/** qkv [B, 3C, N] or [B, 3C, H, W] -> [B, C, N] or [B, C, H, W]. */
 export function attention(g: Graph, qkv: Tensor, name = 'attention'): Tensor {
-  if (qkv.shape.length !== 3 || qkv.shape[1] % 3 !== 0) throw new Error(`${name}: qkv ${qkv} must be [batch, 3 channels, positions]`);
-  const [B, C3, N] = qkv.shape;
+  if (qkv.shape.length < 3 || qkv.shape[1] % 3 !== 0) throw new Error(`${name}: qkv ${qkv} must be [batch, 3 channels, positions] or [batch, 3 channels, height, width]`);
+  const [B, C3, N] = channelView(qkv, name);
   const C = positiveInt(C3 / 3, `${name} channels`);
   const scale = 1 / Math.sqrt(C);
-  const out = g.activation(name, [B, C, N]);
+  const out = g.activation(name, [B, C, ...qkv.shape.slice(2)]);
   let probs: Tensor | null = null; // P [B, N, N], written by the forward, read by the backward
   const sb = C3 * N; // one image of qkv
   const [q, k, v] = [0, C * N, 2 * C * N]; // where q, k and v start in an image

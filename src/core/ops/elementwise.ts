@@ -3,7 +3,7 @@
 import code from '../../../shaders/elementwise.wgsl';
 import { defineKernel, type Access } from '../kernel.js';
 import { expectShape, type Emitter, type GradTarget, type Graph, type Tensor } from '../graph.js';
-import { emitSumBatchLength } from './util.js';
+import { channelView, emitSumBatchLength } from './util.js';
 
 const TWO: (Access | null)[] = ['read', 'read', 'write', 'uniform'];
 const ONE: (Access | null)[] = ['read', null, 'write', 'uniform'];
@@ -80,10 +80,9 @@ export function silu(g: Graph, x: Tensor, name = 'silu'): Tensor {
   return y;
 }
 
-/** y[n, c, l] = x[n, c, l] + bias[n, c]: x [B, C, L], bias [B, C]. */
+/** y[n, c, l] = x[n, c, l] + bias[n, c]: x [B, C, L] (or [B, C, H, W]), bias [B, C]. */
 export function addChannelBias(g: Graph, x: Tensor, bias: Tensor, name = 'channel_bias'): Tensor {
-  if (x.shape.length !== 3) throw new Error(`${name}: input ${x} must be [batch, channels, length]`);
-  const [B, C, L] = x.shape;
+  const [B, C, L] = channelView(x, name);
   expectShape(bias, [B, C], `${name} bias`);
   const y = g.activation(name, x.shape);
   g.add({
@@ -103,20 +102,21 @@ export function addChannelBias(g: Graph, x: Tensor, bias: Tensor, name = 'channe
 }
 
 /**
- * Concatenation along channels: a [B, Ca, L], b [B, Cb, L] -> [B, Ca + Cb, L]; or along columns
- * for 2-D tensors: [B, Ca], [B, Cb] -> [B, Ca + Cb].
+ * Concatenation along channels: a [B, Ca, ...], b [B, Cb, ...] -> [B, Ca + Cb, ...] (the same
+ * trailing dimensions); or along columns for 2-D tensors: [B, Ca], [B, Cb] -> [B, Ca + Cb].
  */
 export function concatChannels(g: Graph, a: Tensor, b: Tensor, name = 'concat'): Tensor {
   const rank = a.shape.length;
-  if ((rank !== 2 && rank !== 3) || b.shape.length !== rank) {
-    throw new Error(`${name}: inputs ${a} and ${b} must both be [batch, channels, length] or both [batch, columns]`);
+  if (rank < 2 || b.shape.length !== rank) {
+    throw new Error(`${name}: inputs ${a} and ${b} must both be [batch, channels, ...] or both [batch, columns]`);
   }
   const [B, Ca] = a.shape;
-  const L = rank === 3 ? a.shape[2] : 1;
+  const rest = a.shape.slice(2);
+  const L = rest.reduce((u, v) => u * v, 1);
   const Cb = b.shape[1];
-  expectShape(b, rank === 3 ? [B, Cb, L] : [B, Cb], `${name} second input`);
+  expectShape(b, [B, Cb, ...rest], `${name} second input`);
   const Cout = Ca + Cb;
-  const y = g.activation(name, rank === 3 ? [B, Cout, L] : [B, Cout]);
+  const y = g.activation(name, [B, Cout, ...rest]);
   g.add({
     type: 'concat_channels',
     inputs: [a, b],

@@ -15,6 +15,15 @@ export function addOp(g: Graph, op: OpNode): Tensor[] {
   return [...op.outputs];
 }
 
+/**
+ * A [batch, channels, spatial...] tensor seen as [B, C, L] with L the product of the spatial
+ * dimensions (a feature map [B, C, H, W] is [B, C, H W]); rank 3 or more.
+ */
+export function channelView(x: Tensor, what: string): [number, number, number] {
+  if (x.shape.length < 3) throw new Error(`${what}: input ${x} must be [batch, channels, length] or [batch, channels, height, width]`);
+  return [x.shape[0], x.shape[1], x.shape.slice(2).reduce((a, b) => a * b, 1)];
+}
+
 /** Checks that a size is a positive integer; names the op and field otherwise. */
 export function positiveInt(v: number, what: string): number {
   if (!Number.isInteger(v) || v <= 0) throw new Error(`${what} = ${v}, expected a positive integer`);

@@ -1,0 +1,101 @@
+// Training and sampling the MNIST UNet: the dataset uploaded once, every batch (images, t, noise,
+// label dropout) drawn on the device, the op-by-op graph replayed; sampling with classifier-free
+// guidance by the op-by-op DDPM sampler of ops.ts.
+import { Graph } from '../core/graph.js';
+import { Program } from '../core/program.js';
+import type { ParamStore } from '../core/params.js';
+import { regressionLoss, type LossKind } from '../core/ops/loss.js';
+import type { MnistSet } from '../data/mnist.js';
+import { mnistUNet, MNIST_NO_LABEL, type MnistUNetConfig } from '../nn/mnist.js';
+import { imageBatch, samplePrepare, sampleUpdate } from './ops.js';
+import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
+import { CHUNK, TwoPixelTrainer } from './twopixel.js';
+
+export interface MnistTrainOptions {
+  model: MnistUNetConfig;
+  batch: number;
+  lr: number;
+  /** Cosine learning-rate decay to 0 over this many steps (0: constant). */
+  decaySteps: number;
+  loss: LossKind;
+  pUncond: number;
+  seed: number;
+}
+
+export const defaultMnistTrainOptions = (model: MnistUNetConfig, seed = 0): MnistTrainOptions => ({
+  model, batch: 64, lr: 2e-4, decaySteps: 0, loss: 'mse', pUncond: 0.1, seed,
+});
+
+/** A trainer (the two-pixel trainer's chunked loop and divergence check) around the MNIST graph. */
+export async function createMnistTrainer(device: GPUDevice, data: MnistSet, o: MnistTrainOptions): Promise<TwoPixelTrainer> {
+  const T = o.model.T;
+  const side = Math.round(Math.sqrt(data.images.length / data.count));
+  const g = new Graph('MNIST training');
+  const images = g.input('mnist.images', [data.count, 1, side, side], 'f32', { constant: true });
+  const labels = g.input('mnist.labels', [data.count], 'u32', { constant: true });
+  const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
+  const batch = imageBatch(g, images, labels, schedule, { batch: o.batch, T, pUncond: o.pUncond, noLabel: MNIST_NO_LABEL });
+  const pred = mnistUNet(g, batch.x, batch.t, batch.y, o.model);
+  const loss = regressionLoss(g, pred, batch.eps, o.loss, { history: CHUNK });
+  const program = await Program.compile(device, g, { seed: o.seed, train: { loss, adam: { lr: o.lr, decaySteps: o.decaySteps } } });
+  program.write(images, data.images);
+  program.write(labels, Uint32Array.from(data.labels));
+  program.write(schedule, scheduleTable('cosine', T));
+  return TwoPixelTrainer.wrap(program, loss);
+}
+
+export interface MnistSampleOptions {
+  model: MnistUNetConfig;
+  /** One digit label per image (0-9, or 10 for none). */
+  labels: ArrayLike<number>;
+  /** Classifier-free guidance strength w (0: the conditional model alone). */
+  guidance: number;
+  seed: number;
+  /** Images whose every step is recorded (the first ones). */
+  record: number;
+  /** Clip the predicted x_0 to [-clip, clip] each step (the pixels' range is [-1, 1]). */
+  clip: number;
+  /** Called after each reverse step with the steps done. */
+  onStep?: (done: number) => void;
+}
+
+/** Images [n, 1, 28, 28] by the DDPM sampler; trajectory [T + 1, record, 784] when record > 0. */
+export async function sampleMnist(device: GPUDevice, store: ParamStore, o: MnistSampleOptions): Promise<{ images: Float32Array; trajectory: Float32Array }> {
+  const T = o.model.T;
+  const n = o.labels.length;
+  if (n === 0) throw new Error('MNIST sampler: no labels given, expected one per image');
+  const bad = Array.from(o.labels).findIndex((v) => !Number.isInteger(v) || v < 0 || v > MNIST_NO_LABEL);
+  if (bad >= 0) throw new Error(`MNIST sampler: label ${o.labels[bad]} at ${bad} is not a digit 0-9 or ${MNIST_NO_LABEL} (none)`);
+  const guided = o.guidance !== 0;
+  const side = 28;
+  const dims = side * side;
+  const netBatch = guided ? 2 * n : n;
+  const g = new Graph('MNIST sampler');
+  const x = g.input('x', [netBatch, 1, side, side]);
+  const t = g.input('t', [netBatch], 'u32');
+  const y = g.input('y', [netBatch], 'u32');
+  const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
+  const trajectory = g.input('trajectory', o.record > 0 ? [T + 1, o.record, dims] : [1]);
+  const step = { n, dims, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip };
+  samplePrepare(g, { x, t, schedule, trajectory }, step);
+  const eps = mnistUNet(g, x, t, y, o.model);
+  sampleUpdate(g, { x, t, schedule, trajectory }, eps, step);
+  const program = await Program.compile(device, g, { seed: o.seed, params: store });
+  try {
+    program.write(schedule, scheduleTable('cosine', T));
+    const netLabels = new Uint32Array(netBatch).fill(MNIST_NO_LABEL);
+    netLabels.set(Array.from(o.labels));
+    program.write(y, netLabels);
+    for (let s = 0; s < T; s++) {
+      program.run(1);
+      if (o.onStep) {
+        await device.queue.onSubmittedWorkDone();
+        o.onStep(s + 1);
+      }
+    }
+    const all = await program.readF32(x);
+    return { images: all.slice(0, n * dims), trajectory: o.record > 0 ? await program.readF32(trajectory) : new Float32Array(0) };
+  } finally {
+    program.destroy();
+  }
+}

@@ -1,0 +1,85 @@
+// The MNIST UNet of SPEC section 3, the architecture of ../shared/reference/w2_torch.py (2 396 353
+// parameters): channels 32 / 64 / 128 / 128, residual blocks (conv 3x3, GroupNorm(8), SiLU, the
+// embedding as a per-channel bias, conv 3x3, GroupNorm, SiLU, a 1x1 conv on the skip where the
+// channels change), stride-2 convs down (28 -> 14 -> 7), nearest upsampling and a conv up,
+// self-attention at 7x7, skip connections across, and a step and class embedding of width 128
+// (Gaussian Fourier features of t / T through Linear + SiLU, plus a Linear of the one-hot label
+// over ten digits and "no label").
+import type { Graph, Tensor } from '../core/graph.js';
+import { conv2d } from '../core/ops/conv2d.js';
+import { attention } from '../core/ops/attention.js';
+import { upsample2x } from '../core/ops/upsample.js';
+import { groupNorm } from '../core/ops/groupnorm.js';
+import { add, addChannelBias, concatChannels, silu } from '../core/ops/elementwise.js';
+import { classEmbedding, fourierFeatures } from '../core/ops/embed.js';
+import { linear } from '../core/ops/linear.js';
+import { fanInBound } from './layers.js';
+
+export interface MnistUNetConfig {
+  T: number;
+  channels: readonly [number, number, number, number];
+  embed: number;
+  groups: number;
+  fourierScale: number;
+}
+
+export const MNIST_NO_LABEL = 10;
+export const defaultMnistConfig = (T = 200): MnistUNetConfig => ({ T, channels: [32, 64, 128, 128], embed: 128, groups: 8, fourierScale: 30 });
+
+function conv(g: Graph, name: string, x: Tensor, cin: number, cout: number, k: number, stride = 1): Tensor {
+  const w = g.param(`${name}.w`, [cout, cin, k, k], fanInBound(cin * k * k));
+  const b = g.param(`${name}.b`, [cout], fanInBound(cin * k * k));
+  return conv2d(g, x, w, b, { stride, padding: (k - 1) >> 1 }, name);
+}
+
+function norm(g: Graph, name: string, x: Tensor, channels: number, groups: number): Tensor {
+  const gamma = g.param(`${name}.gamma`, [channels], { kind: 'const', value: 1 });
+  const beta = g.param(`${name}.beta`, [channels], { kind: 'const', value: 0 });
+  return groupNorm(g, x, gamma, beta, groups, 1e-5, name);
+}
+
+function dense(g: Graph, name: string, x: Tensor, inFeatures: number, outFeatures: number): Tensor {
+  const w = g.param(`${name}.w`, [inFeatures, outFeatures], fanInBound(inFeatures));
+  const b = g.param(`${name}.b`, [outFeatures], fanInBound(inFeatures));
+  return linear(g, x, w, b, name);
+}
+
+/** h = SiLU(GN(conv(x))) + Dense(e); h = SiLU(GN(conv(h))); h + skip(x). */
+function resBlock(g: Graph, name: string, x: Tensor, e: Tensor, cin: number, cout: number, c: MnistUNetConfig): Tensor {
+  const h1 = silu(g, norm(g, `${name}.norm1`, conv(g, `${name}.conv1`, x, cin, cout, 3), cout, c.groups), `${name}.silu1`);
+  const h = addChannelBias(g, h1, dense(g, `${name}.dense`, e, c.embed, cout), `${name}.emb`);
+  const h2 = silu(g, norm(g, `${name}.norm2`, conv(g, `${name}.conv2`, h, cout, cout, 3), cout, c.groups), `${name}.silu2`);
+  return add(g, h2, cin === cout ? x : conv(g, `${name}.skip`, x, cin, cout, 1), `${name}.out`);
+}
+
+/** x + proj(attention(qkv(GN(x)))). */
+function attnBlock(g: Graph, name: string, x: Tensor, channels: number, c: MnistUNetConfig): Tensor {
+  const qkv = conv(g, `${name}.qkv`, norm(g, `${name}.norm`, x, channels, c.groups), channels, 3 * channels, 1);
+  return add(g, x, conv(g, `${name}.proj`, attention(g, qkv, `${name}.attention`), channels, channels, 1), `${name}.out`);
+}
+
+/** eps_theta(x_t, t, y): x [B, 1, 28, 28], t [B] (u32 in 0..T), y [B] (u32, 10 = no label) -> [B, 1, 28, 28]. */
+export function mnistUNet(g: Graph, x: Tensor, t: Tensor, y: Tensor, c: MnistUNetConfig): Tensor {
+  if (x.shape.length !== 4 || x.shape[1] !== 1 || x.shape[2] % 4 !== 0 || x.shape[3] % 4 !== 0) {
+    throw new Error(`MNIST UNet: input ${x} must be [batch, 1, H, W] with H and W multiples of 4`);
+  }
+  const [c1, c2, c3, c4] = c.channels;
+  const freqs = g.param('time.fourier', [c.embed / 2], { kind: 'normal', std: c.fourierScale }, { trainable: false });
+  const temb = silu(g, dense(g, 'time.dense', fourierFeatures(g, t, freqs, 1 / c.T), c.embed, c.embed), 'time.silu');
+  const cw = g.param('class.w', [MNIST_NO_LABEL + 1, c.embed], fanInBound(MNIST_NO_LABEL + 1));
+  const cb = g.param('class.b', [c.embed], fanInBound(MNIST_NO_LABEL + 1));
+  const e = add(g, temb, classEmbedding(g, y, cw, cb, 'class.embed'), 'embedding');
+  const h0 = conv(g, 'conv_in', x, 1, c1, 3);
+  const h1 = resBlock(g, 'e1', h0, e, c1, c1, c);
+  const h2 = resBlock(g, 'e2', conv(g, 'down1', h1, c1, c1, 3, 2), e, c1, c2, c);
+  const h3 = resBlock(g, 'e3', conv(g, 'down2', h2, c2, c2, 3, 2), e, c2, c3, c);
+  const h4 = attnBlock(g, 'a_e4', resBlock(g, 'e4', h3, e, c3, c4, c), c4, c);
+  let u = resBlock(g, 'mid', h4, e, c4, c4, c);
+  u = attnBlock(g, 'a_u4', resBlock(g, 'u4', concatChannels(g, u, h4, 'cat4'), e, c4 + c4, c4, c), c4, c);
+  u = resBlock(g, 'u3', concatChannels(g, u, h3, 'cat3'), e, c4 + c3, c3, c);
+  u = conv(g, 'up3', upsample2x(g, u, 'upsample3'), c3, c2, 3);
+  u = resBlock(g, 'u2', concatChannels(g, u, h2, 'cat2'), e, c2 + c2, c2, c);
+  u = conv(g, 'up2', upsample2x(g, u, 'upsample2'), c2, c1, 3);
+  u = resBlock(g, 'u1', concatChannels(g, u, h1, 'cat1'), e, c1 + c1, c1, c);
+  return conv(g, 'conv_out', silu(g, norm(g, 'norm_out', u, c1, c.groups), 'silu_out'), c1, 1, 3);
+}
