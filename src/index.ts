@@ -35,6 +35,7 @@ export { sweepMain } from './study/sweep.js';
 export { trajectoryMain } from './study/trajectory.js';
 export { guidanceMain } from './study/guidance.js';
 export { reportMain, buildReport } from './study/report.js';
+export { mnistMain } from './study/mnist.js';
 export { obtainModel } from './study/models.js';
 export { writeFileAtomic } from './io/atomic.js';
 export * from './viz/index.js';

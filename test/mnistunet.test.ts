@@ -30,7 +30,7 @@ const subset = (): MnistSet => {
   if (data) return data;
   const all = loadMnist('t10k');
   const n = 512;
-  return (data = { count: n, images: all.images.slice(0, n * 784), labels: all.labels.slice(0, n) });
+  return (data = { count: n, images: all.images.slice(0, n * 784), bytes: all.bytes.slice(0, n * 784), labels: all.labels.slice(0, n) });
 };
 
 t('the device batch is dataset images noised as x_t = sqrt(alphabar_t) x_0 + sqrt(1 - alphabar_t) eps, with their labels or none', async () => {
@@ -38,11 +38,11 @@ t('the device batch is dataset images noised as x_t = sqrt(alphabar_t) x_0 + sqr
   const [T, B] = [tiny.T, 64];
   const table = scheduleTable('cosine', T);
   const { values } = await runGraph((g) => {
-    const images = g.input('images', [set.count, 1, 28, 28], 'f32', { constant: true });
+    const images = g.input('pixels', [(set.count * 784) / 4], 'u32', { constant: true });
     const labels = g.input('labels', [set.count], 'u32', { constant: true });
     const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
-    const b = imageBatch(g, images, labels, schedule, { batch: B, T, pUncond: 0.25, noLabel: 10 });
-    return { feeds: [[images, set.images], [labels, Uint32Array.from(set.labels)], [schedule, table]], outputs: [b.x, b.eps, b.t, b.y] };
+    const b = imageBatch(g, images, labels, schedule, { batch: B, T, pUncond: 0.25, noLabel: 10, shape: [1, 28, 28] });
+    return { feeds: [[images, new Uint32Array(Uint8Array.from(set.bytes).buffer)], [labels, Uint32Array.from(set.labels)], [schedule, table]], outputs: [b.x, b.eps, b.t, b.y] };
   });
   const [x, eps, steps, ys] = values;
   let dropped = 0;

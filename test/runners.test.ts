@@ -36,6 +36,8 @@ const badFlags: [string, string[], RegExp][] = [
   ['guidance.js', ['--strengths', '1,x'], /--strengths "x": expected a number/],
   ['guidance.js', ['--mode', 'both'], /expected one of cfg, classifier/],
   ['report.js', ['--in'], /--in needs a value/],
+  ['train-mnist.js', ['--T', '4'], /--T 4: expected at least 8/],
+  ['train-mnist.js', ['--guidance', 'strong'], /--guidance "strong": expected a number/],
 ];
 
 for (const [script, args, pattern] of badFlags) {
@@ -106,6 +108,24 @@ t('report.js writes the report from a sweep, marks the targets an undertrained m
   const none = run('report.js', ['--in', join(dir, 'nowhere')]);
   assert.is(none.code, 1);
   assert.match(none.errors[0], /--in .*nowhere: no such folder/);
+});
+
+t('train-mnist.js trains, draws the digit grid and a trajectory, measures them, and reuses its checkpoint', () => {
+  const dir = mkdtemp(join(tmpdir(), 'runner-'));
+  const small = ['--steps', '20', '--batch', '8', '--T', '8', '--channels', '8,8,16,16', '--embed', '16', '--groups', '4', '--per-digit', '2', '--models', dir, '--out', join(dir, 'out')];
+  const first = run('train-mnist.js', small);
+  assert.is(first.code, 0, first.stderr);
+  assert.equal(readdirSync(join(dir, 'out')).sort(), ['digits.png', 'metrics.json', 'trajectory.png']);
+  const metrics = JSON.parse(readFileSync(join(dir, 'out', 'metrics.json'), 'utf8'));
+  assert.ok(metrics.trained && metrics.nearestLabelAgreement >= 0 && metrics.nearestLabelAgreement <= 1, JSON.stringify(metrics));
+  assert.is(metrics.nearestLabelAgreementPerDigit.length, 10);
+  assert.ok(existsSync(join(dir, 'mnist-T8.safetensors')));
+  const again = run('train-mnist.js', small);
+  assert.is(again.code, 0, again.stderr);
+  assert.match(again.stderr, /reusing/);
+  const bad = run('train-mnist.js', [...small, '--channels', '8,8,10,16']);
+  assert.is(bad.code, 1);
+  assert.match(bad.errors[0], /--channels 8,8,10,16: 10 does not split into --groups 4/);
 });
 
 t.run();

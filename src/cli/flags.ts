@@ -4,7 +4,7 @@
 export type FlagSpec =
   | { type: 'int'; default: number; min?: number; max?: number; multipleOf?: number; help: string }
   | { type: 'float'; default: number; min?: number; max?: number; exclusiveMin?: boolean; help: string }
-  | { type: 'ints'; default: number[]; min?: number; max?: number; help: string }
+  | { type: 'ints'; default: number[]; min?: number; max?: number; repeats?: boolean; help: string }
   | { type: 'floats'; default: number[]; min?: number; max?: number; help: string }
   | { type: 'string'; default: string; choices?: readonly string[]; help: string }
   | { type: 'bool'; default: boolean; help: string };
@@ -87,7 +87,7 @@ export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly st
         const parts = raw.split(',');
         const vs = parts.map((p) => parseNumber(name, p, spec.type === 'ints'));
         for (const v of vs) checkRange(name, v, spec);
-        if (new Set(vs).size !== vs.length) throw new UsageError(`--${name} ${raw}: values repeat`);
+        if (!(spec.type === 'ints' && spec.repeats) && new Set(vs).size !== vs.length) throw new UsageError(`--${name} ${raw}: values repeat`);
         out[name] = vs;
         break;
       }

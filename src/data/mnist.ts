@@ -34,6 +34,8 @@ export interface MnistSet {
   count: number;
   /** [count, 1, 28, 28] pixels scaled to [-1, 1]. */
   images: Float32Array;
+  /** The same pixels as bytes 0-255 (what the training batch reads on the device). */
+  bytes: Uint8Array;
   labels: Uint8Array;
 }
 
@@ -64,5 +66,6 @@ export function loadMnist(split: 'train' | 't10k', folder = mnistFolder()): Mnis
   if (bad >= 0) throw new Error(`MNIST ${split}: label ${labels.data[bad]} at ${bad} is not a digit`);
   const pixels = new Float32Array(images.data.length);
   for (let i = 0; i < pixels.length; i++) pixels[i] = (images.data[i] / 255) * 2 - 1;
-  return { count, images: pixels, labels: labels.data };
+  // copies: plain Uint8Arrays of their own (a Buffer's slice() would share the whole file)
+  return { count, images: pixels, bytes: Uint8Array.from(images.data), labels: Uint8Array.from(labels.data) };
 }

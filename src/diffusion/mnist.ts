@@ -29,16 +29,16 @@ export const defaultMnistTrainOptions = (model: MnistUNetConfig, seed = 0): Mnis
 /** A trainer (the two-pixel trainer's chunked loop and divergence check) around the MNIST graph. */
 export async function createMnistTrainer(device: GPUDevice, data: MnistSet, o: MnistTrainOptions): Promise<TwoPixelTrainer> {
   const T = o.model.T;
-  const side = Math.round(Math.sqrt(data.images.length / data.count));
+  const side = Math.round(Math.sqrt(data.bytes.length / data.count));
   const g = new Graph('MNIST training');
-  const images = g.input('mnist.images', [data.count, 1, side, side], 'f32', { constant: true });
+  const images = g.input('mnist.pixels', [data.bytes.length / 4], 'u32', { constant: true });
   const labels = g.input('mnist.labels', [data.count], 'u32', { constant: true });
   const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
-  const batch = imageBatch(g, images, labels, schedule, { batch: o.batch, T, pUncond: o.pUncond, noLabel: MNIST_NO_LABEL });
+  const batch = imageBatch(g, images, labels, schedule, { batch: o.batch, T, pUncond: o.pUncond, noLabel: MNIST_NO_LABEL, shape: [1, side, side] });
   const pred = mnistUNet(g, batch.x, batch.t, batch.y, o.model);
   const loss = regressionLoss(g, pred, batch.eps, o.loss, { history: CHUNK });
   const program = await Program.compile(device, g, { seed: o.seed, train: { loss, adam: { lr: o.lr, decaySteps: o.decaySteps } } });
-  program.write(images, data.images);
+  program.write(images, new Uint32Array(data.bytes.buffer.slice(data.bytes.byteOffset, data.bytes.byteOffset + data.bytes.length)));
   program.write(labels, Uint32Array.from(data.labels));
   program.write(schedule, scheduleTable('cosine', T));
   return TwoPixelTrainer.wrap(program, loss);

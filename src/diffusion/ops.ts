@@ -51,26 +51,29 @@ export function twoPixelBatch(g: Graph, batch: number, T: number, schedule: Tens
 }
 
 /**
- * A fresh training batch every step from a dataset on the device: images [count, ...shape] with
- * labels [count] (u32). x_t and eps [batch, ...shape], t [batch] in 1..T and the labels [batch],
- * dropped to `noLabel` with probability pUncond (shaders/image_batch.wgsl).
+ * A fresh training batch every step from a dataset on the device: pixels as bytes 0-255 packed
+ * four to a u32 word (bytes [count * prod(shape) / 4]), scaled to [-1, 1], with labels [count]
+ * (u32). x_t and eps [batch, ...shape], t [batch] in 1..T and the labels [batch], dropped to
+ * `noLabel` with probability pUncond (shaders/image_batch.wgsl).
  */
-export function imageBatch(g: Graph, images: Tensor, labels: Tensor, schedule: Tensor, o: { batch: number; T: number; pUncond: number; noLabel: number }) {
+export function imageBatch(g: Graph, bytes: Tensor, labels: Tensor, schedule: Tensor, o: { batch: number; T: number; pUncond: number; noLabel: number; shape: readonly number[] }) {
   checkSchedule(schedule, o.T);
   if (!(o.pUncond >= 0 && o.pUncond <= 1)) throw new Error(`label dropout ${o.pUncond} is not a probability in [0, 1]`);
-  const [count, ...shape] = images.shape;
+  expectDtype(bytes, 'u32', 'dataset pixels');
   expectDtype(labels, 'u32', 'dataset labels');
-  expectShape(labels, [count], 'dataset labels');
-  const dims = shape.reduce((a, b) => a * b, 1);
-  const x = g.activation('batch.x_t', [o.batch, ...shape]);
-  const eps = g.activation('batch.eps', [o.batch, ...shape]);
+  const count = labels.shape[0];
+  const dims = o.shape.reduce((a, b) => a * b, 1);
+  if (dims % 4 !== 0) throw new Error(`dataset images of ${dims} pixels do not pack four to a word`);
+  expectShape(bytes, [(count * dims) / 4], 'dataset pixels (bytes packed four to a word)');
+  const x = g.activation('batch.x_t', [o.batch, ...o.shape]);
+  const eps = g.activation('batch.eps', [o.batch, ...o.shape]);
   const t = g.activation('batch.t', [o.batch], 'u32');
   const y = g.activation('batch.y', [o.batch], 'u32');
   g.add({
     type: 'image_batch',
-    inputs: [images, labels, schedule],
+    inputs: [bytes, labels, schedule],
     outputs: [x, eps, t, y],
-    forward: (e) => e.dispatch(IMAGE_BATCH, [images, labels, g.state, schedule, x, eps, t, y],
+    forward: (e) => e.dispatch(IMAGE_BATCH, [bytes, labels, g.state, schedule, x, eps, t, y],
       [o.batch, dims, count, o.T, STREAM_TRAIN, o.noLabel, f32(o.pUncond)], o.batch * dims),
   });
   return { x, eps, t, y };

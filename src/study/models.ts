@@ -79,42 +79,68 @@ export interface ObtainedModel {
  * with an error: nothing is overwritten without --retrain.
  */
 export async function obtainModel(device: GPUDevice, s: StudySettings, dir: string, retrain: boolean, checkpointEvery = 1000): Promise<ObtainedModel> {
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, `model-T${s.T}.safetensors`);
-  const progress = join(dir, `model-T${s.T}.progress.safetensors`);
-  const settings = checkpointSettings(s);
-  const expected = { format: CHECKPOINT_FORMAT, ...settings };
   const trainer = await TwoPixelTrainer.create(device, trainOptions(s));
+  return obtainTrained(trainer, {
+    dir, name: `model-T${s.T}`, label: `T=${s.T}`, settings: checkpointSettings(s),
+    steps: s.steps, weights: s.ema > 0 ? 'ema' : 'params', retrain, checkpointEvery,
+  });
+}
+
+export interface TrainingPlan {
+  /** The checkpoint is dir/name.safetensors, its progress file dir/name.progress.safetensors. */
+  dir: string;
+  name: string;
+  /** Names the model in progress lines and messages. */
+  label: string;
+  settings: Record<string, string>;
+  steps: number;
+  /** The weights sampling uses: the raw parameters or their moving average. */
+  weights: 'params' | 'ema';
+  retrain: boolean;
+  checkpointEvery: number;
+}
+
+/**
+ * A trained model from `trainer` (destroyed at the end): the checkpoint reused when its settings
+ * match, else training from the progress checkpoint (or from the start), saved atomically. A
+ * failure (a non-finite loss, a lost device) names the last good checkpoint.
+ */
+export async function obtainTrained(trainer: TwoPixelTrainer, plan: TrainingPlan): Promise<ObtainedModel> {
+  mkdirSync(plan.dir, { recursive: true });
+  const path = join(plan.dir, `${plan.name}.safetensors`);
+  const progress = join(plan.dir, `${plan.name}.progress.safetensors`);
+  const { settings } = plan;
+  const expected = { format: CHECKPOINT_FORMAT, ...settings };
   const program = trainer.program;
   let trained = false;
   let trainSeconds = 0;
   let finalLoss = NaN;
   let lastSaved = '';
   try {
-    if (!reuseCheckpoint(path, program, settings, `model T=${s.T}`, retrain)) {
+    if (!reuseCheckpoint(path, program, settings, `model ${plan.label}`, plan.retrain)) {
       let start = 0;
-      if (existsSync(progress) && !retrain && !settingsMismatch(loadSafetensors(progress), expected)) {
+      if (existsSync(progress) && !plan.retrain && !settingsMismatch(loadSafetensors(progress), expected)) {
         start = loadCheckpoint(progress, program, settings, true);
         lastSaved = `${progress} (step ${start})`;
-        process.stderr.write(`T=${s.T}: resuming from ${lastSaved}\n`);
+        process.stderr.write(`${plan.label}: resuming from ${lastSaved}\n`);
       }
-      const bar = new Progress(`train T=${String(s.T).padStart(2)}`, s.steps);
+      const bar = new Progress(`train ${plan.label.padEnd(4)}`, plan.steps);
       const t0 = performance.now();
-      await trainer.train(Math.max(0, s.steps - start), async (step, losses) => {
+      await trainer.train(Math.max(0, plan.steps - start), async (step, losses) => {
         finalLoss = losses.reduce((a, b) => a + b, 0) / losses.length;
         bar.update(step, `loss ${finalLoss.toFixed(4)}`);
-        if (checkpointEvery > 0 && step % checkpointEvery === 0 && step < s.steps) {
+        if (plan.checkpointEvery > 0 && step % plan.checkpointEvery === 0 && step < plan.steps) {
           await saveCheckpoint(progress, program, settings, 'params');
           lastSaved = `${progress} (step ${step})`;
         }
       });
       trainSeconds = (performance.now() - t0) / 1000;
-      await saveCheckpoint(path, program, settings, s.ema > 0 ? 'ema' : 'params');
+      await saveCheckpoint(path, program, settings, plan.weights);
       rmSync(progress, { force: true });
       trained = true;
     }
     // After a load the parameters are the checkpoint's sampling weights.
-    const store = program.store.clone(trained && s.ema > 0 ? 'ema' : 'params');
+    const store = program.store.clone(trained ? plan.weights : 'params');
     return { store, path, trained, trainSeconds, finalLoss, release: () => store.destroy() };
   } catch (err) {
     const where = lastSaved ? `; the last good checkpoint is ${lastSaved}` : '';
