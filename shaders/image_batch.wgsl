@@ -1,4 +1,6 @@
-// A training batch drawn on the device from a dataset held on the device (MNIST): example i of
+// A training batch drawn on the device from a dataset held on the device as bytes (MNIST's
+// pixels 0-255, four to a word, scaled to [-1, 1]: 47 MB where floats would exceed WebGPU's
+// 128 MiB binding): example i of
 // step `step` takes Philox counter (i, stream, step, 0) for its image index, its t ~ U{1..T} and
 // its label dropout (to no_label with probability p_uncond); elements 2k and 2k + 1 of the batch
 // take the normal pair of counter (2k, stream + 1, step, 0) as their noise eps ~ N(0, 1). x_t = sqrt(alphabar_t) x_0 +
@@ -11,7 +13,7 @@ struct ImageBatchParams {
   stream: u32, no_label: u32, p_uncond: f32,
 }
 
-@group(0) @binding(0) var<storage, read> images: array<f32>;    // [count, dims]
+@group(0) @binding(0) var<storage, read> images: array<u32>;    // [count, dims] bytes, packed little-endian
 @group(0) @binding(1) var<storage, read> labels: array<u32>;    // [count]
 @group(0) @binding(2) var<storage, read> state: array<u32>;
 @group(0) @binding(3) var<storage, read> schedule: array<f32>;
@@ -34,7 +36,9 @@ fn image_batch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let rn = philox4x32(vec4u(e - pair, p.stream + 1u, state[0], 0u), key);
   let z = to_normal_pair(rn.x, rn.y)[pair];
   let row = step * SCHEDULE_WIDTH;
-  xt[e] = schedule[row] * images[id * p.dims + e % p.dims] + schedule[row + 1u] * z;
+  let at = id * p.dims + e % p.dims;
+  let x0 = f32((images[at / 4u] >> (8u * (at % 4u))) & 0xffu) * (2.0 / 255.0) - 1.0;
+  xt[e] = schedule[row] * x0 + schedule[row + 1u] * z;
   eps[e] = z;
   if (e % p.dims == 0u) {
     t[i] = step;
