@@ -40,7 +40,7 @@ t('targets met by the numbers are marked met, at the largest T', () => {
   assert.is(verdict(text, 'classifier-free guidance'), 'met');
   assert.ok(text.includes('| 50 | 16000 (default) |'), 'the T = 50 row, with its default steps');
   assert.ok(text.includes('![samples and their density for each T](sweep-T/sweep-T.png)'));
-  assert.ok(text.includes('Seed 7'));
+  assert.ok(text.includes('Two-pixel models: seed 7'));
 });
 
 t('each target fails on its own number', () => {
@@ -56,6 +56,20 @@ t('the sentences follow the numbers', () => {
   assert.ok(text.includes('The weight of class 0 at T = 50 is 0.363 against 0.35: 2.0 standard errors'), text);
   assert.ok(text.includes('rises with T: -1.300 at T = 5, 1.080 at T = 50'), text);
   assert.ok(text.includes('ends at (-0.300, 0.500)'), text);
+});
+
+t('the MNIST section reports the label agreement of the generated digits, digit by digit', () => {
+  const mnist = {
+    adapter: 'test adapter', settings: { channels: [32, 64, 128, 128], embed: 128, T: 200, steps: 3000, batch: 32, lr: 0.001, 'p-uncond': 0.1, guidance: 2 },
+    trained: true, trainSeconds: 600, finalLoss: 0.05, sampleSeconds: 40, nearestLabelAgreement: 0.42,
+    nearestLabelAgreementPerDigit: [0.9, 0.8, 0.1, 0.3, 0.4, 0.2, 0.5, 0.6, 0.0, 0.4],
+  };
+  const text = buildReport({ sweep: null, trajectory: null, guidance: null, classifier: null, mnist }, { ...figures, mnistDigits: 'mnist/digits.png' }, 'test');
+  assert.ok(text.includes('![ten generated digits per row, 0 to 9](mnist/digits.png)'), text);
+  assert.ok(text.includes('carries the label it was drawn with for 42.00 % of the samples'), text);
+  assert.ok(text.includes('best 0, worst 8'), text);
+  assert.ok(!text.includes('Two-pixel models') && !text.includes('## Targets'), 'no two-pixel settings or targets without two-pixel outputs');
+  assert.match(text, /missing: `node runners\/sweep-T\.js`/);
 });
 
 t('missing runner outputs are named, and none at all is an error', () => {
