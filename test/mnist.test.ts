@@ -3,6 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadMnist, parseIdx, MNIST_SIDE } from '../src/data/mnist.js';
+import { nearestLabels } from '../src/study/mnist.js';
 
 const t = suite('mnist');
 
@@ -21,6 +22,15 @@ t('the training and test sets have the published sizes and label counts', () => 
   mean /= train.images.length;
   assert.ok(Math.abs(mean - (2 * 0.1307 - 1)) < 1e-3, `mean pixel ${mean}: MNIST's is 0.1307 on [0, 1]`);
   assert.is(loadMnist('t10k').count, 10000);
+});
+
+t('a digit is read as the label of its nearest image in the pool', () => {
+  const pool = loadMnist('t10k');
+  const picks = [0, 1, 2, 3, 4];
+  const images = new Float32Array(picks.length * 784);
+  // the pool's own images, lightly noised, come back with their labels
+  picks.forEach((k, i) => { for (let d = 0; d < 784; d++) images[i * 784 + d] = pool.images[k * 784 + d] + 0.05 * Math.sin(d + i); });
+  assert.equal(Array.from(nearestLabels(images, pool)), picks.map((k) => pool.labels[k]));
 });
 
 t('a file that is not IDX, or is cut short, is refused with its name', () => {
