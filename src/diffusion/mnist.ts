@@ -5,7 +5,7 @@ import { Graph } from '../core/graph.js';
 import { Program } from '../core/program.js';
 import type { ParamStore } from '../core/params.js';
 import { regressionLoss, type LossKind } from '../core/ops/loss.js';
-import type { MnistSet } from '../data/mnist.js';
+import { MNIST_SIDE, type MnistSet } from '../data/mnist.js';
 import { mnistUNet, MNIST_NO_LABEL, type MnistUNetConfig } from '../nn/mnist.js';
 import { imageBatch, samplePrepare, sampleUpdate } from './ops.js';
 import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
@@ -67,7 +67,7 @@ export async function sampleMnist(device: GPUDevice, store: ParamStore, o: Mnist
   const bad = Array.from(o.labels).findIndex((v) => !Number.isInteger(v) || v < 0 || v > MNIST_NO_LABEL);
   if (bad >= 0) throw new Error(`MNIST sampler: label ${o.labels[bad]} at ${bad} is not a digit 0-9 or ${MNIST_NO_LABEL} (none)`);
   const guided = o.guidance !== 0;
-  const side = 28;
+  const side = MNIST_SIDE;
   const dims = side * side;
   const netBatch = guided ? 2 * n : n;
   const g = new Graph('MNIST sampler');
@@ -86,9 +86,11 @@ export async function sampleMnist(device: GPUDevice, store: ParamStore, o: Mnist
     const netLabels = new Uint32Array(netBatch).fill(MNIST_NO_LABEL);
     netLabels.set(Array.from(o.labels));
     program.write(y, netLabels);
-    for (let s = 0; s < T; s++) {
-      program.run(1);
-      if (o.onStep) {
+    // All T steps in one submit, unless the caller follows them one by one.
+    if (!o.onStep) program.run(T);
+    else {
+      for (let s = 0; s < T; s++) {
+        program.run(1);
         await device.queue.onSubmittedWorkDone();
         o.onStep(s + 1);
       }

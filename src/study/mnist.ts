@@ -7,7 +7,7 @@ import { runMain, COMMON_FLAGS } from '../cli/main.js';
 import type { FlagSpec } from '../cli/flags.js';
 import { Progress } from '../cli/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadMnist, MNIST_CLASSES, type MnistSet } from '../data/mnist.js';
+import { loadMnist, MNIST_CLASSES, MNIST_SIDE, type MnistSet } from '../data/mnist.js';
 import { defaultMnistConfig, type MnistUNetConfig } from '../nn/mnist.js';
 import { createMnistTrainer, defaultMnistTrainOptions, sampleMnist } from '../diffusion/mnist.js';
 import { renderImageGrid } from '../viz/index.js';
@@ -35,7 +35,7 @@ export const MNIST_FLAGS = {
  * without a trained classifier (1-NN on raw pixels labels real MNIST test digits about 97 %
  * correctly from the training set).
  */
-export function nearestLabels(images: Float32Array, pool: MnistSet, dims = 784): Uint8Array {
+export function nearestLabels(images: Float32Array, pool: MnistSet, dims = MNIST_SIDE * MNIST_SIDE): Uint8Array {
   const n = images.length / dims;
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
@@ -83,7 +83,7 @@ export function mnistMain(argv?: readonly string[]): Promise<void> {
       obtained.release();
     }
     const sampleSeconds = (performance.now() - t0) / 1000;
-    const side = 28;
+    const side = MNIST_SIDE;
     const grid = await renderImageGrid(result.images, labels.length, side, side, f['per-digit'], {
       scale: 3, title: `MNIST UNet, T = ${f.T}, guidance w = ${f.guidance}: ${f['per-digit']} samples per digit`, rowLabels: Array.from({ length: MNIST_CLASSES }, (_, d) => String(d)),
     });

@@ -82,25 +82,7 @@ export function conv2d(g: Graph, x: Tensor, w: Tensor, b: Tensor, options: Conv2
   const { stride, padY, padX } = spacing(options, name);
   if (h + 2 * padY < kh || wd + 2 * padX < kw) throw new Error(`${name}: kernel ${kh}x${kw} exceeds the padded input ${h + 2 * padY}x${wd + 2 * padX}`);
   const s: Geometry = { batch, cin, cout, h, w: wd, ho: Math.floor((h + 2 * padY - kh) / stride) + 1, wo: Math.floor((wd + 2 * padX - kw) / stride) + 1, kh, kw, stride, padY, padX };
-  const y = g.activation(name, [batch, cout, s.ho, s.wo]);
-  g.add({
-    type: 'conv2d',
-    inputs: [x, w, b],
-    outputs: [y],
-    forward(e) {
-      emitForward(e, s, x, w, y, 0, b, name);
-    },
-    backward(e) {
-      const dy = e.grad(y);
-      const dx = e.gradTarget(x);
-      if (dx) emitInputGrad(e, s, dy, w, dx.tensor, dx.accumulate, null, name);
-      const dw = e.gradTarget(w);
-      if (dw) emitWeightGrad(e, s, dy, x, dw.tensor, dw.accumulate, name);
-      const db = e.gradTarget(b);
-      if (db) emitSumBatchLength(e, dy, db, batch, cout, s.ho * s.wo);
-    },
-  });
-  return y;
+  return addConvOp(g, 'conv2d', name, x, w, b, s, false);
 }
 
 /**
@@ -118,22 +100,36 @@ export function convTranspose2d(g: Graph, x: Tensor, w: Tensor, b: Tensor, optio
   if (ho <= 0 || wo <= 0) throw new Error(`${name}: output ${ho}x${wo} is empty (input ${h}x${wd}, kernel ${kh}x${kw}, stride ${stride}, padding ${padY}, ${padX})`);
   // The conv whose input gradient this is: input y [B, cout, ho, wo], output x [B, cin, h, w].
   const s: Geometry = { batch, cin: cout, cout: cin, h: ho, w: wo, ho: h, wo: wd, kh, kw, stride, padY, padX };
-  const y = g.activation(name, [batch, cout, ho, wo]);
+  return addConvOp(g, 'conv_transpose2d', name, x, w, b, s, true);
+}
+
+/**
+ * The op of a conv (x: its input, y: its output) or of its transposed form (x shaped as the
+ * conv's output, y as its input), in the conv's geometry s: the forward of one is the input
+ * gradient of the other, and the weight gradient takes x and dy in exchanged roles.
+ */
+function addConvOp(g: Graph, type: string, name: string, x: Tensor, w: Tensor, b: Tensor, s: Geometry, transposed: boolean): Tensor {
+  const [channels, height, width] = transposed ? [s.cin, s.h, s.w] : [s.cout, s.ho, s.wo];
+  const y = g.activation(name, [s.batch, channels, height, width]);
+  const toOutput = (e: Emitter, from: Tensor, to: Tensor, accumulate: number, bias: Tensor | null) => emitForward(e, s, from, w, to, accumulate, bias, name);
+  const toInput = (e: Emitter, from: Tensor, to: Tensor, accumulate: number, bias: Tensor | null) => emitInputGrad(e, s, from, w, to, accumulate, bias, name);
+  const [forward, backward] = transposed ? [toInput, toOutput] : [toOutput, toInput];
   g.add({
-    type: 'conv_transpose2d',
+    type,
     inputs: [x, w, b],
     outputs: [y],
     forward(e) {
-      emitInputGrad(e, s, x, w, y, 0, b, name);
+      forward(e, x, y, 0, b);
     },
     backward(e) {
       const dy = e.grad(y);
       const dx = e.gradTarget(x);
-      if (dx) emitForward(e, s, dy, w, dx.tensor, dx.accumulate, null, name);
+      if (dx) backward(e, dy, dx.tensor, dx.accumulate, null);
       const dw = e.gradTarget(w);
-      if (dw) emitWeightGrad(e, s, x, dy, dw.tensor, dw.accumulate, name);
+      const [outputSide, inputSide] = transposed ? [x, dy] : [dy, x];
+      if (dw) emitWeightGrad(e, s, outputSide, inputSide, dw.tensor, dw.accumulate, name);
       const db = e.gradTarget(b);
-      if (db) emitSumBatchLength(e, dy, db, batch, cout, ho * wo);
+      if (db) emitSumBatchLength(e, dy, db, s.batch, channels, height * width);
     },
   });
   return y;
