@@ -72,6 +72,13 @@ t('the MNIST section reports the label agreement of the generated digits, digit 
   assert.match(text, /missing: `node runners\/sweep-T\.js`/);
 });
 
+t('a reused model (no training, so no final loss: null in the JSON) is reported without one', () => {
+  const o = outputs(0.36, 0.1, 1.08);
+  o.sweep!.models = o.sweep!.models.map((m) => ({ ...m, trained: false, finalLoss: null }));
+  const text = buildReport(o, figures, 'test');
+  assert.ok(text.includes('| 50 | 16000 (default) | reused | - |'), text);
+});
+
 t('missing runner outputs are named, and none at all is an error', () => {
   const text = buildReport({ ...outputs(0.36, 0.1, 1.08, 1), trajectory: null }, figures, 'test');
   assert.match(text, /missing: `node runners\/trajectory\.js`/);

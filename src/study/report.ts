@@ -22,7 +22,8 @@ interface SweepModel {
   T: number;
   trained: boolean;
   trainSeconds: number;
-  finalLoss: number;
+  /** null in the JSON when the model was reused, not trained (NaN there). */
+  finalLoss: number | null;
   sampleSeconds: number;
   metrics: SampleMetrics;
   exactScoreSampler: SampleMetrics;
@@ -51,7 +52,8 @@ interface Mnist {
   settings: Record<string, unknown>;
   trained: boolean;
   trainSeconds: number;
-  finalLoss: number;
+  /** null in the JSON when the model was reused, not trained (NaN there). */
+  finalLoss: number | null;
   sampleSeconds: number;
   nearestLabelAgreement: number;
   nearestLabelAgreementPerDigit: number[];
@@ -81,6 +83,7 @@ const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
 const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
 const range = (vs: number[]) => (Math.min(...vs) === Math.max(...vs) ? f3(vs[0]) : `${f3(Math.min(...vs))}-${f3(Math.max(...vs))}`);
 const sci = (v: number) => v.toExponential(1);
+const loss = (v: number | null) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(4) : '-');
 
 function modeOf(m: SampleMetrics, label: number) {
   const mode = m.modes.find((x) => x.label === label);
@@ -115,7 +118,7 @@ function sweepSection(s: Sweep, figure: string | null, verdicts: string[][]): st
   const steps = Number(s.settings.steps) || null;
   for (const m of models) {
     const [c0, c1] = [modeOf(m.metrics, 0), modeOf(m.metrics, 1)];
-    out.push(`| ${m.T} | ${steps ?? `${defaultSteps(m.T)} (default)`} | ${m.trained ? m.trainSeconds.toFixed(0) : 'reused'} | ${m.finalLoss.toFixed(4)} | ${f3(c0.weight)} | ` +
+    out.push(`| ${m.T} | ${steps ?? `${defaultSteps(m.T)} (default)`} | ${m.trained ? m.trainSeconds.toFixed(0) : 'reused'} | ${loss(m.finalLoss)} | ${f3(c0.weight)} | ` +
       `(${f3(c0.std[0])}, ${f3(c0.std[1])}) / (${f3(c1.std[0])}, ${f3(c1.std[1])}) | ${f3(m.metrics.meanLogDensity)} | ${f3(m.exactScoreSampler.meanLogDensity)} | ` +
       `${sci(m.metrics.mmd)} (${sci(m.metrics.mmdFloor)}) |`);
   }
@@ -196,7 +199,7 @@ function mnistSection(m: Mnist, figures: Figures): string[] {
   if (figures.mnistDigits) out.push(`![ten generated digits per row, 0 to 9](${figures.mnistDigits})`, '');
   if (figures.mnistTrajectory) out.push(`![one sample from t = T to 0](${figures.mnistTrajectory})`, '');
   out.push(`UNet with channels ${(st.channels as number[]).join(' / ')}, embedding ${st.embed}, T = ${st.T}; ${st.steps} training steps of batch ${st.batch} ` +
-    `(Adam ${st.lr}, cosine decay, label dropout ${st['p-uncond']})${m.trained ? `, ${(m.trainSeconds / 60).toFixed(1)} min here` : ' (a reused checkpoint)'}, final loss ${m.finalLoss.toFixed(4)}; ` +
+    `(Adam ${st.lr}, cosine decay, label dropout ${st['p-uncond']})${m.trained ? `, ${(m.trainSeconds / 60).toFixed(1)} min here` : ' (a reused checkpoint)'}, final loss ${loss(m.finalLoss)}; ` +
     `sampled with guidance w = ${st.guidance} in ${m.sampleSeconds.toFixed(0)} s on ${m.adapter}.`, '');
   const best = m.nearestLabelAgreementPerDigit.map((v, d) => [v, d]).sort((a, b) => b[0] - a[0]);
   out.push(`A generated digit's nearest MNIST test image (in pixels) carries the label it was drawn with for ${pct(m.nearestLabelAgreement)} of the samples ` +
