@@ -5,9 +5,10 @@
 // keep narrow products (N of 32 or 128) from leaving most lanes idle. The *_b4 entry points read B
 // as vec4s (for B row-contiguous: b_sn = 1; n, b_sk, b_sb and b_off multiples of 4): two reads
 // per k instead of eight. Workgroup (x, y, z) = (WG * COLS-column tile, ROWS-row tile, batch).
-// Same parameters and results as matmul.wgsl, which stays as the plain reference.
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
+// A is read by `a_column(rows, base4, ak)` (the tile's rows of A at k, ak = k * a_sk) from one of
+// two small libraries a kernel prepends: matmul_a.wgsl, one read per row (binding 0), or
+// matmul_a4.wgsl, two vec4 reads per k where A is stored transposed (binding 6). Same parameters
+// and results as matmul.wgsl, which stays as the plain reference.
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: MatmulParams;
@@ -40,17 +41,19 @@ fn a_rows(wid: vec3u) -> array<u32, 8> {
   return rows;
 }
 
+fn a_base4(wid: vec3u) -> u32 { return (p.a_off + wid.z * p.a_sb + wid.y * ROWS) / 4u; }
+
 // One k step: the tile's rows of A times B's row segment [lo, hi].
-fn accumulate(t: ptr<function, Tile>, rows: array<u32, 8>, ak: u32, lo: vec4f, hi: vec4f) {
+fn accumulate(t: ptr<function, Tile>, av: array<f32, 8>, lo: vec4f, hi: vec4f) {
   for (var r = 0u; r < ROWS; r++) {
-    let av = a[rows[r] + ak];
-    (*t).lo[r] += av * lo;
-    (*t).hi[r] += av * hi;
+    (*t).lo[r] += av[r] * lo;
+    (*t).hi[r] += av[r] * hi;
   }
 }
 
 fn blocked(lid: vec3u, wid: vec3u) -> Tile {
   let rows = a_rows(wid);
+  let base4 = a_base4(wid);
   let col0 = col0_of(lid, wid);
   var cols: array<u32, 8>;
   for (var j = 0u; j < COLS; j++) { cols[j] = p.b_off + wid.z * p.b_sb + min(col0 + j, p.n - 1u) * p.b_sn; }
@@ -59,13 +62,14 @@ fn blocked(lid: vec3u, wid: vec3u) -> Tile {
     let bk = kk * p.b_sk;
     let lo = vec4f(b[bk + cols[0]], b[bk + cols[1]], b[bk + cols[2]], b[bk + cols[3]]);
     let hi = vec4f(b[bk + cols[4]], b[bk + cols[5]], b[bk + cols[6]], b[bk + cols[7]]);
-    accumulate(&t, rows, kk * p.a_sk, lo, hi);
+    accumulate(&t, a_column(rows, base4, kk * p.a_sk), lo, hi);
   }
   return t;
 }
 
 fn blocked_b4(lid: vec3u, wid: vec3u) -> Tile {
   let rows = a_rows(wid);
+  let base4 = a_base4(wid);
   let last = p.n / 4u - 1u;
   let base = (p.b_off + wid.z * p.b_sb) / 4u;
   let q0 = base + min(col0_of(lid, wid) / 4u, last);
@@ -75,7 +79,7 @@ fn blocked_b4(lid: vec3u, wid: vec3u) -> Tile {
     let bk = kk * (p.b_sk / 4u);
     let lo = b4[bk + q0];
     let hi = b4[bk + q1];
-    accumulate(&t, rows, kk * p.a_sk, lo, hi);
+    accumulate(&t, a_column(rows, base4, kk * p.a_sk), lo, hi);
   }
   return t;
 }

@@ -66,10 +66,12 @@ for (const variant of ['tiled', 'blocked'] as const) {
 // The addressing emitMatmul offers beyond linear(): two batches of A and B read from one tensor
 // at start offsets, A column-major, and C stored transposed at an offset with a gap between its
 // batches (what the fused two-pixel loss uses); the floats around C stay unwritten (NaN).
+// 'blocked' reads A as vec4s where its offset, strides and size are multiples of 4 (aOff 4 with
+// M = 12: two row tiles, the second reading four rows past M) and one float per row otherwise.
 for (const variant of ['tiled', 'blocked'] as const) {
-  for (const [M, K, N] of [[12, 37, 72], [9, 20, 30]]) {
-    t(`${variant} batched product at offsets with C transposed matches float64 at M=${M} K=${K} N=${N}`, async () => {
-      const aOff = 3, bOff = 2 * M * K + 8; // B's offset a multiple of 4 (blocked reads it as vec4s when N is)
+  for (const [M, K, N, aOff] of [[12, 37, 72, 3], [12, 37, 72, 4], [9, 20, 30, 3]]) {
+    t(`${variant} batched product at offsets with C transposed matches float64 at M=${M} K=${K} N=${N}, A from ${aOff}`, async () => {
+      const bOff = 2 * M * K + 8; // B's offset a multiple of 4 (blocked reads it as vec4s when N is)
       const cOff = 5, gap = 3;
       const data = randomValues(bOff + 2 * K * N, 8);
       const { values } = await withVariant(variant, () => runGraph((g) => {
@@ -117,7 +119,8 @@ for (const variant of ['tiled', 'blocked'] as const) {
   });
 }
 
-for (const [M, K, N] of [[5, 7, 3], [33, 17, 40], [1, 64, 1]]) {
+// K = 20: the weight gradient x^T dy reads x as vec4s in 'blocked' (rows 16..23 a partial tile).
+for (const [M, K, N] of [[5, 7, 3], [33, 17, 40], [33, 20, 40], [1, 64, 1]]) {
 
   // The gradient case, shared by the reference check and the GPU test: backward() draws the same
   // upstream gradient from seed 7, and the central differences (~0.2 s at 33x17x40) run once.

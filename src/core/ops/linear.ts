@@ -1,7 +1,9 @@
 // y = x W + b for x [M, K], W [K, N], b [N]; and the batched matmul it is built on.
 import matmulCode from '../../../shaders/matmul.wgsl';
 import blockedCode from '../../../shaders/matmul_blocked.wgsl';
-import { defineKernel } from '../kernel.js';
+import aRowsCode from '../../../shaders/matmul_a.wgsl';
+import aVec4Code from '../../../shaders/matmul_a4.wgsl';
+import { defineKernel, type Access } from '../kernel.js';
 import { expectDtype, expectShape, type Emitter, type Graph, type Tensor } from '../graph.js';
 import { emitSumBatchLength } from './util.js';
 import type { AdapterKind } from '../../gpu/gpu.js';
@@ -10,12 +12,21 @@ export const MATMUL = defineKernel('matmul.matmul', matmulCode, 'matmul', ['read
 export const MATMUL_BIAS = defineKernel('matmul.matmul_bias', matmulCode, 'matmul_bias', ['read', 'read', 'write', 'uniform', 'read'], { workgroupSize: 256 });
 /** Invocations per workgroup of the blocked kernels: one SIMD batch of a CPU driver. */
 const BLOCKED_WG = 8;
-const blocked = (entry: string, bindings: readonly ('read' | 'write' | 'uniform' | null)[]) =>
-  defineKernel(`matmul_blocked.${entry}`, blockedCode, entry, bindings, { workgroupSize: BLOCKED_WG });
+/**
+ * A blocked kernel: bindings [a, b, c, params, bias, b4, a4]; with `a4`, A is read as vec4s
+ * (matmul_a4.wgsl, binding 6) instead of one float per row (matmul_a.wgsl, binding 0).
+ */
+const blocked = (entry: string, bindings: readonly (Access | null)[], a4 = false) =>
+  defineKernel(`matmul_blocked.${entry}${a4 ? '_a4' : ''}`, blockedCode, entry, a4 ? [null, ...bindings.slice(1), 'read'] : bindings, {
+    workgroupSize: BLOCKED_WG,
+    libraries: [a4 ? aVec4Code : aRowsCode],
+  });
 export const BLOCKED = blocked('matmul', ['read', 'read', 'write', 'uniform']);
 export const BLOCKED_BIAS = blocked('matmul_bias', ['read', 'read', 'write', 'uniform', 'read']);
 export const BLOCKED_B4 = blocked('matmul_b4', ['read', null, 'write', 'uniform', null, 'read']);
 export const BLOCKED_BIAS_B4 = blocked('matmul_bias_b4', ['read', null, 'write', 'uniform', 'read', 'read']);
+export const BLOCKED_A4 = blocked('matmul', ['read', 'read', 'write', 'uniform', null, null], true);
+export const BLOCKED_A4_B4 = blocked('matmul_b4', ['read', null, 'write', 'uniform', null, 'read'], true);
 /** Rows x columns one workgroup of the blocked kernels computes. */
 const BLOCKED_TILE = [8, 8 * BLOCKED_WG] as const;
 
@@ -74,7 +85,9 @@ export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: Matmu
   if (matmulVariant() === 'blocked') {
     const workgroups: [number, number, number] = [Math.ceil(s.n / BLOCKED_TILE[1]), Math.ceil(s.m / BLOCKED_TILE[0]), batch];
     const vec4 = s.b.sn === 1 && [s.n, s.b.sk, s.b.sb ?? 0, s.b.off ?? 0, B.size].every((v) => v % 4 === 0);
-    if (vec4) {
+    const a4 = !bias && s.a.sm === 1 && [s.a.sk, s.a.sb ?? 0, s.a.off ?? 0, A.size].every((v) => v % 4 === 0);
+    if (a4) e.dispatch(vec4 ? BLOCKED_A4_B4 : BLOCKED_A4, vec4 ? [C, B, A] : [B, C, A], params, { workgroups });
+    else if (vec4) {
       if (bias) e.dispatch(BLOCKED_BIAS_B4, [A, C, bias, B], params, { workgroups });
       else e.dispatch(BLOCKED_B4, [A, C, B], params, { workgroups });
     } else if (bias) e.dispatch(BLOCKED_BIAS, [A, B, C, bias], params, { workgroups });
