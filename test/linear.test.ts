@@ -100,6 +100,32 @@ for (const variant of ['tiled', 'blocked'] as const) {
   }
 }
 
+// Large products (at least 2^24 multiply-adds, N >= 256) whose A is not stored transposed read
+// it through a transposed copy in 'blocked' (shaders/transpose.wgsl: M = 33 pads to 36 rows; A
+// at an offset with a gap between batches; a bias). Sums of K = 1000-2000 products of values in
+// ±1 (|C| up to ~40): f32 roundoff stays near 1e-4, one missing or wrong term is at least 0.01.
+t('blocked large products read A through a transposed copy and match float64', async () => {
+  for (const [M, K, N, batch, aOff, gap] of [[33, 2000, 256, 1, 0, 0], [9, 1000, 1024, 2, 3, 5]]) {
+    const aSize = aOff + batch * (M * K + gap);
+    const a = randomValues(aSize, 21), w = randomValues(batch * K * N, 22), bias = randomValues(N, 23);
+    const { values } = await withVariant('blocked', () => runGraph((g) => {
+      const ta = g.input('a', [aSize]), tw = g.input('w', [batch * K * N]), tb = g.input('b', [N]);
+      const c = g.activation('c', [batch, M, N]);
+      g.add({
+        type: 'test_big_matmul', inputs: [ta, tw, tb], outputs: [c],
+        forward: (e) => emitMatmul(e, ta, tw, c, { m: M, n: N, k: K, batch, a: { sm: K, sk: 1, sb: M * K + gap, off: aOff }, b: { sk: N, sn: 1, sb: K * N } }, 0, tb),
+      });
+      return { feeds: [[ta, a], [tw, w], [tb, bias]], outputs: [c] };
+    }));
+    const want = new Float64Array(batch * M * N);
+    for (let b = 0; b < batch; b++) {
+      const x = a.subarray(aOff + b * (M * K + gap), aOff + b * (M * K + gap) + M * K);
+      want.set(linearRef(x, w.subarray(b * K * N, (b + 1) * K * N), bias, M, K, N), b * M * N);
+    }
+    assertClose(values[0], want, 1e-3, 1e-4, `C at M=${M} K=${K} N=${N} batch ${batch}`);
+  }
+});
+
 // A bias added to the first rows only (the fused two-pixel table adds the block projection's
 // bias to its step rows, not its class rows): M = 13 spans two row tiles of the blocked kernel.
 for (const variant of ['tiled', 'blocked'] as const) {
