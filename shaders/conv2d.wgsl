@@ -14,20 +14,26 @@
 // workgroup's invocations share their rows, so the operand indexed by row and inner index (the
 // weight, or dy in the weight gradient) is read at one address across the workgroup, and the
 // gathered operand at per-invocation addresses, its indices and padding tests computed for four
-// columns at once (vec4i). Sums run in a fixed order. Workgroup (x, y) =
-// (WG * 8-column tile, ROWS-row tile).
+// columns at once (vec4i). The forward and the input gradient read the weight from a transposed
+// copy (shaders/transpose.wgsl: [inner, rows_pad], rows contiguous), two vec4s per inner index
+// instead of eight floats. Sums run in a fixed order. Workgroup (x, y) = (WG * 8-column tile,
+// ROWS-row tile).
 
 @group(0) @binding(0) var<storage, read> rows_src: array<f32>;   // indexed by (row, inner): w, or dy for the weight gradient
 @group(0) @binding(1) var<storage, read> cols_src: array<f32>;   // gathered by (inner, column): x, or dy for the input gradient
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> p: Conv2dParams;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
+// the forward's and input gradient's weight, transposed: [inner, rows_pad] (inner: (ci, ky, kx)
+// for the forward; (co, ky, kx) for the input gradient)
+@group(0) @binding(5) var<storage, read> rows4: array<vec4f>;
 
 struct Conv2dParams {
   batch: u32, cin: u32, cout: u32,
   h: u32, w: u32, ho: u32, wo: u32,
   kh: u32, kw: u32, stride: u32, pad_y: u32, pad_x: u32,
   accumulate: u32,
+  rows_pad: u32, // rows4's row length: the rows rounded up to a multiple of 8
 }
 
 const ROWS: u32 = 8u;
@@ -44,6 +50,17 @@ fn add_rows(t: ptr<function, Tile>, at: array<u32, 8>, lo: vec4f, hi: vec4f) {
     let a = rows_src[at[r]];
     (*t).lo[r] += a * lo;
     (*t).hi[r] += a * hi;
+  }
+}
+
+// The same from rows4 at inner index kk: the tile's eight rows as two vec4s.
+fn add_rows4(t: ptr<function, Tile>, kk: u32, row0: u32, lo: vec4f, hi: vec4f) {
+  let at = (kk * p.rows_pad + row0) / 4u;
+  let a = array<vec4f, 2>(rows4[at], rows4[at + 1u]);
+  for (var r = 0u; r < ROWS; r++) {
+    let v = a[r / 4u][r % 4u];
+    (*t).lo[r] += v * lo;
+    (*t).hi[r] += v * hi;
   }
 }
 
@@ -108,9 +125,6 @@ fn forward_tile(lid: vec3u, wid: vec3u) -> Tile {
   let image = p.cin * p.h * p.w;
   let lo = columns(col0, p.ho, p.wo, image, p.stride, -i32(p.pad_y), -i32(p.pad_x));
   let hi = columns(col0 + 4u, p.ho, p.wo, image, p.stride, -i32(p.pad_y), -i32(p.pad_x));
-  let inner = p.cin * p.kh * p.kw;
-  var rows: array<u32, 8>;
-  for (var r = 0u; r < ROWS; r++) { rows[r] = min(row0 + r, p.cout - 1u) * inner; }
   var t: Tile;
   var k = 0u;
   for (var ci = 0u; ci < p.cin; ci++) {
@@ -124,9 +138,7 @@ fn forward_tile(lid: vec3u, wid: vec3u) -> Tile {
       for (var kx = 0; kx < i32(p.kw); kx++) {
         let vlo = gather(alo + kx, rlo & inside(lo.x + kx, p.w));
         let vhi = gather(ahi + kx, rhi & inside(hi.x + kx, p.w));
-        var at: array<u32, 8>;
-        for (var r = 0u; r < ROWS; r++) { at[r] = rows[r] + k; }
-        add_rows(&t, at, vlo, vhi);
+        add_rows4(&t, k, row0, vlo, vhi);
         k++;
       }
     }
@@ -164,8 +176,6 @@ fn input_tile(lid: vec3u, wid: vec3u) -> Tile {
   let image = p.cout * p.ho * p.wo;
   let lo = columns(col0, p.h, p.w, image, 1u, i32(p.pad_y), i32(p.pad_x));
   let hi = columns(col0 + 4u, p.h, p.w, image, 1u, i32(p.pad_y), i32(p.pad_x));
-  var rows: array<u32, 8>;
-  for (var r = 0u; r < ROWS; r++) { rows[r] = min(row0 + r, p.cin - 1u) * taps; }
   var t: Tile;
   for (var co = 0u; co < p.cout; co++) {
     let plane = i32(co * p.ho * p.wo);
@@ -174,10 +184,7 @@ fn input_tile(lid: vec3u, wid: vec3u) -> Tile {
         let vlo = dy_at(lo.base + plane, lo.y - ky, lo.x - kx);
         let vhi = dy_at(hi.base + plane, hi.y - ky, hi.x - kx);
         // w[co, ci, ky, kx] for the tile's rows ci
-        let tap = co * p.cin * taps + u32(ky) * p.kw + u32(kx);
-        var at: array<u32, 8>;
-        for (var r = 0u; r < ROWS; r++) { at[r] = rows[r] + tap; }
-        add_rows(&t, at, vlo, vhi);
+        add_rows4(&t, co * taps + u32(ky) * p.kw + u32(kx), row0, vlo, vhi);
       }
     }
   }

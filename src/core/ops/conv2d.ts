@@ -5,19 +5,21 @@ import convCode from '../../../shaders/conv2d.wgsl';
 import { defineKernel, type Access } from '../kernel.js';
 import { expectShape, type Emitter, type Graph, type Tensor } from '../graph.js';
 import { emitSumBatchLength, nonNegativeInt, positiveInt } from './util.js';
+import { emitTransposed } from './linear.js';
 
 /** Invocations per workgroup: one SIMD batch of a CPU driver, as the blocked matmul. */
 const WG = 8;
 /** Rows x columns of outputs one workgroup computes. */
 const TILE = [8, 8 * WG] as const;
-const WITH_BIAS: Access[] = ['read', 'read', 'write', 'uniform', 'read'];
-const NO_BIAS: Access[] = ['read', 'read', 'write', 'uniform'];
-const k = (entry: string, bindings: Access[]) => defineKernel(`conv2d.${entry}`, convCode, entry, bindings, { workgroupSize: WG });
+// Bindings: [w or dy (the weight gradient's rows), gathered operand, out, params, bias, w transposed].
+const WITH_BIAS: (Access | null)[] = [null, 'read', 'write', 'uniform', 'read', 'read'];
+const NO_BIAS: (Access | null)[] = [null, 'read', 'write', 'uniform', null, 'read'];
+const k = (entry: string, bindings: (Access | null)[]) => defineKernel(`conv2d.${entry}`, convCode, entry, bindings, { workgroupSize: WG });
 const FORWARD = k('conv2d_forward', WITH_BIAS);
 const FORWARD_NO_BIAS = k('conv2d_forward_nobias', NO_BIAS);
 const INPUT_GRAD = k('conv2d_input_grad', NO_BIAS);
 const TRANSPOSE_FORWARD = k('conv_transpose2d_forward', WITH_BIAS);
-const WEIGHT_GRAD = k('conv2d_weight_grad', NO_BIAS);
+const WEIGHT_GRAD = k('conv2d_weight_grad', ['read', 'read', 'write', 'uniform']);
 /** WebGPU's guaranteed maxComputeWorkgroupsPerDimension. */
 const MAX_WORKGROUPS = 65535;
 
@@ -34,8 +36,19 @@ interface Geometry {
   kh: number; kw: number; stride: number; padY: number; padX: number;
 }
 
-const params = (s: Geometry, accumulate: number) =>
-  [s.batch, s.cin, s.cout, s.h, s.w, s.ho, s.wo, s.kh, s.kw, s.stride, s.padY, s.padX, accumulate];
+const params = (s: Geometry, accumulate: number, rowsPad = 0) =>
+  [s.batch, s.cin, s.cout, s.h, s.w, s.ho, s.wo, s.kh, s.kw, s.stride, s.padY, s.padX, accumulate, rowsPad];
+
+/**
+ * The weight viewed as [outer, rows, inner] (row-major), copied as [outer, inner, rowsPad]: the
+ * layout the forward (rows cout, inner (ci, ky, kx)) and the input gradient (outer co, rows ci,
+ * inner (ky, kx)) read as vec4s. rowsPad: rows rounded up to a whole tile.
+ */
+function transposedWeight(e: Emitter, w: Tensor, outer: number, rows: number, inner: number): { wt: Tensor; rowsPad: number } {
+  const rowsPad = Math.ceil(rows / TILE[0]) * TILE[0];
+  const wt = emitTransposed(e, w, rows, inner, outer, { sm: inner, sk: 1, sb: rows * inner, off: 0 }, rowsPad);
+  return { wt, rowsPad };
+}
 
 function grid(rows: number, columns: number, name: string): [number, number, number] {
   const x = Math.ceil(columns / TILE[1]);
@@ -46,14 +59,16 @@ function grid(rows: number, columns: number, name: string): [number, number, num
 // The three products, in the forward conv's frame (x [B, cin, h, w] -> y [B, cout, ho, wo]).
 function emitForward(e: Emitter, s: Geometry, x: Tensor, w: Tensor, y: Tensor, accumulate: number, bias: Tensor | null, name: string): void {
   const workgroups = grid(s.cout, s.batch * s.ho * s.wo, name);
-  if (bias) e.dispatch(FORWARD, [w, x, y, bias], params(s, accumulate), { workgroups });
-  else e.dispatch(FORWARD_NO_BIAS, [w, x, y], params(s, accumulate), { workgroups });
+  const { wt, rowsPad } = transposedWeight(e, w, 1, s.cout, s.cin * s.kh * s.kw);
+  if (bias) e.dispatch(FORWARD, [x, y, bias, wt], params(s, accumulate, rowsPad), { workgroups });
+  else e.dispatch(FORWARD_NO_BIAS, [x, y, wt], params(s, accumulate, rowsPad), { workgroups });
 }
 
 function emitInputGrad(e: Emitter, s: Geometry, dy: Tensor, w: Tensor, dx: Tensor, accumulate: number, bias: Tensor | null, name: string): void {
   const workgroups = grid(s.cin, s.batch * s.h * s.w, name);
-  if (bias) e.dispatch(TRANSPOSE_FORWARD, [w, dy, dx, bias], params(s, accumulate), { workgroups });
-  else e.dispatch(INPUT_GRAD, [w, dy, dx], params(s, accumulate), { workgroups });
+  const { wt, rowsPad } = transposedWeight(e, w, s.cout, s.cin, s.kh * s.kw);
+  if (bias) e.dispatch(TRANSPOSE_FORWARD, [dy, dx, bias, wt], params(s, accumulate, rowsPad), { workgroups });
+  else e.dispatch(INPUT_GRAD, [dy, dx, wt], params(s, accumulate, rowsPad), { workgroups });
 }
 
 function emitWeightGrad(e: Emitter, s: Geometry, dy: Tensor, x: Tensor, dw: Tensor, accumulate: number, name: string): void {

@@ -91,6 +91,18 @@ export interface MatmulShape {
   biasRows?: number;
 }
 
+/**
+ * A [batch, m, k] (strides a, from a.off) copied as A^T [batch, k, mp] (mp >= m a multiple of 4,
+ * zeros past m) into a scratch tensor: the layout whose rows at one k the blocked kernels read
+ * as vec4s (shaders/transpose.wgsl).
+ */
+export function emitTransposed(e: Emitter, A: Tensor, m: number, k: number, batch: number, a: { sm: number; sk: number; sb: number; off: number }, mp: number): Tensor {
+  if (mp < m || mp % 4 !== 0) throw new Error(`transposed operand: padded rows ${mp} must be a multiple of 4 and at least ${m}`);
+  const t = e.scratch('transposed', [batch, k, mp]);
+  e.dispatch(TRANSPOSE_A, [A, t], [m, k, mp, a.sm, a.sk, a.sb, a.off], { workgroups: [Math.ceil(k / TRANSPOSE_WG), batch, 1] });
+  return t;
+}
+
 /** C (+)= op(A) op(B) (+ bias), C [batch, m, n]. */
 export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: MatmulShape, accumulate: number, bias?: Tensor): void {
   const batch = s.batch ?? 1;
@@ -100,8 +112,7 @@ export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: Matmu
   let a4 = blockedKernel && as.sm === 1 && [as.sk, as.sb, as.off, A.size].every((v) => v % 4 === 0);
   if (blockedKernel && !a4 && s.n >= TRANSPOSE_MIN_N && s.m * s.n * s.k * batch >= TRANSPOSE_MIN_WORK) {
     const mp = Math.ceil(s.m / 4) * 4;
-    a = e.scratch('matmul.a_transposed', [batch, s.k, mp]);
-    e.dispatch(TRANSPOSE_A, [A, a], [s.m, s.k, mp, as.sm, as.sk, as.sb, as.off], { workgroups: [Math.ceil(mp / 4 / TRANSPOSE_WG), s.k, batch] });
+    a = emitTransposed(e, A, s.m, s.k, batch, as, mp);
     as = { sm: 1, sk: mp, sb: s.k * mp, off: 0 };
     a4 = true;
   }
