@@ -41,6 +41,9 @@ struct FusedParams {
 // training: sample-major activation rows for the weight-gradient matmuls (src/diffusion/fused.ts):
 // h1 [2B, 32], dL/dpre3 [2B, 32], dL/dpre2 [2B, 64], h2 [2B, 64], one row per sample and position
 @group(0) @binding(10) var<storage, read_write> acts: array<vec4f>;
+// training: the table PQ and the per-sample bias gradients as vec4s (four channels per read/store)
+@group(0) @binding(2) var<storage, read> table4: array<vec4f>;
+@group(0) @binding(11) var<storage, read_write> bias_grads4: array<vec4f>;
 
 const SCHEDULE_WIDTH: u32 = 7u;
 const BIAS_WIDTH: u32 = 128u;

@@ -19,7 +19,7 @@ import { EVALS, forwardRegs, PACKED_FLOATS, SAMPLER_ROWS, trainEntry, WEIGHT_BLO
 
 // The module's generated parts (fusedgen.ts): every kernel of it compiles the whole module.
 const libraries = [philox, drawCode, forwardRegs(), trainEntry()];
-const TRAIN = defineKernel('twopixel.train', code, 'train', [null, 'read', null, 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant', 'write'], { libraries });
+const TRAIN = defineKernel('twopixel.train', code, 'train', [null, null, 'read', 'read', 'read', 'write', null, 'write', 'uniform', 'constant', 'write', 'write'], { libraries });
 const SAMPLE = defineKernel('twopixel.sample', code, 'sample', [null, null, null, 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries });
 const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', 'read', null, null, null, 'write', null, null, 'uniform'], { libraries });
 const PARTIAL_ROWS = defineKernel('bucket.partial_rows', bucketCode, 'partial_rows', ['read', 'write', 'read', null, 'uniform'], { workgroupSize: 8 });
@@ -126,7 +126,7 @@ export function fusedTwoPixelLoss(g: Graph, table: Tensor, schedule: Tensor, o: 
       const weights = packWeights(e, table, head, PACKED_FLOATS);
       partials = e.scratch('fused.partials', [threads, l.width + 1]);
       acts = e.scratch('fused.acts', [rows * 192]);
-      e.dispatch(TRAIN, [table, g.state, schedule, partials, biasGrads, ids, weights, acts], head, threads);
+      e.dispatch(TRAIN, [table, g.state, schedule, partials, ids, weights, acts, biasGrads], head, threads);
     },
     backward(e) {
       const l = layout(e, params);

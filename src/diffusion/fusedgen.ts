@@ -51,26 +51,31 @@ class Code {
 }
 
 /**
- * The forward pass for E evaluations with inputs x_e (vec2f values), step rows pt_e = t_e * 128
- * and labels label_e. Defines n{L}_{c}_{e}, a{L}_{c}_{e}, h{L}_{c}_{e} for blocks 1 and 3 and
+ * The forward pass for E evaluations with inputs x_e (vec2f values), step rows pt4_e = t_e * 32
+ * (in vec4s; training) and labels label_e. Defines n{L}_{c}_{e}, a{L}_{c}_{e}, h{L}_{c}_{e} for blocks 1 and 3 and
  * out_e; block 2's normalised values, outputs and 1/std go to private arrays `${v}n2`, `${v}h2`,
  * `${v}r2` (training only) indexed [e][channel or group].
  */
 function forward(code: Code, E: number, v: string, training: boolean) {
   const es = range(E);
   const at = (n: number, s: string) => code.emit(n, s);
-  // The block bias of channel c for every evaluation: P(t) + Q(label). Training reads the tables
-  // from storage at each sample's own step; the sampler, whose evaluations share t, from the
-  // uniform block (vec4 v, component k of the table row: c = 4 v + k).
-  const biases = (n: number, tag: string, c: string, v: string, k: number) => {
+  // The block bias of channel c = 4 v + k for every evaluation: P(t) + Q(label), component k of
+  // vec4 v of the table rows. Training reads the tables from storage (table4), P at each
+  // sample's own step, one vec4 per four channels (group: the name of those four's reads); the
+  // sampler, whose evaluations share t, from the uniform block.
+  const biases = (n: number, tag: string, group: string, v: string, k: number) => {
     if (training) {
-      at(n, `let qr${tag} = vec3f(table[q_row + ${c}], table[q_row + BIAS_WIDTH + ${c}], table[q_row + 2u * BIAS_WIDTH + ${c}]);`);
+      if (k === 0) {
+        at(n, `let qv${group} = array<vec4f, 3>(table4[q_row4 + ${v}], table4[q_row4 + ROW4 + ${v}], table4[q_row4 + 2u * ROW4 + ${v}]);`);
+        for (const e of es) at(n, `let pv${group}_${e} = table4[pt4_${e} + ${v}];`);
+      }
+      at(n, `let qr${tag} = vec3f(qv${group}[0].${lane(k)}, qv${group}[1].${lane(k)}, qv${group}[2].${lane(k)});`);
     } else {
       at(n, `let qr${tag} = vec3f(wts[Q_START + ${v}].${lane(k)}, wts[Q_START + ROW4 + ${v}].${lane(k)}, wts[Q_START + 2u * ROW4 + ${v}].${lane(k)});`);
       at(n, `let pr${tag} = wts[p_row + ${v}].${lane(k)};`);
     }
     for (const e of es) {
-      const pe = training ? `table[pt_${e} + ${c}]` : `pr${tag}`;
+      const pe = training ? `pv${group}_${e}.${lane(k)}` : `pr${tag}`;
       at(n, `let bias${tag}_${e} = ${pe} + select(select(qr${tag}.z, qr${tag}.y, label_${e} == 1u), qr${tag}.x, label_${e} == 0u);`);
     }
   };
@@ -92,7 +97,7 @@ function forward(code: Code, E: number, v: string, training: boolean) {
   };
   // Block 1 (kernel 2, the right pad zero) and its GroupNorm, written out.
   for (const c of range(C1)) {
-    biases(2, `1_${c}`, `${c}u`, `${c >> 2}u`, c & 3);
+    biases(2, `1_${c}`, `1_${c >> 2}`, `${c >> 2}u`, c & 3);
     at(2, `let k1_${c} = vec3f(${w('w1', 2 * c)}, ${w('w1', 2 * c + 1)}, ${w('b1', c)});`);
     for (const e of es) {
       at(2, `let pre1_${c}_${e} = vec2f(k1_${c}.z + bias1_${c}_${e}) + vec2f(k1_${c}.x * x_${e}.x + k1_${c}.y * x_${e}.y, k1_${c}.x * x_${e}.y);`);
@@ -107,7 +112,7 @@ function forward(code: Code, E: number, v: string, training: boolean) {
   at(4, `let bt = wts[base_e2 + blk];`);
   for (const j of range(4)) {
     const c = `(4u * blk + ${j}u)`;
-    biases(4, `${j}`, `${C1}u + ${c}`, `${C1 / 4}u + blk`, j);
+    biases(4, `${j}`, 'b2', `${C1 / 4}u + blk`, j);
     for (const k of range(C1 / 4)) at(4, `let r${j}_${k} = wts[base_w2 + ${c} * ${C1 / 4}u + ${k}u];`);
     for (const e of es) {
       at(4, `let q${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e}) + ${range(C1).map((ci) => `r${j}_${ci >> 2}.${lane(ci)} * h1_${ci}_${e}`).join(' + ')};`);
@@ -134,7 +139,7 @@ function forward(code: Code, E: number, v: string, training: boolean) {
   at(2, `for (var blk = 0u; blk < p.n32 / 4u; blk++) {`);
   at(4, `let bb = wts[base_b3 + blk];`);
   for (const j of range(4)) {
-    biases(4, `${j}`, `${C1 + C2}u + 4u * blk + ${j}u`, `${(C1 + C2) / 4}u + blk`, j);
+    biases(4, `${j}`, 'b3', `${(C1 + C2) / 4}u + blk`, j);
     for (const e of es) at(4, `var acc${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e});`);
   }
   for (const ci of range(C2)) {
@@ -204,10 +209,10 @@ export function forwardRegs(): string {
 
 /**
  * The body of the training entry point's sample loop for TRAIN_EVALS samples at once: given
- * x_e (x_t), pt_e, label_e, slope_e = dL/d(output) (zero for a sample past the batch), i_e and
+ * x_e (x_t), pt4_e, label_e, slope_e = dL/d(output) (zero for a sample past the batch), i_e and
  * live_e, it runs the forward pass, then accumulates the parameter gradients into the private
  * accumulators (gw1 ... gb4 of shaders/twopixel.wgsl), writes each live sample's block-bias
- * gradient to out_side and the activation rows of W2's and W3's gradients to acts (for the
+ * gradient to bias_grads4 and the activation rows of W2's and W3's gradients to acts (for the
  * matmul of fused.ts: a private accumulator of 2 x 2048 floats per invocation, updated at a
  * dynamic index, was 40 % of the kernel). The forward's output is out_e (the loss is taken in
  * between, so the caller splits the body into forward and backward).
@@ -221,8 +226,9 @@ function trainBody(): { forward: string; backward: string; privates: string } {
   const code = new Code();
   const at = (n: number, s: string) => code.emit(n, s);
   const sumE = (f: (e: number) => string) => es.map(f).join(' + ');
-  const biasGrad = (n: number, offset: string, c: string, value: (e: number) => string) => {
-    for (const e of es) at(n, `if (live_${e}) { out_side[i_${e} * BIAS_WIDTH + ${offset} + ${c}] = ${value(e)}; }`);
+  // A live sample's block-bias gradient for four channels (vec4 v of its row): one vec4 store.
+  const biasGrad4 = (n: number, v: string, value: (e: number, k: number) => string) => {
+    for (const e of es) at(n, `if (live_${e}) { bias_grads4[i_${e} * ROW4 + ${v}] = vec4f(${range(4).map((k) => value(e, k)).join(', ')}); }`);
   };
   // Through SiLU, the affine and GroupNorm of a straight-line block: d{L}_{c}_{e} = dL/dh on
   // entry; defines dp{L}_{c}_{e} = dL/dpre and accumulates gamma and beta gradients.
@@ -256,10 +262,8 @@ function trainBody(): { forward: string; backward: string; privates: string } {
   // Block 3's norm, then its bias gradients.
   normBackward(3, C3, GROUPS[2], (c, e) => `(k4_${c} * slope_${e})`);
   for (const q of range(C3 / 4)) actWrite(code, es, 2, 'act_dp3', C3, `${q}u`, (e, k) => `dp3_${4 * q + k}_${e}`);
-  for (const c of range(C3)) {
-    at(2, `gb3[${c}] += ${sumE((e) => `dp3_${c}_${e}.x + dp3_${c}_${e}.y`)};`);
-    biasGrad(2, `${C1 + C2}u`, `${c}u`, (e) => `dp3_${c}_${e}.x + dp3_${c}_${e}.y`);
-  }
+  for (const c of range(C3)) at(2, `gb3[${c}] += ${sumE((e) => `dp3_${c}_${e}.x + dp3_${c}_${e}.y`)};`);
+  for (const q of range(C3 / 4)) biasGrad4(2, `${(C1 + C2) / 4 + q}u`, (e, k) => `dp3_${4 * q + k}_${e}.x + dp3_${4 * q + k}_${e}.y`);
   // Block 1's input gradient collects from block 2 (below) and the skip connection.
   for (const ci of range(C1)) for (const e of es) at(2, `var dh1_${ci}_${e} = k4_${C3 + ci} * slope_${e};`);
   // Blocks 3 and 2 backward, four block-2 channels c = 4 blk + j per iteration: dL/dh2_c from
@@ -291,12 +295,12 @@ function trainBody(): { forward: string; backward: string; privates: string } {
     }
   }
   actWrite(code, es, 4, 'act_dp2', C2, 'blk', (e, k) => `dp${k}_${e}`);
+  biasGrad4(4, `${C1 / 4}u + blk`, (e, k) => `dp${k}_${e}.x + dp${k}_${e}.y`);
   for (const j of range(4)) {
     const c = `(4u * blk + ${j}u)`;
     at(4, `gg2[${c}] += ${sumE((e) => `dot(da${j}_${e}, n${j}_${e})`)};`);
     at(4, `ge2[${c}] += ${sumE((e) => `da${j}_${e}.x + da${j}_${e}.y`)};`);
     at(4, `gb2[${c}] += ${sumE((e) => `dp${j}_${e}.x + dp${j}_${e}.y`)};`);
-    biasGrad(4, `${C1}u`, c, (e) => `dp${j}_${e}.x + dp${j}_${e}.y`);
     for (const k of range(C1 / 4)) at(4, `let r${j}_${k} = wts[base_w2 + ${c} * ${C1 / 4}u + ${k}u];`);
     for (const ci of range(C1)) {
       for (const e of es) at(4, `dh1_${ci}_${e} += r${j}_${ci >> 2}.${lane(ci)} * dp${j}_${e};`);
@@ -307,10 +311,10 @@ function trainBody(): { forward: string; backward: string; privates: string } {
   normBackward(1, C1, GROUPS[0], (c, e) => `dh1_${c}_${e}`);
   for (const c of range(C1)) {
     at(2, `gb1[${c}] += ${sumE((e) => `dp1_${c}_${e}.x + dp1_${c}_${e}.y`)};`);
-    biasGrad(2, '0u', `${c}u`, (e) => `dp1_${c}_${e}.x + dp1_${c}_${e}.y`);
     at(2, `gw1[${2 * c}] += ${sumE((e) => `dot(dp1_${c}_${e}, x_${e})`)};`);
     at(2, `gw1[${2 * c + 1}] += ${sumE((e) => `dp1_${c}_${e}.x * x_${e}.y`)};`);
   }
+  for (const q of range(C1 / 4)) biasGrad4(2, `${q}u`, (e, k) => `dp1_${4 * q + k}_${e}.x + dp1_${4 * q + k}_${e}.y`);
   return { forward: fwd.toString(), backward: code.toString(), privates: privates('t_', E, true) };
 }
 
@@ -329,7 +333,7 @@ export function trainEntry(): string {
     pre.emit(4, `let live_${e} = i_${e} < p.batch;`);
     pre.emit(4, `let draw_${e} = draw_sample(i_${e}, key);`);
     pre.emit(4, `let x_${e} = draw_${e}.xt;`);
-    pre.emit(4, `let pt_${e} = draw_${e}.t * BIAS_WIDTH;`);
+    pre.emit(4, `let pt4_${e} = draw_${e}.t * ROW4;`);
     pre.emit(4, `let label_${e} = draw_${e}.label;`);
   }
   const post = new Code();
@@ -349,7 +353,7 @@ export function trainEntry(): string {
     '  let key = vec2u(state[1], state[2]);',
     '  let inv_n = 1.0 / f32(2u * p.batch);',
     `  let act_h1 = 0u; let act_dp3 = ${2 * C1}u * p.batch; let act_dp2 = ${4 * C1}u * p.batch; let act_h2 = act_dp2 + ${2 * C2}u * p.batch;`,
-    '  let q_row = (p.steps + 1u) * BIAS_WIDTH;',
+    '  let q_row4 = (p.steps + 1u) * ROW4;',
     '  var loss = 0.0;',
     `  for (var first = tid * ${E}u; first < p.batch; first += p.threads * ${E}u) {`,
     pre.toString(),
