@@ -53,8 +53,10 @@ class Code {
 /**
  * The forward pass for E evaluations with inputs x_e (vec2f values), step rows pt4_e = t_e * 32
  * (in vec4s; training) and labels label_e. Defines n{L}_{c}_{e}, a{L}_{c}_{e}, h{L}_{c}_{e} for blocks 1 and 3 and
- * out_e; block 2's normalised values, outputs and 1/std go to private arrays `${v}n2`, `${v}h2`,
- * `${v}r2` (training only) indexed [e][channel or group].
+ * out_e; block 2's normalised values and outputs and block 3's pre-activations go to private
+ * arrays `${v}n2` (training only), `${v}h2`, `${v}pre3` indexed [e][channel / 4] (a mat4x2f:
+ * four channels at both positions; one access where there were four), 1/std of block 2's
+ * groups to `${v}r2` (training only) [e][group / 2].
  */
 function forward(code: Code, E: number, v: string, training: boolean) {
   const es = range(E);
@@ -123,18 +125,27 @@ function forward(code: Code, E: number, v: string, training: boolean) {
       const [a, b] = [`q${2 * g}_${e}`, `q${2 * g + 1}_${e}`];
       at(4, `let m${g}_${e} = (${a}.x + ${a}.y + ${b}.x + ${b}.y) * 0.25;`);
       at(4, `let s${g}_${e} = inverseSqrt((dot(${a} - m${g}_${e}, ${a} - m${g}_${e}) + dot(${b} - m${g}_${e}, ${b} - m${g}_${e})) * 0.25 + 1e-5);`);
-      if (training) at(4, `${v}r2[${e}][2u * blk + ${g}u] = s${g}_${e};`);
       for (const j of [2 * g, 2 * g + 1]) {
         at(4, `let n${j}_${e} = (q${j}_${e} - m${g}_${e}) * s${g}_${e};`);
-        if (training) at(4, `${v}n2[${e}][4u * blk + ${j}u] = n${j}_${e};`);
         at(4, `let a${j}_${e} = n${j}_${e} * gm.${lane(j)} + bt.${lane(j)};`);
-        at(4, `${v}h2[${e}][4u * blk + ${j}u] = ${silu(`a${j}_${e}`)};`);
+        at(4, `let hb${j}_${e} = ${silu(`a${j}_${e}`)};`);
       }
     }
-    if (training) actWrite(code, [e], 4, 'act_h2', C2, 'blk', (e, k) => `${v}h2[${e}][4u * blk + ${k}u]`);
+    // One store of each array per iteration: four channels' values as a mat4x2f (column j:
+    // channel 4 blk + j at both positions), 1/std of the two groups as a vec2f.
+    const four = (name: string) => `mat4x2f(${range(4).map((j) => `${name}${j}_${e}`).join(', ')})`;
+    at(4, `${v}h2[${e}][blk] = ${four('hb')};`);
+    if (training) {
+      at(4, `${v}n2[${e}][blk] = ${four('n')};`);
+      at(4, `${v}r2[${e}][blk] = vec2f(s0_${e}, s1_${e});`);
+      actWrite(code, [e], 4, 'act_h2', C2, 'blk', (e, k) => `hb${k}_${e}`);
+    }
   }
   at(2, `}`);
-  for (const e of es) for (const ci of range(C2)) at(2, `let h2_${ci}_${e} = ${v}h2[${e}][${ci}];`);
+  for (const e of es) {
+    for (const q of range(C2 / 4)) at(2, `let h2q${q}_${e} = ${v}h2[${e}][${q}];`);
+    for (const ci of range(C2)) at(2, `let h2_${ci}_${e} = h2q${ci >> 2}_${e}[${ci & 3}];`);
+  }
   // Block 3: four output channels per iteration; W3 is [64][32] (input-major), one vec4 per input.
   at(2, `for (var blk = 0u; blk < p.n32 / 4u; blk++) {`);
   at(4, `let bb = wts[base_b3 + blk];`);
@@ -146,9 +157,12 @@ function forward(code: Code, E: number, v: string, training: boolean) {
     at(4, `let v${ci} = wts[base_w3 + ${ci * (C3 / 4)}u + blk];`);
     for (const e of es) at(4, range(4).map((j) => `acc${j}_${e} += v${ci}.${lane(j)} * h2_${ci}_${e};`).join(' '));
   }
-  for (const j of range(4)) for (const e of es) at(4, `${v}pre3[${e}][4u * blk + ${j}u] = acc${j}_${e};`);
+  for (const e of es) at(4, `${v}pre3[${e}][blk] = mat4x2f(${range(4).map((j) => `acc${j}_${e}`).join(', ')});`);
   at(2, `}`);
-  for (const e of es) for (const c of range(C3)) at(2, `let pre3_${c}_${e} = ${v}pre3[${e}][${c}];`);
+  for (const e of es) {
+    for (const q of range(C3 / 4)) at(2, `let pre3q${q}_${e} = ${v}pre3[${e}][${q}];`);
+    for (const c of range(C3)) at(2, `let pre3_${c}_${e} = pre3q${c >> 2}_${e}[${c & 3}];`);
+  }
   normSilu(3, C3, GROUPS[2]);
   // The output conv over [h3, h1] (the skip connection).
   for (const ci of range(C3 + C1)) at(2, `let k4_${ci} = ${w('w4', ci)};`);
@@ -173,7 +187,7 @@ function actWrite(code: Code, es: number[], n: number, region: string, width: nu
 
 function privates(v: string, E: number, training: boolean): string {
   const decl = (name: string, type: string, n: number) => `var<private> ${v}${name}: array<array<${type}, ${n}>, ${E}>;`;
-  return [decl('h2', 'vec2f', C2), decl('pre3', 'vec2f', C3), ...(training ? [decl('n2', 'vec2f', C2), decl('r2', 'f32', C2 / 2)] : [])].join('\n');
+  return [decl('h2', 'mat4x2f', C2 / 4), decl('pre3', 'mat4x2f', C3 / 4), ...(training ? [decl('n2', 'mat4x2f', C2 / 4), decl('r2', 'vec2f', C2 / 4)] : [])].join('\n');
 }
 
 const bases = (code: Code) => {
@@ -280,10 +294,12 @@ function trainBody(): { forward: string; backward: string; privates: string } {
     }
   }
   for (const e of es) {
+    at(4, `let n2q_${e} = t_n2[${e}][blk];`);
+    at(4, `let r2q_${e} = t_r2[${e}][blk];`);
     for (const g of [0, 1]) {
       const js = [2 * g, 2 * g + 1];
       for (const j of js) {
-        at(4, `let n${j}_${e} = t_n2[${e}][4u * blk + ${j}u];`);
+        at(4, `let n${j}_${e} = n2q_${e}[${j}];`);
         at(4, `let a${j}_${e} = n${j}_${e} * gm.${lane(j)} + bt.${lane(j)};`);
         at(4, `let sg${j}_${e} = 1.0 / (1.0 + exp(-a${j}_${e}));`);
         at(4, `let da${j}_${e} = dh2_${j}_${e} * sg${j}_${e} * (1.0 + a${j}_${e} * (1.0 - sg${j}_${e}));`);
@@ -291,7 +307,7 @@ function trainBody(): { forward: string; backward: string; privates: string } {
       }
       at(4, `let mb1_${g}_${e} = (${js.map((j) => `dn${j}_${e}.x + dn${j}_${e}.y`).join(' + ')}) * 0.25;`);
       at(4, `let mb2_${g}_${e} = (${js.map((j) => `dot(dn${j}_${e}, n${j}_${e})`).join(' + ')}) * 0.25;`);
-      for (const j of js) at(4, `let dp${j}_${e} = t_r2[${e}][2u * blk + ${g}u] * (dn${j}_${e} - mb1_${g}_${e} - n${j}_${e} * mb2_${g}_${e});`);
+      for (const j of js) at(4, `let dp${j}_${e} = r2q_${e}.${lane(g)} * (dn${j}_${e} - mb1_${g}_${e} - n${j}_${e} * mb2_${g}_${e});`);
     }
   }
   actWrite(code, es, 4, 'act_dp2', C2, 'blk', (e, k) => `dp${k}_${e}`);
