@@ -51,41 +51,11 @@ class Code {
 }
 
 /**
- * Training's block 3, after block 2's loop: block 2's outputs from the private array, then four
- * output channels per iteration (W3 is [64][32], input-major: one vec4 per input), their
- * pre-activations to a private array and out again as named values.
- */
-function blockThree(code: Code, es: number[], v: string, biases: (n: number, tag: string, group: string, vec: string, k: number) => void) {
-  const at = (n: number, s: string) => code.emit(n, s);
-  for (const e of es) {
-    for (const q of range(C2 / 4)) at(2, `let h2q${q}_${e} = ${v}h2[${e}][${q}];`);
-    for (const ci of range(C2)) at(2, `let h2_${ci}_${e} = h2q${ci >> 2}_${e}[${ci & 3}];`);
-  }
-  at(2, `for (var blk = 0u; blk < p.n32 / 4u; blk++) {`);
-  at(4, `let bb = wts[base_b3 + blk];`);
-  for (const j of range(4)) {
-    biases(4, `${j}`, 'b3', `${(C1 + C2) / 4}u + blk`, j);
-    for (const e of es) at(4, `var acc${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e});`);
-  }
-  for (const ci of range(C2)) {
-    at(4, `let v${ci} = wts[base_w3 + ${ci * (C3 / 4)}u + blk];`);
-    for (const e of es) at(4, range(4).map((j) => `acc${j}_${e} += v${ci}.${lane(j)} * h2_${ci}_${e};`).join(' '));
-  }
-  for (const e of es) at(4, `${v}pre3[${e}][blk] = mat4x2f(${range(4).map((j) => `acc${j}_${e}`).join(', ')});`);
-  at(2, `}`);
-  for (const e of es) {
-    for (const q of range(C3 / 4)) at(2, `let pre3q${q}_${e} = ${v}pre3[${e}][${q}];`);
-    for (const c of range(C3)) at(2, `let pre3_${c}_${e} = pre3q${c >> 2}_${e}[${c & 3}];`);
-  }
-}
-
-/**
  * The forward pass for E evaluations with inputs x_e (vec2f values), step rows pt4_e = t_e * 32
- * (in vec4s; training) and labels label_e. Defines n{L}_{c}_{e}, a{L}_{c}_{e}, h{L}_{c}_{e} for blocks 1 and 3 and
- * out_e; block 2's normalised values and outputs and block 3's pre-activations go to private
- * arrays `${v}n2` (training only), `${v}h2`, `${v}pre3` indexed [e][channel / 4] (a mat4x2f:
- * four channels at both positions; one access where there were four), 1/std of block 2's
- * groups to `${v}r2` (training only) [e][group / 2].
+ * (in vec4s; training) and labels label_e. Defines n{L}_{c}_{e}, a{L}_{c}_{e}, h{L}_{c}_{e} for
+ * blocks 1 and 3 and out_e. Training keeps block 2's normalised values for its backward pass in
+ * the private array `${v}n2` [e][channel / 4] (a mat4x2f: four channels at both positions, one
+ * access where there were four) and 1/std of its groups in `${v}r2` [e][group / 2].
  */
 function forward(code: Code, E: number, v: string, training: boolean) {
   const es = range(E);
@@ -136,14 +106,11 @@ function forward(code: Code, E: number, v: string, training: boolean) {
   }
   normSilu(1, C1, GROUPS[0]);
   if (training) for (const q of range(C1 / 4)) actWrite(code, es, 2, 'act_h1', C1, `${q}u`, (e, k) => `h1_${4 * q + k}_${e}`);
-  // The sampler accumulates block 3 inside block 2's loop, as each four of block 2's outputs are
-  // ready (W3 is [64][32], input-major: row ci is eight vec4s), so that no private array holds
-  // them; training keeps block 2's outputs for its backward pass and runs block 3 after the loop.
-  if (!training) {
-    for (const c of range(C3)) {
-      biases(2, `3_${c}`, `3_${c >> 2}`, `${(C1 + C2) / 4 + (c >> 2)}u`, c & 3);
-      for (const e of es) at(2, `var acc3_${c}_${e} = vec2f(${w('b3', c)} + bias3_${c}_${e});`);
-    }
+  // Block 3 accumulates inside block 2's loop, as each four of block 2's outputs are ready (W3 is
+  // [64][32], input-major: row ci is eight vec4s), so that no private array holds them.
+  for (const c of range(C3)) {
+    biases(2, `3_${c}`, `3_${c >> 2}`, `${(C1 + C2) / 4 + (c >> 2)}u`, c & 3);
+    for (const e of es) at(2, `var acc3_${c}_${e} = vec2f(${w('b3', c)} + bias3_${c}_${e});`);
   }
   // Block 2: four output channels (two GroupNorm groups) per iteration; W2 is [64][32].
   at(2, `for (var blk = 0u; blk < p.n32 / 2u; blk++) {`);
@@ -173,23 +140,17 @@ function forward(code: Code, E: number, v: string, training: boolean) {
     // channel 4 blk + j at both positions), 1/std of the two groups as a vec2f.
     const four = (name: string) => `mat4x2f(${range(4).map((j) => `${name}${j}_${e}`).join(', ')})`;
     if (training) {
-      at(4, `${v}h2[${e}][blk] = ${four('hb')};`);
       at(4, `${v}n2[${e}][blk] = ${four('n')};`);
       at(4, `${v}r2[${e}][blk] = vec2f(s0_${e}, s1_${e});`);
       actWrite(code, [e], 4, 'act_h2', C2, 'blk', (e, k) => `hb${k}_${e}`);
     }
   }
-  if (!training) {
-    for (const j of range(4)) {
-      for (const q of range(C3 / 4)) at(4, `let w3r${j}_${q} = wts[base_w3 + (4u * blk + ${j}u) * ${C3 / 4}u + ${q}u];`);
-      for (const e of es) at(4, range(C3).map((c) => `acc3_${c}_${e} += w3r${j}_${c >> 2}.${lane(c)} * hb${j}_${e};`).join(' '));
-    }
-    at(2, `}`);
-    for (const e of es) for (const c of range(C3)) at(2, `let pre3_${c}_${e} = acc3_${c}_${e};`);
-  } else {
-    at(2, `}`);
-    blockThree(code, es, v, biases);
+  for (const j of range(4)) {
+    for (const q of range(C3 / 4)) at(4, `let w3r${j}_${q} = wts[base_w3 + (4u * blk + ${j}u) * ${C3 / 4}u + ${q}u];`);
+    for (const e of es) at(4, range(C3).map((c) => `acc3_${c}_${e} += w3r${j}_${c >> 2}.${lane(c)} * hb${j}_${e};`).join(' '));
   }
+  at(2, `}`);
+  for (const e of es) for (const c of range(C3)) at(2, `let pre3_${c}_${e} = acc3_${c}_${e};`);
   normSilu(3, C3, GROUPS[2]);
   // The output conv over [h3, h1] (the skip connection).
   for (const ci of range(C3 + C1)) at(2, `let k4_${ci} = ${w('w4', ci)};`);
@@ -215,7 +176,7 @@ function actWrite(code: Code, es: number[], n: number, region: string, width: nu
 function privates(v: string, E: number, training: boolean): string {
   if (!training) return '';
   const decl = (name: string, type: string, n: number) => `var<private> ${v}${name}: array<array<${type}, ${n}>, ${E}>;`;
-  return [decl('h2', 'mat4x2f', C2 / 4), decl('pre3', 'mat4x2f', C3 / 4), ...(training ? [decl('n2', 'mat4x2f', C2 / 4), decl('r2', 'vec2f', C2 / 4)] : [])].join('\n');
+  return [decl('n2', 'mat4x2f', C2 / 4), decl('r2', 'vec2f', C2 / 4)].join('\n');
 }
 
 const bases = (code: Code) => {
