@@ -67,9 +67,10 @@ for (const variant of ['tiled', 'blocked'] as const) {
 // at start offsets, A column-major, and C stored transposed at an offset with a gap between its
 // batches (what the fused two-pixel loss uses); the floats around C stay unwritten (NaN).
 // 'blocked' reads A as vec4s where its offset, strides and size are multiples of 4 (aOff 4 with
-// M = 12: two row tiles, the second reading four rows past M) and one float per row otherwise.
+// M = 12: two row tiles, the second reading four rows past M; with N = 72 B as vec4s too, with
+// N = 30 B one float per column) and one float per row otherwise.
 for (const variant of ['tiled', 'blocked'] as const) {
-  for (const [M, K, N, aOff] of [[12, 37, 72, 3], [12, 37, 72, 4], [9, 20, 30, 3]]) {
+  for (const [M, K, N, aOff] of [[12, 37, 72, 3], [12, 37, 72, 4], [12, 37, 30, 4], [9, 20, 30, 3]]) {
     t(`${variant} batched product at offsets with C transposed matches float64 at M=${M} K=${K} N=${N}, A from ${aOff}`, async () => {
       const bOff = 2 * M * K + 8; // B's offset a multiple of 4 (blocked reads it as vec4s when N is)
       const cOff = 5, gap = 3;
@@ -102,10 +103,11 @@ for (const variant of ['tiled', 'blocked'] as const) {
 
 // Large products (at least 2^24 multiply-adds, N >= 256) whose A is not stored transposed read
 // it through a transposed copy in 'blocked' (shaders/transpose.wgsl: M = 33 pads to 36 rows; A
-// at an offset with a gap between batches; a bias). Sums of K = 1000-2000 products of values in
-// ±1 (|C| up to ~40): f32 roundoff stays near 1e-4, one missing or wrong term is at least 0.01.
+// at an offset with a gap between batches; a bias; N = 257 reads B one float per column). Sums
+// of K = 1000-2000 products of values in ±1 (|C| up to ~40): f32 roundoff stays near 1e-4, one
+// missing or wrong term is at least 0.01.
 t('blocked large products read A through a transposed copy and match float64', async () => {
-  for (const [M, K, N, batch, aOff, gap] of [[33, 2000, 256, 1, 0, 0], [9, 1000, 1024, 2, 3, 5]]) {
+  for (const [M, K, N, batch, aOff, gap] of [[33, 2000, 257, 1, 0, 0], [33, 2000, 256, 1, 0, 0], [9, 1000, 1024, 2, 3, 5]]) {
     const aSize = aOff + batch * (M * K + gap);
     const a = randomValues(aSize, 21), w = randomValues(batch * K * N, 22), bias = randomValues(N, 23);
     const { values } = await withVariant('blocked', () => runGraph((g) => {
