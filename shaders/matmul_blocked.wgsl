@@ -7,10 +7,11 @@
 // per k instead of eight. Workgroup (x, y, z) = (WG * COLS-column tile, ROWS-row tile, batch).
 // A is read by `a_column(rows, base4, ak)` (the tile's rows of A at k, ak = k * a_sk) from one of
 // two small libraries a kernel prepends: matmul_a.wgsl, one read per row (binding 0), or
-// matmul_a4.wgsl, two vec4 reads per k where A is stored transposed (binding 6). Same parameters
-// and results as matmul.wgsl, which stays as the plain reference.
+// matmul_a4.wgsl, two vec4 reads per k where A is stored transposed (binding 6). C is written by
+// `put_row(base, col0, lo, hi)` (one row's eight columns) from matmul_c.wgsl, one store per
+// float (binding 2), or matmul_c4.wgsl, two vec4 stores where C's rows are contiguous. Same
+// parameters and results as matmul.wgsl, which stays as the plain reference.
 @group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: MatmulParams;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read> b4: array<vec4f>;
@@ -93,14 +94,7 @@ fn store(lid: vec3u, wid: vec3u, t: Tile, bias_lo: vec4f, bias_hi: vec4f) {
     if (row >= p.m) { break; }
     let base = p.c_off + wid.z * p.c_sb + row * p.c_sm;
     let biased = row < p.bias_rows;
-    let values = array<vec4f, 2>(t.lo[r] + select(vec4f(0.0), bias_lo, biased), t.hi[r] + select(vec4f(0.0), bias_hi, biased));
-    for (var j = 0u; j < COLS; j++) {
-      if (col0 + j < p.n) {
-        let value = values[j / 4u][j % 4u];
-        let at = base + (col0 + j) * p.c_sn;
-        c[at] = select(value, c[at] + value, p.accumulate == 1u);
-      }
-    }
+    put_row(base, col0, t.lo[r] + select(vec4f(0.0), bias_lo, biased), t.hi[r] + select(vec4f(0.0), bias_hi, biased));
   }
 }
 

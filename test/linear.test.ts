@@ -2,8 +2,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emitMatmul, linear, matmulVariant, preferMatmulVariantFor, setMatmulVariant, type MatmulVariant } from '../src/core/ops/linear.js';
 import { testGpu } from './device.js';
+import { add } from '../src/core/ops/elementwise.js';
 import { assertClose, assertGradients, backward, numericGradients, once, randomValues, runGraph } from './harness.js';
-import { linearBackward, linearRef } from './reference.js';
+import { addRef, linearBackward, linearRef } from './reference.js';
 
 // Tolerances. Forward: a K-term f32 dot product of values in ±1: atol 1e-5 + rtol 1e-5.
 // Backward: f32 sums over M or N (up to 40 terms): atol 1e-4 + rtol 1e-4 against central
@@ -169,6 +170,26 @@ for (const [M, K, N] of [[5, 7, 3], [33, 17, 40], [33, 20, 40], [1, 64, 1]]) {
       assertClose(drawn, up, 0, 0, 'upstream gradient');
       assertGradients(grads, linearBackward(x, w, up, M, K, N), BWD, GRADS, 'the analytic reference');
       assertGradients(grads, finiteDifferences(), BWD, GRADS, 'finite differences');
+    });
+  }
+}
+
+// One weight and bias in two linears: the second weight-gradient product adds onto the first
+// (C += ...). N = 40 stores C as vec4s in 'blocked', N = 30 one float per column.
+for (const variant of ['tiled', 'blocked'] as const) {
+  for (const N of [40, 30]) {
+    t(`${variant} gradients accumulate where W and b serve two linears (N = ${N})`, async () => {
+      const [M, K] = [6, 12];
+      const x1 = randomValues(M * K, 31), x2 = randomValues(M * K, 32), w = randomValues(K * N, 33), b = randomValues(N, 34);
+      const { grads, up } = await withVariant(variant, () => backward([
+        { name: 'x1', shape: [M, K], values: x1 },
+        { name: 'x2', shape: [M, K], values: x2 },
+        { name: 'w', shape: [K, N], values: w },
+        { name: 'b', shape: [N], values: b },
+      ], (g, [t1, t2, tw, tb]) => add(g, linear(g, t1, tw, tb, 'first'), linear(g, t2, tw, tb, 'second')), 35));
+      const [dx1, dw1, db1] = linearBackward(x1, w, up, M, K, N);
+      const [dx2, dw2, db2] = linearBackward(x2, w, up, M, K, N);
+      assertGradients(grads, [dx1, dx2, addRef(dw1, dw2), addRef(db1, db2)], BWD, ['dx1', 'dx2', 'dw', 'db'], 'the analytic reference (both linears add to dw, db)');
     });
   }
 }

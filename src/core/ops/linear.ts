@@ -3,8 +3,10 @@ import matmulCode from '../../../shaders/matmul.wgsl';
 import blockedCode from '../../../shaders/matmul_blocked.wgsl';
 import aRowsCode from '../../../shaders/matmul_a.wgsl';
 import aVec4Code from '../../../shaders/matmul_a4.wgsl';
+import cRowsCode from '../../../shaders/matmul_c.wgsl';
+import cVec4Code from '../../../shaders/matmul_c4.wgsl';
 import transposeCode from '../../../shaders/transpose.wgsl';
-import { defineKernel, type Access } from '../kernel.js';
+import { defineKernel, type Access, type KernelDef } from '../kernel.js';
 import { expectDtype, expectShape, type Emitter, type Graph, type Tensor } from '../graph.js';
 import { emitSumBatchLength } from './util.js';
 import type { AdapterKind } from '../../gpu/gpu.js';
@@ -13,23 +15,31 @@ export const MATMUL = defineKernel('matmul.matmul', matmulCode, 'matmul', ['read
 export const MATMUL_BIAS = defineKernel('matmul.matmul_bias', matmulCode, 'matmul_bias', ['read', 'read', 'write', 'uniform', 'read'], { workgroupSize: 256 });
 /** Invocations per workgroup of the blocked kernels: one SIMD batch of a CPU driver. */
 const BLOCKED_WG = 8;
+type BlockedEntry = 'matmul' | 'matmul_bias' | 'matmul_b4' | 'matmul_bias_b4';
+/** Each entry point's bindings [a, b, c, params, bias, b4, a4]. */
+const BLOCKED_BINDINGS: Record<BlockedEntry, (Access | null)[]> = {
+  matmul: ['read', 'read', 'write', 'uniform'],
+  matmul_bias: ['read', 'read', 'write', 'uniform', 'read'],
+  matmul_b4: ['read', null, 'write', 'uniform', null, 'read'],
+  matmul_bias_b4: ['read', null, 'write', 'uniform', 'read', 'read'],
+};
+const blockedKernels = new Map<string, KernelDef>();
 /**
- * A blocked kernel: bindings [a, b, c, params, bias, b4, a4]; with `a4`, A is read as vec4s
- * (matmul_a4.wgsl, binding 6) instead of one float per row (matmul_a.wgsl, binding 0).
+ * A blocked kernel: with `a4`, A is read as vec4s (matmul_a4.wgsl, binding 6) instead of one
+ * float per row (matmul_a.wgsl, binding 0); with `c4`, C is stored as vec4s (matmul_c4.wgsl)
+ * instead of one float per column (matmul_c.wgsl). Defined once per combination.
  */
-const blocked = (entry: string, bindings: readonly (Access | null)[], a4 = false) =>
-  defineKernel(`matmul_blocked.${entry}${a4 ? '_a4' : ''}`, blockedCode, entry, a4 ? [null, ...bindings.slice(1), 'read'] : bindings, {
-    workgroupSize: BLOCKED_WG,
-    libraries: [a4 ? aVec4Code : aRowsCode],
-  });
-export const BLOCKED = blocked('matmul', ['read', 'read', 'write', 'uniform']);
-export const BLOCKED_BIAS = blocked('matmul_bias', ['read', 'read', 'write', 'uniform', 'read']);
-export const BLOCKED_B4 = blocked('matmul_b4', ['read', null, 'write', 'uniform', null, 'read']);
-export const BLOCKED_BIAS_B4 = blocked('matmul_bias_b4', ['read', null, 'write', 'uniform', 'read', 'read']);
-export const BLOCKED_A4 = blocked('matmul', ['read', 'read', 'write', 'uniform', null, null], true);
-export const BLOCKED_A4_B4 = blocked('matmul_b4', ['read', null, 'write', 'uniform', null, 'read'], true);
-export const BLOCKED_BIAS_A4 = blocked('matmul_bias', ['read', 'read', 'write', 'uniform', 'read', null], true);
-export const BLOCKED_BIAS_A4_B4 = blocked('matmul_bias_b4', ['read', null, 'write', 'uniform', 'read', 'read'], true);
+export function blockedKernel(entry: BlockedEntry, a4: boolean, c4: boolean): KernelDef {
+  const name = `matmul_blocked.${entry}${a4 ? '_a4' : ''}${c4 ? '_c4' : ''}`;
+  let k = blockedKernels.get(name);
+  if (!k) {
+    const base = BLOCKED_BINDINGS[entry];
+    const bindings = a4 ? [null, ...base.slice(1), ...new Array(6 - base.length).fill(null), 'read' as const] : base;
+    k = defineKernel(name, blockedCode, entry, bindings, { workgroupSize: BLOCKED_WG, libraries: [a4 ? aVec4Code : aRowsCode, c4 ? cVec4Code : cRowsCode] });
+    blockedKernels.set(name, k);
+  }
+  return k;
+}
 const TRANSPOSE_WG = 64;
 const TRANSPOSE_A = defineKernel('transpose.transpose_a', transposeCode, 'transpose_a', ['read', 'write', 'uniform'], { workgroupSize: TRANSPOSE_WG });
 /**
@@ -108,26 +118,24 @@ export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: Matmu
   const batch = s.batch ?? 1;
   let a = A;
   let as = { sm: s.a.sm, sk: s.a.sk, sb: s.a.sb ?? 0, off: s.a.off ?? 0 };
-  const blockedKernel = matmulVariant() === 'blocked';
-  let a4 = blockedKernel && as.sm === 1 && [as.sk, as.sb, as.off, A.size].every((v) => v % 4 === 0);
-  if (blockedKernel && !a4 && s.n >= TRANSPOSE_MIN_N && s.m * s.n * s.k * batch >= TRANSPOSE_MIN_WORK) {
+  const blocked = matmulVariant() === 'blocked';
+  let a4 = blocked && as.sm === 1 && [as.sk, as.sb, as.off, A.size].every((v) => v % 4 === 0);
+  if (blocked && !a4 && s.n >= TRANSPOSE_MIN_N && s.m * s.n * s.k * batch >= TRANSPOSE_MIN_WORK) {
     const mp = Math.ceil(s.m / 4) * 4;
     a = emitTransposed(e, A, s.m, s.k, batch, as, mp);
     as = { sm: 1, sk: mp, sb: s.k * mp, off: 0 };
     a4 = true;
   }
   const params = [s.m, s.n, s.k, as.sm, as.sk, as.sb, s.b.sk, s.b.sn, s.b.sb ?? 0, s.c?.sb ?? s.m * s.n, accumulate, as.off, s.b.off ?? 0, s.c?.sm ?? s.n, s.c?.sn ?? 1, s.c?.off ?? 0, s.biasRows ?? s.m];
-  if (blockedKernel) {
+  if (blocked) {
     const workgroups: [number, number, number] = [Math.ceil(s.n / BLOCKED_TILE[1]), Math.ceil(s.m / BLOCKED_TILE[0]), batch];
     const vec4 = s.b.sn === 1 && [s.n, s.b.sk, s.b.sb ?? 0, s.b.off ?? 0, B.size].every((v) => v % 4 === 0);
-    if (a4) {
-      if (bias) e.dispatch(vec4 ? BLOCKED_BIAS_A4_B4 : BLOCKED_BIAS_A4, vec4 ? [C, bias, B, a] : [B, C, bias, a], params, { workgroups });
-      else e.dispatch(vec4 ? BLOCKED_A4_B4 : BLOCKED_A4, vec4 ? [C, B, a] : [B, C, a], params, { workgroups });
-    } else if (vec4) {
-      if (bias) e.dispatch(BLOCKED_BIAS_B4, [A, C, bias, B], params, { workgroups });
-      else e.dispatch(BLOCKED_B4, [A, C, B], params, { workgroups });
-    } else if (bias) e.dispatch(BLOCKED_BIAS, [A, B, C, bias], params, { workgroups });
-    else e.dispatch(BLOCKED, [A, B, C], params, { workgroups });
+    const c = s.c ?? { sm: s.n, sn: 1 };
+    const c4 = c.sn === 1 && [s.n, c.sm, c.sb ?? s.m * s.n, c.off ?? 0, C.size].every((v) => v % 4 === 0);
+    const entry: BlockedEntry = bias ? (vec4 ? 'matmul_bias_b4' : 'matmul_bias') : vec4 ? 'matmul_b4' : 'matmul';
+    // The tensors in binding order: a (unless read as vec4s), b, c, bias, b4, a4.
+    const tensors = [a4 ? null : a, vec4 ? null : B, C, bias ?? null, vec4 ? B : null, a4 ? a : null];
+    e.dispatch(blockedKernel(entry, a4, c4), tensors.filter((t): t is Tensor => t !== null), params, { workgroups });
     return;
   }
   const workgroups: [number, number, number] = [Math.ceil(s.n / 16), Math.ceil(s.m / 16), batch];
