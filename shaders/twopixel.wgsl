@@ -31,17 +31,18 @@ struct FusedParams {
 
 @group(0) @binding(0) var<storage, read> params: array<f32>;   // the flat store; only pack reads it (the rest: wts, binding 9)
 // the block biases PQ [T + 4, 128]: rows 0..T the time part P(t), rows T + 1.. the class part Q(label)
+// (the sampler's pack copies from here; training reads it as table4, binding 2)
 @group(0) @binding(1) var<storage, read> table: array<f32>;
 @group(0) @binding(3) var<storage, read> state: array<u32>;
 @group(0) @binding(4) var<storage, read> schedule: array<f32>; // rows of SCHEDULE_WIDTH, as in ddpm.wgsl
 @group(0) @binding(5) var<storage, read_write> out_main: array<f32>;  // training: partial gradients; sampling: x_0
-@group(0) @binding(6) var<storage, read_write> out_side: array<f32>;  // training: per-sample bias gradients [B, 128]; sampling: trajectory
+@group(0) @binding(6) var<storage, read_write> out_side: array<f32>;  // sampling: trajectory (training: bias_grads4, binding 11)
 @group(0) @binding(7) var<storage, read_write> ids: array<u32>;       // training: t * 3 + label per sample; sampling: labels
 @group(0) @binding(8) var<uniform> p: FusedParams;
 // training: sample-major activation rows for the weight-gradient matmuls (src/diffusion/fused.ts):
 // h1 [2B, 32], dL/dpre3 [2B, 32], dL/dpre2 [2B, 64], h2 [2B, 64], one row per sample and position
 @group(0) @binding(10) var<storage, read_write> acts: array<vec4f>;
-// training: the table PQ and the per-sample bias gradients as vec4s (four channels per read/store)
+// training: the table PQ and the per-sample bias gradients [B, 128] as vec4s (four channels per read/store)
 @group(0) @binding(2) var<storage, read> table4: array<vec4f>;
 @group(0) @binding(11) var<storage, read_write> bias_grads4: array<vec4f>;
 

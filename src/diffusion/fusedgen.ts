@@ -173,8 +173,8 @@ function actWrite(code: Code, es: number[], n: number, region: string, width: nu
   }
 }
 
-function privates(v: string, E: number, training: boolean): string {
-  if (!training) return '';
+/** Training's private arrays (forward): block 2's normalised values and its groups' 1/std. */
+function privates(v: string, E: number): string {
   const decl = (name: string, type: string, n: number) => `var<private> ${v}${name}: array<array<${type}, ${n}>, ${E}>;`;
   return [decl('n2', 'mat4x2f', C2 / 4), decl('r2', 'vec2f', C2 / 4)].join('\n');
 }
@@ -203,7 +203,6 @@ export function forwardRegs(): string {
   return [
     `@group(0) @binding(9) var<uniform> wts: array<vec4f, ${WEIGHT_BLOCK / 4}>;`,
     `const EVALS: u32 = ${EVALS}u;`,
-    privates('s_', EVALS, false),
     packedSource(),
     '',
     `fn forward_regs(x: array<vec2f, ${EVALS}>, t: u32, label: array<u32, ${EVALS}>) -> array<vec2f, ${EVALS}> {\n${code}\n}\n`,
@@ -320,7 +319,7 @@ function trainBody(): { forward: string; backward: string; privates: string } {
     at(2, `gw1[${2 * c + 1}] += ${sumE((e) => `dp1_${c}_${e}.x * x_${e}.y`)};`);
   }
   for (const q of range(C1 / 4)) biasGrad4(2, `${q}u`, (e, k) => `dp1_${4 * q + k}_${e}.x + dp1_${4 * q + k}_${e}.y`);
-  return { forward: fwd.toString(), backward: code.toString(), privates: privates('t_', E, true) };
+  return { forward: fwd.toString(), backward: code.toString(), privates: privates('t_', E) };
 }
 
 /**
