@@ -29,7 +29,7 @@ const blockedKernels = new Map<string, KernelDef>();
  * float per row (matmul_a.wgsl, binding 0); with `c4`, C is stored as vec4s (matmul_c4.wgsl)
  * instead of one float per column (matmul_c.wgsl). Defined once per combination.
  */
-export function blockedKernel(entry: BlockedEntry, a4: boolean, c4: boolean): KernelDef {
+function blockedKernel(entry: BlockedEntry, a4: boolean, c4: boolean): KernelDef {
   const name = `matmul_blocked.${entry}${a4 ? '_a4' : ''}${c4 ? '_c4' : ''}`;
   let k = blockedKernels.get(name);
   if (!k) {
