@@ -3,8 +3,12 @@
 // lanes share. Rows past m read whatever follows them; those rows are never stored.
 @group(0) @binding(6) var<storage, read> a4: array<vec4f>;
 
-fn a_column(rows: array<u32, 8>, base4: u32, ak: u32) -> array<f32, 8> {
-  let lo = a4[base4 + ak / 4u];
-  let hi = a4[base4 + ak / 4u + 1u];
+struct ARef { base4: u32 }
+
+fn a_ref(lid: vec3u, wid: vec3u) -> ARef { return ARef((p.a_off + wid.z * p.a_sb + wid.y * ROWS) / 4u); }
+
+fn a_column(r: ARef, ak: u32) -> array<f32, 8> {
+  let lo = a4[r.base4 + ak / 4u];
+  let hi = a4[r.base4 + ak / 4u + 1u];
   return array<f32, 8>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
 }

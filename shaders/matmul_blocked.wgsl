@@ -1,13 +1,15 @@
 // C = op(A) op(B) (+ bias), register-blocked for CPU Vulkan drivers (lavapipe): each invocation
 // computes ROWS x COLS outputs in registers. A workgroup is one SIMD batch of the driver (WG = 8
-// invocations) sharing the same ROWS rows, so every read of A has one address across the batch (a
-// broadcast, not a gather), and each invocation reads COLS adjacent columns of B. Small workgroups
+// invocations) sharing the same ROWS rows, so every read of A has one address across the batch
+// (lavapipe still makes it once per lane: only matmul_asg.wgsl's broadcasts avoid that), and each
+// invocation reads COLS adjacent columns of B. Small workgroups
 // keep narrow products (N of 32 or 128) from leaving most lanes idle. The *_b4 entry points read B
 // as vec4s (for B row-contiguous: b_sn = 1; n, b_sk, b_sb and b_off multiples of 4): two reads
 // per k instead of eight. Workgroup (x, y, z) = (WG * COLS-column tile, ROWS-row tile, batch).
-// A is read by `a_column(rows, base4, ak)` (the tile's rows of A at k, ak = k * a_sk) from one of
-// two small libraries a kernel prepends: matmul_a.wgsl, one read per row (binding 0), or
-// matmul_a4.wgsl, two vec4 reads per k where A is stored transposed (binding 6). C is written by
+// A is read by `a_column(a_ref(lid, wid), ak)` (the tile's rows of A at k, ak = k * a_sk) from one
+// of three small libraries a kernel prepends: matmul_a.wgsl, one read per row (binding 0),
+// matmul_a4.wgsl, two vec4 reads per k where A is stored transposed (binding 6), or
+// matmul_asg.wgsl, one read per lane shared through subgroup broadcasts (binding 0). C is written by
 // `put_row(base, col0, lo, hi)` (one row's eight columns) from matmul_c.wgsl, one store per
 // float (binding 2), or matmul_c4.wgsl, two vec4 stores where C's rows are contiguous. Same
 // parameters and results as matmul.wgsl, which stays as the plain reference.
@@ -35,15 +37,6 @@ struct Tile { lo: array<vec4f, 8>, hi: array<vec4f, 8> }
 
 fn col0_of(lid: vec3u, wid: vec3u) -> u32 { return (wid.x * WG + lid.x) * COLS; }
 
-// Row offsets of A for this workgroup's rows; out-of-range rows read a valid row, never stored.
-fn a_rows(wid: vec3u) -> array<u32, 8> {
-  var rows: array<u32, 8>;
-  for (var r = 0u; r < ROWS; r++) { rows[r] = p.a_off + wid.z * p.a_sb + min(wid.y * ROWS + r, p.m - 1u) * p.a_sm; }
-  return rows;
-}
-
-fn a_base4(wid: vec3u) -> u32 { return (p.a_off + wid.z * p.a_sb + wid.y * ROWS) / 4u; }
-
 // One k step: the tile's rows of A times B's row segment [lo, hi].
 fn accumulate(t: ptr<function, Tile>, av: array<f32, 8>, lo: vec4f, hi: vec4f) {
   for (var r = 0u; r < ROWS; r++) {
@@ -53,8 +46,7 @@ fn accumulate(t: ptr<function, Tile>, av: array<f32, 8>, lo: vec4f, hi: vec4f) {
 }
 
 fn blocked(lid: vec3u, wid: vec3u) -> Tile {
-  let rows = a_rows(wid);
-  let base4 = a_base4(wid);
+  let ar = a_ref(lid, wid);
   let col0 = col0_of(lid, wid);
   var cols: array<u32, 8>;
   for (var j = 0u; j < COLS; j++) { cols[j] = p.b_off + wid.z * p.b_sb + min(col0 + j, p.n - 1u) * p.b_sn; }
@@ -63,14 +55,13 @@ fn blocked(lid: vec3u, wid: vec3u) -> Tile {
     let bk = kk * p.b_sk;
     let lo = vec4f(b[bk + cols[0]], b[bk + cols[1]], b[bk + cols[2]], b[bk + cols[3]]);
     let hi = vec4f(b[bk + cols[4]], b[bk + cols[5]], b[bk + cols[6]], b[bk + cols[7]]);
-    accumulate(&t, a_column(rows, base4, kk * p.a_sk), lo, hi);
+    accumulate(&t, a_column(ar, kk * p.a_sk), lo, hi);
   }
   return t;
 }
 
 fn blocked_b4(lid: vec3u, wid: vec3u) -> Tile {
-  let rows = a_rows(wid);
-  let base4 = a_base4(wid);
+  let ar = a_ref(lid, wid);
   let last = p.n / 4u - 1u;
   let base = (p.b_off + wid.z * p.b_sb) / 4u;
   let q0 = base + min(col0_of(lid, wid) / 4u, last);
@@ -80,7 +71,7 @@ fn blocked_b4(lid: vec3u, wid: vec3u) -> Tile {
     let bk = kk * (p.b_sk / 4u);
     let lo = b4[bk + q0];
     let hi = b4[bk + q1];
-    accumulate(&t, a_column(rows, base4, kk * p.a_sk), lo, hi);
+    accumulate(&t, a_column(ar, kk * p.a_sk), lo, hi);
   }
   return t;
 }

@@ -142,11 +142,14 @@ fn sample_normal(e: u32, step: u32, tag: u32) -> f32 {
 // ids holds each sample's label; out_main carries x from chunk to chunk and ends as x_0; out_side
 // gets the trajectory [T + 1, record, 2].
 @compute @workgroup_size(64)
-fn sample(@builtin(global_invocation_id) gid: vec3u) {
+fn sample(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) li: u32) {
   let guided = p.kind == 1u;
   let per = select(EVALS, EVALS / 2u, guided);
   let first = gid.x * per;
-  if (first >= p.batch) { return; }
+  lane = li % LANES;
+  // Whole groups of LANES lanes run or return together (their broadcasts need every lane); a
+  // lane past the samples runs on clamped inputs and stores nothing.
+  if ((gid.x - lane) * per >= p.batch) { return; }
   var x: array<vec2f, EVALS>;
   var label: array<u32, EVALS>;
   for (var j = 0u; j < EVALS; j++) {

@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emitMatmul, linear, matmulVariant, preferMatmulVariantFor, setMatmulVariant, type MatmulVariant } from '../src/core/ops/linear.js';
 import { testGpu } from './device.js';
+import { broadcasts, setSubgroupBroadcasts } from '../src/gpu/gpu.js';
 import { add } from '../src/core/ops/elementwise.js';
 import { assertClose, assertGradients, backward, numericGradients, once, randomValues, runGraph } from './harness.js';
 import { addRef, linearBackward, linearRef } from './reference.js';
@@ -20,15 +21,33 @@ const t = suite('linear');
 
 // Each kernel variant on its own (the variant is read when a graph compiles). 'blocked' reads B
 // as vec4s where N is a multiple of 4 (N = 40, 72, 128 here) and gathers it otherwise; N = 72 and
-// 130 span two column tiles of 64, M = 33 five row tiles of 8, the last one partial.
-async function withVariant<T>(v: MatmulVariant, run: () => Promise<T>): Promise<T> {
-  setMatmulVariant(v);
+// 130 span two column tiles of 64, M = 33 five row tiles of 8, the last one partial. On a device
+// with subgroups of 8 (lavapipe) 'blocked' reads A through subgroup broadcasts (matmul_asg.wgsl);
+// 'blocked-plain' turns them off, for the kernels every other CPU driver runs (A a float per row,
+// or vec4s where A is stored transposed, or a transposed copy for large products).
+type Variant = MatmulVariant | 'blocked-plain';
+const VARIANTS: Variant[] = ['tiled', 'blocked', 'blocked-plain'];
+async function withVariant<T>(v: Variant, run: () => Promise<T>): Promise<T> {
+  setMatmulVariant(v === 'blocked-plain' ? 'blocked' : v);
+  if (v === 'blocked-plain') setSubgroupBroadcasts(false);
   try {
     return await run();
   } finally {
     setMatmulVariant(null);
+    setSubgroupBroadcasts(null);
   }
 }
+
+t('blocked kernels read A through subgroup broadcasts where the device has subgroups of 8, and not when turned off', async () => {
+  const gpu = await testGpu();
+  const names = async (v: Variant) => (await withVariant(v, () => runGraph((g) => {
+    const x = g.input('x', [9, 12]), w = g.input('w', [12, 16]);
+    return { feeds: [[x, randomValues(9 * 12, 41)], [w, randomValues(12 * 16, 42)]], outputs: [linear(g, x, w, null)] };
+  }))).program.info.map((d) => d.kernel).filter((k) => k.startsWith('matmul'));
+  assert.equal(await names('blocked'), [broadcasts(gpu.device) ? 'matmul_blocked.matmul_b4_sg_c4' : 'matmul_blocked.matmul_b4_c4']);
+  assert.equal(await names('blocked-plain'), ['matmul_blocked.matmul_b4_c4']);
+  assert.throws(() => setSubgroupBroadcasts(true as unknown as false), /setSubgroupBroadcasts takes false or null, got true/);
+});
 
 t('each adapter kind gets its default matmul variant; setMatmulVariant overrides it until reset', async () => {
   const gpu = await testGpu();
@@ -50,7 +69,7 @@ t('each adapter kind gets its default matmul variant; setMatmulVariant overrides
   }
 });
 
-for (const variant of ['tiled', 'blocked'] as const) {
+for (const variant of VARIANTS) {
   for (const [M, K, N] of [[5, 7, 3], [33, 17, 72], [9, 33, 130], [51, 40, 128]]) {
     t(`${variant} forward matches float64 at M=${M} K=${K} N=${N}`, async () => {
       const x = randomValues(M * K, 1), w = randomValues(K * N, 2), b = randomValues(N, 3);
@@ -67,10 +86,10 @@ for (const variant of ['tiled', 'blocked'] as const) {
 // The addressing emitMatmul offers beyond linear(): two batches of A and B read from one tensor
 // at start offsets, A column-major, and C stored transposed at an offset with a gap between its
 // batches (what the fused two-pixel loss uses); the floats around C stay unwritten (NaN).
-// 'blocked' reads A as vec4s where its offset, strides and size are multiples of 4 (aOff 4 with
+// 'blocked-plain' reads A as vec4s where its offset, strides and size are multiples of 4 (aOff 4 with
 // M = 12: two row tiles, the second reading four rows past M; with N = 72 B as vec4s too, with
 // N = 30 B one float per column) and one float per row otherwise.
-for (const variant of ['tiled', 'blocked'] as const) {
+for (const variant of VARIANTS) {
   for (const [M, K, N, aOff] of [[12, 37, 72, 3], [12, 37, 72, 4], [12, 37, 30, 4], [9, 20, 30, 3]]) {
     t(`${variant} batched product at offsets with C transposed matches float64 at M=${M} K=${K} N=${N}, A from ${aOff}`, async () => {
       const bOff = 2 * M * K + 8; // B's offset a multiple of 4 (blocked reads it as vec4s when N is)
@@ -103,15 +122,15 @@ for (const variant of ['tiled', 'blocked'] as const) {
 }
 
 // Large products (at least 2^24 multiply-adds, N >= 256) whose A is not stored transposed read
-// it through a transposed copy in 'blocked' (shaders/transpose.wgsl: M = 33 pads to 36 rows; A
+// it through a transposed copy in 'blocked-plain' (shaders/transpose.wgsl: M = 33 pads to 36 rows; A
 // at an offset with a gap between batches; a bias; N = 257 reads B one float per column). Sums
 // of K = 1000-2000 products of values in ±1 (|C| up to ~40): f32 roundoff stays near 1e-4, one
 // missing or wrong term is at least 0.01.
-t('blocked large products read A through a transposed copy and match float64', async () => {
+for (const variant of ['blocked', 'blocked-plain'] as const) t(`${variant} large products match float64 (without broadcasts: through a transposed copy of A)`, async () => {
   for (const [M, K, N, batch, aOff, gap] of [[33, 2000, 257, 1, 0, 0], [33, 2000, 256, 1, 0, 0], [9, 1000, 1024, 2, 3, 5]]) {
     const aSize = aOff + batch * (M * K + gap);
     const a = randomValues(aSize, 21), w = randomValues(batch * K * N, 22), bias = randomValues(N, 23);
-    const { values } = await withVariant('blocked', () => runGraph((g) => {
+    const { values } = await withVariant(variant, () => runGraph((g) => {
       const ta = g.input('a', [aSize]), tw = g.input('w', [batch * K * N]), tb = g.input('b', [N]);
       const c = g.activation('c', [batch, M, N]);
       g.add({
@@ -131,7 +150,7 @@ t('blocked large products read A through a transposed copy and match float64', a
 
 // A bias added to the first rows only (the fused two-pixel table adds the block projection's
 // bias to its step rows, not its class rows): M = 13 spans two row tiles of the blocked kernel.
-for (const variant of ['tiled', 'blocked'] as const) {
+for (const variant of VARIANTS) {
   t(`${variant} bias on the first rows only matches float64`, async () => {
     const [M, K, N, R] = [13, 9, 24, 10];
     const x = randomValues(M * K, 11), w = randomValues(K * N, 12), b = randomValues(N, 13);
@@ -148,7 +167,7 @@ for (const variant of ['tiled', 'blocked'] as const) {
   });
 }
 
-// K = 20: the weight gradient x^T dy reads x as vec4s in 'blocked' (rows 16..23 a partial tile).
+// K = 20: the weight gradient x^T dy reads x as vec4s in 'blocked-plain' (rows 16..23 a partial tile).
 for (const [M, K, N] of [[5, 7, 3], [33, 17, 40], [33, 20, 40], [1, 64, 1]]) {
 
   // The gradient case, shared by the reference check and the GPU test: backward() draws the same
@@ -160,7 +179,7 @@ for (const [M, K, N] of [[5, 7, 3], [33, 17, 40], [33, 20, 40], [1, 64, 1]]) {
     assertGradients(linearBackward(x, w, up, M, K, N), finiteDifferences(), REF, GRADS, 'finite differences');
   });
 
-  for (const variant of ['tiled', 'blocked'] as const) {
+  for (const variant of VARIANTS) {
     t(`${variant} backward matches the analytic reference and finite differences at M=${M} K=${K} N=${N}`, async () => {
       const { grads, up: drawn } = await withVariant(variant, () => backward([
         { name: 'x', shape: [M, K], values: x },
@@ -176,7 +195,7 @@ for (const [M, K, N] of [[5, 7, 3], [33, 17, 40], [33, 20, 40], [1, 64, 1]]) {
 
 // One weight and bias in two linears: the second weight-gradient product adds onto the first
 // (C += ...). N = 40 stores C as vec4s in 'blocked', N = 30 one float per column.
-for (const variant of ['tiled', 'blocked'] as const) {
+for (const variant of VARIANTS) {
   for (const N of [40, 30]) {
     t(`${variant} gradients accumulate where W and b serve two linears (N = ${N})`, async () => {
       const [M, K] = [6, 12];

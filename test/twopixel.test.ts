@@ -8,6 +8,7 @@ import { buildTrainingGraph, defaultTrainOptions, estimateGamma, sampleFused, sa
 import { defaultTwoPixelConfig } from '../src/nn/twopixel.js';
 import { SAMPLER_ROWS } from '../src/diffusion/fusedgen.js';
 import { assertClose } from './harness.js';
+import { broadcasts, setSubgroupBroadcasts } from '../src/gpu/gpu.js';
 
 const t = suite('two-pixel fused kernels');
 const model = defaultTwoPixelConfig(10);
@@ -30,12 +31,40 @@ async function lossAndGrads(fused: boolean, loss: 'mse' | 'l1' | 'huber', T = mo
   return { value, grads };
 }
 
+/**
+ * Runs `f` with the kernels' subgroup broadcasts off (plain: the fused kernels every device
+ * without subgroups of 8 runs) or at the device's default (on lavapipe: the broadcast kernels).
+ */
+async function kernels<R>(plain: boolean, f: () => Promise<R>): Promise<R> {
+  if (plain) setSubgroupBroadcasts(false);
+  try {
+    return await f();
+  } finally {
+    setSubgroupBroadcasts(null);
+  }
+}
+
+t('the fused kernels compile with broadcasts on a device with subgroups of 8, and without when turned off', async () => {
+  const gpu = await testGpu();
+  const kernelsOf = async (plain: boolean) => kernels(plain, async () => {
+    const built = buildTrainingGraph({ ...defaultTrainOptions(model, 1), batch: 64 }, 1);
+    const program = await Program.compile(gpu.device, built.g, { seed: 1, gradientsOf: built.loss });
+    const names = program.info.map((d) => d.kernel).filter((k) => k.startsWith('twopixel.train'));
+    program.destroy();
+    program.store.destroy();
+    return names;
+  });
+  assert.equal(await kernelsOf(false), [broadcasts(gpu.device) ? 'twopixel.train_sg' : 'twopixel.train']);
+  assert.equal(await kernelsOf(true), ['twopixel.train']);
+});
+
 // T = 200: the bias-table gradient's rows (T + 4) no longer fit its 32-column workgroup table,
-// so it runs in narrower column blocks (shaders/bucket.wgsl).
-for (const [kind, T] of [['mse', model.T], ['l1', model.T], ['huber', model.T], ['mse', 200]] as const) {
-  t(`fused ${kind} loss and every parameter gradient match the op-by-op graph at T = ${T}`, async () => {
+// so it runs in narrower column blocks (shaders/bucket.wgsl). Batch 95 leaves the last group of
+// eight lanes with one lane past the invocations in use. 'plain': without broadcasts.
+for (const [kind, T, plain] of [['mse', model.T, false], ['l1', model.T, false], ['huber', model.T, false], ['mse', 200, false], ['huber', model.T, true]] as const) {
+  t(`fused ${kind} loss and every parameter gradient match the op-by-op graph at T = ${T}${plain ? ' (plain kernels)' : ''}`, async () => {
     const ref = await lossAndGrads(false, kind, T);
-    const got = await lossAndGrads(true, kind, T);
+    const got = await kernels(plain, () => lossAndGrads(true, kind, T));
     assert.ok(Math.abs(got.value - ref.value) <= 1e-5 * Math.abs(ref.value) + 1e-6, `loss ${got.value} vs ${ref.value}`);
     assert.equal([...got.grads.keys()].sort(), [...ref.grads.keys()].sort());
     for (const [name, g] of ref.grads) {
@@ -47,16 +76,16 @@ for (const [kind, T] of [['mse', model.T], ['l1', model.T], ['huber', model.T], 
 
 // The fused and the op-by-op sampler on the same options: the same samples and trajectories.
 // 13 samples: not a multiple of the evaluations one invocation runs (fusedgen.ts EVALS).
-async function expectSameSamples(trainer: TwoPixelTrainer, o: SampleOptions) {
+async function expectSameSamples(trainer: TwoPixelTrainer, o: SampleOptions, plain = false) {
   const gpu = await testGpu();
   const ref = await sampleOpByOp(gpu.device, trainer.program.store, o);
-  const got = await sampleFused(gpu.device, trainer.program.store, o);
-  const what = JSON.stringify({ ...o, model: undefined, gamma: undefined });
+  const got = await kernels(plain, () => sampleFused(gpu.device, trainer.program.store, o));
+  const what = JSON.stringify({ ...o, model: undefined, gamma: undefined, plain });
   assertClose(got.samples, ref.samples, 1e-3, 1e-3, `samples ${what}`);
   assertClose(got.trajectory, ref.trajectory, 1e-3, 1e-3, `trajectory ${what}`);
 }
 
-t('fused sampler matches the op-by-op sampler on the same seed (plain, fixed label, guided, analytic variance)', async () => {
+t('fused sampler matches the op-by-op sampler on the same seed (no label, fixed label, guided, analytic variance; and without broadcasts)', async () => {
   const gpu = await testGpu();
   const trainer = await TwoPixelTrainer.create(gpu.device, { ...defaultTrainOptions(model, 2), batch: 128 });
   await trainer.train(50);
@@ -72,6 +101,7 @@ t('fused sampler matches the op-by-op sampler on the same seed (plain, fixed lab
     { labels: [1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 1], guidance: 2, clip: 0.5 },
   ];
   for (const c of cases) await expectSameSamples(trainer, { model, schedule: 'cosine', n: 13, seed: 11, record: 3, ...c });
+  for (const c of cases.slice(1, 3)) await expectSameSamples(trainer, { model, schedule: 'cosine', n: 13, seed: 11, record: 3, ...c }, true);
   trainer.destroy();
 });
 

@@ -95,6 +95,11 @@ export interface Emitter {
   gradTarget(t: Tensor): GradTarget | null;
   /** A temporary tensor, memory planned like activations. */
   scratch(name: string, shape: readonly number[], dtype?: DType): Tensor;
+  /**
+   * Whether kernels may broadcast a value one lane read to the others of its subgroup of
+   * BROADCAST_LANES (src/gpu/gpu.ts: broadcasts); the kernels that do need the 'subgroups' feature.
+   */
+  readonly broadcasts: boolean;
   /** The flat parameter store, for fused kernels that read many parameters at once. */
   readonly store: { params: Tensor; grads: Tensor; offset(param: Tensor): number };
 }

@@ -21,7 +21,8 @@ export interface KernelDef {
 }
 
 /**
- * Declares a kernel. `code` is the shader file's text; `libraries` are prepended (e.g. Philox).
+ * Declares a kernel. `code` is the shader file's text; `libraries` are prepended (e.g. Philox),
+ * `directives` (`enable subgroups`) go first.
  * The last binding is always the kernel's uniform parameter block when it takes one.
  */
 export function defineKernel(
@@ -29,10 +30,11 @@ export function defineKernel(
   code: string,
   entry: string,
   bindings: readonly (Access | null)[],
-  options: { workgroupSize?: number; libraries?: readonly string[] } = {},
+  options: { workgroupSize?: number; libraries?: readonly string[]; directives?: readonly string[] } = {},
 ): KernelDef {
   const workgroupSize = options.workgroupSize ?? 64;
-  const header = `const WG: u32 = ${workgroupSize}u;\n${common}\n${(options.libraries ?? []).join('\n')}\n`;
+  const directives = (options.directives ?? []).map((x) => `${x};\n`).join('');
+  const header = `${directives}const WG: u32 = ${workgroupSize}u;\n${common}\n${(options.libraries ?? []).join('\n')}\n`;
   return { name, code: header + code, entry, bindings, workgroupSize };
 }
 

@@ -8,7 +8,7 @@ import { defineKernel, pipelineFor, type KernelDef } from './kernel.js';
 import { F32, I32, Tensor, type DType, type Emitter, type GradTarget, type Graph, type Param } from './graph.js';
 import { ParamStore } from './params.js';
 import { seedKey } from './philox.js';
-import { checkBufferSize, deviceFailure } from '../gpu/gpu.js';
+import { broadcasts, checkBufferSize, deviceFailure } from '../gpu/gpu.js';
 
 const ADAM = defineKernel('optim.adam', adamCode, 'adam', ['write', 'read', 'write', 'write', 'read', 'uniform', 'write']);
 const ADVANCE = defineKernel('state.advance_step', stateCode, 'advance_step', ['write'], { workgroupSize: 1 });
@@ -89,7 +89,7 @@ class Recorder implements Emitter {
 
   readonly store: Emitter['store'];
 
-  constructor(readonly graph: Graph, readonly flows: Set<Tensor>, params: ParamStore) {
+  constructor(readonly graph: Graph, readonly flows: Set<Tensor>, params: ParamStore, readonly broadcasts: boolean) {
     this.nextId = graph.tensors.length;
     this.store = {
       params: params.flat.params,
@@ -204,7 +204,7 @@ export class Program {
     const store = options.params ?? new ParamStore(device, graph.params, seed);
     if (options.params) options.params.checkCompatible(graph.params, `graph "${graph.name}"`);
     const flows = graph.gradientFlow();
-    const rec = new Recorder(graph, flows, store);
+    const rec = new Recorder(graph, flows, store, broadcasts(device));
     const lossTensor = options.train?.loss ?? options.gradientsOf;
     const lossIndex = lossTensor ? graph.ops.findIndex((op) => op.outputs[0] === lossTensor) : -1;
     const lossOp = lossTensor ? graph.ops[lossIndex] : undefined;

@@ -18,10 +18,21 @@ import { checkSchedule, STREAM_SAMPLE, STREAM_TRAIN } from './ops.js';
 import { EVALS, forwardRegs, PACKED_FLOATS, SAMPLER_ROWS, trainEntry, WEIGHT_BLOCK } from './fusedgen.js';
 
 // The module's generated parts (fusedgen.ts): every kernel of it compiles the whole module.
-const libraries = [philox, drawCode, forwardRegs(), trainEntry()];
-const TRAIN = defineKernel('twopixel.train', code, 'train', [null, null, 'read', 'read', 'read', 'write', null, 'write', 'uniform', 'constant', 'write', 'write'], { libraries });
-const SAMPLE = defineKernel('twopixel.sample', code, 'sample', [null, null, null, 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], { libraries });
-const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', 'read', null, null, null, 'write', null, null, 'uniform'], { libraries });
+// Each network kernel in two versions: the plain one and (sg) the one whose loops read their
+// weights through subgroup broadcasts, for devices with broadcasts (src/gpu/gpu.ts).
+const libraries = (sg: boolean) => [philox, drawCode, forwardRegs(sg), trainEntry(sg)];
+const networkKernels = (sg: boolean) => {
+  // The entry points run or return whole groups of 8 lanes (one subgroup on lavapipe), which
+  // WGSL's uniformity analysis cannot see: its subgroup check is off for them.
+  const o = { libraries: libraries(sg), directives: sg ? ['enable subgroups', 'diagnostic(off, subgroup_uniformity)'] : [] };
+  const tag = sg ? '_sg' : '';
+  return {
+    train: defineKernel(`twopixel.train${tag}`, code, 'train', [null, null, 'read', 'read', 'read', 'write', null, 'write', 'uniform', 'constant', 'write', 'write'], o),
+    sample: defineKernel(`twopixel.sample${tag}`, code, 'sample', [null, null, null, 'read', 'read', 'write', 'write', 'write', 'uniform', 'constant'], o),
+  };
+};
+const NETWORK = { plain: networkKernels(false), sg: networkKernels(true) };
+const PACK = defineKernel('twopixel.pack', code, 'pack', ['read', 'read', null, null, null, 'write', null, null, 'uniform'], { libraries: libraries(false) });
 const PARTIAL_ROWS = defineKernel('bucket.partial_rows', bucketCode, 'partial_rows', ['read', 'write', 'read', null, 'uniform'], { workgroupSize: 8 });
 const TOTAL_ROWS = defineKernel('bucket.total_rows', bucketCode, 'total_rows', [null, 'write', null, 'write', 'uniform']);
 /** Samples per workgroup of the table-gradient pass 1 (shaders/bucket.wgsl), and the floats of its workgroup table. */
@@ -126,7 +137,7 @@ export function fusedTwoPixelLoss(g: Graph, table: Tensor, schedule: Tensor, o: 
       const weights = packWeights(e, table, head, PACKED_FLOATS);
       partials = e.scratch('fused.partials', [threads, l.width + 1]);
       acts = e.scratch('fused.acts', [rows * 192]);
-      e.dispatch(TRAIN, [table, g.state, schedule, partials, ids, weights, acts, biasGrads], head, threads);
+      e.dispatch(NETWORK[e.broadcasts ? 'sg' : 'plain'].train, [table, g.state, schedule, partials, ids, weights, acts, biasGrads], head, threads);
     },
     backward(e) {
       const l = layout(e, params);
@@ -202,7 +213,7 @@ export function fusedTwoPixelSampler(g: Graph, table: Tensor, schedule: Tensor, 
       for (let hi = T; hi >= 1; hi -= SAMPLER_ROWS) {
         const head = header(n, T, 0, STREAM_SAMPLE, guided ? o.guidance! : 0, guided ? 1 : 0, o.clip ?? 0, record, l, [hi, Math.max(1, hi - SAMPLER_ROWS + 1)]);
         const weights = packWeights(e, table, head, WEIGHT_BLOCK);
-        e.dispatch(SAMPLE, [g.state, schedule, samples, trajectory, labels, weights], head, Math.ceil(n / (guided ? EVALS / 2 : EVALS)));
+        e.dispatch(NETWORK[e.broadcasts ? 'sg' : 'plain'].sample, [g.state, schedule, samples, trajectory, labels, weights], head, Math.ceil(n / (guided ? EVALS / 2 : EVALS)));
       }
     },
   });

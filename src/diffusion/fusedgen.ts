@@ -7,6 +7,7 @@
 // compiles in seconds (the 64-channel block). shaders/twopixel.wgsl holds the rest of the
 // kernels; the op-by-op graph (src/nn/twopixel.ts) is the reference the tests compare against.
 import { BLOCK_CHANNELS } from '../nn/twopixel.js';
+import { BROADCAST_LANES } from '../gpu/gpu.js';
 
 const [C1, C2, C3] = BLOCK_CHANNELS;
 const GROUPS = [4, 32, 4] as const;
@@ -24,6 +25,20 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const lane = (k: number) => 'xyzw'[k & 3];
 const w = (base: string, k: number) => `wts[base_${base} + ${k >> 2}u].${lane(k)}`;
 const silu = (a: string) => `${a} / (1.0 + exp(-${a}))`;
+/**
+ * Under subgroup broadcasts (sg), values every lane needs but the compiler cannot prove shared
+ * (their index depends on a loop counter, so lavapipe would read them once per lane) are read
+ * once per subgroup: lane i reads the i-th of eight and the others take it with
+ * subgroupBroadcast. `lane` is the invocation's lane (local index mod 8, lavapipe's SIMD lane).
+ */
+const laneSelect = (indices: string[]) => indices.slice(1).reduce((acc, x, i) => `select(${acc}, ${x}, lane == ${i + 1}u)`, indices[0]);
+/**
+ * vec4 k of row 4 blk + j of W2 or W3 ([64][32], eight vec4s per row): read directly, or (sg)
+ * broadcast from lane k of sh_{m}_{j}, the row read one vec4 per lane.
+ */
+if (C1 / 4 !== BROADCAST_LANES || C3 / 4 !== BROADCAST_LANES) throw new Error('fused two-pixel kernels: the broadcast reads expect rows of W2 and W3 of eight vec4s');
+const rowVec4 = (sg: boolean, m: 'w2' | 'w3', j: number, k: number) =>
+  sg ? `subgroupBroadcast(sh_${m}_${j}, ${k}u)` : `wts[base_${m} + (4u * blk + ${j}u) * 8u + ${k}u]`;
 const BASES = ['w1', 'b1', 'g1', 'e1', 'w2', 'b2', 'g2', 'e2', 'w3', 'b3', 'g3', 'e3', 'w4', 'b4'];
 /** Floats of each fused parameter, in BASES (and FUSED_PARAMS) order. */
 const SIZES = [2 * C1, C1, C1, C1, C2 * C1, C2, C2, C2, C2 * C3, C3, C3, C3, C3 + C1, 1];
@@ -57,7 +72,7 @@ class Code {
  * the private array `${v}n2` [e][channel / 4] (a mat4x2f: four channels at both positions, one
  * access where there were four) and 1/std of its groups in `${v}r2` [e][group / 2].
  */
-function forward(code: Code, E: number, v: string, training: boolean) {
+function forward(code: Code, E: number, v: string, training: boolean, sg: boolean) {
   const es = range(E);
   const at = (n: number, s: string) => code.emit(n, s);
   // The block bias of channel c = 4 v + k for every evaluation: P(t) + Q(label), component k of
@@ -65,12 +80,17 @@ function forward(code: Code, E: number, v: string, training: boolean) {
   // sample's own step, one vec4 per four channels (group: the name of those four's reads); the
   // sampler, whose evaluations share t, from the uniform block.
   const biases = (n: number, tag: string, group: string, v: string, k: number) => {
+    const looped = group === 'b2';
     if (training) {
       if (k === 0) {
-        at(n, `let qv${group} = array<vec4f, 3>(table4[q_row4 + ${v}], table4[q_row4 + ROW4 + ${v}], table4[q_row4 + 2u * ROW4 + ${v}]);`);
+        const q = range(3).map((i) => (sg && looped ? `subgroupBroadcast(sh_q, ${i}u)` : `table4[q_row4 + ${i}u * ROW4 + ${v}]`));
+        at(n, `let qv${group} = array<vec4f, 3>(${q.join(', ')});`);
         for (const e of es) at(n, `let pv${group}_${e} = table4[pt4_${e} + ${v}];`);
       }
       at(n, `let qr${tag} = vec3f(qv${group}[0].${lane(k)}, qv${group}[1].${lane(k)}, qv${group}[2].${lane(k)});`);
+    } else if (sg && looped) {
+      at(n, `let qr${tag} = vec3f(sh_q0.${lane(k)}, sh_q1.${lane(k)}, sh_q2.${lane(k)});`);
+      at(n, `let pr${tag} = sh_p.${lane(k)};`);
     } else {
       at(n, `let qr${tag} = vec3f(wts[Q_START + ${v}].${lane(k)}, wts[Q_START + ROW4 + ${v}].${lane(k)}, wts[Q_START + 2u * ROW4 + ${v}].${lane(k)});`);
       at(n, `let pr${tag} = wts[p_row + ${v}].${lane(k)};`);
@@ -114,13 +134,28 @@ function forward(code: Code, E: number, v: string, training: boolean) {
   }
   // Block 2: four output channels (two GroupNorm groups) per iteration; W2 is [64][32].
   at(2, `for (var blk = 0u; blk < p.n32 / 2u; blk++) {`);
-  at(4, `let bb = wts[base_b2 + blk];`);
-  at(4, `let gm = wts[base_g2 + blk];`);
-  at(4, `let bt = wts[base_e2 + blk];`);
+  const v2 = `${C1 / 4}u + blk`;
+  if (sg) {
+    // The loop's weights as subgroup broadcasts (sharedReads): rows 4 blk .. 4 blk + 3 of W2 and
+    // W3, block 2's bias, gamma and beta, and the class (and, sampling, the step) bias rows.
+    const small = ['base_b2 + blk', 'base_g2 + blk', 'base_e2 + blk'];
+    if (!training) small.push(...range(3).map((i) => `Q_START + ${i}u * ROW4 + ${v2}`), `p_row + ${v2}`);
+    at(4, `let sh_b = wts[${laneSelect(small)}];`);
+    ['bb', 'gm', 'bt'].forEach((name, i) => at(4, `let ${name} = subgroupBroadcast(sh_b, ${i}u);`));
+    if (training) at(4, `let sh_q = table4[q_row4 + min(lane, 2u) * ROW4 + ${v2}];`);
+    else {
+      range(3).forEach((i) => at(4, `let sh_q${i} = subgroupBroadcast(sh_b, ${3 + i}u);`));
+      at(4, `let sh_p = subgroupBroadcast(sh_b, 6u);`);
+    }
+    for (const j of range(4)) for (const m of ['w2', 'w3']) at(4, `let sh_${m}_${j} = wts[base_${m} + (4u * blk + ${j}u) * 8u + lane];`);
+  } else {
+    at(4, `let bb = wts[base_b2 + blk];`);
+    at(4, `let gm = wts[base_g2 + blk];`);
+    at(4, `let bt = wts[base_e2 + blk];`);
+  }
   for (const j of range(4)) {
-    const c = `(4u * blk + ${j}u)`;
-    biases(4, `${j}`, 'b2', `${C1 / 4}u + blk`, j);
-    for (const k of range(C1 / 4)) at(4, `let r${j}_${k} = wts[base_w2 + ${c} * ${C1 / 4}u + ${k}u];`);
+    biases(4, `${j}`, 'b2', v2, j);
+    for (const k of range(C1 / 4)) at(4, `let r${j}_${k} = ${rowVec4(sg, 'w2', j, k)};`);
     for (const e of es) {
       at(4, `let q${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e}) + ${range(C1).map((ci) => `r${j}_${ci >> 2}.${lane(ci)} * h1_${ci}_${e}`).join(' + ')};`);
     }
@@ -146,7 +181,7 @@ function forward(code: Code, E: number, v: string, training: boolean) {
     }
   }
   for (const j of range(4)) {
-    for (const q of range(C3 / 4)) at(4, `let w3r${j}_${q} = wts[base_w3 + (4u * blk + ${j}u) * ${C3 / 4}u + ${q}u];`);
+    for (const q of range(C3 / 4)) at(4, `let w3r${j}_${q} = ${rowVec4(sg, 'w3', j, q)};`);
     for (const e of es) at(4, range(C3).map((c) => `acc3_${c}_${e} += w3r${j}_${c >> 2}.${lane(c)} * hb${j}_${e};`).join(' '));
   }
   at(2, `}`);
@@ -193,16 +228,19 @@ function packedSource(): string {
  * `fn forward_regs(x: array<vec2f, EVALS>, t: u32, label: array<u32, EVALS>) -> array<vec2f, EVALS>`:
  * eps_theta(x[e], t, label[e]) for every e at one step t; and the uniform weight block.
  */
-export function forwardRegs(): string {
+export function forwardRegs(sg: boolean): string {
   const code = new Code();
   bases(code);
   code.emit(2, `let p_row = P_START + (t - p.t_lo) * ROW4;`);
   for (const e of range(EVALS)) code.emit(2, `let x_${e} = x[${e}]; let label_${e} = label[${e}];`);
-  forward(code, EVALS, 's_', false);
+  forward(code, EVALS, 's_', false, sg);
   code.emit(2, `return array<vec2f, ${EVALS}>(${range(EVALS).map((e) => `out_${e}`).join(', ')});`);
   return [
     `@group(0) @binding(9) var<uniform> wts: array<vec4f, ${WEIGHT_BLOCK / 4}>;`,
     `const EVALS: u32 = ${EVALS}u;`,
+    '// Lanes that run in step (subgroup broadcasts: lavapipe\'s SIMD batch of 8; else 1), and this invocation\'s.',
+    `const LANES: u32 = ${sg ? BROADCAST_LANES : 1}u;`,
+    'var<private> lane: u32;',
     packedSource(),
     '',
     `fn forward_regs(x: array<vec2f, ${EVALS}>, t: u32, label: array<u32, ${EVALS}>) -> array<vec2f, ${EVALS}> {\n${code}\n}\n`,
@@ -219,12 +257,12 @@ export function forwardRegs(): string {
  * dynamic index, was 40 % of the kernel). The forward's output is out_e (the loss is taken in
  * between, so the caller splits the body into forward and backward).
  */
-function trainBody(): { forward: string; backward: string; privates: string } {
+function trainBody(sg: boolean): { forward: string; backward: string; privates: string } {
   const E = TRAIN_EVALS;
   const es = range(E);
   const fwd = new Code();
   bases(fwd);
-  forward(fwd, E, 't_', true);
+  forward(fwd, E, 't_', true, sg);
   const code = new Code();
   const at = (n: number, s: string) => code.emit(n, s);
   const sumE = (f: (e: number) => string) => es.map(f).join(' + ');
@@ -272,11 +310,17 @@ function trainBody(): { forward: string; backward: string; privates: string } {
   // block 3 (row c of W3), block 2's norm, its bias gradients and activation rows, and the
   // contribution to dL/dh1 (row c of W2).
   at(2, `for (var blk = 0u; blk < p.n32 / 2u; blk++) {`);
-  at(4, `let gm = wts[base_g2 + blk];`);
-  at(4, `let bt = wts[base_e2 + blk];`);
+  if (sg) {
+    at(4, `let sh_b = wts[${laneSelect(['base_g2 + blk', 'base_e2 + blk'])}];`);
+    at(4, `let gm = subgroupBroadcast(sh_b, 0u);`);
+    at(4, `let bt = subgroupBroadcast(sh_b, 1u);`);
+    for (const j of range(4)) for (const m of ['w2', 'w3']) at(4, `let sh_${m}_${j} = wts[base_${m} + (4u * blk + ${j}u) * 8u + lane];`);
+  } else {
+    at(4, `let gm = wts[base_g2 + blk];`);
+    at(4, `let bt = wts[base_e2 + blk];`);
+  }
   for (const j of range(4)) {
-    const c = `(4u * blk + ${j}u)`;
-    for (const k of range(C3 / 4)) at(4, `let u${j}_${k} = wts[base_w3 + ${c} * ${C3 / 4}u + ${k}u];`);
+    for (const k of range(C3 / 4)) at(4, `let u${j}_${k} = ${rowVec4(sg, 'w3', j, k)};`);
     for (const e of es) {
       at(4, `let dh2_${j}_${e} = ${range(C3).map((c3) => `u${j}_${c3 >> 2}.${lane(c3)} * dp3_${c3}_${e}`).join(' + ')};`);
     }
@@ -305,7 +349,7 @@ function trainBody(): { forward: string; backward: string; privates: string } {
     at(4, `gg2[${c}] += ${sumE((e) => `dot(da${j}_${e}, n${j}_${e})`)};`);
     at(4, `ge2[${c}] += ${sumE((e) => `da${j}_${e}.x + da${j}_${e}.y`)};`);
     at(4, `gb2[${c}] += ${sumE((e) => `dp${j}_${e}.x + dp${j}_${e}.y`)};`);
-    for (const k of range(C1 / 4)) at(4, `let r${j}_${k} = wts[base_w2 + ${c} * ${C1 / 4}u + ${k}u];`);
+    for (const k of range(C1 / 4)) at(4, `let r${j}_${k} = ${rowVec4(sg, 'w2', j, k)};`);
     for (const ci of range(C1)) {
       for (const e of es) at(4, `dh1_${ci}_${e} += r${j}_${ci >> 2}.${lane(ci)} * dp${j}_${e};`);
     }
@@ -327,14 +371,14 @@ function trainBody(): { forward: string; backward: string; privates: string } {
  * tid * E + 1, ..., then threads * E further on), draws them as the op-by-op batch does (twopixel_draw.wgsl),
  * and accumulates its partial gradients (written out by write_partials, shaders/twopixel.wgsl).
  */
-export function trainEntry(): string {
+export function trainEntry(sg: boolean): string {
   const E = TRAIN_EVALS;
   const es = range(E);
-  const body = trainBody();
+  const body = trainBody(sg);
   const pre = new Code();
   for (const e of es) {
     pre.emit(4, `let i_${e} = first + ${e}u;`);
-    pre.emit(4, `let live_${e} = i_${e} < p.batch;`);
+    pre.emit(4, `let live_${e} = in_use && i_${e} < p.batch;`);
     pre.emit(4, `let draw_${e} = draw_sample(i_${e}, key);`);
     pre.emit(4, `let x_${e} = draw_${e}.xt;`);
     pre.emit(4, `let pt4_${e} = draw_${e}.t * ROW4;`);
@@ -351,21 +395,26 @@ export function trainEntry(): string {
     body.privates,
     '',
     '@compute @workgroup_size(64)',
-    'fn train(@builtin(global_invocation_id) gid: vec3u) {',
+    'fn train(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) li: u32) {',
     '  let tid = gid.x;',
-    '  if (tid >= p.threads) { return; }',
+    '  lane = li % LANES;',
+    '  // Whole groups of LANES lanes run or return together (their broadcasts need every lane).',
+    '  if (tid - lane >= p.threads) { return; }',
+    '  let in_use = tid < p.threads;',
     '  let key = vec2u(state[1], state[2]);',
     '  let inv_n = 1.0 / f32(2u * p.batch);',
     `  let act_h1 = 0u; let act_dp3 = ${2 * C1}u * p.batch; let act_dp2 = ${4 * C1}u * p.batch; let act_h2 = act_dp2 + ${2 * C2}u * p.batch;`,
     '  let q_row4 = (p.steps + 1u) * ROW4;',
     '  var loss = 0.0;',
-    `  for (var first = tid * ${E}u; first < p.batch; first += p.threads * ${E}u) {`,
+    `  let rounds = (p.batch + p.threads * ${E}u - 1u) / (p.threads * ${E}u);`,
+    `  for (var round = 0u; round < rounds; round++) {`,
+    `    let first = (round * p.threads + tid) * ${E}u;`,
     pre.toString(),
     indent(body.forward),
     post.toString(),
     indent(body.backward),
     '  }',
-    '  write_partials(tid, loss);',
+    '  if (in_use) { write_partials(tid, loss); }',
     '}',
     '',
   ].join('\n');

@@ -31,11 +31,40 @@ export function adapterName(info: GPUAdapterInfo): string {
  */
 export async function openDevice(adapter: GPUAdapter, name: string): Promise<GPUDevice> {
   const requiredLimits = limitsToRequest(adapter, name);
-  // Timestamps let Program.profile() say where a step's time goes; optional.
-  const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+  // Timestamps let Program.profile() say where a step's time goes; subgroups let kernels share
+  // reads between lanes (broadcastLanes). Both optional.
+  const requiredFeatures = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: `engine on ${name}` });
   watch(device);
   return device;
+}
+
+/** The subgroup size kernels may rely on for broadcasts between lanes (BROADCAST_LANES), or 0. */
+let broadcastOverride: boolean | null = null;
+
+/**
+ * Turns the kernels' subgroup broadcasts off (false) or back to the device's default (null), for
+ * graphs compiled from now on: tests hold the broadcast kernels to the plain ones this way.
+ */
+export function setSubgroupBroadcasts(on: false | null): void {
+  if (on !== false && on !== null) throw new Error(`setSubgroupBroadcasts takes false or null, got ${on}`);
+  broadcastOverride = on;
+}
+
+/** Lanes per subgroup the broadcast kernels are written for: one SIMD batch of lavapipe. */
+export const BROADCAST_LANES = 8;
+
+/**
+ * Whether kernels on `device` may read a value once per subgroup and broadcast it
+ * (subgroupBroadcast): the device has subgroups of exactly BROADCAST_LANES lanes, as lavapipe's
+ * SIMD batches are. lavapipe issues a read per lane even where every lane reads one address
+ * (it broadcasts only reads at constant addresses), so such reads cost eight times what they
+ * need to; other drivers keep the plain kernels.
+ */
+export function broadcasts(device: GPUDevice): boolean {
+  if (broadcastOverride === false || !device.features.has('subgroups')) return false;
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  return info?.subgroupMinSize === BROADCAST_LANES && info?.subgroupMaxSize === BROADCAST_LANES;
 }
 
 const failures = new WeakMap<GPUDevice, string[]>();

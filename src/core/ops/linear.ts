@@ -3,6 +3,7 @@ import matmulCode from '../../../shaders/matmul.wgsl';
 import blockedCode from '../../../shaders/matmul_blocked.wgsl';
 import aRowsCode from '../../../shaders/matmul_a.wgsl';
 import aVec4Code from '../../../shaders/matmul_a4.wgsl';
+import aSubgroupCode from '../../../shaders/matmul_asg.wgsl';
 import cRowsCode from '../../../shaders/matmul_c.wgsl';
 import cVec4Code from '../../../shaders/matmul_c4.wgsl';
 import transposeCode from '../../../shaders/transpose.wgsl';
@@ -24,18 +25,22 @@ const BLOCKED_BINDINGS: Record<BlockedEntry, (Access | null)[]> = {
   matmul_bias_b4: ['read', null, 'write', 'uniform', 'read', 'read'],
 };
 const blockedKernels = new Map<string, KernelDef>();
+/** How the blocked kernels read A: a float per row, two vec4s per k, or one float per lane broadcast. */
+type ARead = 'rows' | 'a4' | 'sg';
+const A_LIBRARIES: Record<ARead, string> = { rows: aRowsCode, a4: aVec4Code, sg: aSubgroupCode };
 /**
- * A blocked kernel: with `a4`, A is read as vec4s (matmul_a4.wgsl, binding 6) instead of one
- * float per row (matmul_a.wgsl, binding 0); with `c4`, C is stored as vec4s (matmul_c4.wgsl)
- * instead of one float per column (matmul_c.wgsl). Defined once per combination.
+ * A blocked kernel: A read by matmul_a.wgsl (a float per row, binding 0), matmul_a4.wgsl (vec4s,
+ * binding 6) or matmul_asg.wgsl (subgroup broadcasts, binding 0); with `c4`, C is stored as vec4s
+ * (matmul_c4.wgsl) instead of one float per column (matmul_c.wgsl). Defined once per combination.
  */
-function blockedKernel(entry: BlockedEntry, a4: boolean, c4: boolean): KernelDef {
-  const name = `matmul_blocked.${entry}${a4 ? '_a4' : ''}${c4 ? '_c4' : ''}`;
+function blockedKernel(entry: BlockedEntry, aRead: ARead, c4: boolean): KernelDef {
+  const name = `matmul_blocked.${entry}${aRead === 'rows' ? '' : `_${aRead}`}${c4 ? '_c4' : ''}`;
   let k = blockedKernels.get(name);
   if (!k) {
     const base = BLOCKED_BINDINGS[entry];
-    const bindings = a4 ? [null, ...base.slice(1), ...new Array(6 - base.length).fill(null), 'read' as const] : base;
-    k = defineKernel(name, blockedCode, entry, bindings, { workgroupSize: BLOCKED_WG, libraries: [a4 ? aVec4Code : aRowsCode, c4 ? cVec4Code : cRowsCode] });
+    const bindings = aRead === 'a4' ? [null, ...base.slice(1), ...new Array(6 - base.length).fill(null), 'read' as const] : base;
+    const libraries = [A_LIBRARIES[aRead], c4 ? cVec4Code : cRowsCode];
+    k = defineKernel(name, blockedCode, entry, bindings, { workgroupSize: BLOCKED_WG, libraries, directives: aRead === 'sg' ? ['enable subgroups'] : [] });
     blockedKernels.set(name, k);
   }
   return k;
@@ -119,8 +124,11 @@ export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: Matmu
   let a = A;
   let as = { sm: s.a.sm, sk: s.a.sk, sb: s.a.sb ?? 0, off: s.a.off ?? 0 };
   const blocked = matmulVariant() === 'blocked';
-  let a4 = blocked && as.sm === 1 && [as.sk, as.sb, as.off, A.size].every((v) => v % 4 === 0);
-  if (blocked && !a4 && s.n >= TRANSPOSE_MIN_N && s.m * s.n * s.k * batch >= TRANSPOSE_MIN_WORK) {
+  // With subgroup broadcasts A costs one read per lane and k in any layout; without, vec4 reads
+  // where A is stored transposed.
+  const sg = blocked && e.broadcasts;
+  let a4 = blocked && !sg && as.sm === 1 && [as.sk, as.sb, as.off, A.size].every((v) => v % 4 === 0);
+  if (blocked && !sg && !a4 && s.n >= TRANSPOSE_MIN_N && s.m * s.n * s.k * batch >= TRANSPOSE_MIN_WORK) {
     const mp = Math.ceil(s.m / 4) * 4;
     a = emitTransposed(e, A, s.m, s.k, batch, as, mp);
     as = { sm: 1, sk: mp, sb: s.k * mp, off: 0 };
@@ -135,7 +143,7 @@ export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: Matmu
     const entry: BlockedEntry = bias ? (vec4 ? 'matmul_bias_b4' : 'matmul_bias') : vec4 ? 'matmul_b4' : 'matmul';
     // The tensors in binding order: a (unless read as vec4s), b, c, bias, b4, a4.
     const tensors = [a4 ? null : a, vec4 ? null : B, C, bias ?? null, vec4 ? B : null, a4 ? a : null];
-    e.dispatch(blockedKernel(entry, a4, c4), tensors.filter((t): t is Tensor => t !== null), params, { workgroups });
+    e.dispatch(blockedKernel(entry, sg ? 'sg' : a4 ? 'a4' : 'rows', c4), tensors.filter((t): t is Tensor => t !== null), params, { workgroups });
     return;
   }
   const workgroups: [number, number, number] = [Math.ceil(s.n / 16), Math.ceil(s.m / 16), batch];
