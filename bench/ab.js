@@ -25,7 +25,13 @@ if (files.length !== 2 || !Number.isInteger(rounds) || rounds < 1) {
   process.exit(2);
 }
 const builds = await Promise.all(files.map((f) => import(pathToFileURL(resolve(f)).href)));
-const gpu = await builds[0].getNodeGpu({});
+// One device for both, from the build that asks for the most features (a newer build may use
+// subgroups where an older one does not ask for them).
+const gpus = [];
+for (const b of builds) gpus.push(await b.getNodeGpu({ quiet: gpus.length > 0 }));
+gpus.sort((x, y) => y.device.features.size - x.device.features.size);
+const gpu = gpus[0];
+gpus.slice(1).forEach((g) => g.destroy());
 const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 const fill = (n, f) => Float32Array.from({ length: n }, (_, i) => f(i));
 
