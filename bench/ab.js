@@ -26,12 +26,11 @@ if (files.length !== 2 || !Number.isInteger(rounds) || rounds < 1) {
 }
 const builds = await Promise.all(files.map((f) => import(pathToFileURL(resolve(f)).href)));
 // One device for both, from the build that asks for the most features (a newer build may use
-// subgroups where an older one does not ask for them).
+// subgroups where an older one does not ask for them); the other stays open, unused (destroying
+// one of two Dawn instances in a process aborts it).
 const gpus = [];
 for (const b of builds) gpus.push(await b.getNodeGpu({ quiet: gpus.length > 0 }));
-gpus.sort((x, y) => y.device.features.size - x.device.features.size);
-const gpu = gpus[0];
-gpus.slice(1).forEach((g) => g.destroy());
+const gpu = [...gpus].sort((x, y) => y.device.features.size - x.device.features.size)[0];
 const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 const fill = (n, f) => Float32Array.from({ length: n }, (_, i) => f(i));
 

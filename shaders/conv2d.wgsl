@@ -14,9 +14,11 @@
 // workgroup's invocations share their rows, so the operand indexed by row and inner index (the
 // weight, or dy in the weight gradient) is read at one address across the workgroup, and the
 // gathered operand at per-invocation addresses, its indices and padding tests computed for four
-// columns at once (vec4i). The forward and the input gradient read the weight from a transposed
-// copy (shaders/transpose.wgsl: [inner, rows_pad], rows contiguous), two vec4s per inner index
-// instead of eight floats. Sums run in a fixed order. Workgroup (x, y) = (WG * 8-column tile,
+// columns at once (vec4i). The row operand comes from one of two small libraries a kernel
+// prepends: shaders/conv2d_rows.wgsl reads the forward's and input gradient's weight from a
+// transposed copy (shaders/transpose.wgsl: [inner, rows_pad], rows contiguous), two vec4s per
+// inner index instead of eight floats; shaders/conv2d_rows_sg.wgsl, where the device has
+// subgroups of 8, has each lane read one row and broadcast it. Sums run in a fixed order. Workgroup (x, y) = (WG * 8-column tile,
 // ROWS-row tile).
 
 @group(0) @binding(0) var<storage, read> rows_src: array<f32>;   // indexed by (row, inner): w, or dy for the weight gradient
@@ -24,9 +26,8 @@
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> p: Conv2dParams;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
-// the forward's and input gradient's weight, transposed: [inner, rows_pad] (inner: (ci, ky, kx)
-// for the forward; (co, ky, kx) for the input gradient)
-@group(0) @binding(5) var<storage, read> rows4: array<vec4f>;
+// binding 5 (shaders/conv2d_rows.wgsl): the forward's and input gradient's weight, transposed:
+// [inner, rows_pad] (inner: (ci, ky, kx) for the forward; (co, ky, kx) for the input gradient)
 
 struct Conv2dParams {
   batch: u32, cin: u32, cout: u32,
@@ -44,25 +45,18 @@ struct Tile { lo: array<vec4f, 8>, hi: array<vec4f, 8> }
 fn first_row(wid: vec3u) -> u32 { return wid.y * ROWS; }
 fn first_col(lid: vec3u, wid: vec3u) -> u32 { return (wid.x * WG + lid.x) * 8u; }
 
-// t += (row operands at inner index k) x (lo, hi); rows past the last read the last one, never stored.
-fn add_rows(t: ptr<function, Tile>, at: array<u32, 8>, lo: vec4f, hi: vec4f) {
+// t += (the row operands at one inner index) x (lo, hi): the rows' values from weight_rows or
+// dy_rows (shaders/conv2d_rows.wgsl, or conv2d_rows_sg.wgsl with subgroup broadcasts); rows past
+// the last read the last one, never stored.
+fn add_rows(t: ptr<function, Tile>, v: array<f32, 8>, lo: vec4f, hi: vec4f) {
   for (var r = 0u; r < ROWS; r++) {
-    let a = rows_src[at[r]];
-    (*t).lo[r] += a * lo;
-    (*t).hi[r] += a * hi;
+    (*t).lo[r] += v[r] * lo;
+    (*t).hi[r] += v[r] * hi;
   }
 }
 
-// The same from rows4 at inner index kk: the tile's eight rows as two vec4s.
-fn add_rows4(t: ptr<function, Tile>, kk: u32, row0: u32, lo: vec4f, hi: vec4f) {
-  let at = (kk * p.rows_pad + row0) / 4u;
-  let a = array<vec4f, 2>(rows4[at], rows4[at + 1u]);
-  for (var r = 0u; r < ROWS; r++) {
-    let v = a[r / 4u][r % 4u];
-    (*t).lo[r] += v * lo;
-    (*t).hi[r] += v * hi;
-  }
-}
+// The lane's row (lane = invocation within the workgroup), clamped to the last of `rows`.
+fn lane_row(lid: vec3u, wid: vec3u, rows: u32) -> u32 { return min(first_row(wid) + lid.x, rows - 1u); }
 
 // 0 <= v < n, per component.
 fn inside(v: vec4i, n: u32) -> vec4<bool> {
@@ -125,6 +119,7 @@ fn forward_tile(lid: vec3u, wid: vec3u) -> Tile {
   let image = p.cin * p.h * p.w;
   let lo = columns(col0, p.ho, p.wo, image, p.stride, -i32(p.pad_y), -i32(p.pad_x));
   let hi = columns(col0 + 4u, p.ho, p.wo, image, p.stride, -i32(p.pad_y), -i32(p.pad_x));
+  let lane_w = lane_row(lid, wid, p.cout) * p.cin * p.kh * p.kw; // w[row, k] at lane_w + k
   var t: Tile;
   var k = 0u;
   for (var ci = 0u; ci < p.cin; ci++) {
@@ -138,7 +133,7 @@ fn forward_tile(lid: vec3u, wid: vec3u) -> Tile {
       for (var kx = 0; kx < i32(p.kw); kx++) {
         let vlo = gather(alo + kx, rlo & inside(lo.x + kx, p.w));
         let vhi = gather(ahi + kx, rhi & inside(hi.x + kx, p.w));
-        add_rows4(&t, k, row0, vlo, vhi);
+        add_rows(&t, weight_rows(k, row0, lane_w + k), vlo, vhi);
         k++;
       }
     }
@@ -176,6 +171,7 @@ fn input_tile(lid: vec3u, wid: vec3u) -> Tile {
   let image = p.cout * p.ho * p.wo;
   let lo = columns(col0, p.h, p.w, image, 1u, i32(p.pad_y), i32(p.pad_x));
   let hi = columns(col0 + 4u, p.h, p.w, image, 1u, i32(p.pad_y), i32(p.pad_x));
+  let lane_w = lane_row(lid, wid, p.cin) * taps; // w[co, row, tap] at lane_w + co cin taps + tap
   var t: Tile;
   for (var co = 0u; co < p.cout; co++) {
     let plane = i32(co * p.ho * p.wo);
@@ -184,7 +180,8 @@ fn input_tile(lid: vec3u, wid: vec3u) -> Tile {
         let vlo = dy_at(lo.base + plane, lo.y - ky, lo.x - kx);
         let vhi = dy_at(hi.base + plane, hi.y - ky, hi.x - kx);
         // w[co, ci, ky, kx] for the tile's rows ci
-        add_rows4(&t, co * taps + u32(ky) * p.kw + u32(kx), row0, vlo, vhi);
+        let tap = u32(ky) * p.kw + u32(kx);
+        add_rows(&t, weight_rows(co * taps + tap, row0, lane_w + co * p.cin * taps + tap), vlo, vhi);
       }
     }
   }
@@ -234,6 +231,7 @@ fn conv2d_weight_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgro
   let plane = p.ho * p.wo;
   var rows: array<u32, 8>;
   for (var r = 0u; r < ROWS; r++) { rows[r] = min(row0 + r, p.cout - 1u) * plane; }
+  let lane_dy = lane_row(lid, wid, p.cout) * plane;
   var t: Tile;
   for (var b = 0u; b < p.batch; b++) {
     let image = i32(b * p.cin * p.h * p.w);
@@ -243,7 +241,7 @@ fn conv2d_weight_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgro
       let x0 = i32((q % p.wo) * p.stride) - i32(p.pad_x);
       var at: array<u32, 8>;
       for (var r = 0u; r < ROWS; r++) { at[r] = dy_image + rows[r] + q; }
-      add_rows(&t, at, x_window(image, lo, y0, x0), x_window(image, hi, y0, x0));
+      add_rows(&t, dy_rows(at, dy_image + lane_dy + q), x_window(image, lo, y0, x0), x_window(image, hi, y0, x0));
     }
   }
   let n = p.cin * p.kh * p.kw;

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { Graph } from '../src/core/graph.js';
 import { conv2d, convTranspose2d } from '../src/core/ops/conv2d.js';
 import { add } from '../src/core/ops/elementwise.js';
-import { assertClose, assertGradients, numericGradients, randomValues, runGraph, backward, type Operand } from './harness.js';
+import { assertClose, assertGradients, numericGradients, randomValues, runGraph, backward, withKernels, type Operand } from './harness.js';
 import { addRef, conv2dBackward, conv2dRef, conv2dSize, convTranspose2dSize, type Conv2dShape } from './reference.js';
 
 // Tolerances as for conv1d (test/conv1d.test.ts): forward sums of at most a few hundred products
@@ -52,13 +52,15 @@ const transposeCases: Conv2dShape[] = [
 for (const [transposed, cases] of [[false, convCases], [true, transposeCases]] as const) {
   const op = transposed ? convTranspose2d : conv2d;
   const opName = transposed ? 'convTranspose2d' : 'conv2d';
-  for (const s of cases) {
-    t(`${opName} forward matches float64 at ${label(s)}`, async () => {
+  // Each case with the device's kernels and (plain) without subgroup broadcasts, the kernels
+  // that read the weight from a transposed copy (test/harness.ts: withKernels).
+  for (const s of cases) for (const plain of [false, true]) {
+    t(`${opName} forward matches float64 at ${label(s)}${plain ? ' (plain kernels)' : ''}`, async () => {
       const { x, w, b, list } = operands(s, transposed, 1);
-      const { values } = await runGraph((g) => {
+      const { values } = await withKernels(plain, () => runGraph((g) => {
         const [tx, tw, tb] = list.map((o) => g.input(o.name, o.shape));
         return { feeds: [[tx, x], [tw, w], [tb, b]], outputs: [op(g, tx, tw, tb, { stride: s.stride, padding: s.pad })] };
-      });
+      }));
       assertClose(values[0], conv2dRef(x, w, b, s, transposed), FWD[0], FWD[1], 'y');
     });
   }
@@ -70,10 +72,10 @@ for (const [transposed, cases] of [[false, convCases], [true, transposeCases]] a
       assertGradients(conv2dBackward(x, w, up, s, transposed), numericGradients(ref, [x, w, b], up), REF, GRADS, 'finite differences');
     });
   }
-  for (const s of cases) {
-    t(`${opName} gradients of x, w and b match the float64 reference at ${label(s)}`, async () => {
+  for (const s of cases) for (const plain of [false, true]) {
+    t(`${opName} gradients of x, w and b match the float64 reference at ${label(s)}${plain ? ' (plain kernels)' : ''}`, async () => {
       const { x, w, list } = operands(s, transposed, 7);
-      const { grads, up } = await backward(list, (g, [tx, tw, tb]) => op(g, tx, tw, tb, { stride: s.stride, padding: s.pad }), 10);
+      const { grads, up } = await withKernels(plain, () => backward(list, (g, [tx, tw, tb]) => op(g, tx, tw, tb, { stride: s.stride, padding: s.pad }), 10));
       assertGradients(grads, conv2dBackward(x, w, up, s, transposed), BWD, GRADS, 'the analytic reference');
     });
   }

@@ -6,6 +6,7 @@ import { Program, type CompileOptions } from '../src/core/program.js';
 import { weightedSum } from '../src/core/ops/loss.js';
 import { PhiloxStream } from '../src/core/philox.js';
 import { testGpu } from './device.js';
+import { setSubgroupBroadcasts } from '../src/gpu/gpu.js';
 
 /** Random values in ±[0.1, 1]: never zero, so an unwritten or ignored element shows. */
 export function randomValues(n: number, seed: number, stream = 0): Float64Array {
@@ -51,6 +52,20 @@ export interface Built {
  * Compiles a graph built by `build`, writes the feeds, poisons every output with NaN, runs one
  * replay and reads the outputs back. Parameters are fed like inputs (written into the store).
  */
+/**
+ * Runs `f` with the kernels' subgroup broadcasts off (plain: the kernels of every device without
+ * subgroups of 8) or at the device's default (on lavapipe: the broadcast kernels); the choice is
+ * read when a graph compiles.
+ */
+export async function withKernels<R>(plain: boolean, f: () => Promise<R>): Promise<R> {
+  if (plain) setSubgroupBroadcasts(false);
+  try {
+    return await f();
+  } finally {
+    setSubgroupBroadcasts(null);
+  }
+}
+
 export async function runGraph(
   build: (g: Graph) => Built,
   options: CompileOptions & { params?: undefined } = {},

@@ -4,7 +4,7 @@ import { emitMatmul, linear, matmulVariant, preferMatmulVariantFor, setMatmulVar
 import { testGpu } from './device.js';
 import { broadcasts, setSubgroupBroadcasts } from '../src/gpu/gpu.js';
 import { add } from '../src/core/ops/elementwise.js';
-import { assertClose, assertGradients, backward, numericGradients, once, randomValues, runGraph } from './harness.js';
+import { assertClose, assertGradients, backward, numericGradients, once, randomValues, runGraph, withKernels } from './harness.js';
 import { addRef, linearBackward, linearRef } from './reference.js';
 
 // Tolerances. Forward: a K-term f32 dot product of values in ±1: atol 1e-5 + rtol 1e-5.
@@ -29,12 +29,10 @@ type Variant = MatmulVariant | 'blocked-plain';
 const VARIANTS: Variant[] = ['tiled', 'blocked', 'blocked-plain'];
 async function withVariant<T>(v: Variant, run: () => Promise<T>): Promise<T> {
   setMatmulVariant(v === 'blocked-plain' ? 'blocked' : v);
-  if (v === 'blocked-plain') setSubgroupBroadcasts(false);
   try {
-    return await run();
+    return await withKernels(v === 'blocked-plain', run);
   } finally {
     setMatmulVariant(null);
-    setSubgroupBroadcasts(null);
   }
 }
 

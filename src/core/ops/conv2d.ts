@@ -2,7 +2,9 @@
 // implicit-GEMM kernels (shaders/conv2d.wgsl) serve both ops with the roles of their operands
 // exchanged.
 import convCode from '../../../shaders/conv2d.wgsl';
-import { defineKernel, type Access } from '../kernel.js';
+import rowsCode from '../../../shaders/conv2d_rows.wgsl';
+import rowsSubgroupCode from '../../../shaders/conv2d_rows_sg.wgsl';
+import { defineKernel, type Access, type KernelDef } from '../kernel.js';
 import { expectShape, type Emitter, type Graph, type Tensor } from '../graph.js';
 import { emitSumBatchLength, nonNegativeInt, positiveInt } from './util.js';
 import { emitTransposed } from './linear.js';
@@ -11,15 +13,25 @@ import { emitTransposed } from './linear.js';
 const WG = 8;
 /** Rows x columns of outputs one workgroup computes. */
 const TILE = [8, 8 * WG] as const;
-// Bindings: [w or dy (the weight gradient's rows), gathered operand, out, params, bias, w transposed].
+// Bindings: [w or dy (the weight gradient's rows), gathered operand, out, params, bias, w
+// transposed]. The plain kernels read the forward's and input gradient's weight from the
+// transposed copy; with subgroup broadcasts (sg) every kernel reads its rows from binding 0.
 const WITH_BIAS: (Access | null)[] = [null, 'read', 'write', 'uniform', 'read', 'read'];
 const NO_BIAS: (Access | null)[] = [null, 'read', 'write', 'uniform', null, 'read'];
-const k = (entry: string, bindings: (Access | null)[]) => defineKernel(`conv2d.${entry}`, convCode, entry, bindings, { workgroupSize: WG });
-const FORWARD = k('conv2d_forward', WITH_BIAS);
-const FORWARD_NO_BIAS = k('conv2d_forward_nobias', NO_BIAS);
-const INPUT_GRAD = k('conv2d_input_grad', NO_BIAS);
-const TRANSPOSE_FORWARD = k('conv_transpose2d_forward', WITH_BIAS);
-const WEIGHT_GRAD = k('conv2d_weight_grad', ['read', 'read', 'write', 'uniform']);
+const kernels = (sg: boolean) => {
+  const k = (entry: string, bindings: (Access | null)[]) => defineKernel(`conv2d.${entry}${sg ? '_sg' : ''}`, convCode, entry,
+    sg ? ['read', ...bindings.slice(1, 5)] : bindings,
+    { workgroupSize: WG, libraries: [sg ? rowsSubgroupCode : rowsCode], directives: sg ? ['enable subgroups'] : [] });
+  return {
+    forward: k('conv2d_forward', WITH_BIAS),
+    forwardNoBias: k('conv2d_forward_nobias', NO_BIAS),
+    inputGrad: k('conv2d_input_grad', NO_BIAS),
+    transposeForward: k('conv_transpose2d_forward', WITH_BIAS),
+    weightGrad: k('conv2d_weight_grad', ['read', 'read', 'write', 'uniform']),
+  };
+};
+const KERNELS = { plain: kernels(false), sg: kernels(true) };
+const kernelsFor = (e: Emitter) => KERNELS[e.broadcasts ? 'sg' : 'plain'];
 /** WebGPU's guaranteed maxComputeWorkgroupsPerDimension. */
 const MAX_WORKGROUPS = 65535;
 
@@ -59,20 +71,33 @@ function grid(rows: number, columns: number, name: string): [number, number, num
 // The three products, in the forward conv's frame (x [B, cin, h, w] -> y [B, cout, ho, wo]).
 function emitForward(e: Emitter, s: Geometry, x: Tensor, w: Tensor, y: Tensor, accumulate: number, bias: Tensor | null, name: string): void {
   const workgroups = grid(s.cout, s.batch * s.ho * s.wo, name);
+  const k = kernelsFor(e);
+  if (e.broadcasts) {
+    dispatchWith(e, bias ? k.forward : k.forwardNoBias, [w, x, y, bias], params(s, accumulate), workgroups);
+    return;
+  }
   const { wt, rowsPad } = transposedWeight(e, w, 1, s.cout, s.cin * s.kh * s.kw);
-  if (bias) e.dispatch(FORWARD, [x, y, bias, wt], params(s, accumulate, rowsPad), { workgroups });
-  else e.dispatch(FORWARD_NO_BIAS, [x, y, wt], params(s, accumulate, rowsPad), { workgroups });
+  dispatchWith(e, bias ? k.forward : k.forwardNoBias, [x, y, bias, wt], params(s, accumulate, rowsPad), workgroups);
 }
 
 function emitInputGrad(e: Emitter, s: Geometry, dy: Tensor, w: Tensor, dx: Tensor, accumulate: number, bias: Tensor | null, name: string): void {
   const workgroups = grid(s.cin, s.batch * s.h * s.w, name);
+  const k = kernelsFor(e);
+  if (e.broadcasts) {
+    dispatchWith(e, bias ? k.transposeForward : k.inputGrad, [w, dy, dx, bias], params(s, accumulate), workgroups);
+    return;
+  }
   const { wt, rowsPad } = transposedWeight(e, w, s.cout, s.cin, s.kh * s.kw);
-  if (bias) e.dispatch(TRANSPOSE_FORWARD, [dy, dx, bias, wt], params(s, accumulate, rowsPad), { workgroups });
-  else e.dispatch(INPUT_GRAD, [dy, dx, wt], params(s, accumulate, rowsPad), { workgroups });
+  dispatchWith(e, bias ? k.transposeForward : k.inputGrad, [dy, dx, bias, wt], params(s, accumulate, rowsPad), workgroups);
+}
+
+/** A dispatch of the tensors given, less the absent bias. */
+function dispatchWith(e: Emitter, kernel: KernelDef, tensors: (Tensor | null)[], p: number[], workgroups: [number, number, number]): void {
+  e.dispatch(kernel, tensors.filter((t): t is Tensor => t !== null), p, { workgroups });
 }
 
 function emitWeightGrad(e: Emitter, s: Geometry, dy: Tensor, x: Tensor, dw: Tensor, accumulate: number, name: string): void {
-  e.dispatch(WEIGHT_GRAD, [dy, x, dw], params(s, accumulate), { workgroups: grid(s.cout, s.cin * s.kh * s.kw, name) });
+  e.dispatch(kernelsFor(e).weightGrad, [dy, x, dw], params(s, accumulate), { workgroups: grid(s.cout, s.cin * s.kh * s.kw, name) });
 }
 
 function shape4(x: Tensor, what: string): [number, number, number, number] {
