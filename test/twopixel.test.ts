@@ -15,7 +15,7 @@ const model = defaultTwoPixelConfig(10);
 
 async function lossAndGrads(fused: boolean, loss: 'mse' | 'l1' | 'huber', T = model.T) {
   const gpu = await testGpu();
-  const o = { ...defaultTrainOptions(defaultTwoPixelConfig(T), 7), batch: 95, fused, loss }; // odd: one invocation gets a sample past the batch
+  const o = { ...defaultTrainOptions(defaultTwoPixelConfig(T), 7), batch: 95, fused, loss }; // 95 invocations: the last group of eight lanes has one past them
   const built = buildTrainingGraph(o, 1);
   const program = await Program.compile(gpu.device, built.g, { seed: 7, gradientsOf: built.loss });
   for (const [tensor, v] of built.feeds) program.write(tensor, v);
@@ -46,8 +46,7 @@ t('the fused kernels compile with broadcasts on a device with subgroups of 8, an
 });
 
 // T = 200: the bias-table gradient's rows (T + 4) no longer fit its 32-column workgroup table,
-// so it runs in narrower column blocks (shaders/bucket.wgsl). Batch 95 leaves the last group of
-// eight lanes with one lane past the invocations in use. 'plain': without broadcasts.
+// so it runs in narrower column blocks (shaders/bucket.wgsl). 'plain': without broadcasts.
 for (const [kind, T, plain] of [['mse', model.T, false], ['l1', model.T, false], ['huber', model.T, false], ['mse', 200, false], ['huber', model.T, true]] as const) {
   t(`fused ${kind} loss and every parameter gradient match the op-by-op graph at T = ${T}${plain ? ' (plain kernels)' : ''}`, async () => {
     const ref = await lossAndGrads(false, kind, T);

@@ -14,12 +14,17 @@ const GROUPS = [4, 32, 4] as const;
 /** Floats the uniform weight block holds (64 KiB, WebGPU's guaranteed uniform binding size). */
 export const WEIGHT_BLOCK = 16384;
 /**
- * Network evaluations per sampler invocation: EVALS samples, or EVALS / 2 under guidance. Eight
- * share each weight read: 25 % faster than four, for a compile of about 26 s instead of 13 (cold).
+ * Network evaluations per sampler invocation: EVALS samples, or EVALS / 2 under guidance. With
+ * the loops' weights read through subgroup broadcasts four are faster than eight (fewer values
+ * spilled; eight were 25 % faster while every lane read every weight) and two, and compile in
+ * about a third of the time.
  */
-export const EVALS = 8;
-/** Training samples one invocation carries through forward and backward together. */
-export const TRAIN_EVALS = 2;
+export const EVALS = 4;
+/**
+ * Training samples one invocation carries through forward and backward together: one, since the
+ * broadcasts made weight reads cheap (two spilled more than they saved in reads).
+ */
+export const TRAIN_EVALS = 1;
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const lane = (k: number) => 'xyzw'[k & 3];
