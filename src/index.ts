@@ -4,6 +4,7 @@
 export { getNodeGpu, type NodeGpuOptions } from './gpu/node.js';
 export { pumpStats, type PumpStats } from './gpu/pump.js';
 export type { Gpu, AdapterKind } from './gpu/gpu.js';
+export { broadcasts, setSubgroupBroadcasts } from './gpu/gpu.js';
 
 // The graph and its ops
 export { Graph, Tensor, f32, i32 } from './core/graph.js';
