@@ -1,10 +1,11 @@
 // The fused two-pixel kernels' network code, generated as WGSL for a CPU driver. What lavapipe
 // rewards (measured in bench/README.md): values it can keep in vector registers, so activations
 // are named values, not dynamically indexed private arrays (each such access becomes a per-lane
-// gather); few memory reads, so weights come from a uniform block as vec4s at indices every lane
-// shares, and each invocation runs several network evaluations at once so that one weight read
-// serves all of them. Loops remain only where straight-line code would grow past what LLVM
-// compiles in seconds (the 64-channel block). shaders/twopixel.wgsl holds the rest of the
+// gather); few memory reads, so weights come from a uniform block as vec4s at constant indices
+// (the only reads lavapipe makes once for all lanes), and in the loops, where the index depends
+// on the loop counter, one vec4 per lane shared through subgroup broadcasts where the device
+// allows (sg). Loops remain only where straight-line code would grow past what LLVM compiles in
+// seconds (the 64-channel block). shaders/twopixel.wgsl holds the rest of the
 // kernels; the op-by-op graph (src/nn/twopixel.ts) is the reference the tests compare against.
 import { BLOCK_CHANNELS } from '../nn/twopixel.js';
 import { BROADCAST_LANES } from '../gpu/gpu.js';
@@ -37,11 +38,11 @@ const silu = (a: string) => `${a} / (1.0 + exp(-${a}))`;
  * subgroupBroadcast. `lane` is the invocation's lane (local index mod 8, lavapipe's SIMD lane).
  */
 const laneSelect = (indices: string[]) => indices.slice(1).reduce((acc, x, i) => `select(${acc}, ${x}, lane == ${i + 1}u)`, indices[0]);
+if (C1 / 4 !== BROADCAST_LANES || C3 / 4 !== BROADCAST_LANES) throw new Error('fused two-pixel kernels: the broadcast reads expect rows of W2 and W3 of eight vec4s');
 /**
  * vec4 k of row 4 blk + j of W2 or W3 ([64][32], eight vec4s per row): read directly, or (sg)
  * broadcast from lane k of sh_{m}_{j}, the row read one vec4 per lane.
  */
-if (C1 / 4 !== BROADCAST_LANES || C3 / 4 !== BROADCAST_LANES) throw new Error('fused two-pixel kernels: the broadcast reads expect rows of W2 and W3 of eight vec4s');
 const rowVec4 = (sg: boolean, m: 'w2' | 'w3', j: number, k: number) =>
   sg ? `subgroupBroadcast(sh_${m}_${j}, ${k}u)` : `wts[base_${m} + (4u * blk + ${j}u) * 8u + ${k}u]`;
 const BASES = ['w1', 'b1', 'g1', 'e1', 'w2', 'b2', 'g2', 'e2', 'w3', 'b3', 'g3', 'e3', 'w4', 'b4'];
@@ -141,7 +142,7 @@ function forward(code: Code, E: number, v: string, training: boolean, sg: boolea
   at(2, `for (var blk = 0u; blk < p.n32 / 2u; blk++) {`);
   const v2 = `${C1 / 4}u + blk`;
   if (sg) {
-    // The loop's weights as subgroup broadcasts (sharedReads): rows 4 blk .. 4 blk + 3 of W2 and
+    // The loop's weights as subgroup broadcasts (laneSelect, rowVec4): rows 4 blk .. 4 blk + 3 of W2 and
     // W3, block 2's bias, gamma and beta, and the class (and, sampling, the step) bias rows.
     const small = ['base_b2 + blk', 'base_g2 + blk', 'base_e2 + blk'];
     if (!training) small.push(...range(3).map((i) => `Q_START + ${i}u * ROW4 + ${v2}`), `p_row + ${v2}`);

@@ -32,14 +32,14 @@ export function adapterName(info: GPUAdapterInfo): string {
 export async function openDevice(adapter: GPUAdapter, name: string): Promise<GPUDevice> {
   const requiredLimits = limitsToRequest(adapter, name);
   // Timestamps let Program.profile() say where a step's time goes; subgroups let kernels share
-  // reads between lanes (broadcastLanes). Both optional.
+  // reads between lanes (broadcasts, below). Both optional.
   const requiredFeatures = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: `engine on ${name}` });
   watch(device);
   return device;
 }
 
-/** The subgroup size kernels may rely on for broadcasts between lanes (BROADCAST_LANES), or 0. */
+/** setSubgroupBroadcasts' choice: false turns the broadcasts off, null leaves them to the device. */
 let broadcastOverride: boolean | null = null;
 
 /**
