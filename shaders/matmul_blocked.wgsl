@@ -45,20 +45,38 @@ fn accumulate(t: ptr<function, Tile>, av: array<f32, 8>, lo: vec4f, hi: vec4f) {
   }
 }
 
+// Two k steps at once, each accumulator written once: lavapipe runs a loop with a per-lane mask
+// and blends every value the loop carries (the 64 accumulators, most of them spilled) at each
+// iteration, so two steps per iteration pay that once (1024^3: 32.6 -> 37.7 GFLOP/s).
+fn accumulate2(t: ptr<function, Tile>, a0: array<f32, 8>, lo0: vec4f, hi0: vec4f, a1: array<f32, 8>, lo1: vec4f, hi1: vec4f) {
+  for (var r = 0u; r < ROWS; r++) {
+    (*t).lo[r] += a0[r] * lo0 + a1[r] * lo1;
+    (*t).hi[r] += a0[r] * hi0 + a1[r] * hi1;
+  }
+}
+
 fn blocked(lid: vec3u, wid: vec3u) -> Tile {
   let ar = a_ref(lid, wid);
   let col0 = col0_of(lid, wid);
   var cols: array<u32, 8>;
   for (var j = 0u; j < COLS; j++) { cols[j] = p.b_off + wid.z * p.b_sb + min(col0 + j, p.n - 1u) * p.b_sn; }
   var t: Tile;
-  for (var kk = 0u; kk < p.k; kk++) {
+  var kk = 0u;
+  for (; kk + 1u < p.k; kk += 2u) {
+    let b0 = kk * p.b_sk;
+    let b1 = b0 + p.b_sk;
+    accumulate2(&t, a_column(ar, kk * p.a_sk), b_lo(b0, cols), b_hi(b0, cols), a_column(ar, (kk + 1u) * p.a_sk), b_lo(b1, cols), b_hi(b1, cols));
+  }
+  if (kk < p.k) {
     let bk = kk * p.b_sk;
-    let lo = vec4f(b[bk + cols[0]], b[bk + cols[1]], b[bk + cols[2]], b[bk + cols[3]]);
-    let hi = vec4f(b[bk + cols[4]], b[bk + cols[5]], b[bk + cols[6]], b[bk + cols[7]]);
-    accumulate(&t, a_column(ar, kk * p.a_sk), lo, hi);
+    accumulate(&t, a_column(ar, kk * p.a_sk), b_lo(bk, cols), b_hi(bk, cols));
   }
   return t;
 }
+
+// B's row segment at row offset bk, read one float per column.
+fn b_lo(bk: u32, cols: array<u32, 8>) -> vec4f { return vec4f(b[bk + cols[0]], b[bk + cols[1]], b[bk + cols[2]], b[bk + cols[3]]); }
+fn b_hi(bk: u32, cols: array<u32, 8>) -> vec4f { return vec4f(b[bk + cols[4]], b[bk + cols[5]], b[bk + cols[6]], b[bk + cols[7]]); }
 
 fn blocked_b4(lid: vec3u, wid: vec3u) -> Tile {
   let ar = a_ref(lid, wid);
@@ -66,12 +84,17 @@ fn blocked_b4(lid: vec3u, wid: vec3u) -> Tile {
   let base = (p.b_off + wid.z * p.b_sb) / 4u;
   let q0 = base + min(col0_of(lid, wid) / 4u, last);
   let q1 = base + min(col0_of(lid, wid) / 4u + 1u, last);
+  let bs = p.b_sk / 4u;
   var t: Tile;
-  for (var kk = 0u; kk < p.k; kk++) {
-    let bk = kk * (p.b_sk / 4u);
-    let lo = b4[bk + q0];
-    let hi = b4[bk + q1];
-    accumulate(&t, a_column(ar, kk * p.a_sk), lo, hi);
+  var kk = 0u;
+  for (; kk + 1u < p.k; kk += 2u) {
+    let b0 = kk * bs;
+    let b1 = b0 + bs;
+    accumulate2(&t, a_column(ar, kk * p.a_sk), b4[b0 + q0], b4[b0 + q1], a_column(ar, (kk + 1u) * p.a_sk), b4[b1 + q0], b4[b1 + q1]);
+  }
+  if (kk < p.k) {
+    let bk = kk * bs;
+    accumulate(&t, a_column(ar, kk * p.a_sk), b4[bk + q0], b4[bk + q1]);
   }
   return t;
 }
