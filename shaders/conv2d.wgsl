@@ -55,6 +55,14 @@ fn add_rows(t: ptr<function, Tile>, v: array<f32, 8>, lo: vec4f, hi: vec4f) {
   }
 }
 
+// Two inner indices at once, each accumulator written once.
+fn add_rows2(t: ptr<function, Tile>, v0: array<f32, 8>, lo0: vec4f, hi0: vec4f, v1: array<f32, 8>, lo1: vec4f, hi1: vec4f) {
+  for (var r = 0u; r < ROWS; r++) {
+    (*t).lo[r] += v0[r] * lo0 + v1[r] * lo1;
+    (*t).hi[r] += v0[r] * hi0 + v1[r] * hi1;
+  }
+}
+
 // The lane's row (lane = invocation within the workgroup), clamped to the last of `rows`.
 fn lane_row(lid: vec3u, wid: vec3u, rows: u32) -> u32 { return min(first_row(wid) + lid.x, rows - 1u); }
 
@@ -112,6 +120,26 @@ fn columns(col0: u32, height: u32, width: u32, image: u32, s: u32, dy: i32, dx: 
   return c;
 }
 
+// x at the window tap (ky, kx) of channel plane `plane` for four columns c.
+fn window(c: Columns, plane: i32, ky: i32, kx: i32) -> vec4f {
+  let y = c.y + ky;
+  let x = c.x + kx;
+  return gather(c.base + plane + y * i32(p.w) + x, inside(y, p.h) & inside(x, p.w));
+}
+
+// An inner index (channel c, ky, kx) of the forward or the input gradient, and the next one
+// (selects, not divisions: a CPU driver divides one lane at a time).
+struct Tap { c: u32, ky: i32, kx: i32 }
+
+fn next_tap(a: Tap) -> Tap {
+  let wrap_x = a.kx + 1 == i32(p.kw);
+  let wrap_y = wrap_x && a.ky + 1 == i32(p.kh);
+  return Tap(select(a.c, a.c + 1u, wrap_y), select(a.ky, select(a.ky + 1, 0, wrap_y), wrap_x), select(a.kx + 1, 0, wrap_x));
+}
+
+// The inner indices (ci, ky, kx) run as one loop, two per iteration, so that the tile (which
+// lavapipe blends with the lane mask at every iteration of every loop that carries it) is
+// written once per two: as the blocked matmul's accumulate2.
 fn forward_tile(lid: vec3u, wid: vec3u) -> Tile {
   let row0 = first_row(wid);
   let col0 = first_col(lid, wid);
@@ -119,24 +147,25 @@ fn forward_tile(lid: vec3u, wid: vec3u) -> Tile {
   let image = p.cin * p.h * p.w;
   let lo = columns(col0, p.ho, p.wo, image, p.stride, -i32(p.pad_y), -i32(p.pad_x));
   let hi = columns(col0 + 4u, p.ho, p.wo, image, p.stride, -i32(p.pad_y), -i32(p.pad_x));
-  let lane_w = lane_row(lid, wid, p.cout) * p.cin * p.kh * p.kw; // w[row, k] at lane_w + k
+  let n = p.cin * p.kh * p.kw;
+  let lane_w = lane_row(lid, wid, p.cout) * n; // w[row, k] at lane_w + k
   var t: Tile;
+  var at = Tap(0u, 0, 0);
   var k = 0u;
-  for (var ci = 0u; ci < p.cin; ci++) {
-    let plane = i32(ci) * hw;
-    for (var ky = 0; ky < i32(p.kh); ky++) {
-      let ylo = lo.y + ky; let yhi = hi.y + ky;
-      let rlo = inside(ylo, p.h);
-      let rhi = inside(yhi, p.h);
-      let alo = lo.base + plane + ylo * i32(p.w) + lo.x;
-      let ahi = hi.base + plane + yhi * i32(p.w) + hi.x;
-      for (var kx = 0; kx < i32(p.kw); kx++) {
-        let vlo = gather(alo + kx, rlo & inside(lo.x + kx, p.w));
-        let vhi = gather(ahi + kx, rhi & inside(hi.x + kx, p.w));
-        add_rows(&t, weight_rows(k, row0, lane_w + k), vlo, vhi);
-        k++;
-      }
-    }
+  for (; k + 1u < n; k += 2u) {
+    let plane0 = i32(at.c) * hw;
+    let l0 = window(lo, plane0, at.ky, at.kx);
+    let h0 = window(hi, plane0, at.ky, at.kx);
+    let at1 = next_tap(at);
+    let plane1 = i32(at1.c) * hw;
+    let l1 = window(lo, plane1, at1.ky, at1.kx);
+    let h1 = window(hi, plane1, at1.ky, at1.kx);
+    add_rows2(&t, weight_rows(k, row0, lane_w + k), l0, h0, weight_rows(k + 1u, row0, lane_w + k + 1u), l1, h1);
+    at = next_tap(at1);
+  }
+  if (k < n) {
+    let plane = i32(at.c) * hw;
+    add_rows(&t, weight_rows(k, row0, lane_w + k), window(lo, plane, at.ky, at.kx), window(hi, plane, at.ky, at.kx));
   }
   return t;
 }
@@ -164,6 +193,16 @@ fn dy_at(base: vec4i, ny: vec4i, nx: vec4i) -> vec4f {
   return gather(base + oy * i32(p.wo) + ox, ok);
 }
 
+// dy at tap a = (co, ky, kx) for four columns c; w[co, ci, ky, kx] for the tile's rows ci is
+// inner index (co, ky, kx) of the transposed copy, and at lane_w + (co cin + ci) taps + tap in w.
+fn dy_tap(c: Columns, a: Tap) -> vec4f { return dy_at(c.base + i32(a.c * p.ho * p.wo), c.y - a.ky, c.x - a.kx); }
+fn weight_tap(a: Tap, row0: u32, lane_w: u32) -> array<f32, 8> {
+  let taps = p.kh * p.kw;
+  let tap = u32(a.ky) * p.kw + u32(a.kx);
+  return weight_rows(a.c * taps + tap, row0, lane_w + a.c * p.cin * taps + tap);
+}
+
+// The inner indices (co, ky, kx) two per iteration, as forward_tile.
 fn input_tile(lid: vec3u, wid: vec3u) -> Tile {
   let row0 = first_row(wid);
   let col0 = first_col(lid, wid);
@@ -171,20 +210,17 @@ fn input_tile(lid: vec3u, wid: vec3u) -> Tile {
   let image = p.cout * p.ho * p.wo;
   let lo = columns(col0, p.h, p.w, image, 1u, i32(p.pad_y), i32(p.pad_x));
   let hi = columns(col0 + 4u, p.h, p.w, image, 1u, i32(p.pad_y), i32(p.pad_x));
-  let lane_w = lane_row(lid, wid, p.cin) * taps; // w[co, row, tap] at lane_w + co cin taps + tap
+  let lane_w = lane_row(lid, wid, p.cin) * taps;
+  let n = p.cout * taps;
   var t: Tile;
-  for (var co = 0u; co < p.cout; co++) {
-    let plane = i32(co * p.ho * p.wo);
-    for (var ky = 0; ky < i32(p.kh); ky++) {
-      for (var kx = 0; kx < i32(p.kw); kx++) {
-        let vlo = dy_at(lo.base + plane, lo.y - ky, lo.x - kx);
-        let vhi = dy_at(hi.base + plane, hi.y - ky, hi.x - kx);
-        // w[co, ci, ky, kx] for the tile's rows ci
-        let tap = u32(ky) * p.kw + u32(kx);
-        add_rows(&t, weight_rows(co * taps + tap, row0, lane_w + co * p.cin * taps + tap), vlo, vhi);
-      }
-    }
+  var at = Tap(0u, 0, 0);
+  var k = 0u;
+  for (; k + 1u < n; k += 2u) {
+    let at1 = next_tap(at);
+    add_rows2(&t, weight_tap(at, row0, lane_w), dy_tap(lo, at), dy_tap(hi, at), weight_tap(at1, row0, lane_w), dy_tap(lo, at1), dy_tap(hi, at1));
+    at = next_tap(at1);
   }
+  if (k < n) { add_rows(&t, weight_tap(at, row0, lane_w), dy_tap(lo, at), dy_tap(hi, at)); }
   return t;
 }
 
@@ -221,6 +257,28 @@ fn x_window(image: i32, e: Taps, y0: i32, x0: i32) -> vec4f {
   return gather(image + e.plane + y * i32(p.w) + x, ok);
 }
 
+// An inner index (b, oy, ox) of the weight gradient, and the next one.
+struct Pixel { b: u32, oy: u32, ox: u32 }
+
+fn next_pixel(a: Pixel) -> Pixel {
+  let wrap_x = a.ox + 1u == p.wo;
+  let wrap_y = wrap_x && a.oy + 1u == p.ho;
+  return Pixel(select(a.b, a.b + 1u, wrap_y), select(a.oy, select(a.oy + 1u, 0u, wrap_y), wrap_x), select(a.ox + 1u, 0u, wrap_x));
+}
+
+// dy at output pixel a for the tile's rows co (rows[r]: where row r's plane starts in an image).
+fn dy_pixel(a: Pixel, rows: array<u32, 8>, lane_dy: u32) -> array<f32, 8> {
+  let q = a.b * p.cout * p.ho * p.wo + a.oy * p.wo + a.ox;
+  var at: array<u32, 8>;
+  for (var r = 0u; r < ROWS; r++) { at[r] = rows[r] + q; }
+  return dy_rows(at, lane_dy + q);
+}
+
+// x at output pixel a's window for four taps e.
+fn x_pixel(e: Taps, a: Pixel) -> vec4f {
+  return x_window(i32(a.b * p.cin * p.h * p.w), e, i32(a.oy * p.stride) - i32(p.pad_y), i32(a.ox * p.stride) - i32(p.pad_x));
+}
+
 // rows_src = dy [B, Cout, HO, WO], cols_src = x: dw[co, (ci, ky, kx)] (+)= sum over (b, oy, ox).
 @compute @workgroup_size(WG)
 fn conv2d_weight_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
@@ -232,18 +290,18 @@ fn conv2d_weight_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgro
   var rows: array<u32, 8>;
   for (var r = 0u; r < ROWS; r++) { rows[r] = min(row0 + r, p.cout - 1u) * plane; }
   let lane_dy = lane_row(lid, wid, p.cout) * plane;
+  // The inner indices (b, oy, ox) two per iteration, as forward_tile, the pixel walked with
+  // selects instead of divided out.
   var t: Tile;
-  for (var b = 0u; b < p.batch; b++) {
-    let image = i32(b * p.cin * p.h * p.w);
-    let dy_image = b * p.cout * plane;
-    for (var q = 0u; q < plane; q++) {
-      let y0 = i32((q / p.wo) * p.stride) - i32(p.pad_y);
-      let x0 = i32((q % p.wo) * p.stride) - i32(p.pad_x);
-      var at: array<u32, 8>;
-      for (var r = 0u; r < ROWS; r++) { at[r] = dy_image + rows[r] + q; }
-      add_rows(&t, dy_rows(at, dy_image + lane_dy + q), x_window(image, lo, y0, x0), x_window(image, hi, y0, x0));
-    }
+  var at = Pixel(0u, 0u, 0u);
+  var k = 0u;
+  let total = p.batch * plane;
+  for (; k + 1u < total; k += 2u) {
+    let at1 = next_pixel(at);
+    add_rows2(&t, dy_pixel(at, rows, lane_dy), x_pixel(lo, at), x_pixel(hi, at), dy_pixel(at1, rows, lane_dy), x_pixel(lo, at1), x_pixel(hi, at1));
+    at = next_pixel(at1);
   }
+  if (k < total) { add_rows(&t, dy_pixel(at, rows, lane_dy), x_pixel(lo, at), x_pixel(hi, at)); }
   let n = p.cin * p.kh * p.kw;
   for (var r = 0u; r < ROWS; r++) {
     let co = row0 + r;

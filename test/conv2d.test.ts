@@ -41,6 +41,7 @@ const convCases: Conv2dShape[] = [
   shape(3, 6, 4, 5, 5, 1, 1, 1, [0, 0]), // a 1x1 conv (skip, attention projections)
   shape(2, 1, 8, 6, 6, 3, 3, 1, [1, 1]), // the first conv: one input channel, 9 weight-gradient columns
   shape(2, 2, 3, 5, 6, 3, 2, 1, [1, 0]), // a non-square kernel with padding on the rows only
+  shape(2, 3, 4, 5, 8, 3, 3, 1, [1, 1]), // a non-square image: 5 x 8 output pixels (rows and columns walked apart)
 ];
 
 const transposeCases: Conv2dShape[] = [
