@@ -183,14 +183,20 @@ fn conv2d_forward_nobias(@builtin(local_invocation_id) lid: vec3u, @builtin(work
 
 // dy at the output pixels four input pixels (n = pixel + pad - tap) meet, 0 where none does
 // (padding, stride gaps, past the edge). base: where each image's channel co starts in dy.
-// Stride 1 skips the integer divisions, which a CPU driver runs one lane at a time.
+// Stride 1 skips the integer divisions, which a CPU driver runs one lane at a time, and a power
+// of two shifts and masks instead (a negative n is outside, whatever its shift gives).
 fn dy_at(base: vec4i, ny: vec4i, nx: vec4i) -> vec4f {
   if (p.stride == 1u) { return gather(base + ny * i32(p.wo) + nx, inside(ny, p.ho) & inside(nx, p.wo)); }
+  let inside_both = inside(ny, p.ho * p.stride) & inside(nx, p.wo * p.stride);
+  if ((p.stride & (p.stride - 1u)) == 0u) {
+    let shift = vec4u(countTrailingZeros(p.stride));
+    let gap = vec4i(i32(p.stride) - 1);
+    return gather(base + (ny >> shift) * i32(p.wo) + (nx >> shift), inside_both & ((ny & gap) == vec4i(0)) & ((nx & gap) == vec4i(0)));
+  }
   let s = i32(p.stride);
   let oy = ny / s;
   let ox = nx / s;
-  let ok = inside(ny, p.ho * p.stride) & inside(nx, p.wo * p.stride) & (ny % s == vec4i(0)) & (nx % s == vec4i(0));
-  return gather(base + oy * i32(p.wo) + ox, ok);
+  return gather(base + oy * i32(p.wo) + ox, inside_both & (ny % s == vec4i(0)) & (nx % s == vec4i(0)));
 }
 
 // dy at tap a = (co, ky, kx) for four columns c; w[co, ci, ky, kx] for the tile's rows ci is

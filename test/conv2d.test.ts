@@ -42,6 +42,7 @@ const convCases: Conv2dShape[] = [
   shape(2, 1, 8, 6, 6, 3, 3, 1, [1, 1]), // the first conv: one input channel, 9 weight-gradient columns
   shape(2, 2, 3, 5, 6, 3, 2, 1, [1, 0]), // a non-square kernel with padding on the rows only
   shape(2, 3, 4, 5, 8, 3, 3, 1, [1, 1]), // a non-square image: 5 x 8 output pixels (rows and columns walked apart)
+  shape(2, 2, 3, 8, 8, 3, 3, 3, [1, 1]), // stride 3, not a power of two: the input gradient divides
 ];
 
 const transposeCases: Conv2dShape[] = [
