@@ -36,6 +36,22 @@ async function withVariant<T>(v: Variant, run: () => Promise<T>): Promise<T> {
   }
 }
 
+t('broadcasts are for software adapters whose subgroups are exactly 8 lanes', () => {
+  const device = (features: string[], info: Partial<GPUAdapterInfo>) => ({ features: new Set(features), adapterInfo: info }) as unknown as GPUDevice;
+  const lavapipe = { description: 'llvmpipe (LLVM 15.0.6)', subgroupMinSize: 8, subgroupMaxSize: 8 };
+  assert.is(broadcasts(device(['subgroups'], lavapipe)), true);
+  assert.is(broadcasts(device([], lavapipe)), false, 'without the subgroups feature');
+  assert.is(broadcasts(device(['subgroups'], { ...lavapipe, subgroupMinSize: 4, subgroupMaxSize: 4 })), false, 'subgroups of 4');
+  assert.is(broadcasts(device(['subgroups'], { ...lavapipe, subgroupMaxSize: 16 })), false, 'subgroups of 8 to 16');
+  assert.is(broadcasts(device(['subgroups'], { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200', subgroupMinSize: 8, subgroupMaxSize: 8 })), false, 'a GPU');
+  setSubgroupBroadcasts(false);
+  try {
+    assert.is(broadcasts(device(['subgroups'], lavapipe)), false, 'turned off');
+  } finally {
+    setSubgroupBroadcasts(null);
+  }
+});
+
 t('blocked kernels read A through subgroup broadcasts where the device has subgroups of 8, and not when turned off', async () => {
   const gpu = await testGpu();
   const names = async (v: Variant) => (await withVariant(v, () => runGraph((g) => {

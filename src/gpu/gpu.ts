@@ -56,15 +56,17 @@ export const BROADCAST_LANES = 8;
 
 /**
  * Whether kernels on `device` may read a value once per subgroup and broadcast it
- * (subgroupBroadcast): the device has subgroups of exactly BROADCAST_LANES lanes, as lavapipe's
- * SIMD batches are. lavapipe issues a read per lane even where every lane reads one address
- * (it broadcasts only reads at constant addresses), so such reads cost eight times what they
- * need to; other drivers keep the plain kernels.
+ * (subgroupBroadcast): a software adapter whose subgroups are exactly BROADCAST_LANES lanes, as
+ * lavapipe's SIMD batches are. lavapipe issues a read per lane even where every lane reads one
+ * address (it broadcasts only reads at constant addresses), so such reads cost eight times what
+ * they need to; a GPU reads a shared address once anyway, and keeps the plain kernels, as do
+ * drivers with other subgroup sizes.
  */
 export function broadcasts(device: GPUDevice): boolean {
   if (broadcastOverride === false || !device.features.has('subgroups')) return false;
   const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  return info?.subgroupMinSize === BROADCAST_LANES && info?.subgroupMaxSize === BROADCAST_LANES;
+  if (!info || adapterKind(info) === 'hardware') return false;
+  return info.subgroupMinSize === BROADCAST_LANES && info.subgroupMaxSize === BROADCAST_LANES;
 }
 
 const failures = new WeakMap<GPUDevice, string[]>();
