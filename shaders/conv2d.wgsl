@@ -37,31 +37,12 @@ struct Conv2dParams {
   rows_pad: u32, // rows4's row length: the rows rounded up to a multiple of 8
 }
 
-const ROWS: u32 = 8u;
-
-// ROWS rows x 8 columns: columns 0-3 in lo, 4-7 in hi.
-struct Tile { lo: array<vec4f, 8>, hi: array<vec4f, 8> }
-
+// ROWS, Tile, accumulate and accumulate2 (shaders/tile.wgsl): t += (the row operands at one
+// inner index) x (lo, hi), the rows' values from weight_rows or dy_rows (shaders/conv2d_rows.wgsl,
+// or conv2d_rows_sg.wgsl with subgroup broadcasts); rows past the last read the last one, never
+// stored.
 fn first_row(wid: vec3u) -> u32 { return wid.y * ROWS; }
 fn first_col(lid: vec3u, wid: vec3u) -> u32 { return (wid.x * WG + lid.x) * 8u; }
-
-// t += (the row operands at one inner index) x (lo, hi): the rows' values from weight_rows or
-// dy_rows (shaders/conv2d_rows.wgsl, or conv2d_rows_sg.wgsl with subgroup broadcasts); rows past
-// the last read the last one, never stored.
-fn add_rows(t: ptr<function, Tile>, v: array<f32, 8>, lo: vec4f, hi: vec4f) {
-  for (var r = 0u; r < ROWS; r++) {
-    (*t).lo[r] += v[r] * lo;
-    (*t).hi[r] += v[r] * hi;
-  }
-}
-
-// Two inner indices at once, each accumulator written once.
-fn add_rows2(t: ptr<function, Tile>, v0: array<f32, 8>, lo0: vec4f, hi0: vec4f, v1: array<f32, 8>, lo1: vec4f, hi1: vec4f) {
-  for (var r = 0u; r < ROWS; r++) {
-    (*t).lo[r] += v0[r] * lo0 + v1[r] * lo1;
-    (*t).hi[r] += v0[r] * hi0 + v1[r] * hi1;
-  }
-}
 
 // The lane's row (lane = invocation within the workgroup), clamped to the last of `rows`.
 fn lane_row(lid: vec3u, wid: vec3u, rows: u32) -> u32 { return min(first_row(wid) + lid.x, rows - 1u); }
@@ -160,12 +141,12 @@ fn forward_tile(lid: vec3u, wid: vec3u) -> Tile {
     let plane1 = i32(at1.c) * hw;
     let l1 = window(lo, plane1, at1.ky, at1.kx);
     let h1 = window(hi, plane1, at1.ky, at1.kx);
-    add_rows2(&t, weight_rows(k, row0, lane_w + k), l0, h0, weight_rows(k + 1u, row0, lane_w + k + 1u), l1, h1);
+    accumulate2(&t, weight_rows(k, row0, lane_w + k), l0, h0, weight_rows(k + 1u, row0, lane_w + k + 1u), l1, h1);
     at = next_tap(at1);
   }
   if (k < n) {
     let plane = i32(at.c) * hw;
-    add_rows(&t, weight_rows(k, row0, lane_w + k), window(lo, plane, at.ky, at.kx), window(hi, plane, at.ky, at.kx));
+    accumulate(&t, weight_rows(k, row0, lane_w + k), window(lo, plane, at.ky, at.kx), window(hi, plane, at.ky, at.kx));
   }
   return t;
 }
@@ -223,10 +204,10 @@ fn input_tile(lid: vec3u, wid: vec3u) -> Tile {
   var k = 0u;
   for (; k + 1u < n; k += 2u) {
     let at1 = next_tap(at);
-    add_rows2(&t, weight_tap(at, row0, lane_w), dy_tap(lo, at), dy_tap(hi, at), weight_tap(at1, row0, lane_w), dy_tap(lo, at1), dy_tap(hi, at1));
+    accumulate2(&t, weight_tap(at, row0, lane_w), dy_tap(lo, at), dy_tap(hi, at), weight_tap(at1, row0, lane_w), dy_tap(lo, at1), dy_tap(hi, at1));
     at = next_tap(at1);
   }
-  if (k < n) { add_rows(&t, weight_tap(at, row0, lane_w), dy_tap(lo, at), dy_tap(hi, at)); }
+  if (k < n) { accumulate(&t, weight_tap(at, row0, lane_w), dy_tap(lo, at), dy_tap(hi, at)); }
   return t;
 }
 
@@ -304,10 +285,10 @@ fn conv2d_weight_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgro
   let total = p.batch * plane;
   for (; k + 1u < total; k += 2u) {
     let at1 = next_pixel(at);
-    add_rows2(&t, dy_pixel(at, rows, lane_dy), x_pixel(lo, at), x_pixel(hi, at), dy_pixel(at1, rows, lane_dy), x_pixel(lo, at1), x_pixel(hi, at1));
+    accumulate2(&t, dy_pixel(at, rows, lane_dy), x_pixel(lo, at), x_pixel(hi, at), dy_pixel(at1, rows, lane_dy), x_pixel(lo, at1), x_pixel(hi, at1));
     at = next_pixel(at1);
   }
-  if (k < total) { add_rows(&t, dy_pixel(at, rows, lane_dy), x_pixel(lo, at), x_pixel(hi, at)); }
+  if (k < total) { accumulate(&t, dy_pixel(at, rows, lane_dy), x_pixel(lo, at), x_pixel(hi, at)); }
   let n = p.cin * p.kh * p.kw;
   for (var r = 0u; r < ROWS; r++) {
     let co = row0 + r;

@@ -30,30 +30,10 @@ struct MatmulParams {
   bias_rows: u32,         // the bias entry points add the bias to rows below this one only
 }
 
-const ROWS: u32 = 8u;
+// ROWS, Tile, accumulate and accumulate2: shaders/tile.wgsl.
 const COLS: u32 = 8u;
 
-struct Tile { lo: array<vec4f, 8>, hi: array<vec4f, 8> }
-
 fn col0_of(lid: vec3u, wid: vec3u) -> u32 { return (wid.x * WG + lid.x) * COLS; }
-
-// One k step: the tile's rows of A times B's row segment [lo, hi].
-fn accumulate(t: ptr<function, Tile>, av: array<f32, 8>, lo: vec4f, hi: vec4f) {
-  for (var r = 0u; r < ROWS; r++) {
-    (*t).lo[r] += av[r] * lo;
-    (*t).hi[r] += av[r] * hi;
-  }
-}
-
-// Two k steps at once, each accumulator written once: lavapipe runs a loop with a per-lane mask
-// and blends every value the loop carries (the 64 accumulators, most of them spilled) at each
-// iteration, so two steps per iteration pay that once (1024^3: 32.6 -> 37.7 GFLOP/s).
-fn accumulate2(t: ptr<function, Tile>, a0: array<f32, 8>, lo0: vec4f, hi0: vec4f, a1: array<f32, 8>, lo1: vec4f, hi1: vec4f) {
-  for (var r = 0u; r < ROWS; r++) {
-    (*t).lo[r] += a0[r] * lo0 + a1[r] * lo1;
-    (*t).hi[r] += a0[r] * hi0 + a1[r] * hi1;
-  }
-}
 
 fn blocked(lid: vec3u, wid: vec3u) -> Tile {
   let ar = a_ref(lid, wid);

@@ -2,6 +2,7 @@
 // implicit-GEMM kernels (shaders/conv2d.wgsl) serve both ops with the roles of their operands
 // exchanged.
 import convCode from '../../../shaders/conv2d.wgsl';
+import tileCode from '../../../shaders/tile.wgsl';
 import rowsCode from '../../../shaders/conv2d_rows.wgsl';
 import rowsSubgroupCode from '../../../shaders/conv2d_rows_sg.wgsl';
 import { defineKernel, type Access, type KernelDef } from '../kernel.js';
@@ -21,7 +22,7 @@ const NO_BIAS: (Access | null)[] = [null, 'read', 'write', 'uniform', null, 'rea
 const kernels = (sg: boolean) => {
   const k = (entry: string, bindings: (Access | null)[]) => defineKernel(`conv2d.${entry}${sg ? '_sg' : ''}`, convCode, entry,
     sg ? ['read', ...bindings.slice(1, 5)] : bindings,
-    { workgroupSize: WG, libraries: [sg ? rowsSubgroupCode : rowsCode], directives: sg ? ['enable subgroups'] : [] });
+    { workgroupSize: WG, libraries: [tileCode, sg ? rowsSubgroupCode : rowsCode], directives: sg ? ['enable subgroups'] : [] });
   return {
     forward: k('conv2d_forward', WITH_BIAS),
     forwardNoBias: k('conv2d_forward_nobias', NO_BIAS),

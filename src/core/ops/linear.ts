@@ -4,6 +4,7 @@ import blockedCode from '../../../shaders/matmul_blocked.wgsl';
 import aRowsCode from '../../../shaders/matmul_a.wgsl';
 import aVec4Code from '../../../shaders/matmul_a4.wgsl';
 import aSubgroupCode from '../../../shaders/matmul_asg.wgsl';
+import tileCode from '../../../shaders/tile.wgsl';
 import cRowsCode from '../../../shaders/matmul_c.wgsl';
 import cVec4Code from '../../../shaders/matmul_c4.wgsl';
 import transposeCode from '../../../shaders/transpose.wgsl';
@@ -39,7 +40,7 @@ function blockedKernel(entry: BlockedEntry, aRead: ARead, c4: boolean): KernelDe
   if (!k) {
     const base = BLOCKED_BINDINGS[entry];
     const bindings = aRead === 'a4' ? [null, ...base.slice(1), ...new Array(6 - base.length).fill(null), 'read' as const] : base;
-    const libraries = [A_LIBRARIES[aRead], c4 ? cVec4Code : cRowsCode];
+    const libraries = [tileCode, A_LIBRARIES[aRead], c4 ? cVec4Code : cRowsCode];
     k = defineKernel(name, blockedCode, entry, bindings, { workgroupSize: BLOCKED_WG, libraries, directives: aRead === 'sg' ? ['enable subgroups'] : [] });
     blockedKernels.set(name, k);
   }
