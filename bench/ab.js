@@ -6,8 +6,9 @@
 //   ... change the code ...
 //   node scripts/build.mjs && cp dist/engine.js builds/b.js                      (the other)
 //   node bench/ab.js builds/a.js builds/b.js [--rounds N] [--kernels]
-// --kernels adds the blocked matmul at 1024^3 and a 3x3 conv2d forward and backward (64 -> 64
-// channels, 14x14, batch 64), each build's own kernels.
+// --kernels adds the blocked matmul at 1024^3 and 2048^3 and a 3x3 conv2d forward and backward
+// (64 -> 64 channels, 14x14, batch 64; wall time and each conv kernel profiled), each build's own
+// kernels.
 // (builds/ is git-ignored; a copy outside the repository would not find the `webgpu` package.)
 // Each build gets two trainers and two samplers, created in the order A B B A: in one process
 // the trainer created second profiled up to 13 % faster than the first with identical code, so
@@ -35,9 +36,9 @@ const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 const fill = (n, f) => Float32Array.from({ length: n }, (_, i) => f(i));
 
 // A compiled program and a function that runs it once and returns the milliseconds it took.
-async function timed(E, build) {
+async function timed(E, build, ...args) {
   const g = new E.Graph('ab');
-  const { keep, feeds, gradientsOf } = build(E, g);
+  const { keep, feeds, gradientsOf } = build(E, g, ...args);
   E.setMatmulVariant('blocked'); // read when a graph compiles
   const p = await E.Program.compile(gpu.device, g, { keep, gradientsOf });
   E.setMatmulVariant(null);
@@ -49,11 +50,12 @@ async function timed(E, build) {
     return performance.now() - t0;
   };
   await run();
+  run.program = p;
   return run;
 }
-const MATMUL = 1024;
-function matmulGraph(E, g) {
-  const a = g.input('a', [MATMUL, MATMUL]), b = g.input('b', [MATMUL, MATMUL]);
+const MATMULS = [1024, 2048];
+function matmulGraph(E, g, n) {
+  const a = g.input('a', [n, n]), b = g.input('b', [n, n]);
   const c = E.linear(g, a, b, null);
   return { keep: [c], feeds: [[a, fill(a.size, (i) => Math.sin(i))], [b, fill(b.size, (i) => Math.cos(i))]] };
 }
@@ -76,19 +78,23 @@ for (const b of order) {
   await trainer.train(50);
   const sampling = { model, schedule: 'cosine', n: 5000, labels: Array.from({ length: 5000 }, (_, i) => i % 2), guidance: 2, seed: 1, record: 0, clip: 1 };
   await E.sampleFused(gpu.device, trainer.program.store, sampling);
-  const kernels = kernelRows ? { matmul: await timed(E, matmulGraph), conv: await timed(E, convGraph) } : null;
+  const kernels = kernelRows ? { matmul: await Promise.all(MATMULS.map((n) => timed(E, matmulGraph, n))), conv: await timed(E, convGraph) } : null;
   instances.push({ build: b, E, trainer, sampling, kernels });
 }
 const kernels = [new Map(), new Map()];
 const wall = [[], []];
 const sample = [[], []];
-const matmulMs = [[], []];
+const matmulMs = MATMULS.map(() => [[], []]);
 const convMs = [[], []];
+const convKernels = [new Map(), new Map()];
 for (let r = 0; r < rounds; r++) {
   for (const { build, E, trainer, sampling, kernels: k } of instances) {
     if (k) {
-      matmulMs[build].push(await k.matmul());
+      for (const [i, run] of k.matmul.entries()) matmulMs[i][build].push(await run());
       convMs[build].push(await k.conv());
+      for (const d of await k.conv.program.profile()) {
+        if (d.kernel.startsWith('conv2d.')) convKernels[build].set(d.kernel, [...(convKernels[build].get(d.kernel) ?? []), d.us / 1000]);
+      }
     }
     const step = new Map();
     for (const p of await trainer.program.profile()) step.set(p.kernel, (step.get(p.kernel) ?? 0) + p.us / 1000);
@@ -106,9 +112,15 @@ console.log(`| | A: ${files[0]} | B: ${files[1]} |\n| --- | --- | --- |`);
 console.log(`| training step, wall (ms, median of 50-step runs) | ${median(wall[0]).toFixed(2)} | ${median(wall[1]).toFixed(2)} |`);
 console.log(`| sampling 5000 x 50 with CFG (ms, median) | ${median(sample[0]).toFixed(0)} | ${median(sample[1]).toFixed(0)} |`);
 if (kernelRows) {
-  const gflops = (ms) => ((2 * MATMUL ** 3) / (ms / 1000) / 1e9).toFixed(1);
-  console.log(`| blocked matmul ${MATMUL}^3 (GFLOP/s, from the median time) | ${gflops(median(matmulMs[0]))} | ${gflops(median(matmulMs[1]))} |`);
+  MATMULS.forEach((n, i) => {
+    const gflops = (ms) => ((2 * n ** 3) / (ms / 1000) / 1e9).toFixed(1);
+    console.log(`| blocked matmul ${n}^3 (GFLOP/s, from the median time) | ${gflops(median(matmulMs[i][0]))} | ${gflops(median(matmulMs[i][1]))} |`);
+  });
   console.log(`| conv2d 3x3 64 -> 64, 14x14, batch 64, forward and backward (ms, median) | ${median(convMs[0]).toFixed(1)} | ${median(convMs[1]).toFixed(1)} |`);
+  for (const k of new Set([...convKernels[0].keys(), ...convKernels[1].keys()])) {
+    const cell = (m) => (m.has(k) ? median(m.get(k)).toFixed(1) : '-');
+    console.log(`| ${k} in that conv (ms, profiled, median) | ${cell(convKernels[0])} | ${cell(convKernels[1])} |`);
+  }
 }
 const names = [...new Set([...kernels[0].keys(), ...kernels[1].keys()])];
 for (const k of names) {
