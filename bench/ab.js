@@ -39,9 +39,10 @@ const fill = (n, f) => Float32Array.from({ length: n }, (_, i) => f(i));
 async function timed(E, build, ...args) {
   const g = new E.Graph('ab');
   const { keep, feeds, gradientsOf } = build(E, g, ...args);
-  E.setMatmulVariant('blocked'); // read when a graph compiles
-  const p = await E.Program.compile(gpu.device, g, { keep, gradientsOf });
-  E.setMatmulVariant(null);
+  // The blocked matmul: a compile option now, a global switch in builds before 2026-12-02.
+  E.setMatmulVariant?.('blocked');
+  const p = await E.Program.compile(gpu.device, g, { keep, gradientsOf, config: { matmul: 'blocked' } });
+  E.setMatmulVariant?.(null);
   for (const [t, data] of feeds) p.write(t, data);
   const run = async () => {
     const t0 = performance.now();

@@ -3,7 +3,7 @@
 // measurements behind the fused two-pixel kernels' design (bench/README.md). Each lane runs eight
 // independent multiply-add chains of 4096 steps; the variants differ only in where the multiplier
 // comes from. Not a test: `node bench/memory.js [--adapter NAME]`.
-import { broadcasts, getNodeGpu } from '../dist/engine.js';
+import { defaultKernelConfig, getNodeGpu } from '../dist/engine.js';
 
 const args = process.argv.slice(2);
 const flag = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
@@ -22,7 +22,7 @@ const variants = {
   'registers (constants)': chains(['0.999', '1.0001', '0.998', '1.0002']),
   'uniform buffer, one vec4 per 8 chains': `let w = wu[k]; ${chains(['w.x', 'w.y', 'w.z', 'w.w'])}`,
   'uniform buffer at a constant index, one vec4 per 8 chains': `let w = wu[5]; ${chains(['w.x', 'w.y', 'w.z', 'w.w'])}`,
-  ...(broadcasts(device) ? { 'uniform buffer, one vec4 per 8 chains read one float per lane and shared by subgroup broadcasts': `let f = wu[k][lane & 3u]; let w = vec4f(${[0, 1, 2, 3].map((i) => `subgroupBroadcast(f, ${i}u)`).join(', ')}); ${chains(['w.x', 'w.y', 'w.z', 'w.w'])}` } : {}),
+  ...(defaultKernelConfig(device).broadcasts ? { 'uniform buffer, one vec4 per 8 chains read one float per lane and shared by subgroup broadcasts': `let f = wu[k][lane & 3u]; let w = vec4f(${[0, 1, 2, 3].map((i) => `subgroupBroadcast(f, ${i}u)`).join(', ')}); ${chains(['w.x', 'w.y', 'w.z', 'w.w'])}` } : {}),
   'storage buffer, four f32 per 8 chains': `let w = vec4f(ws[4u * k], ws[4u * k + 1u], ws[4u * k + 2u], ws[4u * k + 3u]); ${chains(['w.x', 'w.y', 'w.z', 'w.w'])}`,
   'private array, dynamic index': `let w = vec4f(pa[k & 63u], pa[(k + 1u) & 63u], pa[(k + 2u) & 63u], pa[(k + 3u) & 63u]); ${chains(['w.x', 'w.y', 'w.z', 'w.w'])}`,
 };

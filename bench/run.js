@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  getNodeGpu, Graph, Program, linear, setMatmulVariant, regressionLoss, random, silu,
+  getNodeGpu, Graph, Program, linear, regressionLoss, random, silu,
   TwoPixelTrainer, defaultTrainOptions, defaultTwoPixelConfig, sampleFused,
 } from '../dist/engine.js';
 
@@ -47,16 +47,14 @@ function numpyGflops(n) {
 }
 
 async function matmul(n, variant) {
-  setMatmulVariant(variant);
   const g = new Graph(`matmul ${n}`);
   const a = g.input('a', [n, n]), b = g.input('b', [n, n]);
   const c = linear(g, a, b, null);
-  const p = await Program.compile(device, g, { keep: [c] });
+  const p = await Program.compile(device, g, { keep: [c], config: { matmul: variant } });
   p.write(a, Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5));
   p.write(b, Float32Array.from({ length: n * n }, (_, i) => ((i * 104729) % 1000) / 1000 - 0.5));
   const s = await timed(async () => p.run(1), n >= 2048 ? 1 : 3);
   p.destroy(); p.store.destroy();
-  setMatmulVariant(null);
   return (2 * n ** 3) / s / 1e9;
 }
 

@@ -6,7 +6,7 @@
 import { getBrowserGpu } from '../src/gpu/browser.js';
 import type { Gpu } from '../src/gpu/gpu.js';
 import { TwoPixelTrainer, defaultTrainOptions, sampleFused } from '../src/diffusion/twopixel.js';
-import { defaultTwoPixelConfig } from '../src/nn/twopixel.js';
+import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
 import { MIXTURE, mixturePdf } from '../src/data/mixture.js';
 import { labelAccuracy } from '../src/diffusion/metrics.js';
 

@@ -6,21 +6,9 @@
 // into a table of its own in workgroup memory (each invocation owns one column of it) and writes
 // it out; a block is 32 columns, fewer where the rows would not fit (rows * columns <= 4096). Pass 2 (total): one invocation per (row, column) sums the chunks in chunk order.
 
-@group(0) @binding(0) var<storage, read> ids: array<u32>;
-@group(0) @binding(1) var<storage, read_write> partial: array<vec4f>;  // [chunks, rows, width]
-@group(0) @binding(2) var<storage, read> dy: array<vec4f>;             // [batch, width]
-@group(0) @binding(3) var<storage, read_write> out: array<vec4f>;      // the table's gradient [p_rows + 3, width]
-@group(0) @binding(4) var<uniform> p: BucketParams;
-
-struct BucketParams {
-  batch: u32, width4: u32, p_rows: u32, chunk: u32, chunks: u32, columns4: u32, // in vec4s: width / 4, columns / 4
-  accumulate: u32,
-}
-
-const LABELS: u32 = 3u;
 var<workgroup> table: array<vec4f, 1024>;
 
-@compute @workgroup_size(8)
+@compute @workgroup_size(WG)
 fn partial_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let rows = p.p_rows + LABELS;
   let col = wid.y * p.columns4 + lid.x;

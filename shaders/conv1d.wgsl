@@ -4,16 +4,6 @@
 // Transposed: Lout = (Lin - 1) stride - 2 pad + K.
 // Bindings: lhs and rhs are the two operands each entry names; out is written (or added to).
 
-@group(0) @binding(0) var<storage, read> lhs: array<f32>;
-@group(0) @binding(1) var<storage, read> rhs: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-struct ConvParams {
-  batch: u32, cin: u32, cout: u32, lin: u32, lout: u32,
-  ksize: u32, stride: u32, pad: u32, accumulate: u32,
-}
-@group(0) @binding(3) var<uniform> p: ConvParams;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-
 fn put(i: u32, value: f32) {
   out[i] = select(value, out[i] + value, p.accumulate == 1u);
 }

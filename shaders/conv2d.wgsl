@@ -21,21 +21,9 @@
 // subgroups of 8, has each lane read one row and broadcast it. Sums run in a fixed order. Workgroup (x, y) = (WG * 8-column tile,
 // ROWS-row tile).
 
-@group(0) @binding(0) var<storage, read> rows_src: array<f32>;   // indexed by (row, inner): w, or dy for the weight gradient
-@group(0) @binding(1) var<storage, read> cols_src: array<f32>;   // gathered by (inner, column): x, or dy for the input gradient
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: Conv2dParams;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-// binding 5 (shaders/conv2d_rows.wgsl): the forward's and input gradient's weight, transposed:
-// [inner, rows_pad] (inner: (ci, ky, kx) for the forward; (co, ky, kx) for the input gradient)
-
-struct Conv2dParams {
-  batch: u32, cin: u32, cout: u32,
-  h: u32, w: u32, ho: u32, wo: u32,
-  kh: u32, kw: u32, stride: u32, pad_y: u32, pad_x: u32,
-  accumulate: u32,
-  rows_pad: u32, // rows4's row length: the rows rounded up to a multiple of 8
-}
+// Bindings (src/core/ops/conv2d.ts): rows_src, cols_src, out, bias, and rows4, the plain
+// kernels' weight transposed: [inner, rows_pad] (inner: (ci, ky, kx) for the forward; (co, ky, kx)
+// for the input gradient).
 
 // ROWS, Tile, accumulate and accumulate2 (shaders/tile.wgsl): t += (the row operands at one
 // inner index) x (lo, hi), the rows' values from weight_rows or dy_rows (shaders/conv2d_rows.wgsl,

@@ -1,7 +1,6 @@
 // The row operand of the conv kernels (shaders/conv2d.wgsl) for drivers without subgroup
 // broadcasts: the weight from its transposed copy as two vec4s at inner index kk (binding 5:
 // [inner, rows_pad]), and dy at the eight row indices `at` (the weight gradient).
-@group(0) @binding(5) var<storage, read> rows4: array<vec4f>;
 
 fn weight_rows(kk: u32, row0: u32, lane_at: u32) -> array<f32, 8> {
   let at = (kk * p.rows_pad + row0) / 4u;

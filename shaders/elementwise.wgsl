@@ -1,13 +1,8 @@
 // Elementwise ops and their backward passes, one invocation per output element. `accumulate`
 // makes gradient writes add to what an earlier op wrote (a tensor used twice).
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
 // Channel ops see tensors as [batch, channels, length]; concat/slice: channels of `a`, of the
 // output, and the channel offset of the slice.
-struct ElementwiseParams { n: u32, accumulate: u32, batch: u32, channels: u32, length: u32, c_a: u32, c_out: u32, offset: u32 }
-@group(0) @binding(3) var<uniform> p: ElementwiseParams;
 
 fn put(i: u32, value: f32) {
   out[i] = select(value, out[i] + value, p.accumulate == 1u);

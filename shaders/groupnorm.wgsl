@@ -3,15 +3,6 @@
 // One invocation per (b, group) walks its elements in order; stats [B, G, 2] keep (mean, rstd)
 // for the backward pass.
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> gamma: array<f32>;
-@group(0) @binding(2) var<storage, read> beta: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> stats: array<f32>;
-struct NormParams { batch: u32, channels: u32, length: u32, groups: u32, eps: f32, accumulate: u32 }
-@group(0) @binding(5) var<uniform> p: NormParams;
-@group(0) @binding(6) var<storage, read> dy: array<f32>;
-
 fn group_span() -> u32 { return (p.channels / p.groups) * p.length; }
 
 @compute @workgroup_size(WG)
@@ -26,8 +17,8 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   var sq = 0.0;
   for (var i = 0u; i < span; i++) { let d = x[base + i] - mean; sq += d * d; }
   let rstd = 1.0 / sqrt(sq / f32(span) + p.eps);
-  stats[bg * 2u] = mean;
-  stats[bg * 2u + 1u] = rstd;
+  stats_out[bg * 2u] = mean;
+  stats_out[bg * 2u + 1u] = rstd;
   let c0 = (bg % p.groups) * (p.channels / p.groups);
   for (var i = 0u; i < span; i++) {
     let c = c0 + i / p.length;

@@ -4,24 +4,8 @@
 // step `step` takes Philox counter (i, stream, step, 0) for its image index, its t ~ U{1..T} and
 // its label dropout (to no_label with probability p_uncond); elements 2k and 2k + 1 of the batch
 // take the normal pair of counter (2k, stream + 1, step, 0) as their noise eps ~ N(0, 1). x_t = sqrt(alphabar_t) x_0 +
-// sqrt(1 - alphabar_t) eps, from the schedule rows of ddpm.wgsl. One invocation per element.
-
-const SCHEDULE_WIDTH: u32 = 7u;
-
-struct ImageBatchParams {
-  batch: u32, dims: u32, count: u32, steps: u32,
-  stream: u32, no_label: u32, p_uncond: f32,
-}
-
-@group(0) @binding(0) var<storage, read> images: array<u32>;    // [count, dims] bytes, packed little-endian
-@group(0) @binding(1) var<storage, read> labels: array<u32>;    // [count]
-@group(0) @binding(2) var<storage, read> state: array<u32>;
-@group(0) @binding(3) var<storage, read> schedule: array<f32>;
-@group(0) @binding(4) var<storage, read_write> xt: array<f32>;  // [batch, dims]
-@group(0) @binding(5) var<storage, read_write> eps: array<f32>; // [batch, dims]
-@group(0) @binding(6) var<storage, read_write> t: array<u32>;   // [batch]
-@group(0) @binding(7) var<storage, read_write> y: array<u32>;   // [batch]
-@group(0) @binding(8) var<uniform> p: ImageBatchParams;
+// sqrt(1 - alphabar_t) eps (shaders/ddpm_step.wgsl). One invocation per element. Bindings and
+// parameters: src/diffusion/ops.ts.
 
 @compute @workgroup_size(WG)
 fn image_batch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -35,10 +19,9 @@ fn image_batch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let pair = e % 2u;
   let rn = philox4x32(vec4u(e - pair, p.stream + 1u, state[0], 0u), key);
   let z = to_normal_pair(rn.x, rn.y)[pair];
-  let row = step * SCHEDULE_WIDTH;
   let at = id * p.dims + e % p.dims;
   let x0 = f32((images[at / 4u] >> (8u * (at % 4u))) & 0xffu) * (2.0 / 255.0) - 1.0;
-  xt[e] = schedule[row] * x0 + schedule[row + 1u] * z;
+  xt[e] = noised(schedule_step(step), x0, z);
   eps[e] = z;
   if (e % p.dims == 0u) {
     t[i] = step;

@@ -2,24 +2,6 @@
 // strides, so transposed operands (dX = dY W^T, dW = X^T dY) need no copies. 16x16 output tiles
 // staged through workgroup memory; workgroup (x, y, z) = (column tile, row tile, batch).
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> p: MatmulParams;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-
-struct MatmulParams {
-  m: u32, n: u32, k: u32,
-  a_sm: u32, a_sk: u32, a_sb: u32,
-  b_sk: u32, b_sn: u32, b_sb: u32,
-  c_sb: u32,
-  accumulate: u32, // 1: C += result (gradient accumulation)
-  a_off: u32, b_off: u32, // where A and B start in their bindings
-  c_sm: u32, c_sn: u32,   // C's row and column strides (n and 1: row-major; 1 and m: C stored transposed)
-  c_off: u32,             // where C starts in its binding
-  bias_rows: u32,         // the bias entry points add the bias to rows below this one only
-}
-
 const TILE: u32 = 16u;
 var<workgroup> tile_a: array<array<f32, 16>, 16>;
 var<workgroup> tile_b: array<array<f32, 16>, 16>;
@@ -53,13 +35,13 @@ fn store(lid: vec3u, wid: vec3u, value: f32) {
 }
 
 // C[b, m, n] (+)= sum_k A[b, m, k] B[b, k, n]
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(TILE, TILE)
 fn matmul(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   store(lid, wid, tiled_product(lid, wid));
 }
 
 // C[b, m, n] = sum_k A[b, m, k] B[b, k, n] + bias[n] (for m < bias_rows)
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(TILE, TILE)
 fn matmul_bias(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let col = wid.x * TILE + lid.x;
   let row = wid.y * TILE + lid.y;

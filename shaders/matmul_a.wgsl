@@ -1,5 +1,4 @@
 // A for the blocked matmul (matmul_blocked.wgsl): the tile's rows of A at k, one read per row.
-@group(0) @binding(0) var<storage, read> a: array<f32>;
 
 // Row offsets of A for this workgroup's rows; out-of-range rows read a valid row, never stored.
 struct ARef { rows: array<u32, 8> }

@@ -1,7 +1,6 @@
 // A for the blocked matmul (matmul_blocked.wgsl) where A is stored transposed (a_sm = 1; a_sk,
 // a_sb and a_off multiples of 4): the tile's eight rows at k as two vec4 reads at an address all
 // lanes share. Rows past m read whatever follows them; those rows are never stored.
-@group(0) @binding(6) var<storage, read> a4: array<vec4f>;
 
 struct ARef { base4: u32 }
 

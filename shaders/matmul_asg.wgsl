@@ -4,7 +4,6 @@
 // A, and every lane takes the eight values from the lanes that read them. lavapipe issues a read
 // per lane even where all lanes read one address (it broadcasts only reads at constant
 // addresses), so this is 8 reads per k where matmul_a.wgsl makes 64.
-@group(0) @binding(0) var<storage, read> a: array<f32>;
 
 // This lane's row of A; past m it reads row m - 1, never stored.
 struct ARef { row: u32 }

@@ -13,22 +13,6 @@
 // `put_row(base, col0, lo, hi)` (one row's eight columns) from matmul_c.wgsl, one store per
 // float (binding 2), or matmul_c4.wgsl, two vec4 stores where C's rows are contiguous. Same
 // parameters and results as matmul.wgsl, which stays as the plain reference.
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<uniform> p: MatmulParams;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read> b4: array<vec4f>;
-
-struct MatmulParams {
-  m: u32, n: u32, k: u32,
-  a_sm: u32, a_sk: u32, a_sb: u32,
-  b_sk: u32, b_sn: u32, b_sb: u32,
-  c_sb: u32,
-  accumulate: u32,
-  a_off: u32, b_off: u32, // where A and B start in their bindings
-  c_sm: u32, c_sn: u32,   // C's row and column strides (n and 1: row-major; 1 and m: C stored transposed)
-  c_off: u32,             // where C starts in its binding
-  bias_rows: u32,         // the bias entry points add the bias to rows below this one only
-}
 
 // ROWS, Tile, accumulate and accumulate2: shaders/tile.wgsl.
 const COLS: u32 = 8u;

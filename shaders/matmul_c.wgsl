@@ -1,6 +1,5 @@
 // C for the blocked matmul (matmul_blocked.wgsl): row `base` of C, columns col0 .. col0 + 7
 // (those below n), one store per float at column stride c_sn.
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
 
 fn put_row(base: u32, col0: u32, lo: vec4f, hi: vec4f) {
   let values = array<vec4f, 2>(lo, hi);

@@ -4,24 +4,17 @@
 // Four parameters per invocation, as vec4s (the trainable length is a multiple of 64): the step's
 // scalars (bias corrections, learning rate) are computed once per four, and on a CPU driver one
 // vec4 access per lane costs less than four scalar ones.
-@group(0) @binding(0) var<storage, read_write> params: array<vec4f>;
-@group(0) @binding(1) var<storage, read> grads: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> m: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> v: array<vec4f>;
-@group(0) @binding(4) var<storage, read> state: array<u32>;
-
-// decay_steps > 0: the learning rate follows a cosine from lr at step 0 to 0 at decay_steps.
-// ema > 0: an exponential moving average of the parameters, ema = d ema + (1 - d) p.
-struct AdamParams { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, decay_steps: u32, ema: f32 }
-@group(0) @binding(5) var<uniform> adam_params: AdamParams;
-@group(0) @binding(6) var<storage, read_write> ema: array<vec4f>;
+// Bindings (src/core/program.ts): params, m, v, ema read_write and grads read, all as vec4s;
+// state [step, seed lo, seed hi, 0]. p.decay_steps > 0: the learning rate follows a cosine from
+// lr at step 0 to 0 at decay_steps. p.ema_decay > 0: an exponential moving average of the
+// parameters, ema = d ema + (1 - d) params.
 
 // Adam with bias correction at step state[0] + 1; AdamW's decoupled decay when weight_decay > 0:
 // m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr (m/(1-b1^k) / (sqrt(v/(1-b2^k)) + eps) + wd p).
 @compute @workgroup_size(WG)
 fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
-  let a = adam_params;
+  let a = p;
   if (i >= a.n / 4u) { return; }
   let k = f32(state[0] + 1u);
   let g = grads[i];
@@ -38,5 +31,5 @@ fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let p = params[i];
   let updated = p - lr * (mhat / (sqrt(vhat) + vec4f(a.eps)) + a.weight_decay * p);
   params[i] = updated;
-  if (a.ema > 0.0) { ema[i] = a.ema * ema[i] + (1.0 - a.ema) * updated; }
+  if (a.ema_decay > 0.0) { ema[i] = a.ema_decay * ema[i] + (1.0 - a.ema_decay) * updated; }
 }

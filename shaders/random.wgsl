@@ -2,11 +2,6 @@
 // (i, stream, step, 0) and the run's seed as key, both from `state`: the same seed, step and
 // stream give the same numbers on every device and in src/core/philox.ts.
 
-@group(0) @binding(0) var<storage, read_write> out: array<u32>;
-@group(0) @binding(1) var<storage, read> state: array<u32>;
-struct RandomParams { n: u32, stream: u32, low: u32, range: u32, mean: f32, stddev: f32 }
-@group(0) @binding(2) var<uniform> p: RandomParams;
-
 fn draw(i: u32) -> vec4u {
   return philox4x32(vec4u(i, p.stream, state[0], 0u), vec2u(state[1], state[2]));
 }
@@ -15,19 +10,19 @@ fn draw(i: u32) -> vec4u {
 @compute @workgroup_size(WG)
 fn uniform_draw(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
-  if (i < p.n) { out[i] = bitcast<u32>(to_uniform(draw(i).x)); }
+  if (i < p.n) { values[i] = to_uniform(draw(i).x); }
 }
 
 // mean + std * N(0, 1)
 @compute @workgroup_size(WG)
 fn normal_draw(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
-  if (i < p.n) { let r = draw(i); out[i] = bitcast<u32>(p.mean + p.stddev * to_normal_pair(r.x, r.y).x); }
+  if (i < p.n) { let r = draw(i); values[i] = p.mean + p.stddev * to_normal_pair(r.x, r.y).x; }
 }
 
 // integers in [low, low + range)
 @compute @workgroup_size(WG)
 fn randint_draw(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
-  if (i < p.n) { out[i] = p.low + to_index(draw(i).x, p.range); }
+  if (i < p.n) { ints[i] = p.low + to_index(draw(i).x, p.range); }
 }

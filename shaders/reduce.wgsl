@@ -1,11 +1,6 @@
 // Fixed-order sums for bias-like gradients: out[c] (+)= sum_{b, l} x[b, c, l]. One invocation per
 // c walks b and l in order, so results are bit-identical run to run (no float atomics).
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct ReduceParams { batch: u32, channels: u32, length: u32, accumulate: u32 }
-@group(0) @binding(2) var<uniform> p: ReduceParams;
-
 @compute @workgroup_size(WG)
 fn sum_batch_length(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let c = flat_index(gid, nwg);

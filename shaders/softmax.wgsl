@@ -3,12 +3,6 @@
 //   forward   p[r, j] = exp(s x[r, j] - m) / sum_j' exp(s x[r, j'] - m), m = max_j s x[r, j]
 //   backward  dx[r, j] = s p[r, j] (dp[r, j] - sum_j' p[r, j'] dp[r, j'])
 
-@group(0) @binding(0) var<storage, read> probs: array<f32>;     // backward: p
-@group(0) @binding(1) var<storage, read_write> rows: array<f32>; // forward: x -> p; backward: dp -> dx
-@group(0) @binding(2) var<uniform> p: SoftmaxParams;
-
-struct SoftmaxParams { rows: u32, n: u32, scale: f32 }
-
 @compute @workgroup_size(WG)
 fn softmax_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let r = flat_index(gid, nwg);

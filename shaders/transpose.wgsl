@@ -3,12 +3,6 @@
 // conv kernels read the rows of one k as vec4s at an address their lanes share. Invocation x
 // copies column k = x of batch y, every row.
 
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<vec4f>;
-@group(0) @binding(2) var<uniform> p: TransposeParams;
-
-struct TransposeParams { m: u32, k: u32, mp: u32, a_sm: u32, a_sk: u32, a_sb: u32, a_off: u32 }
-
 @compute @workgroup_size(WG)
 fn transpose_a(@builtin(global_invocation_id) gid: vec3u) {
   let k = gid.x;

@@ -1,7 +1,7 @@
 // One training example of the two-pixel mixture, drawn the same way by the op-by-op batch
 // (ddpm.wgsl two_pixel_batch) and the fused training kernel (twopixel.wgsl): class ~ weights
 // (weight0 for class 0), x0 ~ N(peak, sigma^2 I), t ~ U{1..steps}, eps ~ N(0, I), the label
-// dropped to "none" (2) with probability p_uncond. Example i of training step `step` reads
+// dropped to NO_LABEL with probability p_uncond. Example i of training step `step` reads
 // Philox counters (i, stream, step) and (i, stream + 1, step). The caller forms x_t from its
 // schedule table.
 
@@ -13,5 +13,5 @@ fn draw_two_pixel(i: u32, stream: u32, step: u32, key: vec2u, weight0: f32, mean
   let cls = select(1u, 0u, to_uniform(r_data.x) < weight0);
   let x0 = select(mean1, mean0, cls == 0u) + sigma * to_normal_pair(r_data.y, r_data.z);
   let t = 1u + to_index(r_noise.x, steps);
-  return TwoPixelDraw(x0, to_normal_pair(r_noise.z, r_noise.w), t, select(cls, 2u, to_uniform(r_noise.y) < p_uncond));
+  return TwoPixelDraw(x0, to_normal_pair(r_noise.z, r_noise.w), t, select(cls, NO_LABEL, to_uniform(r_noise.y) < p_uncond));
 }

@@ -1,18 +1,6 @@
 // Sums the fused training kernel's per-invocation partial gradients and losses in fixed order:
-// grads[lo + j] (+)= sum_r partials[r][j] over the fused parameters' ranges, and the step's loss
+// grads[j] (+)= sum_r partials[r][j] over the fused parameters' ranges (of the UNet's parameter group), and the step's loss
 // to loss[step % history]. One invocation per column j (the last column is the loss).
-
-struct ReduceParams {
-  rows: u32, width: u32, lo: u32, history: u32, accumulate: u32, ranges: u32, pad0: u32, pad1: u32,
-  // (offset from lo, size) of each fused parameter: gaps between them stay untouched
-  spans: array<vec4u, 8>,
-}
-
-@group(0) @binding(0) var<storage, read> partials: array<f32>;
-@group(0) @binding(1) var<storage, read_write> grads: array<f32>;
-@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(3) var<storage, read> state: array<u32>;
-@group(0) @binding(4) var<uniform> p: ReduceParams;
 
 fn span_of(k: u32) -> vec2u {
   let v = p.spans[k / 2u];
@@ -34,6 +22,6 @@ fn reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   if (j == p.width) {
     loss[state[0] % p.history] = acc;
   } else {
-    grads[p.lo + j] = select(acc, grads[p.lo + j] + acc, p.accumulate == 1u);
+    grads[j] = select(acc, grads[j] + acc, p.accumulate == 1u);
   }
 }

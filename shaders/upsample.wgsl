@@ -3,12 +3,6 @@
 //   forward   y[p, Y, X] = x[p, Y / 2, X / 2]
 //   backward  dx[p, y, x] (+)= sum of dy over the 2 x 2 block it was copied to
 
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(2) var<uniform> p: UpsampleParams;
-
-struct UpsampleParams { planes: u32, h: u32, w: u32, accumulate: u32 }
-
 @compute @workgroup_size(WG)
 fn upsample2x(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);

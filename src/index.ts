@@ -4,12 +4,13 @@
 export { getNodeGpu, type NodeGpuOptions } from './gpu/node.js';
 export { pumpStats, type PumpStats } from './gpu/pump.js';
 export type { Gpu, AdapterKind } from './gpu/gpu.js';
-export { broadcasts, setSubgroupBroadcasts } from './gpu/gpu.js';
+export { defaultKernelConfig, kernelConfig, setKernelConfig, withKernelConfig, type KernelConfig, type MatmulVariant } from './core/config.js';
 
 // The graph and its ops
-export { Graph, Tensor, f32, i32 } from './core/graph.js';
+export { Graph, Tensor } from './core/graph.js';
+export { shaderModule, type KernelDef } from './core/kernel.js';
 export { Program } from './core/program.js';
-export { linear, matmulVariant, setMatmulVariant, type MatmulVariant } from './core/ops/linear.js';
+export { linear } from './core/ops/linear.js';
 export { conv2d, convTranspose2d, type Conv2dOptions } from './core/ops/conv2d.js';
 export { attention } from './core/ops/attention.js';
 export { upsample2x } from './core/ops/upsample.js';
@@ -20,7 +21,7 @@ export { random } from './core/ops/random.js';
 // Diffusion on two pixels
 export { MIXTURE, mixturePdf, sampleMixture } from './data/mixture.js';
 export { makeSchedule } from './diffusion/schedule.js';
-export { defaultTwoPixelConfig } from './nn/twopixel.js';
+export { defaultTwoPixelConfig } from './models/twopixel/unet.js';
 export { TwoPixelTrainer, defaultTrainOptions, buildTrainingGraph, sampleOpByOp, sampleFused, estimateGamma } from './diffusion/twopixel.js';
 export { createClassifierTrainer, sampleClassifierGuided } from './diffusion/classifier.js';
 export { exactEps, exactGamma, sampleOracle } from './diffusion/oracle.js';
@@ -28,7 +29,7 @@ export { sampleMetrics, formatMetricsTable, labelAccuracy } from './diffusion/me
 
 // MNIST
 export { loadMnist, parseIdx, type MnistSet } from './data/mnist.js';
-export { mnistUNet, defaultMnistConfig, MNIST_NO_LABEL, type MnistUNetConfig } from './nn/mnist.js';
+export { mnistUNet, defaultMnistConfig, MNIST_NO_LABEL, type MnistUNetConfig } from './models/mnist/unet.js';
 export { createMnistTrainer, defaultMnistTrainOptions, sampleMnist } from './diffusion/mnist.js';
 
 // Runners, files, figures

@@ -5,8 +5,8 @@ import * as assert from 'uvu/assert';
 import { Graph } from '../src/core/graph.js';
 import { attention } from '../src/core/ops/attention.js';
 import { add } from '../src/core/ops/elementwise.js';
-import { setMatmulVariant, type MatmulVariant } from '../src/core/ops/linear.js';
-import { assertClose, assertGradients, backward, numericGradients, randomValues, runGraph } from './harness.js';
+import type { MatmulVariant } from '../src/core/config.js';
+import { assertClose, assertGradients, backward, numericGradients, randomValues, runGraph, withKernels } from './harness.js';
 
 // Forward: dot products of C values in ±1 (scaled by 1/sqrt(C)), a softmax, then sums of N
 // products of probabilities and values: atol 1e-5 + rtol 1e-5. Gradients against float64 central
@@ -47,27 +47,17 @@ for (const variant of variants) {
   for (const [B, C, N] of cases) {
     t(`attention forward matches float64 at B=${B} C=${C} N=${N} (${variant} matmul)`, async () => {
       const qkv = randomValues(B * 3 * C * N, 1);
-      setMatmulVariant(variant);
-      try {
-        const { values } = await runGraph((g) => {
-          const x = g.input('qkv', [B, 3 * C, N]);
-          return { feeds: [[x, qkv]], outputs: [attention(g, x)] };
-        });
-        assertClose(values[0], attentionRef(qkv, B, C, N), FWD[0], FWD[1], 'out');
-      } finally {
-        setMatmulVariant(null);
-      }
+      const { values } = await withKernels({ matmul: variant }, () => runGraph((g) => {
+        const x = g.input('qkv', [B, 3 * C, N]);
+        return { feeds: [[x, qkv]], outputs: [attention(g, x)] };
+      }));
+      assertClose(values[0], attentionRef(qkv, B, C, N), FWD[0], FWD[1], 'out');
     });
 
     t(`attention gradient matches finite differences at B=${B} C=${C} N=${N} (${variant} matmul)`, async () => {
       const qkv = randomValues(B * 3 * C * N, 2);
-      setMatmulVariant(variant);
-      try {
-        const { grads, up } = await backward([{ name: 'qkv', shape: [B, 3 * C, N], values: qkv }], (g, [x]) => attention(g, x), 3);
-        assertGradients(grads, numericGradients((x) => attentionRef(x, B, C, N), [qkv], up), BWD, ['dqkv'], 'finite differences');
-      } finally {
-        setMatmulVariant(null);
-      }
+      const { grads, up } = await withKernels({ matmul: variant }, () => backward([{ name: 'qkv', shape: [B, 3 * C, N], values: qkv }], (g, [x]) => attention(g, x), 3));
+      assertGradients(grads, numericGradients((x) => attentionRef(x, B, C, N), [qkv], up), BWD, ['dqkv'], 'finite differences');
     });
   }
 }

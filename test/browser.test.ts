@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { testGpu } from './device.js';
 import { TwoPixelTrainer, defaultTrainOptions } from '../src/diffusion/twopixel.js';
-import { defaultTwoPixelConfig } from '../src/nn/twopixel.js';
+import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CHROMIUM = '/usr/bin/chromium';

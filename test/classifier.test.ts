@@ -9,7 +9,7 @@ import { crossEntropy } from '../src/core/ops/loss.js';
 import { twoPixelClassifier } from '../src/nn/classifier.js';
 import { createClassifierTrainer, sampleClassifierGuided } from '../src/diffusion/classifier.js';
 import { TwoPixelTrainer, defaultTrainOptions, sampleOpByOp } from '../src/diffusion/twopixel.js';
-import { defaultTwoPixelConfig } from '../src/nn/twopixel.js';
+import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
 import { assertClose, randomValues } from './harness.js';
 
 const t = suite('classifier guidance');

@@ -59,7 +59,7 @@ for (const [transposed, cases] of [[false, convCases], [true, transposeCases]] a
   for (const s of cases) for (const plain of [false, true]) {
     t(`${opName} forward matches float64 at ${label(s)}${plain ? ' (plain kernels)' : ''}`, async () => {
       const { x, w, b, list } = operands(s, transposed, 1);
-      const { values } = await withKernels(plain, () => runGraph((g) => {
+      const { values } = await withKernels(plain ? { broadcasts: false } : {}, () => runGraph((g) => {
         const [tx, tw, tb] = list.map((o) => g.input(o.name, o.shape));
         return { feeds: [[tx, x], [tw, w], [tb, b]], outputs: [op(g, tx, tw, tb, { stride: s.stride, padding: s.pad })] };
       }));
@@ -77,7 +77,7 @@ for (const [transposed, cases] of [[false, convCases], [true, transposeCases]] a
   for (const s of cases) for (const plain of [false, true]) {
     t(`${opName} gradients of x, w and b match the float64 reference at ${label(s)}${plain ? ' (plain kernels)' : ''}`, async () => {
       const { x, w, list } = operands(s, transposed, 7);
-      const { grads, up } = await withKernels(plain, () => backward(list, (g, [tx, tw, tb]) => op(g, tx, tw, tb, { stride: s.stride, padding: s.pad }), 10));
+      const { grads, up } = await withKernels(plain ? { broadcasts: false } : {}, () => backward(list, (g, [tx, tw, tb]) => op(g, tx, tw, tb, { stride: s.stride, padding: s.pad }), 10));
       assertGradients(grads, conv2dBackward(x, w, up, s, transposed), BWD, GRADS, 'the analytic reference');
     });
   }

@@ -9,7 +9,6 @@ import { groupNorm } from '../src/core/ops/groupnorm.js';
 import { linear } from '../src/core/ops/linear.js';
 import { crossEntropy, regressionLoss, type LossKind } from '../src/core/ops/loss.js';
 import { random, type Distribution } from '../src/core/ops/random.js';
-import { SUM_BATCH_LENGTH } from '../src/core/ops/util.js';
 import { testGpu } from './device.js';
 
 // Misuse fails early with an Error whose message names the bad value and what was expected.
@@ -93,24 +92,6 @@ t('bad Adam settings are named when the program is compiled', async () => {
   await rejectsNaming(() => compileWith({ lr: NaN }), /adam lr = NaN, expected a positive number/);
   await rejectsNaming(() => compileWith({ lr: 0.1, beta2: 1 }), /adam beta2 = 1, expected in \[0, 1\)/);
   await rejectsNaming(() => compileWith({ lr: 0.1, weightDecay: -0.5 }), /adam weightDecay = -0.5, expected >= 0/);
-});
-
-t('a kernel dispatched with the wrong number of tensors names the kernel and both counts', async () => {
-  const { device } = await testGpu();
-  const g = new Graph();
-  const x = g.input('x', [2, 3, 4]);
-  const y = g.activation('y', [3]);
-  g.add({ type: 'hand_made', inputs: [x], outputs: [y], forward: (e) => e.dispatch(SUM_BATCH_LENGTH, [x], [2, 3, 4, 0], 3) });
-  await rejectsNaming(() => Program.compile(device, g), /kernel reduce\.sum_batch_length: got 1 tensor bindings, expected 2/);
-});
-
-t('a float uniform parameter not wrapped in f32() is named', async () => {
-  const { device } = await testGpu();
-  const g = new Graph();
-  const x = g.input('x', [2, 3, 4]);
-  const y = g.activation('y', [3]);
-  g.add({ type: 'hand_made', inputs: [x], outputs: [y], forward: (e) => e.dispatch(SUM_BATCH_LENGTH, [x, y], [2, 3, 4.5, 0], 3) });
-  await rejectsNaming(() => Program.compile(device, g), /parameter 2 = 4\.5 is not a u32/);
 });
 
 t('duplicate names are named with the graph', () => {

@@ -6,7 +6,7 @@ import { Program, type CompileOptions } from '../src/core/program.js';
 import { weightedSum } from '../src/core/ops/loss.js';
 import { PhiloxStream } from '../src/core/philox.js';
 import { testGpu } from './device.js';
-import { setSubgroupBroadcasts } from '../src/gpu/gpu.js';
+import { withKernelConfig, type KernelConfig } from '../src/core/config.js';
 
 /** Random values in ±[0.1, 1]: never zero, so an unwritten or ignored element shows. */
 export function randomValues(n: number, seed: number, stream = 0): Float64Array {
@@ -53,17 +53,13 @@ export interface Built {
  * replay and reads the outputs back. Parameters are fed like inputs (written into the store).
  */
 /**
- * Runs `f` with the kernels' subgroup broadcasts off (plain: the kernels of every device without
- * subgroups of 8) or at the device's default (on lavapipe: the broadcast kernels); the choice is
- * read when a graph compiles.
+ * Runs `f` with the test device's kernel variants set to `config` over its defaults (plain: the
+ * kernels of every device without subgroups of 8, { broadcasts: false }); programs read the
+ * variants when they compile.
  */
-export async function withKernels<R>(plain: boolean, f: () => Promise<R>): Promise<R> {
-  if (plain) setSubgroupBroadcasts(false);
-  try {
-    return await f();
-  } finally {
-    setSubgroupBroadcasts(null);
-  }
+export async function withKernels<R>(config: Partial<KernelConfig>, f: () => Promise<R>): Promise<R> {
+  const gpu = await testGpu();
+  return withKernelConfig(gpu.device, config, f);
 }
 
 export async function runGraph(

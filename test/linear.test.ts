@@ -1,8 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { emitMatmul, linear, matmulVariant, preferMatmulVariantFor, setMatmulVariant, type MatmulVariant } from '../src/core/ops/linear.js';
+import { emitMatmul, linear } from '../src/core/ops/linear.js';
 import { testGpu } from './device.js';
-import { broadcasts, setSubgroupBroadcasts } from '../src/gpu/gpu.js';
+import { defaultKernelConfig, kernelConfig, setKernelConfig, type MatmulVariant } from '../src/core/config.js';
 import { add } from '../src/core/ops/elementwise.js';
 import { assertClose, assertGradients, backward, numericGradients, once, randomValues, runGraph, withKernels } from './harness.js';
 import { addRef, linearBackward, linearRef } from './reference.js';
@@ -27,29 +27,23 @@ const t = suite('linear');
 // or vec4s where A is stored transposed, or a transposed copy for large products).
 type Variant = MatmulVariant | 'blocked-plain';
 const VARIANTS: Variant[] = ['tiled', 'blocked', 'blocked-plain'];
-async function withVariant<T>(v: Variant, run: () => Promise<T>): Promise<T> {
-  setMatmulVariant(v === 'blocked-plain' ? 'blocked' : v);
-  try {
-    return await withKernels(v === 'blocked-plain', run);
-  } finally {
-    setMatmulVariant(null);
-  }
-}
+const variantConfig = (v: Variant) => (v === 'tiled' ? { matmul: 'tiled' as const } : v === 'blocked-plain' ? { matmul: 'blocked' as const, broadcasts: false } : { matmul: 'blocked' as const });
+const withVariant = <T>(v: Variant, run: () => Promise<T>): Promise<T> => withKernels(variantConfig(v), run);
+const standIn = (features: string[], info: Partial<GPUAdapterInfo>) => ({ features: new Set(features), adapterInfo: info }) as unknown as GPUDevice;
+const lavapipe = { description: 'llvmpipe (LLVM 15.0.6)', subgroupMinSize: 8, subgroupMaxSize: 8 };
 
 t('broadcasts are for software adapters whose subgroups are exactly 8 lanes', () => {
-  const device = (features: string[], info: Partial<GPUAdapterInfo>) => ({ features: new Set(features), adapterInfo: info }) as unknown as GPUDevice;
-  const lavapipe = { description: 'llvmpipe (LLVM 15.0.6)', subgroupMinSize: 8, subgroupMaxSize: 8 };
-  assert.is(broadcasts(device(['subgroups'], lavapipe)), true);
-  assert.is(broadcasts(device([], lavapipe)), false, 'without the subgroups feature');
-  assert.is(broadcasts(device(['subgroups'], { ...lavapipe, subgroupMinSize: 4, subgroupMaxSize: 4 })), false, 'subgroups of 4');
-  assert.is(broadcasts(device(['subgroups'], { ...lavapipe, subgroupMaxSize: 16 })), false, 'subgroups of 8 to 16');
-  assert.is(broadcasts(device(['subgroups'], { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200', subgroupMinSize: 8, subgroupMaxSize: 8 })), false, 'a GPU');
-  setSubgroupBroadcasts(false);
-  try {
-    assert.is(broadcasts(device(['subgroups'], lavapipe)), false, 'turned off');
-  } finally {
-    setSubgroupBroadcasts(null);
-  }
+  const broadcasts = (d: GPUDevice) => defaultKernelConfig(d).broadcasts;
+  assert.is(broadcasts(standIn(['subgroups'], lavapipe)), true);
+  assert.is(broadcasts(standIn([], lavapipe)), false, 'without the subgroups feature');
+  assert.is(broadcasts(standIn(['subgroups'], { ...lavapipe, subgroupMinSize: 4, subgroupMaxSize: 4 })), false, 'subgroups of 4');
+  assert.is(broadcasts(standIn(['subgroups'], { ...lavapipe, subgroupMaxSize: 16 })), false, 'subgroups of 8 to 16');
+  assert.is(broadcasts(standIn(['subgroups'], { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200', subgroupMinSize: 8, subgroupMaxSize: 8 })), false, 'a GPU');
+  const device = standIn(['subgroups'], lavapipe);
+  setKernelConfig(device, { broadcasts: false });
+  assert.is(kernelConfig(device).broadcasts, false, 'turned off');
+  setKernelConfig(device, null);
+  assert.is(kernelConfig(device).broadcasts, true, 'back to the default');
 });
 
 t('blocked kernels read A through subgroup broadcasts where the device has subgroups of 8, and not when turned off', async () => {
@@ -58,29 +52,26 @@ t('blocked kernels read A through subgroup broadcasts where the device has subgr
     const x = g.input('x', [9, 12]), w = g.input('w', [12, 16]);
     return { feeds: [[x, randomValues(9 * 12, 41)], [w, randomValues(12 * 16, 42)]], outputs: [linear(g, x, w, null)] };
   }))).program.info.map((d) => d.kernel).filter((k) => k.startsWith('matmul'));
-  assert.equal(await names('blocked'), [broadcasts(gpu.device) ? 'matmul_blocked.matmul_b4_sg_c4' : 'matmul_blocked.matmul_b4_c4']);
+  assert.equal(await names('blocked'), [defaultKernelConfig(gpu.device).broadcasts ? 'matmul_blocked.matmul_b4_sg_c4' : 'matmul_blocked.matmul_b4_c4']);
   assert.equal(await names('blocked-plain'), ['matmul_blocked.matmul_b4_c4']);
-  assert.throws(() => setSubgroupBroadcasts(true as unknown as false), /setSubgroupBroadcasts takes false or null, got true/);
+  assert.throws(() => setKernelConfig(standIn([], lavapipe), { broadcasts: true }), /this device has no subgroups of 8 lanes for broadcasts/);
 });
 
-t('each adapter kind gets its default matmul variant; setMatmulVariant overrides it until reset', async () => {
-  const gpu = await testGpu();
-  try {
-    preferMatmulVariantFor('hardware');
-    assert.is(matmulVariant(), 'tiled');
-    for (const kind of ['lavapipe', 'swiftshader', 'software'] as const) {
-      preferMatmulVariantFor(kind);
-      assert.is(matmulVariant(), 'blocked', kind);
-    }
-    setMatmulVariant('tiled');
-    assert.is(matmulVariant(), 'tiled');
-    setMatmulVariant(null);
-    assert.is(matmulVariant(), 'blocked');
-    assert.throws(() => setMatmulVariant('fast' as MatmulVariant), /matmul variant "fast" is not one of tiled, blocked/);
-  } finally {
-    setMatmulVariant(null);
-    preferMatmulVariantFor(gpu.kind);
-  }
+t('each adapter kind gets its default matmul variant; setKernelConfig overrides it until reset', () => {
+  const kinds: [Partial<GPUAdapterInfo>, MatmulVariant][] = [
+    [{ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H200' }, 'tiled'],
+    [lavapipe, 'blocked'],
+    [{ vendor: 'google', description: 'SwiftShader Device (Subzero)' }, 'blocked'],
+    [{ architecture: 'software', description: 'a CPU' }, 'blocked'],
+  ];
+  for (const [info, variant] of kinds) assert.is(defaultKernelConfig(standIn([], info)).matmul, variant, info.description);
+  const device = standIn([], lavapipe);
+  setKernelConfig(device, { matmul: 'tiled' });
+  assert.is(kernelConfig(device).matmul, 'tiled');
+  assert.is(kernelConfig(device, { matmul: 'blocked' }).matmul, 'blocked', 'a program\'s own config over the device\'s');
+  setKernelConfig(device, null);
+  assert.is(kernelConfig(device).matmul, 'blocked');
+  assert.throws(() => setKernelConfig(device, { matmul: 'fast' as MatmulVariant }), /matmul variant "fast" is not one of tiled, blocked/);
 });
 
 for (const variant of VARIANTS) {

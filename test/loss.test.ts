@@ -76,7 +76,7 @@ for (const [rows, classes] of [[5, 3], [300, 10], [4, 1]]) {
 
   t(`${what}: loss and gradient match PyTorch in float64`, async () => {
     const { values, extra } = await runGraph((g) => {
-      const tz = g.input('logits', [rows, classes], 'f32', { requiresGrad: true }), tl = g.input('labels', [rows]);
+      const tz = g.input('logits', [rows, classes], 'f32', { requiresGrad: true }), tl = g.input('labels', [rows], 'u32');
       const loss = crossEntropy(g, tz, tl);
       return { feeds: [[tz, logits], [tl, labels]], outputs: [loss], gradientsOf: loss };
     }, {}, (p) => [p.gradOf(p.graph.tensors.find((x) => x.name === 'logits')!)]);

@@ -4,11 +4,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Graph } from '../src/core/graph.js';
-import { defaultMnistConfig, mnistUNet, type MnistUNetConfig } from '../src/nn/mnist.js';
+import { defaultMnistConfig, mnistUNet, type MnistUNetConfig } from '../src/models/mnist/unet.js';
 import { createMnistTrainer, defaultMnistTrainOptions, sampleMnist } from '../src/diffusion/mnist.js';
 import { loadMnist, type MnistSet } from '../src/data/mnist.js';
 import { imageBatch } from '../src/diffusion/ops.js';
-import { scheduleTable, SCHEDULE_WIDTH } from '../src/diffusion/tables.js';
+import { scheduleTable, scheduleValue, SCHEDULE_WIDTH } from '../src/diffusion/tables.js';
 import { runGraph } from './harness.js';
 import { testGpu } from './device.js';
 
@@ -50,7 +50,7 @@ t('the device batch is dataset images noised as x_t = sqrt(alphabar_t) x_0 + sqr
   for (let i = 0; i < B; i++) {
     const t = steps[i];
     assert.ok(Number.isInteger(t) && t >= 1 && t <= T, `t = ${t}`);
-    const [a, s] = [table[t * SCHEDULE_WIDTH], table[t * SCHEDULE_WIDTH + 1]];
+    const [a, s] = [scheduleValue(table, t, 'sqrt_ab'), scheduleValue(table, t, 'sqrt_1m_ab')];
     const x0 = Array.from({ length: 784 }, (_, d) => (x[i * 784 + d] - s * eps[i * 784 + d]) / a);
     // the image it came from: the dataset image nearest to the recovered x_0, within float error
     let best = -1, bestErr = Infinity;

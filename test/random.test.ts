@@ -7,7 +7,7 @@ import { philox4x32, seedKey, toIndex, toNormalPair, toUniform } from '../src/co
 import { assertClose } from './harness.js';
 import { testGpu } from './device.js';
 import { STREAM_TRAIN, twoPixelBatch } from '../src/diffusion/ops.js';
-import { scheduleTable, SCHEDULE_WIDTH } from '../src/diffusion/tables.js';
+import { scheduleTable, scheduleValue, SCHEDULE_WIDTH } from '../src/diffusion/tables.js';
 import { MIXTURE } from '../src/data/mixture.js';
 
 // What is compared. Uniform and randint: bit-equal to src/core/philox.ts (both are integer
@@ -92,7 +92,7 @@ t('the on-device two-pixel training batch is the TS twin of its draws', async ()
     const mean = (cls === 0 ? c0 : c1).mean;
     for (const d of [0, 1]) {
       const x0 = mean[d] + MIXTURE.sigma * z[d];
-      wantX[2 * i + d] = table[step * SCHEDULE_WIDTH] * x0 + table[step * SCHEDULE_WIDTH + 1] * e[d];
+      wantX[2 * i + d] = scheduleValue(table, step, 'sqrt_ab') * x0 + scheduleValue(table, step, 'sqrt_1m_ab') * e[d];
       wantEps[2 * i + d] = e[d];
     }
     wantT.push(step);

@@ -14,7 +14,7 @@ import { Graph } from '../src/core/graph.js';
 import { Program } from '../src/core/program.js';
 import { silu } from '../src/core/ops/elementwise.js';
 import { TwoPixelTrainer, defaultTrainOptions, sampleFused } from '../src/diffusion/twopixel.js';
-import { defaultTwoPixelConfig } from '../src/nn/twopixel.js';
+import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/io/checkpoint.js';
 import { loadSafetensors } from '../src/io/safetensors.js';
 import { checkpointSettings, trainOptions, settingsMismatch, type StudySettings } from '../src/study/models.js';

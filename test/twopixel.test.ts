@@ -5,10 +5,10 @@ import * as assert from 'uvu/assert';
 import { testGpu } from './device.js';
 import { Program } from '../src/core/program.js';
 import { buildTrainingGraph, defaultTrainOptions, estimateGamma, sampleFused, sampleOpByOp, TwoPixelTrainer, type SampleOptions } from '../src/diffusion/twopixel.js';
-import { defaultTwoPixelConfig } from '../src/nn/twopixel.js';
-import { SAMPLER_ROWS } from '../src/diffusion/fusedgen.js';
+import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
+import { SAMPLER_ROWS } from '../src/models/twopixel/fusedgen.js';
 import { assertClose, withKernels } from './harness.js';
-import { broadcasts } from '../src/gpu/gpu.js';
+import { defaultKernelConfig } from '../src/core/config.js';
 
 const t = suite('two-pixel fused kernels');
 const model = defaultTwoPixelConfig(10);
@@ -33,7 +33,7 @@ async function lossAndGrads(fused: boolean, loss: 'mse' | 'l1' | 'huber', T = mo
 
 t('the fused kernels compile with broadcasts on a device with subgroups of 8, and without when turned off', async () => {
   const gpu = await testGpu();
-  const kernelsOf = async (plain: boolean) => withKernels(plain, async () => {
+  const kernelsOf = async (plain: boolean) => withKernels(plain ? { broadcasts: false } : {}, async () => {
     const built = buildTrainingGraph({ ...defaultTrainOptions(model, 1), batch: 64 }, 1);
     const program = await Program.compile(gpu.device, built.g, { seed: 1, gradientsOf: built.loss });
     const names = program.info.map((d) => d.kernel).filter((k) => k.startsWith('twopixel.train'));
@@ -41,7 +41,7 @@ t('the fused kernels compile with broadcasts on a device with subgroups of 8, an
     program.store.destroy();
     return names;
   });
-  assert.equal(await kernelsOf(false), [broadcasts(gpu.device) ? 'twopixel.train_sg' : 'twopixel.train']);
+  assert.equal(await kernelsOf(false), [defaultKernelConfig(gpu.device).broadcasts ? 'twopixel.train_sg' : 'twopixel.train']);
   assert.equal(await kernelsOf(true), ['twopixel.train']);
 });
 
@@ -50,7 +50,7 @@ t('the fused kernels compile with broadcasts on a device with subgroups of 8, an
 for (const [kind, T, plain] of [['mse', model.T, false], ['l1', model.T, false], ['huber', model.T, false], ['mse', 200, false], ['huber', model.T, true]] as const) {
   t(`fused ${kind} loss and every parameter gradient match the op-by-op graph at T = ${T}${plain ? ' (plain kernels)' : ''}`, async () => {
     const ref = await lossAndGrads(false, kind, T);
-    const got = await withKernels(plain, () => lossAndGrads(true, kind, T));
+    const got = await withKernels(plain ? { broadcasts: false } : {}, () => lossAndGrads(true, kind, T));
     assert.ok(Math.abs(got.value - ref.value) <= 1e-5 * Math.abs(ref.value) + 1e-6, `loss ${got.value} vs ${ref.value}`);
     assert.equal([...got.grads.keys()].sort(), [...ref.grads.keys()].sort());
     for (const [name, g] of ref.grads) {
@@ -65,7 +65,7 @@ for (const [kind, T, plain] of [['mse', model.T, false], ['l1', model.T, false],
 async function expectSameSamples(trainer: TwoPixelTrainer, o: SampleOptions, plain = false) {
   const gpu = await testGpu();
   const ref = await sampleOpByOp(gpu.device, trainer.program.store, o);
-  const got = await withKernels(plain, () => sampleFused(gpu.device, trainer.program.store, o));
+  const got = await withKernels(plain ? { broadcasts: false } : {}, () => sampleFused(gpu.device, trainer.program.store, o));
   const what = JSON.stringify({ ...o, model: undefined, gamma: undefined, plain });
   assertClose(got.samples, ref.samples, 1e-3, 1e-3, `samples ${what}`);
   assertClose(got.trajectory, ref.trajectory, 1e-3, 1e-3, `trajectory ${what}`);

@@ -1,14 +1,16 @@
 // A graph records a model once for a fixed batch: tensors with static shapes, and op nodes that
 // know how to emit their forward kernels and, for training, their backward kernels.
-import type { KernelDef } from './kernel.js';
+import type { KernelDef, ParamValue } from './kernel.js';
+import type { KernelConfig } from './config.js';
 
 export type DType = 'f32' | 'u32';
 
 /**
  * input: written by the host or a data kernel; param: lives in the flat parameter store;
- * state: the per-step device scalars; activation: produced by an op, memory planned.
+ * state: the per-step device scalars; activation: produced by an op, memory planned;
+ * gradient: the gradient of another tensor, read by ops that run after the backward pass.
  */
-export type Role = 'input' | 'param' | 'state' | 'activation';
+export type Role = 'input' | 'param' | 'state' | 'activation' | 'gradient';
 
 export type Init =
   | { kind: 'normal'; std: number }
@@ -31,6 +33,12 @@ export class Tensor {
     readonly wantsGrad = false,
     /** inputs only: written once before the first run; ops that read only constants run once. */
     readonly constant = false,
+    /**
+     * A parameter group: consecutive parameters of the store seen as one tensor, each member at
+     * its offset (in floats) from the first; a gradient tensor: the tensor it is the gradient of.
+     */
+    readonly members?: readonly { tensor: Tensor; offset: number }[],
+    readonly gradientOf?: Tensor,
   ) {
     this.size = shape.reduce((a, b) => a * b, 1);
   }
@@ -63,45 +71,30 @@ export function expectDtype(t: Tensor, dtype: DType, what: string): void {
   if (t.dtype !== dtype) throw new Error(`${what}: ${t} is ${t.dtype}, expected ${dtype}`);
 }
 
-/** A uniform parameter: a bare number is a u32; wrap floats with f32() and signed ints with i32(). */
-export class F32 {
-  constructor(readonly value: number) {}
-}
-export class I32 {
-  constructor(readonly value: number) {}
-}
-export const f32 = (v: number): F32 => new F32(v);
-export const i32 = (v: number): I32 => new I32(v);
-export type Param = number | F32 | I32;
-
 /** Where an op writes an input's gradient: overwrite (accumulate 0) or add (accumulate 1). */
 export interface GradTarget {
   tensor: Tensor;
   accumulate: number;
 }
 
+/** Invocations (1-D, folded into 2-D past 65535 workgroups) or explicit workgroups. */
+export type Grid = number | { workgroups: [number, number, number] };
+
 /** What an op uses to emit kernels while a graph is compiled. */
 export interface Emitter {
-  /** One dispatch of `kernel`: `count` invocations (1-D, folded as needed) or explicit workgroups. */
-  dispatch(
-    kernel: KernelDef,
-    bindings: readonly Tensor[],
-    params: readonly Param[],
-    count: number | { workgroups: [number, number, number] },
-  ): void;
+  /**
+   * One dispatch of `kernel` with its bindings and parameters by name: a missing, extra or
+   * mistyped one is an Error naming it.
+   */
+  dispatch<B extends string, P extends string>(kernel: KernelDef<B, P>, bindings: Readonly<Record<B, Tensor>>, params: Readonly<Record<P, ParamValue>>, grid: Grid): void;
   /** The gradient of an op's output (backward only). */
   grad(t: Tensor): Tensor;
   /** Where to put the gradient of an op's input, or null if none is needed. */
   gradTarget(t: Tensor): GradTarget | null;
   /** A temporary tensor, memory planned like activations. */
   scratch(name: string, shape: readonly number[], dtype?: DType): Tensor;
-  /**
-   * Whether kernels may broadcast a value one lane read to the others of its subgroup of
-   * BROADCAST_LANES (src/gpu/gpu.ts: broadcasts); the kernels that do need the 'subgroups' feature.
-   */
-  readonly broadcasts: boolean;
-  /** The flat parameter store, for fused kernels that read many parameters at once. */
-  readonly store: { params: Tensor; grads: Tensor; offset(param: Tensor): number };
+  /** The kernel variants of the device the graph compiles for (src/core/config.ts). */
+  readonly config: KernelConfig;
 }
 
 export interface OpNode {
@@ -111,16 +104,18 @@ export interface OpNode {
   forward(e: Emitter): void;
   /**
    * Emits the gradients of the inputs from the gradient of outputs[0]; absent: not
-   * differentiable. A loss op either names the gradient its forward already produced
-   * (seedsGrad), or computes it here itself (a fused loss: backward runs from it).
+   * differentiable. A loss op's backward starts the backward pass and has no upstream gradient.
    */
   backward?(e: Emitter): void;
-  readonly seedsGrad?: { of: Tensor; grad: Tensor };
-  /** A fused loss: its backward computes its inputs' gradients with no upstream gradient. */
-  readonly fusedLoss?: boolean;
-  /** Runs after the backward pass (its forward may read gradients with e.grad), e.g. a guided update. */
-  readonly afterBackward?: boolean;
+  /** A loss: its output is a loss history, and its backward needs no upstream gradient. */
+  readonly loss?: boolean;
 }
+
+/** Floats each parameter's slot in the flat store is aligned to: 256 bytes, WebGPU's minStorageBufferOffsetAlignment. */
+export const PARAM_ALIGN = 64;
+
+/** Floats a parameter occupies in the flat store, its size rounded up to PARAM_ALIGN. */
+export const paramSpan = (t: Tensor): number => Math.ceil(t.size / PARAM_ALIGN) * PARAM_ALIGN;
 
 export class Graph {
   readonly tensors: Tensor[] = [];
@@ -134,6 +129,9 @@ export class Graph {
     this.state = this.tensor('state', [4], 'u32', 'state');
   }
 
+  /** Parameter groups (paramGroup), in the order they were made. */
+  readonly groups: Tensor[] = [];
+
   private tensor(
     name: string,
     shape: readonly number[],
@@ -143,9 +141,11 @@ export class Graph {
     trainable = false,
     wantsGrad = false,
     constant = false,
+    members?: readonly { tensor: Tensor; offset: number }[],
+    gradientOf?: Tensor,
   ): Tensor {
     checkShape(shape, name);
-    const t = new Tensor(this.tensors.length, name, [...shape], dtype, role, init, trainable, wantsGrad, constant);
+    const t = new Tensor(this.tensors.length, name, [...shape], dtype, role, init, trainable, wantsGrad, constant, members, gradientOf);
     this.tensors.push(t);
     return t;
   }
@@ -176,6 +176,38 @@ export class Graph {
     return t;
   }
 
+  /**
+   * Consecutive trainable parameters (in the order they were made) seen as one tensor, for a
+   * fused kernel that reads and writes many of them: its gradient is the members' gradients side
+   * by side, each at its offset (members[i].offset floats from the group's start).
+   */
+  paramGroup(name: string, members: readonly Tensor[]): Tensor {
+    this.claim(name, 'parameter group');
+    if (members.length === 0) throw new Error(`parameter group ${name}: no members`);
+    const first = this.params.indexOf(members[0]);
+    members.forEach((m, i) => {
+      if (this.params[first + i] !== m || first < 0) throw new Error(`parameter group ${name}: ${m} is not the parameter made right after ${i === 0 ? 'nothing' : members[i - 1]} in graph "${this.name}"`);
+      if (!m.trainable) throw new Error(`parameter group ${name}: ${m} is frozen; a group holds trainable parameters`);
+    });
+    let offset = 0;
+    const placed = members.map((tensor) => {
+      const at = { tensor, offset };
+      offset += paramSpan(tensor);
+      return at;
+    });
+    const last = placed[placed.length - 1];
+    const t = this.tensor(name, [last.offset + last.tensor.size], 'f32', 'param', undefined, true, false, false, placed);
+    this.groups.push(t);
+    return t;
+  }
+
+  /** The gradient of `t` (a parameter, a group, or an input made with requiresGrad) as an input of ops that run after the backward pass. */
+  gradientOf(t: Tensor): Tensor {
+    if (this.tensors[t.id] !== t) throw new Error(`gradientOf: ${t} belongs to another graph`);
+    if (!(t.role === 'param' && t.trainable) && !t.wantsGrad) throw new Error(`gradientOf: ${t} is neither a trainable parameter nor an input made with requiresGrad`);
+    return this.tensor(`grad(${t.name})`, t.shape, 'f32', 'gradient', undefined, false, false, false, undefined, t);
+  }
+
   /** An op's output; memory is planned when the graph is compiled. */
   activation(name: string, shape: readonly number[], dtype: DType = 'f32'): Tensor {
     return this.tensor(name, shape, dtype, 'activation');
@@ -191,7 +223,7 @@ export class Graph {
   /** Whether the backward pass must produce a gradient for `t`. */
   gradientFlow(): Set<Tensor> {
     const flows = new Set<Tensor>();
-    for (const p of this.params) if (p.trainable) flows.add(p);
+    for (const p of [...this.params, ...this.groups]) if (p.trainable) flows.add(p);
     for (const t of this.tensors) if (t.wantsGrad) flows.add(t);
     for (const op of this.ops) {
       if (op.backward && op.inputs.some((t) => flows.has(t))) for (const o of op.outputs) flows.add(o);

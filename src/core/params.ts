@@ -3,10 +3,9 @@
 // updates everything, and a checkpoint is that buffer with names. Trainable tensors come first so
 // Adam's range never touches frozen ones.
 import { PhiloxStream } from './philox.js';
-import { Tensor } from './graph.js';
+import { PARAM_ALIGN, paramSpan, Tensor } from './graph.js';
 import { checkBufferSize } from '../gpu/gpu.js';
 
-const ALIGN = 64; // floats: 256 bytes, WebGPU's minStorageBufferOffsetAlignment
 
 export interface ParamSlot {
   name: string;
@@ -39,10 +38,10 @@ export class ParamStore {
       const slot = { name: t.name, shape: t.shape, offset, size: t.size, trainable: t.trainable };
       this.slots.push(slot);
       this.byName.set(t.name, slot);
-      offset += Math.ceil(t.size / ALIGN) * ALIGN;
+      offset += paramSpan(t);
       if (t.trainable) trainableEnd = offset;
     }
-    this.length = Math.max(offset, ALIGN);
+    this.length = Math.max(offset, PARAM_ALIGN);
     this.trainableLength = trainableEnd;
     checkBufferSize(device, this.length * 4, `the parameter store of ${ordered.length} tensors`);
     const make = (label: string) =>
@@ -66,6 +65,19 @@ export class ParamStore {
     }
     encoder.copyBufferToBuffer(this.params, 0, this.ema, 0, this.length * 4);
     device.queue.submit([encoder.finish()]);
+  }
+
+  /**
+   * Where a parameter, or a parameter group (Graph.paramGroup: its members must lie here at the
+   * offsets it gives them), lies in the store, in floats.
+   */
+  range(t: Tensor): { offset: number; size: number } {
+    if (!t.members) return this.slot(t.name);
+    const start = this.slot(t.members[0].tensor.name).offset;
+    for (const m of t.members) {
+      if (this.slot(m.tensor.name).offset !== start + m.offset) throw new Error(`parameter group ${t.name}: ${m.tensor.name} is not at offset ${m.offset} from the group's start in this store`);
+    }
+    return { offset: start, size: t.size };
   }
 
   slot(name: string): ParamSlot {

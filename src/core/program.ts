@@ -4,14 +4,21 @@
 // once. A run replays the prepared dispatch list, many steps in one submit.
 import adamCode from '../../shaders/optim.wgsl';
 import stateCode from '../../shaders/state.wgsl';
-import { defineKernel, pipelineFor, type KernelDef } from './kernel.js';
-import { F32, I32, Tensor, type DType, type Emitter, type GradTarget, type Graph, type Param } from './graph.js';
+import { packParams, pipelineFor, shaderModule, type KernelDef, type ParamValue } from './kernel.js';
+import { Tensor, type DType, type Emitter, type GradTarget, type Graph, type Grid } from './graph.js';
+import { kernelConfig, type KernelConfig } from './config.js';
 import { ParamStore } from './params.js';
 import { seedKey } from './philox.js';
-import { broadcasts, checkBufferSize, deviceFailure } from '../gpu/gpu.js';
+import { checkBufferSize, deviceFailure } from '../gpu/gpu.js';
 
-const ADAM = defineKernel('optim.adam', adamCode, 'adam', ['write', 'read', 'write', 'write', 'read', 'uniform', 'write']);
-const ADVANCE = defineKernel('state.advance_step', stateCode, 'advance_step', ['write'], { workgroupSize: 1 });
+const ADAM = shaderModule({
+  name: 'optim',
+  source: adamCode,
+  bindings: { params: 'read_write vec4f', grads: 'read vec4f', m: 'read_write vec4f', v: 'read_write vec4f', state: 'read u32', ema: 'read_write vec4f' },
+  params: { n: 'u32', lr: 'f32', beta1: 'f32', beta2: 'f32', eps: 'f32', weight_decay: 'f32', decay_steps: 'u32', ema_decay: 'f32' },
+}).kernel('adam');
+const ADVANCE = shaderModule({ name: 'state', source: stateCode, bindings: { state: 'read_write u32' } }).kernel('advance_step', { workgroupSize: 1 });
+/** Bytes of the uniform buffer each dispatch's parameters get: WebGPU's minUniformBufferOffsetAlignment. */
 const UNIFORM_SLOT = 256;
 const MAX_WORKGROUPS = 65535;
 
@@ -39,12 +46,16 @@ export interface CompileOptions {
   keep?: readonly Tensor[];
   /** Another program's parameter store, to share parameters (same names and shapes). */
   params?: ParamStore;
+  /** Kernel variants for this program over the device's (src/core/config.ts). */
+  config?: Partial<KernelConfig>;
 }
 
 interface Record_ {
   kernel: KernelDef;
+  /** The tensors of kernel.bindings, in that order. */
   bindings: Tensor[];
-  params: readonly Param[];
+  /** The parameter struct's bytes (empty without parameters). */
+  uniform: Uint8Array;
   workgroups: [number, number, number];
   /** Part of the run-once prologue (reads only constants). */
   prologue?: boolean;
@@ -87,29 +98,26 @@ class Recorder implements Emitter {
   private scratchCount = 0;
   private nextId: number;
 
-  readonly store: Emitter['store'];
-
-  constructor(readonly graph: Graph, readonly flows: Set<Tensor>, params: ParamStore, readonly broadcasts: boolean) {
+  constructor(readonly graph: Graph, readonly flows: Set<Tensor>, readonly config: KernelConfig) {
     this.nextId = graph.tensors.length;
-    this.store = {
-      params: params.flat.params,
-      grads: params.flat.grads,
-      offset: (t: Tensor) => {
-        if (t.role !== 'param') throw new Error(`${t} is not a parameter`);
-        return params.slot(t.name).offset;
-      },
-    };
   }
 
-  dispatch(kernel: KernelDef, bindings: readonly Tensor[], params: readonly Param[], count: number | { workgroups: [number, number, number] }): void {
-    const expected = kernel.bindings.filter((b) => b !== 'uniform' && b !== null).length;
-    if (bindings.length !== expected) {
-      throw new Error(`kernel ${kernel.name}: got ${bindings.length} tensor bindings, expected ${expected}`);
-    }
-    const hasUniform = kernel.bindings.includes('uniform');
-    if (!hasUniform && params.length > 0) throw new Error(`kernel ${kernel.name} takes no parameters, got ${params.length}`);
-    const workgroups = typeof count === 'number' ? workgroupsFor(count, kernel.workgroupSize, kernel.name) : count.workgroups;
-    this.records.push({ kernel, bindings: [...bindings], params, workgroups });
+  dispatch<B extends string, P extends string>(kernel: KernelDef<B, P>, bindings: Readonly<Record<B, Tensor>>, params: Readonly<Record<P, ParamValue>>, grid: Grid): void {
+    const given = new Set(Object.keys(bindings));
+    const tensors = kernel.bindings.map((b) => {
+      if (!given.delete(b.name)) throw new Error(`kernel ${kernel.name}: binding ${b.name} is missing`);
+      let t = (bindings as Record<string, Tensor>)[b.name];
+      if (!(t instanceof Tensor)) throw new Error(`kernel ${kernel.name}: binding ${b.name} is ${String(t)}, expected a tensor`);
+      if (t.gradientOf) t = this.grad(t.gradientOf);
+      if (t.dtype !== b.dtype) throw new Error(`kernel ${kernel.name}: binding ${b.name} (${b.type}) got ${t}, which is ${t.dtype}`);
+      return t;
+    });
+    if (given.size > 0) throw new Error(`kernel ${kernel.name}: unknown binding ${[...given].join(', ')} (it binds ${kernel.bindings.map((b) => b.name).join(', ')})`);
+    if (kernel.paramBytes > UNIFORM_SLOT) throw new Error(`kernel ${kernel.name}: its parameters take ${kernel.paramBytes} bytes, more than the ${UNIFORM_SLOT} of a slot`);
+    const uniform = new Uint8Array(kernel.paramBytes);
+    packParams(kernel, params, new DataView(uniform.buffer));
+    const workgroups = typeof grid === 'number' ? workgroupsFor(grid, kernel.workgroupSize, kernel.name) : grid.workgroups;
+    this.records.push({ kernel, bindings: tensors, uniform, workgroups });
   }
 
   grad(t: Tensor): Tensor {
@@ -157,6 +165,8 @@ export class Program {
     readonly device: GPUDevice,
     readonly graph: Graph,
     readonly store: ParamStore,
+    /** The kernel variants this program was compiled with. */
+    readonly config: KernelConfig,
     private readonly grads: Map<Tensor, { tensor: Tensor; written: boolean }>,
     records: Record_[],
     layout: { bindings: Map<Tensor, GPUBufferBinding>; owned: GPUBuffer[]; planned: number; unplanned: number },
@@ -171,25 +181,14 @@ export class Program {
     this.owned.push(uniforms);
     const uniformData = new ArrayBuffer(uniformSize);
     records.forEach((r, i) => {
-      const words = new DataView(uniformData, i * UNIFORM_SLOT, UNIFORM_SLOT);
-      if (r.params.length * 4 > UNIFORM_SLOT) throw new Error(`kernel ${r.kernel.name}: too many parameters (${r.params.length})`);
-      r.params.forEach((p, j) => {
-        if (p instanceof F32) words.setFloat32(j * 4, p.value, true);
-        else if (p instanceof I32) words.setInt32(j * 4, p.value, true);
-        else {
-          if (!Number.isInteger(p) || p < 0 || p > 0xffffffff) throw new Error(`kernel ${r.kernel.name}: parameter ${j} = ${p} is not a u32 (wrap floats in f32())`);
-          words.setUint32(j * 4, p, true);
-        }
-      });
-      let tensorIndex = 0;
-      const entries: GPUBindGroupEntry[] = r.kernel.bindings.flatMap((access, binding) => {
-        if (access === null) return [];
-        if (access === 'uniform') return [{ binding, resource: { buffer: uniforms, offset: i * UNIFORM_SLOT, size: UNIFORM_SLOT } }];
-        const t = r.bindings[tensorIndex++];
+      new Uint8Array(uniformData, i * UNIFORM_SLOT, r.uniform.length).set(r.uniform);
+      const entries: GPUBindGroupEntry[] = r.kernel.bindings.map((binding, j) => {
+        const t = r.bindings[j];
         const b = this.bindingOf.get(t);
-        if (!b) throw new Error(`kernel ${r.kernel.name}: tensor ${t} has no buffer (a missing binding)`);
-        return [{ binding, resource: b }];
+        if (!b) throw new Error(`kernel ${r.kernel.name}: tensor ${t} (binding ${binding.name}) has no buffer`);
+        return { binding: binding.index, resource: b };
       });
+      if (r.kernel.paramBytes > 0) entries.push({ binding: r.kernel.paramBinding, resource: { buffer: uniforms, offset: i * UNIFORM_SLOT, size: UNIFORM_SLOT } });
       const { pipeline, layout: bgl } = compiled[i];
       const bindGroup = device.createBindGroup({ label: r.kernel.name, layout: bgl, entries });
       (r.prologue ? this.prologue : this.dispatches).push({ pipeline, bindGroup, workgroups: r.workgroups });
@@ -204,18 +203,28 @@ export class Program {
     const store = options.params ?? new ParamStore(device, graph.params, seed);
     if (options.params) options.params.checkCompatible(graph.params, `graph "${graph.name}"`);
     const flows = graph.gradientFlow();
-    const rec = new Recorder(graph, flows, store, broadcasts(device));
+    const config = kernelConfig(device, options.config);
+    const rec = new Recorder(graph, flows, config);
     const lossTensor = options.train?.loss ?? options.gradientsOf;
     const lossIndex = lossTensor ? graph.ops.findIndex((op) => op.outputs[0] === lossTensor) : -1;
     const lossOp = lossTensor ? graph.ops[lossIndex] : undefined;
-    if (lossTensor && (!lossOp || !(lossOp.seedsGrad || (lossOp.fusedLoss && lossOp.backward)))) {
+    if (lossTensor && (!lossOp || !lossOp.loss || !lossOp.backward)) {
       throw new Error(`${lossTensor} is not the output of a loss op in graph "${graph.name}"`);
     }
+    // Ops that read a gradient (gradientOf), and those after them that read their outputs, run
+    // after the backward pass.
+    const late = new Set<Tensor>(graph.tensors.filter((t) => t.role === 'gradient'));
+    const after = graph.ops.filter((op) => {
+      if (!op.inputs.some((t) => late.has(t))) return false;
+      for (const o of op.outputs) late.add(o);
+      return true;
+    });
+    if (after.length > 0 && !lossOp) throw new Error(`graph "${graph.name}" reads a gradient (${after[0].type}) but compiles without a loss to take it from`);
     // Ops whose inputs are all constants or frozen parameters, and that draw nothing, form a
     // prologue run once (again after a constant or the store is rewritten).
     const fixed = new Set<Tensor>(graph.tensors.filter((t) => t.constant || (t.role === 'param' && !t.trainable)));
     for (const op of graph.ops) {
-      if (op.afterBackward) continue;
+      if (after.includes(op)) continue;
       const begin = rec.records.length;
       op.forward(rec);
       const mine = rec.records.slice(begin);
@@ -225,30 +234,28 @@ export class Program {
         for (const r of mine) r.prologue = true;
       }
     }
-    if (lossTensor && lossOp) {
-      const seed = lossOp.seedsGrad;
+    if (lossTensor && lossOp?.backward) {
       if (!lossOp.inputs.some((t) => flows.has(t))) {
         throw new Error(`the loss ${lossTensor} does not depend on any parameter or input that wants a gradient`);
       }
-      // A fused loss computes its inputs' gradients in its own backward: start there.
-      if (seed) rec.grads.set(seed.of, { tensor: seed.grad, written: true });
-      else rec.grads.set(lossTensor, { tensor: lossTensor, written: true });
-      for (let i = seed ? lossIndex - 1 : lossIndex; i >= 0; i--) {
+      lossOp.backward(rec);
+      for (let i = lossIndex - 1; i >= 0; i--) {
         const op = graph.ops[i];
-        if (!op.backward || op.afterBackward || !rec.grads.get(op.outputs[0])?.written) continue;
+        if (!op.backward || after.includes(op) || !rec.grads.get(op.outputs[0])?.written) continue;
         op.backward(rec);
       }
     }
-    for (const op of graph.ops) if (op.afterBackward) op.forward(rec);
+    for (const op of after) op.forward(rec);
     if (options.train) {
       const a = checkAdam(options.train.adam);
       if (store.trainableLength > 0) {
         const f = store.flat;
-        rec.dispatch(ADAM, [f.params, f.grads, f.m, f.v, graph.state, f.ema],
-          [store.trainableLength, new F32(a.lr), new F32(a.beta1), new F32(a.beta2), new F32(a.eps), new F32(a.weightDecay), a.decaySteps, new F32(a.ema)], store.trainableLength / 4);
+        rec.dispatch(ADAM, { params: f.params, grads: f.grads, m: f.m, v: f.v, state: graph.state, ema: f.ema }, {
+          n: store.trainableLength, lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps, weight_decay: a.weightDecay, decay_steps: a.decaySteps, ema_decay: a.ema,
+        }, store.trainableLength / 4);
       }
     }
-    rec.dispatch(ADVANCE, [graph.state], [], 1);
+    rec.dispatch(ADVANCE, { state: graph.state }, {}, 1);
 
     const keep = new Set<Tensor>(options.keep ?? []);
     for (const r of rec.records) if (r.prologue) for (const t of r.bindings) if (t.role === 'activation') keep.add(t);
@@ -256,7 +263,7 @@ export class Program {
     for (const t of graph.tensors) if (t.wantsGrad && rec.grads.has(t)) keep.add(rec.grads.get(t)!.tensor);
     const layout = planMemory(device, graph, store, rec, keep);
     const compiled = await Promise.all(rec.records.map((r) => pipelineFor(device, r.kernel)));
-    const program = new Program(device, graph, store, rec.grads, rec.records, layout, compiled);
+    const program = new Program(device, graph, store, config, rec.grads, rec.records, layout, compiled);
     program.setSeed(seed);
     return program;
   }
@@ -268,11 +275,20 @@ export class Program {
     return b;
   }
 
-  /** The gradient tensor of an input that asked for one (requiresGrad). */
+  /**
+   * The gradient tensor of an input that asked for one (requiresGrad) or of a trainable
+   * parameter, also one whose gradient a parameter group's op wrote.
+   */
   gradOf(t: Tensor): Tensor {
     const g = this.grads.get(t);
-    if (!g?.written) throw new Error(`program "${this.graph.name}" computes no gradient for ${t}`);
-    return g.tensor;
+    if (g?.written) return g.tensor;
+    const group = this.graph.groups.find((x) => x.members!.some((m) => m.tensor === t) && this.grads.get(x)?.written);
+    if (!group) throw new Error(`program "${this.graph.name}" computes no gradient for ${t}`);
+    const view = new Tensor(-1, `grad(${t.name})`, t.shape, 'f32', 'param');
+    const s = this.store.slot(t.name);
+    this.bindingOf.set(view, { buffer: this.store.grads, offset: s.offset * 4, size: s.size * 4 });
+    this.grads.set(t, { tensor: view, written: true });
+    return view;
   }
 
   /** Number of dispatches one replay encodes. */
@@ -413,8 +429,8 @@ function planMemory(device: GPUDevice, graph: Graph, store: ParamStore, rec: Rec
     owned.push(buffer);
     return buffer;
   };
-  for (const p of graph.params) {
-    const s = store.slot(p.name);
+  for (const p of [...graph.params, ...graph.groups]) {
+    const s = store.range(p);
     bindings.set(p, { buffer: store.params, offset: s.offset * 4, size: s.size * 4 });
   }
   const f = store.flat;
@@ -425,7 +441,7 @@ function planMemory(device: GPUDevice, graph: Graph, store: ParamStore, rec: Rec
   bindings.set(f.v, whole(store.adamV));
   bindings.set(f.ema, whole(store.ema));
   for (const [g, p] of rec.paramGrads) {
-    const s = store.slot(p.name);
+    const s = store.range(p);
     bindings.set(g, { buffer: store.grads, offset: s.offset * 4, size: s.size * 4 });
   }
   const persistent = (t: Tensor) => t.role === 'input' || t.role === 'state' || keep.has(t);

@@ -7,7 +7,7 @@ import type { ParamStore } from '../core/params.js';
 import { crossEntropy } from '../core/ops/loss.js';
 import { reshape } from '../core/ops/elementwise.js';
 import { twoPixelClassifier } from '../nn/classifier.js';
-import { twoPixelBiasTables, twoPixelUNet, NO_LABEL, type TwoPixelConfig } from '../nn/twopixel.js';
+import { twoPixelBiasTables, twoPixelUNet, NO_LABEL, type TwoPixelConfig } from '../models/twopixel/unet.js';
 import { twoPixelBatch, samplePrepare, sampleUpdateClassifier } from './ops.js';
 import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
 import { CHUNK, TwoPixelTrainer, type SampleResult } from './twopixel.js';

@@ -6,7 +6,7 @@ import { Program } from '../core/program.js';
 import type { ParamStore } from '../core/params.js';
 import { regressionLoss, type LossKind } from '../core/ops/loss.js';
 import { MNIST_SIDE, type MnistSet } from '../data/mnist.js';
-import { mnistUNet, MNIST_NO_LABEL, type MnistUNetConfig } from '../nn/mnist.js';
+import { mnistUNet, MNIST_NO_LABEL, type MnistUNetConfig } from '../models/mnist/unet.js';
 import { imageBatch, samplePrepare, sampleUpdate } from './ops.js';
 import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
 import { CHUNK, TwoPixelTrainer } from './twopixel.js';

@@ -1,30 +1,80 @@
 // Graph ops of the diffusion process: the on-device training batch of the two-pixel mixture, and
 // the two halves of an op-by-op sampling step around the network.
 import code from '../../shaders/ddpm.wgsl';
+import stepCode from '../../shaders/ddpm_step.wgsl';
 import drawCode from '../../shaders/twopixel_draw.wgsl';
 import imageBatchCode from '../../shaders/image_batch.wgsl';
 import philox from '../../shaders/philox.wgsl';
-import { defineKernel } from '../core/kernel.js';
-import { expectDtype, expectShape, f32, type Graph, type Param, type Tensor } from '../core/graph.js';
+import { shaderModule } from '../core/kernel.js';
+import { expectDtype, expectShape, type Graph, type Tensor } from '../core/graph.js';
 import { MIXTURE } from '../data/mixture.js';
-import { SCHEDULE_WIDTH } from './tables.js';
-
-const opts = { libraries: [philox, drawCode] };
-const BATCH = defineKernel('ddpm.two_pixel_batch', code, 'two_pixel_batch', ['write', 'write', 'write', 'write', 'read', 'read', 'uniform', null], opts);
-const PREPARE = defineKernel('ddpm.sample_prepare', code, 'sample_prepare', ['write', null, 'write', null, 'read', null, 'uniform', 'write'], opts);
-const UPDATE = defineKernel('ddpm.sample_update', code, 'sample_update', ['write', 'write', null, null, 'read', 'read', 'uniform', 'write'], opts);
-
-const IMAGE_BATCH = defineKernel('image_batch.image_batch', imageBatchCode, 'image_batch', ['read', 'read', 'read', 'read', 'write', 'write', 'write', 'write', 'uniform'], { libraries: [philox] });
-const UPDATE_CLASSIFIER = defineKernel('ddpm.sample_update_classifier', code, 'sample_update_classifier', ['write', 'write', null, null, 'read', 'read', 'uniform', 'write', 'read'], opts);
+import { SCHEDULE_LIBRARY, SCHEDULE_WIDTH } from './tables.js';
+import { NO_LABEL } from '../models/twopixel/unet.js';
 
 /** Philox streams: training data uses STREAM_TRAIN and the next; sampling uses STREAM_SAMPLE. */
 export const STREAM_TRAIN = 10;
 export const STREAM_SAMPLE = 20;
+/** The last word of a sampler's Philox counter: x_T's draw, and each step's noise. */
+export const SAMPLER_TAGS = { TAG_START: 0, TAG_STEP: 1 } as const;
+/** The WGSL every DDPM kernel includes: Philox, the schedule rows, the reverse step. */
+export const DDPM_LIBRARIES = [philox, SCHEDULE_LIBRARY, stepCode] as const;
 
-function ddpmParams(n: number, dims: number, T: number, stream: number, scalar: number, mode: number, record: number, clip = 0): Param[] {
+/** The two-pixel mixture of SPEC section 1 as the draw's parameters (shaders/twopixel_draw.wgsl). */
+export function mixtureParams() {
   const [c0, c1] = MIXTURE.components;
-  return [n, dims, T, stream, f32(scalar), mode, record, f32(c0.weight), f32(c0.mean[0]), f32(c0.mean[1]), f32(c1.mean[0]), f32(c1.mean[1]), f32(MIXTURE.sigma), f32(clip)];
+  return { weight0: c0.weight, mean0_x: c0.mean[0], mean0_y: c0.mean[1], mean1_x: c1.mean[0], mean1_y: c1.mean[1], sigma: MIXTURE.sigma };
 }
+
+const DDPM = shaderModule({
+  name: 'ddpm',
+  source: code,
+  libraries: [...DDPM_LIBRARIES, drawCode],
+  constants: { ...SAMPLER_TAGS, NO_LABEL },
+  bindings: {
+    x: 'read_write', // x_t (training) or the sampler's x, updated in place
+    noise: 'read_write', // eps (training) or the network's prediction
+    steps: 'read_write u32',
+    labels: 'read_write u32',
+    state: 'read u32',
+    schedule: 'read',
+    trajectory: 'read_write', // [T + 1, record, dims]
+    ce_grad: 'read', // classifier guidance: the cross-entropy's gradient with respect to x
+  },
+  params: {
+    n: 'u32', // samples in the batch
+    dims: 'u32', // values per sample
+    steps: 'u32', // T
+    stream: 'u32',
+    p_uncond: 'f32', // training: label dropout probability
+    guidance_on: 'u32', // sampling: 1 = classifier-free guidance (network batch 2n: conditional, then unconditional)
+    guidance: 'f32', // its strength w
+    scale: 'f32', // classifier guidance's scale s
+    record: 'u32', // samples recorded in the trajectory, 0..n
+    clip: 'f32', // clip the predicted x_0 to [-clip, clip] (0: the plain update)
+    weight0: 'f32', mean0_x: 'f32', mean0_y: 'f32', mean1_x: 'f32', mean1_y: 'f32', sigma: 'f32',
+  },
+});
+const BATCH = DDPM.kernel('two_pixel_batch', { uses: ['x', 'noise', 'steps', 'labels', 'state', 'schedule'] });
+const PREPARE = DDPM.kernel('sample_prepare', { uses: ['x', 'steps', 'state', 'trajectory'] });
+const UPDATE = DDPM.kernel('sample_update', { uses: ['x', 'noise', 'state', 'schedule', 'trajectory'] });
+const UPDATE_CLASSIFIER = DDPM.kernel('sample_update_classifier', { uses: ['x', 'noise', 'state', 'schedule', 'trajectory', 'ce_grad'] });
+
+const IMAGE_BATCH = shaderModule({
+  name: 'image_batch',
+  source: imageBatchCode,
+  libraries: DDPM_LIBRARIES,
+  bindings: {
+    images: 'read u32', // [count, dims] bytes, packed four to a word, little-endian
+    labels: 'read u32', // [count]
+    state: 'read u32',
+    schedule: 'read',
+    xt: 'read_write', // [batch, dims]
+    eps: 'read_write', // [batch, dims]
+    t: 'read_write u32', // [batch]
+    y: 'read_write u32', // [batch]
+  },
+  params: { batch: 'u32', dims: 'u32', count: 'u32', steps: 'u32', stream: 'u32', no_label: 'u32', p_uncond: 'f32' },
+}).kernel('image_batch');
 
 export function checkSchedule(schedule: Tensor, T: number): void {
   expectShape(schedule, [T + 1, SCHEDULE_WIDTH], 'schedule table');
@@ -45,7 +95,7 @@ export function twoPixelBatch(g: Graph, batch: number, T: number, schedule: Tens
     type: 'two_pixel_batch',
     inputs: [schedule],
     outputs: [x, eps, t, y],
-    forward: (e) => e.dispatch(BATCH, [x, eps, t, y, g.state, schedule], ddpmParams(batch, 2, T, STREAM_TRAIN, pUncond, 0, 0), batch),
+    forward: (e) => e.dispatch(BATCH, { x, noise: eps, steps: t, labels: y, state: g.state, schedule }, ddpmParams({ n: batch, dims: 2, steps: T, stream: STREAM_TRAIN, p_uncond: pUncond }), batch),
   });
   return { x, eps, t, y };
 }
@@ -73,8 +123,8 @@ export function imageBatch(g: Graph, bytes: Tensor, labels: Tensor, schedule: Te
     type: 'image_batch',
     inputs: [bytes, labels, schedule],
     outputs: [x, eps, t, y],
-    forward: (e) => e.dispatch(IMAGE_BATCH, [bytes, labels, g.state, schedule, x, eps, t, y],
-      [o.batch, dims, count, o.T, STREAM_TRAIN, o.noLabel, f32(o.pUncond)], o.batch * dims),
+    forward: (e) => e.dispatch(IMAGE_BATCH, { images: bytes, labels, state: g.state, schedule, xt: x, eps, t, y },
+      { batch: o.batch, dims, count, steps: o.T, stream: STREAM_TRAIN, no_label: o.noLabel, p_uncond: o.pUncond }, o.batch * dims),
   });
   return { x, eps, t, y };
 }
@@ -107,7 +157,7 @@ export function samplePrepare(g: Graph, s: SampleStepTensors, o: SampleStepOptio
     type: 'sample_prepare',
     inputs: [s.x, s.t, s.trajectory],
     outputs: [],
-    forward: (e) => e.dispatch(PREPARE, [s.x, s.t, g.state, s.trajectory], params(o), Math.max(o.n * o.dims, netBatch(o))),
+    forward: (e) => e.dispatch(PREPARE, { x: s.x, steps: s.t, state: g.state, trajectory: s.trajectory }, params(o), Math.max(o.n * o.dims, netBatch(o))),
   });
 }
 
@@ -118,12 +168,19 @@ export function sampleUpdate(g: Graph, s: SampleStepTensors, eps: Tensor, o: Sam
     type: 'sample_update',
     inputs: [s.x, eps, s.schedule, s.trajectory],
     outputs: [],
-    forward: (e) => e.dispatch(UPDATE, [s.x, eps, g.state, s.schedule, s.trajectory], params(o), o.n * o.dims),
+    forward: (e) => e.dispatch(UPDATE, { x: s.x, noise: eps, state: g.state, schedule: s.schedule, trajectory: s.trajectory }, params(o), o.n * o.dims),
   });
 }
 
 const netBatch = (o: SampleStepOptions) => (o.guidance === null ? o.n : 2 * o.n);
-const params = (o: SampleStepOptions) => ddpmParams(o.n, o.dims, o.T, STREAM_SAMPLE, o.guidance ?? 0, o.guidance === null ? 0 : 1, o.record, o.clip ?? 0);
+const params = (o: SampleStepOptions, scale = 0) => ddpmParams({
+  n: o.n, dims: o.dims, steps: o.T, stream: STREAM_SAMPLE, guidance_on: o.guidance === null ? 0 : 1, guidance: o.guidance ?? 0, scale, record: o.record, clip: o.clip ?? 0,
+});
+
+/** Every parameter of the DDPM kernels: those given, zero elsewhere, and the mixture's. */
+function ddpmParams(given: { n: number; dims: number; steps: number; stream: number; p_uncond?: number; guidance_on?: number; guidance?: number; scale?: number; record?: number; clip?: number }) {
+  return { p_uncond: 0, guidance_on: 0, guidance: 0, scale: 0, record: 0, clip: 0, ...given, ...mixtureParams() };
+}
 
 function checkTensors(s: SampleStepTensors, o: SampleStepOptions): void {
   checkSchedule(s.schedule, o.T);
@@ -136,17 +193,17 @@ function checkTensors(s: SampleStepTensors, o: SampleStepOptions): void {
 /**
  * After the network and the classifier's backward pass: x_{t-1} with classifier guidance of
  * strength `scale`, from eps(x, t) and the gradient of the classifier's mean cross-entropy
- * with respect to x (read after the backward pass).
+ * with respect to x (gradientOf: the op runs after the backward pass).
  */
 export function sampleUpdateClassifier(g: Graph, s: SampleStepTensors, eps: Tensor, o: SampleStepOptions & { scale: number }): void {
   expectShape(eps, s.x.shape, 'predicted noise');
   if (!(o.scale >= 0)) throw new Error(`classifier guidance scale ${o.scale} is not a non-negative number`);
+  const ceGrad = g.gradientOf(s.x);
   g.add({
     type: 'sample_update_classifier',
-    inputs: [s.x, eps, s.schedule, s.trajectory],
+    inputs: [s.x, eps, s.schedule, s.trajectory, ceGrad],
     outputs: [],
-    afterBackward: true,
-    forward: (e) => e.dispatch(UPDATE_CLASSIFIER, [s.x, eps, g.state, s.schedule, s.trajectory, e.grad(s.x)],
-      ddpmParams(o.n, o.dims, o.T, STREAM_SAMPLE, o.scale, 2, o.record, o.clip ?? 0), o.n * o.dims),
+    forward: (e) => e.dispatch(UPDATE_CLASSIFIER, { x: s.x, noise: eps, state: g.state, schedule: s.schedule, trajectory: s.trajectory, ce_grad: ceGrad },
+      { ...params({ ...o, guidance: null }, o.scale) }, o.n * o.dims),
   });
 }

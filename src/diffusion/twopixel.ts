@@ -3,9 +3,9 @@ import { Graph, type Tensor } from '../core/graph.js';
 import { Program } from '../core/program.js';
 import type { ParamStore } from '../core/params.js';
 import { regressionLoss, type LossKind } from '../core/ops/loss.js';
-import { twoPixelBiasTables, twoPixelUNet, twoPixelUNetParams, NO_LABEL, type TwoPixelConfig } from '../nn/twopixel.js';
-import { fusedTwoPixelLoss, fusedTwoPixelSampler } from './fused.js';
-import { twoPixelJointTable } from './fusedtable.js';
+import { twoPixelBiasTables, twoPixelUNet, NO_LABEL, type TwoPixelConfig } from '../models/twopixel/unet.js';
+import { fusedTwoPixelLoss, fusedTwoPixelSampler, unetGroup } from '../models/twopixel/fused.js';
+import { twoPixelJointTable } from '../models/twopixel/table.js';
 import { twoPixelBatch, samplePrepare, sampleUpdate } from './ops.js';
 import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
 import { makeSchedule, type ScheduleKind, type VarianceKind } from './schedule.js';
@@ -41,8 +41,7 @@ export function buildTrainingGraph(o: TwoPixelTrainOptions, history: number) {
   let feeds: [Tensor, ArrayLike<number>][];
   if (o.fused) {
     const joint = twoPixelJointTable(g, o.model);
-    twoPixelUNetParams(g);
-    loss = fusedTwoPixelLoss(g, joint.table, schedule, { batch: o.batch, T, pUncond: o.pUncond, loss: o.loss, history });
+    loss = fusedTwoPixelLoss(g, joint.table, schedule, unetGroup(g), { batch: o.batch, T, pUncond: o.pUncond, loss: o.loss, history });
     feeds = joint.feeds;
   } else {
     const tables = twoPixelBiasTables(g, o.model);
@@ -177,8 +176,7 @@ export async function sampleFused(device: GPUDevice, store: ParamStore, o: Sampl
   const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
   const labels = g.input('labels', [o.n], 'u32');
   const joint = twoPixelJointTable(g, o.model);
-  twoPixelUNetParams(g);
-  const out = fusedTwoPixelSampler(g, joint.table, schedule, labels, { n: o.n, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip });
+  const out = fusedTwoPixelSampler(g, joint.table, schedule, labels, unetGroup(g), { n: o.n, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip });
   const program = await Program.compile(device, g, { seed: o.seed, params: store, keep: [out.samples, out.trajectory] });
   try {
     program.write(schedule, scheduleTable(o.schedule, T, o.variance ?? 'beta', o.gamma));

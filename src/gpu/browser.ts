@@ -1,5 +1,4 @@
 import { adapterKind, adapterName, openDevice, type Gpu } from './gpu.js';
-import { preferMatmulVariantFor } from '../core/ops/linear.js';
 
 /** A device for the engine in a browser, through navigator.gpu. */
 export async function getBrowserGpu(): Promise<Gpu> {
@@ -12,6 +11,5 @@ export async function getBrowserGpu(): Promise<Gpu> {
   const device = await openDevice(adapter, name);
   console.info(`webgpu: using ${name}`);
   const kind = adapterKind(adapter.info);
-  preferMatmulVariantFor(kind);
   return { device, adapterName: name, kind, destroy: () => device.destroy() };
 }

@@ -32,42 +32,15 @@ export function adapterName(info: GPUAdapterInfo): string {
 export async function openDevice(adapter: GPUAdapter, name: string): Promise<GPUDevice> {
   const requiredLimits = limitsToRequest(adapter, name);
   // Timestamps let Program.profile() say where a step's time goes; subgroups let kernels share
-  // reads between lanes (broadcasts, below). Both optional.
+  // reads between lanes (src/core/config.ts). Both optional.
   const requiredFeatures = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: `engine on ${name}` });
   watch(device);
   return device;
 }
 
-/** setSubgroupBroadcasts' choice: false turns the broadcasts off, null leaves them to the device. */
-let broadcastOverride: boolean | null = null;
-
-/**
- * Turns the kernels' subgroup broadcasts off (false) or back to the device's default (null), for
- * graphs compiled from now on: tests hold the broadcast kernels to the plain ones this way.
- */
-export function setSubgroupBroadcasts(on: false | null): void {
-  if (on !== false && on !== null) throw new Error(`setSubgroupBroadcasts takes false or null, got ${on}`);
-  broadcastOverride = on;
-}
-
-/** Lanes per subgroup the broadcast kernels are written for: one SIMD batch of lavapipe. */
+/** Lanes per subgroup the broadcast kernels are written for: one SIMD batch of lavapipe (src/core/config.ts). */
 export const BROADCAST_LANES = 8;
-
-/**
- * Whether kernels on `device` may read a value once per subgroup and broadcast it
- * (subgroupBroadcast): a software adapter whose subgroups are exactly BROADCAST_LANES lanes, as
- * lavapipe's SIMD batches are. lavapipe issues a read per lane even where every lane reads one
- * address (it broadcasts only reads at constant addresses), so such reads cost eight times what
- * they need to; a GPU reads a shared address once anyway, and keeps the plain kernels, as do
- * drivers with other subgroup sizes.
- */
-export function broadcasts(device: GPUDevice): boolean {
-  if (broadcastOverride === false || !device.features.has('subgroups')) return false;
-  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  if (!info || adapterKind(info) === 'hardware') return false;
-  return info.subgroupMinSize === BROADCAST_LANES && info.subgroupMaxSize === BROADCAST_LANES;
-}
 
 const failures = new WeakMap<GPUDevice, string[]>();
 

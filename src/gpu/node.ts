@@ -5,7 +5,6 @@
 import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 import { adapterKind, adapterName, openDevice, type AdapterKind, type Gpu } from './gpu.js';
-import { preferMatmulVariantFor } from '../core/ops/linear.js';
 import { installEventPump } from './pump.js';
 
 Object.assign(globalThis, globals);
@@ -101,7 +100,6 @@ export async function getNodeGpu(options: NodeGpuOptions = {}): Promise<Gpu> {
   }
   const device = await openDevice(cand.adapter, cand.name);
   const { name, kind } = cand;
-  preferMatmulVariantFor(kind);
   if (!options.quiet && !announced) {
     announced = true;
     process.stderr.write(`webgpu: using ${name} (${kind})\n`);

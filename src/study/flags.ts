@@ -5,7 +5,7 @@ import type { LossKind } from '../core/ops/loss.js';
 import type { VarianceKind } from '../diffusion/schedule.js';
 import type { ParamStore } from '../core/params.js';
 import { estimateGamma } from '../diffusion/twopixel.js';
-import { defaultTwoPixelConfig } from '../nn/twopixel.js';
+import { defaultTwoPixelConfig } from '../models/twopixel/unet.js';
 
 /**
  * Noised data points the analytic variance's Gamma table is measured on: the standard error of

@@ -8,7 +8,7 @@ import type { FlagSpec } from '../cli/flags.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeCsvAtomic } from '../io/csv.js';
 import { sampleFused } from '../diffusion/twopixel.js';
-import { defaultTwoPixelConfig } from '../nn/twopixel.js';
+import { defaultTwoPixelConfig } from '../models/twopixel/unet.js';
 import { mixturePdf, MIXTURE } from '../data/mixture.js';
 import { labelAccuracy, modeStats } from '../diffusion/metrics.js';
 import { gridFromFunction, writeFigure, type Range } from '../viz/index.js';

@@ -8,7 +8,7 @@ import type { FlagSpec } from '../cli/flags.js';
 import { Progress } from '../cli/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadMnist, MNIST_CLASSES, MNIST_SIDE, type MnistSet } from '../data/mnist.js';
-import { defaultMnistConfig, type MnistUNetConfig } from '../nn/mnist.js';
+import { defaultMnistConfig, type MnistUNetConfig } from '../models/mnist/unet.js';
 import { createMnistTrainer, defaultMnistTrainOptions, sampleMnist } from '../diffusion/mnist.js';
 import { renderImageGrid } from '../viz/index.js';
 import { obtainTrained } from './models.js';

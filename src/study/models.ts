@@ -8,7 +8,7 @@ import { loadSafetensors, metadataMismatch, type Safetensors } from '../io/safet
 import type { Program } from '../core/program.js';
 import { Progress } from '../cli/progress.js';
 import { TwoPixelTrainer, defaultTrainOptions, type TwoPixelTrainOptions } from '../diffusion/twopixel.js';
-import { defaultTwoPixelConfig } from '../nn/twopixel.js';
+import { defaultTwoPixelConfig } from '../models/twopixel/unet.js';
 import { createClassifierTrainer } from '../diffusion/classifier.js';
 import type { LossKind } from '../core/ops/loss.js';
 

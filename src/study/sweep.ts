@@ -11,7 +11,7 @@ import { sampleFused } from '../diffusion/twopixel.js';
 import { sampleOracle } from '../diffusion/oracle.js';
 import type { VarianceKind } from '../diffusion/schedule.js';
 import { formatMetricsTable, sampleMetrics, type SampleMetrics } from '../diffusion/metrics.js';
-import { defaultTwoPixelConfig } from '../nn/twopixel.js';
+import { defaultTwoPixelConfig } from '../models/twopixel/unet.js';
 import { mixturePdf } from '../data/mixture.js';
 import { gridFromFunction, kde2d, writeFigure, type Panel, type Range } from '../viz/index.js';
 import { obtainModel, type StudySettings } from './models.js';

@@ -7,7 +7,7 @@ import type { FlagSpec } from '../cli/flags.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeCsvAtomic } from '../io/csv.js';
 import { sampleFused } from '../diffusion/twopixel.js';
-import { defaultTwoPixelConfig } from '../nn/twopixel.js';
+import { defaultTwoPixelConfig } from '../models/twopixel/unet.js';
 import { mixturePdf } from '../data/mixture.js';
 import { gridFromFunction, kde2d, writeFigure, type Panel, type Range } from '../viz/index.js';
 import { obtainModel } from './models.js';

@@ -4,13 +4,19 @@
 // or tiled matmul of linear.ts, reading q, k and v in place by offset and stride) and a row
 // softmax (shaders/softmax.wgsl); the N x N probabilities are kept for the backward pass.
 import softmaxCode from '../../../shaders/softmax.wgsl';
-import { defineKernel } from '../kernel.js';
-import { f32, type Emitter, type Graph, type Tensor } from '../graph.js';
+import { shaderModule } from '../kernel.js';
+import type { Graph, Tensor } from '../graph.js';
 import { emitMatmul } from './linear.js';
 import { channelView, positiveInt } from './util.js';
 
-const SOFTMAX = defineKernel('softmax.softmax_rows', softmaxCode, 'softmax_rows', [null, 'write', 'uniform']);
-const SOFTMAX_BACKWARD = defineKernel('softmax.softmax_rows_backward', softmaxCode, 'softmax_rows_backward', ['read', 'write', 'uniform']);
+const SOFTMAX = shaderModule({
+  name: 'softmax',
+  source: softmaxCode,
+  bindings: { probs: 'read', rows: 'read_write' },
+  params: { rows: 'u32', n: 'u32', scale: 'f32' },
+});
+const SOFTMAX_FORWARD = SOFTMAX.kernel('softmax_rows', { uses: ['rows'] });
+const SOFTMAX_BACKWARD = SOFTMAX.kernel('softmax_rows_backward');
 
 /** qkv [B, 3C, N] or [B, 3C, H, W] -> [B, C, N] or [B, C, H, W]. */
 export function attention(g: Graph, qkv: Tensor, name = 'attention'): Tensor {
@@ -22,7 +28,7 @@ export function attention(g: Graph, qkv: Tensor, name = 'attention'): Tensor {
   let probs: Tensor | null = null; // P [B, N, N], written by the forward, read by the backward
   const sb = C3 * N; // one image of qkv
   const [q, k, v] = [0, C * N, 2 * C * N]; // where q, k and v start in an image
-  const rows = (e: Emitter, kernel: typeof SOFTMAX, bindings: Tensor[]) => e.dispatch(kernel, bindings, [B * N, N, f32(scale)], B * N);
+  const rowParams = { rows: B * N, n: N, scale };
   g.add({
     type: 'attention',
     inputs: [qkv],
@@ -31,7 +37,7 @@ export function attention(g: Graph, qkv: Tensor, name = 'attention'): Tensor {
       const P = (probs = e.scratch(`${name}.probs`, [B, N, N]));
       // S[b, i, j] = sum_c q[b, c, i] k[b, c, j], then P = softmax(S / sqrt(C)) in place
       emitMatmul(e, qkv, qkv, P, { m: N, n: N, k: C, batch: B, a: { sm: 1, sk: N, sb, off: q }, b: { sk: N, sn: 1, sb, off: k } }, 0);
-      rows(e, SOFTMAX, [P]);
+      e.dispatch(SOFTMAX_FORWARD, { rows: P }, rowParams, B * N);
       // out[b, c, i] = sum_j v[b, c, j] P[b, i, j]
       emitMatmul(e, qkv, P, out, { m: C, n: N, k: N, batch: B, a: { sm: N, sk: 1, sb, off: v }, b: { sk: 1, sn: N, sb: N * N } }, 0);
     },
@@ -47,7 +53,7 @@ export function attention(g: Graph, qkv: Tensor, name = 'attention'): Tensor {
       // dP[b, i, j] = sum_c dout[b, c, i] v[b, c, j], then dS = P (dP - rowsum(P dP)) / sqrt(C)
       const ds = e.scratch(`${name}.ds`, [B, N, N]);
       emitMatmul(e, dout, qkv, ds, { m: N, n: N, k: C, batch: B, a: { sm: 1, sk: N, sb: C * N }, b: { sk: N, sn: 1, sb, off: v } }, 0);
-      rows(e, SOFTMAX_BACKWARD, [P, ds]);
+      e.dispatch(SOFTMAX_BACKWARD, { probs: P, rows: ds }, rowParams, B * N);
       // dq[b, c, i] = sum_j k[b, c, j] dS[b, i, j]; dk[b, c, j] = sum_i q[b, c, i] dS[b, i, j]
       emitMatmul(e, qkv, ds, dqkv.tensor, { m: C, n: N, k: N, batch: B, a: { sm: N, sk: 1, sb, off: k }, b: { sk: 1, sn: N, sb: N * N }, c: { ...dc, off: q } }, acc);
       emitMatmul(e, qkv, ds, dqkv.tensor, { m: C, n: N, k: N, batch: B, a: { sm: N, sk: 1, sb, off: q }, b: { sk: N, sn: 1, sb: N * N }, c: { ...dc, off: k } }, acc);

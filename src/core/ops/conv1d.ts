@@ -1,18 +1,23 @@
 // Conv1d (kernel size, stride, left/right zero padding) and ConvTranspose1d, with backward.
 import convCode from '../../../shaders/conv1d.wgsl';
-import { defineKernel, type Access } from '../kernel.js';
+import { shaderModule } from '../kernel.js';
 import { expectShape, type Graph, type Tensor } from '../graph.js';
 import { emitSumBatchLength, nonNegativeInt, positiveInt } from './util.js';
 
-const WITH_BIAS: Access[] = ['read', 'read', 'write', 'uniform', 'read'];
-const NO_BIAS: Access[] = ['read', 'read', 'write', 'uniform'];
-const k = (entry: string, bindings: Access[]) => defineKernel(`conv1d.${entry}`, convCode, entry, bindings);
-const CONV_FORWARD = k('conv_forward', WITH_BIAS);
-const CONV_BACKWARD_INPUT = k('conv_backward_input', NO_BIAS);
-const CONV_BACKWARD_WEIGHT = k('conv_backward_weight', NO_BIAS);
-const TRANSPOSE_FORWARD = k('transpose_forward', WITH_BIAS);
-const TRANSPOSE_BACKWARD_INPUT = k('transpose_backward_input', NO_BIAS);
-const TRANSPOSE_BACKWARD_WEIGHT = k('transpose_backward_weight', NO_BIAS);
+// lhs and rhs are the two operands each entry point names (shaders/conv1d.wgsl).
+const CONV1D = shaderModule({
+  name: 'conv1d',
+  source: convCode,
+  bindings: { lhs: 'read', rhs: 'read', out: 'read_write', bias: 'read' },
+  params: { batch: 'u32', cin: 'u32', cout: 'u32', lin: 'u32', lout: 'u32', ksize: 'u32', stride: 'u32', pad: 'u32', accumulate: 'u32' },
+});
+const noBias = (entry: string) => CONV1D.kernel(entry, { uses: ['lhs', 'rhs', 'out'] });
+const CONV_FORWARD = CONV1D.kernel('conv_forward');
+const CONV_BACKWARD_INPUT = noBias('conv_backward_input');
+const CONV_BACKWARD_WEIGHT = noBias('conv_backward_weight');
+const TRANSPOSE_FORWARD = CONV1D.kernel('transpose_forward');
+const TRANSPOSE_BACKWARD_INPUT = noBias('transpose_backward_input');
+const TRANSPOSE_BACKWARD_WEIGHT = noBias('transpose_backward_weight');
 
 export interface Conv1dOptions {
   stride?: number;
@@ -41,20 +46,20 @@ export function conv1d(g: Graph, x: Tensor, w: Tensor, b: Tensor, options: Conv1
   if (span < 0) throw new Error(`${name}: kernel size ${K} exceeds the padded length ${Lin + padL + padR}`);
   const Lout = Math.floor(span / stride) + 1;
   const y = g.activation(name, [B, Cout, Lout]);
-  const params = (acc: number) => [B, Cin, Cout, Lin, Lout, K, stride, padL, acc];
+  const params = (accumulate: number) => ({ batch: B, cin: Cin, cout: Cout, lin: Lin, lout: Lout, ksize: K, stride, pad: padL, accumulate });
   g.add({
     type: 'conv1d',
     inputs: [x, w, b],
     outputs: [y],
     forward(e) {
-      e.dispatch(CONV_FORWARD, [x, w, y, b], params(0), y.size);
+      e.dispatch(CONV_FORWARD, { lhs: x, rhs: w, out: y, bias: b }, params(0), y.size);
     },
     backward(e) {
       const dy = e.grad(y);
       const dx = e.gradTarget(x);
-      if (dx) e.dispatch(CONV_BACKWARD_INPUT, [dy, w, dx.tensor], params(dx.accumulate), x.size);
+      if (dx) e.dispatch(CONV_BACKWARD_INPUT, { lhs: dy, rhs: w, out: dx.tensor }, params(dx.accumulate), x.size);
       const dw = e.gradTarget(w);
-      if (dw) e.dispatch(CONV_BACKWARD_WEIGHT, [dy, x, dw.tensor], params(dw.accumulate), w.size);
+      if (dw) e.dispatch(CONV_BACKWARD_WEIGHT, { lhs: dy, rhs: x, out: dw.tensor }, params(dw.accumulate), w.size);
       const db = e.gradTarget(b);
       if (db) emitSumBatchLength(e, dy, db, B, Cout, Lout);
     },
@@ -74,20 +79,20 @@ export function convTranspose1d(g: Graph, x: Tensor, w: Tensor, b: Tensor, optio
   const Lout = (Lin - 1) * stride - 2 * pad + K;
   if (Lout <= 0) throw new Error(`${name}: output length ${Lout} is not positive`);
   const y = g.activation(name, [B, Cout, Lout]);
-  const params = (acc: number) => [B, Cin, Cout, Lin, Lout, K, stride, pad, acc];
+  const params = (accumulate: number) => ({ batch: B, cin: Cin, cout: Cout, lin: Lin, lout: Lout, ksize: K, stride, pad, accumulate });
   g.add({
     type: 'conv_transpose1d',
     inputs: [x, w, b],
     outputs: [y],
     forward(e) {
-      e.dispatch(TRANSPOSE_FORWARD, [x, w, y, b], params(0), y.size);
+      e.dispatch(TRANSPOSE_FORWARD, { lhs: x, rhs: w, out: y, bias: b }, params(0), y.size);
     },
     backward(e) {
       const dy = e.grad(y);
       const dx = e.gradTarget(x);
-      if (dx) e.dispatch(TRANSPOSE_BACKWARD_INPUT, [dy, w, dx.tensor], params(dx.accumulate), x.size);
+      if (dx) e.dispatch(TRANSPOSE_BACKWARD_INPUT, { lhs: dy, rhs: w, out: dx.tensor }, params(dx.accumulate), x.size);
       const dw = e.gradTarget(w);
-      if (dw) e.dispatch(TRANSPOSE_BACKWARD_WEIGHT, [dy, x, dw.tensor], params(dw.accumulate), w.size);
+      if (dw) e.dispatch(TRANSPOSE_BACKWARD_WEIGHT, { lhs: dy, rhs: x, out: dw.tensor }, params(dw.accumulate), w.size);
       const db = e.gradTarget(b);
       if (db) emitSumBatchLength(e, dy, db, B, Cout, Lout);
     },

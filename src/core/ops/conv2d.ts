@@ -5,7 +5,7 @@ import convCode from '../../../shaders/conv2d.wgsl';
 import tileCode from '../../../shaders/tile.wgsl';
 import rowsCode from '../../../shaders/conv2d_rows.wgsl';
 import rowsSubgroupCode from '../../../shaders/conv2d_rows_sg.wgsl';
-import { defineKernel, type Access, type KernelDef } from '../kernel.js';
+import { shaderModule } from '../kernel.js';
 import { expectShape, type Emitter, type Graph, type Tensor } from '../graph.js';
 import { emitSumBatchLength, nonNegativeInt, positiveInt } from './util.js';
 import { emitTransposed } from './linear.js';
@@ -14,25 +14,38 @@ import { emitTransposed } from './linear.js';
 const WG = 8;
 /** Rows x columns of outputs one workgroup computes. */
 const TILE = [8, 8 * WG] as const;
-// Bindings: [w or dy (the weight gradient's rows), gathered operand, out, params, bias, w
-// transposed]. The plain kernels read the forward's and input gradient's weight from the
-// transposed copy; with subgroup broadcasts (sg) every kernel reads its rows from binding 0.
-const WITH_BIAS: (Access | null)[] = [null, 'read', 'write', 'uniform', 'read', 'read'];
-const NO_BIAS: (Access | null)[] = [null, 'read', 'write', 'uniform', null, 'read'];
-const kernels = (sg: boolean) => {
-  const k = (entry: string, bindings: (Access | null)[]) => defineKernel(`conv2d.${entry}${sg ? '_sg' : ''}`, convCode, entry,
-    sg ? ['read', ...bindings.slice(1, 5)] : bindings,
-    { workgroupSize: WG, libraries: [tileCode, sg ? rowsSubgroupCode : rowsCode], directives: sg ? ['enable subgroups'] : [] });
+const CONV2D = shaderModule({
+  name: 'conv2d',
+  source: convCode,
+  libraries: [tileCode],
+  bindings: {
+    rows_src: 'read', // indexed by (row, inner): w, or dy for the weight gradient
+    cols_src: 'read', // gathered by (inner, column): x, or dy for the input gradient
+    out: 'read_write',
+    bias: 'read',
+    rows4: 'read vec4f', // the plain kernels' weight, transposed: [inner, rows_pad]
+  },
+  params: {
+    batch: 'u32', cin: 'u32', cout: 'u32', h: 'u32', w: 'u32', ho: 'u32', wo: 'u32',
+    kh: 'u32', kw: 'u32', stride: 'u32', pad_y: 'u32', pad_x: 'u32', accumulate: 'u32',
+    rows_pad: 'u32', // rows4's row length: the rows rounded up to a whole tile
+  },
+});
+// The plain kernels read the forward's and input gradient's weight from the transposed copy
+// (shaders/conv2d_rows.wgsl); with subgroup broadcasts (sg, conv2d_rows_sg.wgsl) every kernel
+// reads its rows from rows_src.
+const kernels = <W extends 'rows_src' | 'rows4'>(weights: W) => {
+  const sg = weights === 'rows_src';
+  const o = { workgroupSize: WG, tag: sg ? '_sg' : '', libraries: [sg ? rowsSubgroupCode : rowsCode], enable: sg ? ['subgroups'] : [] };
   return {
-    forward: k('conv2d_forward', WITH_BIAS),
-    forwardNoBias: k('conv2d_forward_nobias', NO_BIAS),
-    inputGrad: k('conv2d_input_grad', NO_BIAS),
-    transposeForward: k('conv_transpose2d_forward', WITH_BIAS),
-    weightGrad: k('conv2d_weight_grad', ['read', 'read', 'write', 'uniform']),
+    forward: CONV2D.kernel('conv2d_forward', { ...o, uses: [weights, 'cols_src', 'out', 'bias'] }),
+    forwardNoBias: CONV2D.kernel('conv2d_forward_nobias', { ...o, uses: [weights, 'cols_src', 'out'] }),
+    inputGrad: CONV2D.kernel('conv2d_input_grad', { ...o, uses: [weights, 'cols_src', 'out'] }),
+    transposeForward: CONV2D.kernel('conv_transpose2d_forward', { ...o, uses: [weights, 'cols_src', 'out', 'bias'] }),
+    weightGrad: CONV2D.kernel('conv2d_weight_grad', { ...o, uses: ['rows_src', 'cols_src', 'out'] }),
   };
 };
-const KERNELS = { plain: kernels(false), sg: kernels(true) };
-const kernelsFor = (e: Emitter) => KERNELS[e.broadcasts ? 'sg' : 'plain'];
+const KERNELS = { plain: kernels('rows4'), sg: kernels('rows_src') };
 /** WebGPU's guaranteed maxComputeWorkgroupsPerDimension. */
 const MAX_WORKGROUPS = 65535;
 
@@ -49,8 +62,10 @@ interface Geometry {
   kh: number; kw: number; stride: number; padY: number; padX: number;
 }
 
-const params = (s: Geometry, accumulate: number, rowsPad = 0) =>
-  [s.batch, s.cin, s.cout, s.h, s.w, s.ho, s.wo, s.kh, s.kw, s.stride, s.padY, s.padX, accumulate, rowsPad];
+const params = (s: Geometry, accumulate: number, rowsPad = 0) => ({
+  batch: s.batch, cin: s.cin, cout: s.cout, h: s.h, w: s.w, ho: s.ho, wo: s.wo,
+  kh: s.kh, kw: s.kw, stride: s.stride, pad_y: s.padY, pad_x: s.padX, accumulate, rows_pad: rowsPad,
+});
 
 /**
  * The weight viewed as [outer, rows, inner] (row-major), copied as [outer, inner, rowsPad]: the
@@ -71,34 +86,38 @@ function grid(rows: number, columns: number, name: string): [number, number, num
 
 // The three products, in the forward conv's frame (x [B, cin, h, w] -> y [B, cout, ho, wo]).
 function emitForward(e: Emitter, s: Geometry, x: Tensor, w: Tensor, y: Tensor, accumulate: number, bias: Tensor | null, name: string): void {
-  const workgroups = grid(s.cout, s.batch * s.ho * s.wo, name);
-  const k = kernelsFor(e);
-  if (e.broadcasts) {
-    dispatchWith(e, bias ? k.forward : k.forwardNoBias, [w, x, y, bias], params(s, accumulate), workgroups);
+  const workgroups = { workgroups: grid(s.cout, s.batch * s.ho * s.wo, name) };
+  const io = { cols_src: x, out: y };
+  if (e.config.broadcasts) {
+    const k = KERNELS.sg;
+    if (bias) e.dispatch(k.forward, { rows_src: w, ...io, bias }, params(s, accumulate), workgroups);
+    else e.dispatch(k.forwardNoBias, { rows_src: w, ...io }, params(s, accumulate), workgroups);
     return;
   }
   const { wt, rowsPad } = transposedWeight(e, w, 1, s.cout, s.cin * s.kh * s.kw);
-  dispatchWith(e, bias ? k.forward : k.forwardNoBias, [x, y, bias, wt], params(s, accumulate, rowsPad), workgroups);
+  const k = KERNELS.plain;
+  if (bias) e.dispatch(k.forward, { rows4: wt, ...io, bias }, params(s, accumulate, rowsPad), workgroups);
+  else e.dispatch(k.forwardNoBias, { rows4: wt, ...io }, params(s, accumulate, rowsPad), workgroups);
 }
 
 function emitInputGrad(e: Emitter, s: Geometry, dy: Tensor, w: Tensor, dx: Tensor, accumulate: number, bias: Tensor | null, name: string): void {
-  const workgroups = grid(s.cin, s.batch * s.h * s.w, name);
-  const k = kernelsFor(e);
-  if (e.broadcasts) {
-    dispatchWith(e, bias ? k.transposeForward : k.inputGrad, [w, dy, dx, bias], params(s, accumulate), workgroups);
+  const workgroups = { workgroups: grid(s.cin, s.batch * s.h * s.w, name) };
+  const io = { cols_src: dy, out: dx };
+  if (e.config.broadcasts) {
+    const k = KERNELS.sg;
+    if (bias) e.dispatch(k.transposeForward, { rows_src: w, ...io, bias }, params(s, accumulate), workgroups);
+    else e.dispatch(k.inputGrad, { rows_src: w, ...io }, params(s, accumulate), workgroups);
     return;
   }
   const { wt, rowsPad } = transposedWeight(e, w, s.cout, s.cin, s.kh * s.kw);
-  dispatchWith(e, bias ? k.transposeForward : k.inputGrad, [dy, dx, bias, wt], params(s, accumulate, rowsPad), workgroups);
-}
-
-/** A dispatch of the tensors given, less the absent bias. */
-function dispatchWith(e: Emitter, kernel: KernelDef, tensors: (Tensor | null)[], p: number[], workgroups: [number, number, number]): void {
-  e.dispatch(kernel, tensors.filter((t): t is Tensor => t !== null), p, { workgroups });
+  const k = KERNELS.plain;
+  if (bias) e.dispatch(k.transposeForward, { rows4: wt, ...io, bias }, params(s, accumulate, rowsPad), workgroups);
+  else e.dispatch(k.inputGrad, { rows4: wt, ...io }, params(s, accumulate, rowsPad), workgroups);
 }
 
 function emitWeightGrad(e: Emitter, s: Geometry, dy: Tensor, x: Tensor, dw: Tensor, accumulate: number, name: string): void {
-  e.dispatch(kernelsFor(e).weightGrad, [dy, x, dw], params(s, accumulate), { workgroups: grid(s.cout, s.cin * s.kh * s.kw, name) });
+  const k = e.config.broadcasts ? KERNELS.sg.weightGrad : KERNELS.plain.weightGrad;
+  e.dispatch(k, { rows_src: dy, cols_src: x, out: dw }, params(s, accumulate), { workgroups: grid(s.cout, s.cin * s.kh * s.kw, name) });
 }
 
 function shape4(x: Tensor, what: string): [number, number, number, number] {

@@ -1,30 +1,37 @@
 // Elementwise ops: add, multiply, SiLU, a per-channel bias from a [B, C] tensor, and
 // concatenation and slicing along channels.
 import code from '../../../shaders/elementwise.wgsl';
-import { defineKernel, type Access } from '../kernel.js';
+import { shaderModule } from '../kernel.js';
 import { expectShape, type Emitter, type GradTarget, type Graph, type Tensor } from '../graph.js';
 import { channelView, emitSumBatchLength } from './util.js';
 
-const TWO: (Access | null)[] = ['read', 'read', 'write', 'uniform'];
-const ONE: (Access | null)[] = ['read', null, 'write', 'uniform'];
-const k = (entry: string, bindings: (Access | null)[]) => defineKernel(`elementwise.${entry}`, code, entry, bindings);
-const ADD = k('add', TWO);
-const MUL = k('mul', TWO);
-const COPY = k('copy', ONE);
-const SILU = k('silu', ONE);
-const SILU_BACKWARD = k('silu_backward', TWO);
-const ADD_CHANNEL_BIAS = k('add_channel_bias', TWO);
-const CONCAT_CHANNELS = k('concat_channels', TWO);
-const SLICE_CHANNELS = k('slice_channels', ONE);
-const PLACE_CHANNELS = k('place_channels', ONE);
+const ELEMENTWISE = shaderModule({
+  name: 'elementwise',
+  source: code,
+  bindings: { a: 'read', b: 'read', out: 'read_write' },
+  // Channel ops see tensors as [batch, channels, length]; concat and slice: the channels of
+  // `a` and of the output, and the channel offset of the slice.
+  params: { n: 'u32', accumulate: 'u32', channels: 'u32', length: 'u32', c_a: 'u32', c_out: 'u32', offset: 'u32' },
+});
+const two = (entry: string) => ELEMENTWISE.kernel(entry, { uses: ['a', 'b', 'out'] });
+const one = (entry: string) => ELEMENTWISE.kernel(entry, { uses: ['a', 'out'] });
+const ADD = two('add');
+const MUL = two('mul');
+const COPY = one('copy');
+const SILU = one('silu');
+const SILU_BACKWARD = two('silu_backward');
+const ADD_CHANNEL_BIAS = two('add_channel_bias');
+const CONCAT_CHANNELS = two('concat_channels');
+const SLICE_CHANNELS = one('slice_channels');
+const PLACE_CHANNELS = one('place_channels');
 
-interface Layout { batch?: number; channels?: number; length?: number; cA?: number; cOut?: number; offset?: number }
+interface Layout { channels?: number; length?: number; cA?: number; cOut?: number; offset?: number }
 const params = (n: number, accumulate: number, l: Layout = {}) =>
-  [n, accumulate, l.batch ?? 0, l.channels ?? 0, l.length ?? 1, l.cA ?? 0, l.cOut ?? 0, l.offset ?? 0];
+  ({ n, accumulate, channels: l.channels ?? 0, length: l.length ?? 1, c_a: l.cA ?? 0, c_out: l.cOut ?? 0, offset: l.offset ?? 0 });
 
 /** target (+)= g: a gradient passed through unchanged. */
 export function emitCopy(e: Emitter, g: Tensor, target: GradTarget): void {
-  e.dispatch(COPY, [g, target.tensor], params(g.size, target.accumulate), g.size);
+  e.dispatch(COPY, { a: g, out: target.tensor }, params(g.size, target.accumulate), g.size);
 }
 
 export function add(g: Graph, a: Tensor, b: Tensor, name = 'add'): Tensor {
@@ -34,7 +41,7 @@ export function add(g: Graph, a: Tensor, b: Tensor, name = 'add'): Tensor {
     type: 'add',
     inputs: [a, b],
     outputs: [y],
-    forward: (e) => e.dispatch(ADD, [a, b, y], params(y.size, 0), y.size),
+    forward: (e) => e.dispatch(ADD, { a, b, out: y }, params(y.size, 0), y.size),
     backward(e) {
       const dy = e.grad(y);
       for (const x of [a, b]) {
@@ -53,13 +60,13 @@ export function mul(g: Graph, a: Tensor, b: Tensor, name = 'mul'): Tensor {
     type: 'mul',
     inputs: [a, b],
     outputs: [y],
-    forward: (e) => e.dispatch(MUL, [a, b, y], params(y.size, 0), y.size),
+    forward: (e) => e.dispatch(MUL, { a, b, out: y }, params(y.size, 0), y.size),
     backward(e) {
       const dy = e.grad(y);
       const da = e.gradTarget(a);
-      if (da) e.dispatch(MUL, [dy, b, da.tensor], params(y.size, da.accumulate), y.size);
+      if (da) e.dispatch(MUL, { a: dy, b, out: da.tensor }, params(y.size, da.accumulate), y.size);
       const db = e.gradTarget(b);
-      if (db) e.dispatch(MUL, [dy, a, db.tensor], params(y.size, db.accumulate), y.size);
+      if (db) e.dispatch(MUL, { a: dy, b: a, out: db.tensor }, params(y.size, db.accumulate), y.size);
     },
   });
   return y;
@@ -71,10 +78,10 @@ export function silu(g: Graph, x: Tensor, name = 'silu'): Tensor {
     type: 'silu',
     inputs: [x],
     outputs: [y],
-    forward: (e) => e.dispatch(SILU, [x, y], params(y.size, 0), y.size),
+    forward: (e) => e.dispatch(SILU, { a: x, out: y }, params(y.size, 0), y.size),
     backward(e) {
       const dx = e.gradTarget(x);
-      if (dx) e.dispatch(SILU_BACKWARD, [x, e.grad(y), dx.tensor], params(y.size, dx.accumulate), y.size);
+      if (dx) e.dispatch(SILU_BACKWARD, { a: x, b: e.grad(y), out: dx.tensor }, params(y.size, dx.accumulate), y.size);
     },
   });
   return y;
@@ -89,7 +96,7 @@ export function addChannelBias(g: Graph, x: Tensor, bias: Tensor, name = 'channe
     type: 'add_channel_bias',
     inputs: [x, bias],
     outputs: [y],
-    forward: (e) => e.dispatch(ADD_CHANNEL_BIAS, [x, bias, y], params(y.size, 0, { length: L }), y.size),
+    forward: (e) => e.dispatch(ADD_CHANNEL_BIAS, { a: x, b: bias, out: y }, params(y.size, 0, { length: L }), y.size),
     backward(e) {
       const dy = e.grad(y);
       const dx = e.gradTarget(x);
@@ -121,13 +128,13 @@ export function concatChannels(g: Graph, a: Tensor, b: Tensor, name = 'concat'):
     type: 'concat_channels',
     inputs: [a, b],
     outputs: [y],
-    forward: (e) => e.dispatch(CONCAT_CHANNELS, [a, b, y], params(y.size, 0, { length: L, cA: Ca, cOut: Cout }), y.size),
+    forward: (e) => e.dispatch(CONCAT_CHANNELS, { a, b, out: y }, params(y.size, 0, { length: L, cA: Ca, cOut: Cout }), y.size),
     backward(e) {
       const dy = e.grad(y);
       const parts: [Tensor, number, number][] = [[a, Ca, 0], [b, Cb, Ca]];
       for (const [x, channels, offset] of parts) {
         const dx = e.gradTarget(x);
-        if (dx) e.dispatch(SLICE_CHANNELS, [dy, dx.tensor], params(x.size, dx.accumulate, { channels, length: L, cOut: Cout, offset }), x.size);
+        if (dx) e.dispatch(SLICE_CHANNELS, { a: dy, out: dx.tensor }, params(x.size, dx.accumulate, { channels, length: L, cOut: Cout, offset }), x.size);
       }
     },
   });
@@ -147,10 +154,10 @@ export function sliceColumns(g: Graph, x: Tensor, offset: number, width: number,
     type: 'slice_columns',
     inputs: [x],
     outputs: [y],
-    forward: (e) => e.dispatch(SLICE_CHANNELS, [x, y], params(y.size, 0, layout), y.size),
+    forward: (e) => e.dispatch(SLICE_CHANNELS, { a: x, out: y }, params(y.size, 0, layout), y.size),
     backward(e) {
       const dx = e.gradTarget(x);
-      if (dx) e.dispatch(PLACE_CHANNELS, [e.grad(y), dx.tensor], params(x.size, dx.accumulate, layout), x.size);
+      if (dx) e.dispatch(PLACE_CHANNELS, { a: e.grad(y), out: dx.tensor }, params(x.size, dx.accumulate, layout), x.size);
     },
   });
   return y;
@@ -165,7 +172,7 @@ export function reshape(g: Graph, x: Tensor, shape: readonly number[], name = 'r
     type: 'reshape',
     inputs: [x],
     outputs: [y],
-    forward: (e) => e.dispatch(COPY, [x, y], params(y.size, 0), y.size),
+    forward: (e) => e.dispatch(COPY, { a: x, out: y }, params(y.size, 0), y.size),
     backward(e) {
       const dx = e.gradTarget(x);
       if (dx) emitCopy(e, e.grad(y), dx);

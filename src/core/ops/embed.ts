@@ -1,13 +1,19 @@
 // Step and class embeddings.
 import code from '../../../shaders/embed.wgsl';
-import { defineKernel } from '../kernel.js';
-import { expectDtype, expectShape, f32, type Graph, type Tensor } from '../graph.js';
+import { shaderModule } from '../kernel.js';
+import { expectDtype, expectShape, type Graph, type Tensor } from '../graph.js';
 import { emitSumBatchLength } from './util.js';
 
-const FOURIER = defineKernel('embed.fourier', code, 'fourier', ['read', 'read', 'write', 'uniform']);
-const CLASS_FORWARD = defineKernel('embed.class_forward', code, 'class_forward', ['read', 'read', 'write', 'uniform', 'read']);
-export const ROWS_BACKWARD = defineKernel('embed.rows_backward', code, 'rows_backward', ['read', 'read', 'write', 'uniform']);
-const GATHER_ROWS = defineKernel('embed.gather_rows', code, 'gather_rows', ['read', 'read', 'write', 'uniform']);
+const EMBED = shaderModule({
+  name: 'embed',
+  source: code,
+  bindings: { ids: 'read u32', table: 'read', out: 'read_write', bias: 'read' },
+  params: { batch: 'u32', width: 'u32', rows: 'u32', scale: 'f32', accumulate: 'u32' },
+});
+const FOURIER = EMBED.kernel('fourier', { uses: ['ids', 'table', 'out'] });
+const CLASS_FORWARD = EMBED.kernel('class_forward');
+const ROWS_BACKWARD = EMBED.kernel('rows_backward', { uses: ['ids', 'table', 'out'] });
+const GATHER_ROWS = EMBED.kernel('gather_rows', { uses: ['ids', 'table', 'out'] });
 
 /**
  * Gaussian Fourier features of integer steps t [B] (u32) at t * scale: [sin(2 pi w t), cos(2 pi w t)]
@@ -24,7 +30,7 @@ export function fourierFeatures(g: Graph, t: Tensor, w: Tensor, scale: number, n
     type: 'fourier',
     inputs: [t, w],
     outputs: [y],
-    forward: (e) => e.dispatch(FOURIER, [t, w, y], [B, width, 0, f32(scale), 0], y.size),
+    forward: (e) => e.dispatch(FOURIER, { ids: t, table: w, out: y }, { batch: B, width, rows: 0, scale, accumulate: 0 }, y.size),
   });
   return y;
 }
@@ -41,11 +47,11 @@ export function classEmbedding(g: Graph, labels: Tensor, w: Tensor, b: Tensor, n
     type: 'class_embedding',
     inputs: [labels, w, b],
     outputs: [y],
-    forward: (e) => e.dispatch(CLASS_FORWARD, [labels, w, y, b], [B, D, rows, f32(0), 0], y.size),
+    forward: (e) => e.dispatch(CLASS_FORWARD, { ids: labels, table: w, out: y, bias: b }, { batch: B, width: D, rows, scale: 0, accumulate: 0 }, y.size),
     backward(e) {
       const dy = e.grad(y);
       const dw = e.gradTarget(w);
-      if (dw) e.dispatch(ROWS_BACKWARD, [labels, dy, dw.tensor], [B, D, rows, f32(0), dw.accumulate, 1, 0xffffffff], w.size);
+      if (dw) e.dispatch(ROWS_BACKWARD, { ids: labels, table: dy, out: dw.tensor }, { batch: B, width: D, rows, scale: 0, accumulate: dw.accumulate }, w.size);
       const db = e.gradTarget(b);
       if (db) emitSumBatchLength(e, dy, db, B, D, 1);
     },
@@ -64,10 +70,10 @@ export function gatherRows(g: Graph, table: Tensor, ids: Tensor, name = 'gather_
     type: 'gather_rows',
     inputs: [table, ids],
     outputs: [y],
-    forward: (e) => e.dispatch(GATHER_ROWS, [ids, table, y], [B, D, rows, f32(0), 0], y.size),
+    forward: (e) => e.dispatch(GATHER_ROWS, { ids, table, out: y }, { batch: B, width: D, rows, scale: 0, accumulate: 0 }, y.size),
     backward(e) {
       const dt = e.gradTarget(table);
-      if (dt) e.dispatch(ROWS_BACKWARD, [ids, e.grad(y), dt.tensor], [B, D, rows, f32(0), dt.accumulate, 1, 0xffffffff], table.size);
+      if (dt) e.dispatch(ROWS_BACKWARD, { ids, table: e.grad(y), out: dt.tensor }, { batch: B, width: D, rows, scale: 0, accumulate: dt.accumulate }, table.size);
     },
   });
   return y;

@@ -1,12 +1,19 @@
 // GroupNorm over x [B, C, L] (or [B, C, H, W]: L = H W) with a per-channel affine (gamma, beta), eps inside the square root.
 import normCode from '../../../shaders/groupnorm.wgsl';
-import { defineKernel } from '../kernel.js';
-import { expectShape, f32, type Graph, type Tensor } from '../graph.js';
+import { shaderModule } from '../kernel.js';
+import { expectShape, type Graph, type Tensor } from '../graph.js';
 import { channelView, emitSumBatchLength, positiveInt } from './util.js';
 
-const FORWARD = defineKernel('groupnorm.forward', normCode, 'forward', ['read', 'read', 'read', 'write', 'write', 'uniform', null]);
-const BACKWARD_INPUT = defineKernel('groupnorm.backward_input', normCode, 'backward_input', ['read', 'read', null, 'write', 'write', 'uniform', 'read']);
-const BACKWARD_GAMMA = defineKernel('groupnorm.backward_gamma', normCode, 'backward_gamma', ['read', null, null, 'write', 'write', 'uniform', 'read']);
+const NORM = shaderModule({
+  name: 'groupnorm',
+  source: normCode,
+  // stats [B, G, 2]: (mean, rstd) per (sample, group), written by the forward for the backward
+  bindings: { x: 'read', gamma: 'read', beta: 'read', out: 'read_write', stats: 'read', stats_out: 'read_write', dy: 'read' },
+  params: { batch: 'u32', channels: 'u32', length: 'u32', groups: 'u32', eps: 'f32', accumulate: 'u32' },
+});
+const FORWARD = NORM.kernel('forward', { uses: ['x', 'gamma', 'beta', 'out', 'stats_out'] });
+const BACKWARD_INPUT = NORM.kernel('backward_input', { uses: ['x', 'gamma', 'out', 'stats', 'dy'] });
+const BACKWARD_GAMMA = NORM.kernel('backward_gamma', { uses: ['x', 'out', 'stats', 'dy'] });
 
 export function groupNorm(g: Graph, x: Tensor, gamma: Tensor, beta: Tensor, groups: number, eps = 1e-5, name = 'groupnorm'): Tensor {
   const [B, C, L] = channelView(x, name);
@@ -17,20 +24,20 @@ export function groupNorm(g: Graph, x: Tensor, gamma: Tensor, beta: Tensor, grou
   expectShape(beta, [C], `${name} beta`);
   const y = g.activation(name, x.shape);
   const stats = g.activation(`${name}.stats`, [B, groups, 2]);
-  const params = (acc: number) => [B, C, L, groups, f32(eps), acc];
+  const params = (accumulate: number) => ({ batch: B, channels: C, length: L, groups, eps, accumulate });
   g.add({
     type: 'groupnorm',
     inputs: [x, gamma, beta],
     outputs: [y, stats],
     forward(e) {
-      e.dispatch(FORWARD, [x, gamma, beta, y, stats], params(0), B * groups);
+      e.dispatch(FORWARD, { x, gamma, beta, out: y, stats_out: stats }, params(0), B * groups);
     },
     backward(e) {
       const dy = e.grad(y);
       const dx = e.gradTarget(x);
-      if (dx) e.dispatch(BACKWARD_INPUT, [x, gamma, dx.tensor, stats, dy], params(dx.accumulate), B * groups);
+      if (dx) e.dispatch(BACKWARD_INPUT, { x, gamma, out: dx.tensor, stats, dy }, params(dx.accumulate), B * groups);
       const dgamma = e.gradTarget(gamma);
-      if (dgamma) e.dispatch(BACKWARD_GAMMA, [x, dgamma.tensor, stats, dy], params(dgamma.accumulate), C);
+      if (dgamma) e.dispatch(BACKWARD_GAMMA, { x, out: dgamma.tensor, stats, dy }, params(dgamma.accumulate), C);
       const dbeta = e.gradTarget(beta);
       if (dbeta) emitSumBatchLength(e, dy, dbeta, B, C, L);
     },

@@ -8,46 +8,63 @@ import tileCode from '../../../shaders/tile.wgsl';
 import cRowsCode from '../../../shaders/matmul_c.wgsl';
 import cVec4Code from '../../../shaders/matmul_c4.wgsl';
 import transposeCode from '../../../shaders/transpose.wgsl';
-import { defineKernel, type Access, type KernelDef } from '../kernel.js';
+import { shaderModule, type KernelDef } from '../kernel.js';
 import { expectDtype, expectShape, type Emitter, type Graph, type Tensor } from '../graph.js';
 import { emitSumBatchLength } from './util.js';
-import type { AdapterKind } from '../../gpu/gpu.js';
 
-export const MATMUL = defineKernel('matmul.matmul', matmulCode, 'matmul', ['read', 'read', 'write', 'uniform'], { workgroupSize: 256 });
-export const MATMUL_BIAS = defineKernel('matmul.matmul_bias', matmulCode, 'matmul_bias', ['read', 'read', 'write', 'uniform', 'read'], { workgroupSize: 256 });
+/** C (+)= op(A) op(B) (+ bias) by strides: shapes, strides and offsets of the three operands. */
+const MATMUL_PARAMS = {
+  m: 'u32', n: 'u32', k: 'u32',
+  a_sm: 'u32', a_sk: 'u32', a_sb: 'u32',
+  b_sk: 'u32', b_sn: 'u32', b_sb: 'u32',
+  c_sb: 'u32',
+  accumulate: 'u32', // 1: C += result (gradient accumulation)
+  a_off: 'u32', b_off: 'u32', // where A and B start in their bindings
+  c_sm: 'u32', c_sn: 'u32', // C's row and column strides (n and 1: row-major; 1 and m: C stored transposed)
+  c_off: 'u32', // where C starts in its binding
+  bias_rows: 'u32', // the bias entry points add the bias to rows below this one only
+} as const;
+const TILED = shaderModule({ name: 'matmul', source: matmulCode, bindings: { a: 'read', b: 'read', c: 'read_write', bias: 'read' }, params: MATMUL_PARAMS });
+const TILED_KERNELS = { plain: TILED.kernel('matmul', { uses: ['a', 'b', 'c'], workgroupSize: 256 }), bias: TILED.kernel('matmul_bias', { workgroupSize: 256 }) };
 /** Invocations per workgroup of the blocked kernels: one SIMD batch of a CPU driver. */
 const BLOCKED_WG = 8;
-type BlockedEntry = 'matmul' | 'matmul_bias' | 'matmul_b4' | 'matmul_bias_b4';
-/** Each entry point's bindings [a, b, c, params, bias, b4, a4]. */
-const BLOCKED_BINDINGS: Record<BlockedEntry, (Access | null)[]> = {
-  matmul: ['read', 'read', 'write', 'uniform'],
-  matmul_bias: ['read', 'read', 'write', 'uniform', 'read'],
-  matmul_b4: ['read', null, 'write', 'uniform', null, 'read'],
-  matmul_bias_b4: ['read', null, 'write', 'uniform', 'read', 'read'],
-};
-const blockedKernels = new Map<string, KernelDef>();
+/**
+ * The blocked kernels read A as one float per row (a), as two vec4s per k where A is stored
+ * transposed (a4), or one float per lane shared by subgroup broadcasts (a through sg); B as
+ * floats (b) or vec4s (b4); store C as floats (c) or vec4s (c4). The small libraries
+ * matmul_a*.wgsl and matmul_c*.wgsl define how.
+ */
+const BLOCKED = shaderModule({
+  name: 'matmul_blocked',
+  source: blockedCode,
+  libraries: [tileCode],
+  bindings: { a: 'read', a4: 'read vec4f', b: 'read', b4: 'read vec4f', c: 'read_write', c4: 'read_write vec4f', bias: 'read' },
+  params: MATMUL_PARAMS,
+});
+type BlockedBinding = 'a' | 'a4' | 'b' | 'b4' | 'c' | 'c4' | 'bias';
 /** How the blocked kernels read A: a float per row, two vec4s per k, or one float per lane broadcast. */
 type ARead = 'rows' | 'a4' | 'sg';
 const A_LIBRARIES: Record<ARead, string> = { rows: aRowsCode, a4: aVec4Code, sg: aSubgroupCode };
-/**
- * A blocked kernel: A read by matmul_a.wgsl (a float per row, binding 0), matmul_a4.wgsl (vec4s,
- * binding 6) or matmul_asg.wgsl (subgroup broadcasts, binding 0); with `c4`, C is stored as vec4s
- * (matmul_c4.wgsl) instead of one float per column (matmul_c.wgsl). Defined once per combination.
- */
-function blockedKernel(entry: BlockedEntry, aRead: ARead, c4: boolean): KernelDef {
-  const name = `matmul_blocked.${entry}${aRead === 'rows' ? '' : `_${aRead}`}${c4 ? '_c4' : ''}`;
-  let k = blockedKernels.get(name);
+const blockedKernels = new Map<string, KernelDef<BlockedBinding, keyof typeof MATMUL_PARAMS>>();
+/** A blocked kernel for one way of reading A, B and C, with or without a bias; defined once per combination. */
+function blockedKernel(aRead: ARead, b4: boolean, c4: boolean, bias: boolean) {
+  const entry = `matmul${bias ? '_bias' : ''}${b4 ? '_b4' : ''}`;
+  const tag = `${aRead === 'rows' ? '' : `_${aRead}`}${c4 ? '_c4' : ''}`;
+  let k = blockedKernels.get(entry + tag);
   if (!k) {
-    const base = BLOCKED_BINDINGS[entry];
-    const bindings = aRead === 'a4' ? [null, ...base.slice(1), ...new Array(6 - base.length).fill(null), 'read' as const] : base;
-    const libraries = [tileCode, A_LIBRARIES[aRead], c4 ? cVec4Code : cRowsCode];
-    k = defineKernel(name, blockedCode, entry, bindings, { workgroupSize: BLOCKED_WG, libraries, directives: aRead === 'sg' ? ['enable subgroups'] : [] });
-    blockedKernels.set(name, k);
+    const uses: BlockedBinding[] = [aRead === 'a4' ? 'a4' : 'a', b4 ? 'b4' : 'b', c4 ? 'c4' : 'c', ...(bias ? ['bias' as const] : [])];
+    k = BLOCKED.kernel(entry, { uses, tag, workgroupSize: BLOCKED_WG, libraries: [A_LIBRARIES[aRead], c4 ? cVec4Code : cRowsCode], enable: aRead === 'sg' ? ['subgroups'] : [] });
+    blockedKernels.set(entry + tag, k);
   }
   return k;
 }
 const TRANSPOSE_WG = 64;
-const TRANSPOSE_A = defineKernel('transpose.transpose_a', transposeCode, 'transpose_a', ['read', 'write', 'uniform'], { workgroupSize: TRANSPOSE_WG });
+const TRANSPOSE_A = shaderModule({
+  name: 'transpose',
+  source: transposeCode,
+  bindings: { src: 'read', dst: 'read_write vec4f' },
+  params: { m: 'u32', k: 'u32', mp: 'u32', a_sm: 'u32', a_sk: 'u32', a_sb: 'u32', a_off: 'u32' },
+}).kernel('transpose_a', { workgroupSize: TRANSPOSE_WG });
 /**
  * Products of at least this many multiply-adds with N of at least TRANSPOSE_MIN_N read A through
  * a transposed copy when it is not stored transposed already: the vec4 reads of A make the
@@ -58,36 +75,6 @@ const TRANSPOSE_MIN_WORK = 1 << 24;
 const TRANSPOSE_MIN_N = 256;
 /** Rows x columns one workgroup of the blocked kernels computes. */
 const BLOCKED_TILE = [8, 8 * BLOCKED_WG] as const;
-
-/**
- * 'tiled': 16x16 tiles through workgroup memory (the plain reference); 'blocked': 8x8 outputs per
- * invocation with broadcast reads of A, B read as vec4s where its rows are contiguous (an order of
- * magnitude faster on CPU drivers; see bench/).
- */
-export type MatmulVariant = 'tiled' | 'blocked';
-let chosen: MatmulVariant | null = null;
-let preferred: MatmulVariant = 'blocked';
-
-/** Chooses the matmul kernel for graphs compiled from now on; null returns to the adapter's default. */
-export function setMatmulVariant(v: MatmulVariant | null): void {
-  if (v !== null && v !== 'tiled' && v !== 'blocked') throw new Error(`matmul variant "${v}" is not one of tiled, blocked`);
-  chosen = v;
-}
-
-/**
- * The default for an adapter kind, set when a device is opened (src/gpu): 'blocked' for CPU
- * drivers, which it is tuned for; 'tiled' for hardware, where the blocked kernel's workgroups of 8
- * (one SIMD batch of a CPU driver) would fill a quarter of a 32-wide warp. Not yet measured on a
- * GPU.
- */
-export function preferMatmulVariantFor(kind: AdapterKind): void {
-  preferred = kind === 'hardware' ? 'tiled' : 'blocked';
-}
-
-/** The variant graphs compile with now. */
-export function matmulVariant(): MatmulVariant {
-  return chosen ?? preferred;
-}
 
 /** Strides of an operand as the kernel reads it: element (row, inner) and batch. */
 export interface MatmulShape {
@@ -115,7 +102,7 @@ export interface MatmulShape {
 export function emitTransposed(e: Emitter, A: Tensor, m: number, k: number, batch: number, a: { sm: number; sk: number; sb: number; off: number }, mp: number): Tensor {
   if (mp < m || mp % 4 !== 0) throw new Error(`transposed operand: padded rows ${mp} must be a multiple of 4 and at least ${m}`);
   const t = e.scratch('transposed', [batch, k, mp]);
-  e.dispatch(TRANSPOSE_A, [A, t], [m, k, mp, a.sm, a.sk, a.sb, a.off], { workgroups: [Math.ceil(k / TRANSPOSE_WG), batch, 1] });
+  e.dispatch(TRANSPOSE_A, { src: A, dst: t }, { m, k, mp, a_sm: a.sm, a_sk: a.sk, a_sb: a.sb, a_off: a.off }, { workgroups: [Math.ceil(k / TRANSPOSE_WG), batch, 1] });
   return t;
 }
 
@@ -124,10 +111,10 @@ export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: Matmu
   const batch = s.batch ?? 1;
   let a = A;
   let as = { sm: s.a.sm, sk: s.a.sk, sb: s.a.sb ?? 0, off: s.a.off ?? 0 };
-  const blocked = matmulVariant() === 'blocked';
+  const blocked = e.config.matmul === 'blocked';
   // With subgroup broadcasts A costs one read per lane and k in any layout; without, vec4 reads
   // where A is stored transposed.
-  const sg = blocked && e.broadcasts;
+  const sg = blocked && e.config.broadcasts;
   let a4 = blocked && !sg && as.sm === 1 && [as.sk, as.sb, as.off, A.size].every((v) => v % 4 === 0);
   if (blocked && !sg && !a4 && s.n >= TRANSPOSE_MIN_N && s.m * s.n * s.k * batch >= TRANSPOSE_MIN_WORK) {
     const mp = Math.ceil(s.m / 4) * 4;
@@ -135,21 +122,22 @@ export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: Matmu
     as = { sm: 1, sk: mp, sb: s.k * mp, off: 0 };
     a4 = true;
   }
-  const params = [s.m, s.n, s.k, as.sm, as.sk, as.sb, s.b.sk, s.b.sn, s.b.sb ?? 0, s.c?.sb ?? s.m * s.n, accumulate, as.off, s.b.off ?? 0, s.c?.sm ?? s.n, s.c?.sn ?? 1, s.c?.off ?? 0, s.biasRows ?? s.m];
+  const params = {
+    m: s.m, n: s.n, k: s.k, a_sm: as.sm, a_sk: as.sk, a_sb: as.sb, b_sk: s.b.sk, b_sn: s.b.sn, b_sb: s.b.sb ?? 0, c_sb: s.c?.sb ?? s.m * s.n,
+    accumulate, a_off: as.off, b_off: s.b.off ?? 0, c_sm: s.c?.sm ?? s.n, c_sn: s.c?.sn ?? 1, c_off: s.c?.off ?? 0, bias_rows: s.biasRows ?? s.m,
+  };
   if (blocked) {
     const workgroups: [number, number, number] = [Math.ceil(s.n / BLOCKED_TILE[1]), Math.ceil(s.m / BLOCKED_TILE[0]), batch];
-    const vec4 = s.b.sn === 1 && [s.n, s.b.sk, s.b.sb ?? 0, s.b.off ?? 0, B.size].every((v) => v % 4 === 0);
+    const b4 = s.b.sn === 1 && [s.n, s.b.sk, s.b.sb ?? 0, s.b.off ?? 0, B.size].every((v) => v % 4 === 0);
     const c = s.c ?? { sm: s.n, sn: 1 };
     const c4 = c.sn === 1 && [s.n, c.sm, c.sb ?? s.m * s.n, c.off ?? 0, C.size].every((v) => v % 4 === 0);
-    const entry: BlockedEntry = bias ? (vec4 ? 'matmul_bias_b4' : 'matmul_bias') : vec4 ? 'matmul_b4' : 'matmul';
-    // The tensors in binding order: a (unless read as vec4s), b, c, bias, b4, a4.
-    const tensors = [a4 ? null : a, vec4 ? null : B, C, bias ?? null, vec4 ? B : null, a4 ? a : null];
-    e.dispatch(blockedKernel(entry, sg ? 'sg' : a4 ? 'a4' : 'rows', c4), tensors.filter((t): t is Tensor => t !== null), params, { workgroups });
+    const tensors = { [a4 ? 'a4' : 'a']: a, [b4 ? 'b4' : 'b']: B, [c4 ? 'c4' : 'c']: C, ...(bias ? { bias } : {}) } as Record<BlockedBinding, Tensor>;
+    e.dispatch(blockedKernel(sg ? 'sg' : a4 ? 'a4' : 'rows', b4, c4, !!bias), tensors, params, { workgroups });
     return;
   }
   const workgroups: [number, number, number] = [Math.ceil(s.n / 16), Math.ceil(s.m / 16), batch];
-  if (bias) e.dispatch(MATMUL_BIAS, [A, B, C, bias], params, { workgroups });
-  else e.dispatch(MATMUL, [A, B, C], params, { workgroups });
+  if (bias) e.dispatch(TILED_KERNELS.bias, { a: A, b: B, c: C, bias }, params, { workgroups });
+  else e.dispatch(TILED_KERNELS.plain, { a: A, b: B, c: C }, params, { workgroups });
 }
 
 export function linear(g: Graph, x: Tensor, w: Tensor, b: Tensor | null, name = 'linear'): Tensor {

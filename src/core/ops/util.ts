@@ -1,18 +1,17 @@
 import reduceCode from '../../../shaders/reduce.wgsl';
-import { defineKernel } from '../kernel.js';
-import type { Emitter, GradTarget, Graph, OpNode, Tensor } from '../graph.js';
+import { shaderModule } from '../kernel.js';
+import type { Emitter, GradTarget, Tensor } from '../graph.js';
 
-export const SUM_BATCH_LENGTH = defineKernel('reduce.sum_batch_length', reduceCode, 'sum_batch_length', ['read', 'write', 'uniform']);
+const SUM_BATCH_LENGTH = shaderModule({
+  name: 'reduce',
+  source: reduceCode,
+  bindings: { x: 'read', out: 'read_write' },
+  params: { batch: 'u32', channels: 'u32', length: 'u32', accumulate: 'u32' },
+}).kernel('sum_batch_length');
 
 /** target[c] (+)= sum over b and l of x[b, c, l]: bias gradients in fixed order. */
 export function emitSumBatchLength(e: Emitter, x: Tensor, target: GradTarget, batch: number, channels: number, length: number): void {
-  e.dispatch(SUM_BATCH_LENGTH, [x, target.tensor], [batch, channels, length, target.accumulate], channels);
-}
-
-/** Adds an op built from plain functions; returns its outputs. */
-export function addOp(g: Graph, op: OpNode): Tensor[] {
-  g.add(op);
-  return [...op.outputs];
+  e.dispatch(SUM_BATCH_LENGTH, { x, out: target.tensor }, { batch, channels, length, accumulate: target.accumulate }, channels);
 }
 
 /**

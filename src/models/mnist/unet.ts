@@ -5,26 +5,18 @@
 // self-attention at 7x7, skip connections across, and a step and class embedding of width 128
 // (Gaussian Fourier features of t / T through Linear + SiLU, plus a Linear of the one-hot label
 // over ten digits and "no label").
-import type { Graph, Tensor } from '../core/graph.js';
-import { conv2d } from '../core/ops/conv2d.js';
-import { attention } from '../core/ops/attention.js';
-import { upsample2x } from '../core/ops/upsample.js';
-import { groupNorm } from '../core/ops/groupnorm.js';
-import { add, addChannelBias, concatChannels, silu } from '../core/ops/elementwise.js';
-import { classEmbedding, fourierFeatures } from '../core/ops/embed.js';
-import { linear } from '../core/ops/linear.js';
-import { fanInBound } from './layers.js';
+import type { Graph, Tensor } from '../../core/graph.js';
+import { MNIST_CLASSES_WITH_NONE, type MnistUNetConfig } from './spec.js';
+import { conv2d } from '../../core/ops/conv2d.js';
+import { attention } from '../../core/ops/attention.js';
+import { upsample2x } from '../../core/ops/upsample.js';
+import { groupNorm } from '../../core/ops/groupnorm.js';
+import { add, addChannelBias, concatChannels, silu } from '../../core/ops/elementwise.js';
+import { classEmbedding, fourierFeatures } from '../../core/ops/embed.js';
+import { linear } from '../../core/ops/linear.js';
+import { fanInBound } from '../../nn/layers.js';
 
-export interface MnistUNetConfig {
-  T: number;
-  channels: readonly [number, number, number, number];
-  embed: number;
-  groups: number;
-  fourierScale: number;
-}
-
-export const MNIST_NO_LABEL = 10;
-export const defaultMnistConfig = (T = 200): MnistUNetConfig => ({ T, channels: [32, 64, 128, 128], embed: 128, groups: 8, fourierScale: 30 });
+export { defaultMnistConfig, MNIST_CLASSES_WITH_NONE, MNIST_NO_LABEL, mnistSettings, type MnistUNetConfig } from './spec.js';
 
 function conv(g: Graph, name: string, x: Tensor, cin: number, cout: number, k: number, stride = 1): Tensor {
   const w = g.param(`${name}.w`, [cout, cin, k, k], fanInBound(cin * k * k));
@@ -66,8 +58,8 @@ export function mnistUNet(g: Graph, x: Tensor, t: Tensor, y: Tensor, c: MnistUNe
   const [c1, c2, c3, c4] = c.channels;
   const freqs = g.param('time.fourier', [c.embed / 2], { kind: 'normal', std: c.fourierScale }, { trainable: false });
   const temb = silu(g, dense(g, 'time.dense', fourierFeatures(g, t, freqs, 1 / c.T), c.embed, c.embed), 'time.silu');
-  const cw = g.param('class.w', [MNIST_NO_LABEL + 1, c.embed], fanInBound(MNIST_NO_LABEL + 1));
-  const cb = g.param('class.b', [c.embed], fanInBound(MNIST_NO_LABEL + 1));
+  const cw = g.param('class.w', [MNIST_CLASSES_WITH_NONE, c.embed], fanInBound(MNIST_CLASSES_WITH_NONE));
+  const cb = g.param('class.b', [c.embed], fanInBound(MNIST_CLASSES_WITH_NONE));
   const e = add(g, temb, classEmbedding(g, y, cw, cb, 'class.embed'), 'embedding');
   const h0 = conv(g, 'conv_in', x, 1, c1, 3);
   const h1 = resBlock(g, 'e1', h0, e, c1, c1, c);

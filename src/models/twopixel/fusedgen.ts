@@ -6,12 +6,22 @@
 // on the loop counter, one vec4 per lane shared through subgroup broadcasts where the device
 // allows (sg). Loops remain only where straight-line code would grow past what LLVM compiles in
 // seconds (the 64-channel block). shaders/twopixel.wgsl holds the rest of the
-// kernels; the op-by-op graph (src/nn/twopixel.ts) is the reference the tests compare against.
-import { BLOCK_CHANNELS } from '../nn/twopixel.js';
-import { BROADCAST_LANES } from '../gpu/gpu.js';
+// kernels; the op-by-op graph (unet.ts) is the reference the tests compare against. The widths,
+// groups and parameters come from the spec (spec.ts); the generator is written for its shape
+// (three normalised blocks and an output layer over [block 3, block 1]) and checks it.
+import { BROADCAST_LANES } from '../../gpu/gpu.js';
+import { TWO_PIXEL, unetParamSpecs } from './spec.js';
 
-const [C1, C2, C3] = BLOCK_CHANNELS;
-const GROUPS = [4, 32, 4] as const;
+const [C1, C2, C3] = TWO_PIXEL.blocks.map((b) => b.cout);
+const GROUPS = TWO_PIXEL.blocks.map((b) => b.groups!);
+{
+  const [b1, b2, b3] = TWO_PIXEL.blocks;
+  const out = TWO_PIXEL.output;
+  const shape = [b1.cin, b1.kernel, b2.cin, b2.kernel, b3.cin, b3.kernel, out.cin, out.cout, out.kernel, TWO_PIXEL.length, GROUPS[1] * 2, C2 % 4];
+  if (shape.join() !== [1, 2, C1, 1, C2, 1, C3 + C1, 1, 1, 2, C2, 0].join()) {
+    throw new Error('fused two-pixel kernels: the spec is not the network the generator is written for (1 -> C1 kernel 2, C1 -> C2 and C2 -> C3 kernel 1, groups of 2 channels in block 2, an output over [C3, C1])');
+  }
+}
 /** Floats the uniform weight block holds (64 KiB, WebGPU's guaranteed uniform binding size). */
 export const WEIGHT_BLOCK = 16384;
 /**
@@ -29,7 +39,7 @@ export const TRAIN_EVALS = 1;
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const lane = (k: number) => 'xyzw'[k & 3];
-const w = (base: string, k: number) => `wts[base_${base} + ${k >> 2}u].${lane(k)}`;
+const w = (base: string, k: number) => `weights[base_${base} + ${k >> 2}u].${lane(k)}`;
 const silu = (a: string) => `${a} / (1.0 + exp(-${a}))`;
 /**
  * Under subgroup broadcasts (sg), values every lane needs but the compiler cannot prove shared
@@ -44,10 +54,20 @@ if (C1 / 4 !== BROADCAST_LANES || C3 / 4 !== BROADCAST_LANES) throw new Error('f
  * broadcast from lane k of sh_{m}_{j}, the row read one vec4 per lane.
  */
 const rowVec4 = (sg: boolean, m: 'w2' | 'w3', j: number, k: number) =>
-  sg ? `subgroupBroadcast(sh_${m}_${j}, ${k}u)` : `wts[base_${m} + (4u * blk + ${j}u) * 8u + ${k}u]`;
-const BASES = ['w1', 'b1', 'g1', 'e1', 'w2', 'b2', 'g2', 'e2', 'w3', 'b3', 'g3', 'e3', 'w4', 'b4'];
-/** Floats of each fused parameter, in BASES (and FUSED_PARAMS) order. */
-const SIZES = [2 * C1, C1, C1, C1, C2 * C1, C2, C2, C2, C2 * C3, C3, C3, C3, C3 + C1, 1];
+  sg ? `subgroupBroadcast(sh_${m}_${j}, ${k}u)` : `weights[base_${m} + (4u * blk + ${j}u) * 8u + ${k}u]`;
+/** The UNet's parameters, in store order (spec.ts), each with its short name in the generated code: w, b, g (gamma), e (beta) and the layer's number. */
+const PARAMS = unetParamSpecs();
+const BASES = PARAMS.map((q) => {
+  const [layer, , part] = q.name.split('.');
+  const L = [...TWO_PIXEL.blocks, TWO_PIXEL.output].findIndex((b) => b.name === layer) + 1;
+  return `${{ w: 'w', b: 'b', gamma: 'g', beta: 'e' }[part]}${L}`;
+});
+/** Floats of each fused parameter, in BASES order. */
+const SIZES = PARAMS.map((q) => q.shape.reduce((a, b) => a * b, 1));
+/** The fused parameters' names in the order the generated code and FusedParams' offsets use. */
+export const FUSED_PARAM_NAMES = PARAMS.map((q) => q.name);
+/** The offset field of parameter i in the kernels' parameter struct. */
+export const offsetField = (i: number) => `o_${BASES[i]}`;
 /**
  * Where each fused parameter starts in the uniform weight block: a fixed layout (each start a
  * multiple of 4), so the generated code reads weights at constant indices the compiler can fold.
@@ -98,8 +118,8 @@ function forward(code: Code, E: number, v: string, training: boolean, sg: boolea
       at(n, `let qr${tag} = vec3f(sh_q0.${lane(k)}, sh_q1.${lane(k)}, sh_q2.${lane(k)});`);
       at(n, `let pr${tag} = sh_p.${lane(k)};`);
     } else {
-      at(n, `let qr${tag} = vec3f(wts[Q_START + ${v}].${lane(k)}, wts[Q_START + ROW4 + ${v}].${lane(k)}, wts[Q_START + 2u * ROW4 + ${v}].${lane(k)});`);
-      at(n, `let pr${tag} = wts[p_row + ${v}].${lane(k)};`);
+      at(n, `let qr${tag} = vec3f(weights[Q_START + ${v}].${lane(k)}, weights[Q_START + ROW4 + ${v}].${lane(k)}, weights[Q_START + 2u * ROW4 + ${v}].${lane(k)});`);
+      at(n, `let pr${tag} = weights[p_row + ${v}].${lane(k)};`);
     }
     for (const e of es) {
       const pe = training ? `pv${group}_${e}.${lane(k)}` : `pr${tag}`;
@@ -146,18 +166,18 @@ function forward(code: Code, E: number, v: string, training: boolean, sg: boolea
     // W3, block 2's bias, gamma and beta, and the class (and, sampling, the step) bias rows.
     const small = ['base_b2 + blk', 'base_g2 + blk', 'base_e2 + blk'];
     if (!training) small.push(...range(3).map((i) => `Q_START + ${i}u * ROW4 + ${v2}`), `p_row + ${v2}`);
-    at(4, `let sh_b = wts[${laneSelect(small)}];`);
+    at(4, `let sh_b = weights[${laneSelect(small)}];`);
     ['bb', 'gm', 'bt'].forEach((name, i) => at(4, `let ${name} = subgroupBroadcast(sh_b, ${i}u);`));
     if (training) at(4, `let sh_q = table4[q_row4 + min(lane, 2u) * ROW4 + ${v2}];`);
     else {
       range(3).forEach((i) => at(4, `let sh_q${i} = subgroupBroadcast(sh_b, ${3 + i}u);`));
       at(4, `let sh_p = subgroupBroadcast(sh_b, 6u);`);
     }
-    for (const j of range(4)) for (const m of ['w2', 'w3']) at(4, `let sh_${m}_${j} = wts[base_${m} + (4u * blk + ${j}u) * 8u + lane];`);
+    for (const j of range(4)) for (const m of ['w2', 'w3']) at(4, `let sh_${m}_${j} = weights[base_${m} + (4u * blk + ${j}u) * 8u + lane];`);
   } else {
-    at(4, `let bb = wts[base_b2 + blk];`);
-    at(4, `let gm = wts[base_g2 + blk];`);
-    at(4, `let bt = wts[base_e2 + blk];`);
+    at(4, `let bb = weights[base_b2 + blk];`);
+    at(4, `let gm = weights[base_g2 + blk];`);
+    at(4, `let bt = weights[base_e2 + blk];`);
   }
   for (const j of range(4)) {
     biases(4, `${j}`, 'b2', v2, j);
@@ -221,13 +241,13 @@ function privates(v: string, E: number): string {
 }
 
 const bases = (code: Code) => {
-  BASES.forEach((f, i) => code.emit(2, `const base_${f} = ${WEIGHT_STARTS[i] / 4}u;`));
+  BASES.forEach((f, i) => code.emit(2, `const base_${f} = ${WEIGHT_STARTS[i] / 4}u; // ${PARAMS[i].name}`));
 };
 
 /** `fn packed_source(k: u32) -> u32`: the flat-store index of weight-block float k (k < PACKED_FLOATS). */
 function packedSource(): string {
-  const lines = BASES.map((f, i) => `  if (k < ${WEIGHT_STARTS[i] + SIZES[i]}u) { return p.o_${f} + k - ${WEIGHT_STARTS[i]}u; }`);
-  return `const PACKED_FLOATS: u32 = ${PACKED_FLOATS}u;\nconst ROW4: u32 = BIAS_WIDTH / 4u;\nconst Q_START: u32 = ${Q_START / 4}u;\nconst P_START: u32 = ${P_START / 4}u;\nfn packed_source(k: u32) -> u32 {\n${lines.join('\n')}\n  return p.o_b4;\n}\n`;
+  const lines = BASES.map((_, i) => `  if (k < ${WEIGHT_STARTS[i] + SIZES[i]}u) { return p.${offsetField(i)} + k - ${WEIGHT_STARTS[i]}u; } // ${PARAMS[i].name}`);
+  return `const PACKED_FLOATS: u32 = ${PACKED_FLOATS}u;\nconst ROW4: u32 = BIAS_WIDTH / 4u;\nconst Q_START: u32 = ${Q_START / 4}u;\nconst P_START: u32 = ${P_START / 4}u;\nfn packed_source(k: u32) -> u32 {\n${lines.join('\n')}\n  return p.${offsetField(BASES.length - 1)};\n}\n`;
 }
 
 /**
@@ -242,7 +262,6 @@ export function forwardRegs(sg: boolean): string {
   forward(code, EVALS, 's_', false, sg);
   code.emit(2, `return array<vec2f, ${EVALS}>(${range(EVALS).map((e) => `out_${e}`).join(', ')});`);
   return [
-    `@group(0) @binding(9) var<uniform> wts: array<vec4f, ${WEIGHT_BLOCK / 4}>;`,
     `const EVALS: u32 = ${EVALS}u;`,
     '// Lanes that run in step (subgroup broadcasts: lavapipe\'s SIMD batch of 8; else 1), and this invocation\'s.',
     `const LANES: u32 = ${sg ? BROADCAST_LANES : 1}u;`,
@@ -317,13 +336,13 @@ function trainBody(sg: boolean): { forward: string; backward: string; privates: 
   // contribution to dL/dh1 (row c of W2).
   at(2, `for (var blk = 0u; blk < p.n32 / 2u; blk++) {`);
   if (sg) {
-    at(4, `let sh_b = wts[${laneSelect(['base_g2 + blk', 'base_e2 + blk'])}];`);
+    at(4, `let sh_b = weights[${laneSelect(['base_g2 + blk', 'base_e2 + blk'])}];`);
     at(4, `let gm = subgroupBroadcast(sh_b, 0u);`);
     at(4, `let bt = subgroupBroadcast(sh_b, 1u);`);
-    for (const j of range(4)) for (const m of ['w2', 'w3']) at(4, `let sh_${m}_${j} = wts[base_${m} + (4u * blk + ${j}u) * 8u + lane];`);
+    for (const j of range(4)) for (const m of ['w2', 'w3']) at(4, `let sh_${m}_${j} = weights[base_${m} + (4u * blk + ${j}u) * 8u + lane];`);
   } else {
-    at(4, `let gm = wts[base_g2 + blk];`);
-    at(4, `let bt = wts[base_e2 + blk];`);
+    at(4, `let gm = weights[base_g2 + blk];`);
+    at(4, `let bt = weights[base_e2 + blk];`);
   }
   for (const j of range(4)) {
     for (const k of range(C3 / 4)) at(4, `let u${j}_${k} = ${rowVec4(sg, 'w3', j, k)};`);
@@ -393,14 +412,14 @@ export function trainEntry(sg: boolean): string {
   const post = new Code();
   for (const e of es) {
     post.emit(4, `let ls_${e} = loss_and_slope(out_${e} - draw_${e}.eps, inv_n);`);
-    post.emit(4, `if (live_${e}) { loss += ls_${e}.x; ids[i_${e}] = draw_${e}.t * 3u + label_${e}; }`);
+    post.emit(4, `if (live_${e}) { loss += ls_${e}.x; ids[i_${e}] = draw_${e}.t * LABELS + label_${e}; }`);
     post.emit(4, `let slope_${e} = select(vec2f(0.0), ls_${e}.yz, live_${e});`);
   }
   const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n');
   return [
     body.privates,
     '',
-    '@compute @workgroup_size(64)',
+    '@compute @workgroup_size(WG)',
     'fn train(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) li: u32) {',
     '  let tid = gid.x;',
     '  lane = li % LANES;',
