@@ -22,7 +22,9 @@ const rounds = at >= 0 ? Number(args[at + 1]) : 8;
 const kernelRows = args.includes('--kernels');
 const files = args.filter((a, i) => !a.startsWith('--') && (at < 0 || i !== at + 1));
 if (files.length !== 2 || !Number.isInteger(rounds) || rounds < 1) {
-  console.error(`usage: node bench/ab.js A.js B.js [--rounds N] [--kernels]  (two builds of dist/engine.js; got ${args.join(' ') || 'nothing'}; N a positive integer)`);
+  console.error(
+    `usage: node bench/ab.js A.js B.js [--rounds N] [--kernels]  (two builds of dist/engine.js; got ${args.join(' ') || 'nothing'}; N a positive integer)`,
+  );
   process.exit(2);
 }
 const builds = await Promise.all(files.map((f) => import(pathToFileURL(resolve(f)).href)));
@@ -56,9 +58,16 @@ async function timed(E, build, ...args) {
 }
 const MATMULS = [1024, 2048];
 function matmulGraph(E, g, n) {
-  const a = g.input('a', [n, n]), b = g.input('b', [n, n]);
+  const a = g.input('a', [n, n]),
+    b = g.input('b', [n, n]);
   const c = E.linear(g, a, b, null);
-  return { keep: [c], feeds: [[a, fill(a.size, (i) => Math.sin(i))], [b, fill(b.size, (i) => Math.cos(i))]] };
+  return {
+    keep: [c],
+    feeds: [
+      [a, fill(a.size, (i) => Math.sin(i))],
+      [b, fill(b.size, (i) => Math.cos(i))],
+    ],
+  };
 }
 function convGraph(E, g) {
   const x = g.input('x', [64, 64, 14, 14], 'f32', { requiresGrad: true });
@@ -67,7 +76,15 @@ function convGraph(E, g) {
   const y = E.conv2d(g, x, w, b, { padding: 1 });
   const up = g.input('up', y.shape);
   const loss = E.weightedSum(g, y, up);
-  return { keep: [y], gradientsOf: loss, feeds: [[x, fill(x.size, Math.sin)], [w, fill(w.size, Math.cos)], [up, fill(y.size, (i) => Math.sin(0.3 * i))]] };
+  return {
+    keep: [y],
+    gradientsOf: loss,
+    feeds: [
+      [x, fill(x.size, Math.sin)],
+      [w, fill(w.size, Math.cos)],
+      [up, fill(y.size, (i) => Math.sin(0.3 * i))],
+    ],
+  };
 }
 
 const order = [0, 1, 1, 0];
@@ -77,9 +94,20 @@ for (const b of order) {
   const model = E.defaultTwoPixelConfig(50);
   const trainer = await E.TwoPixelTrainer.create(gpu.device, E.defaultTrainOptions(model, 0));
   await trainer.train(50);
-  const sampling = { model, schedule: 'cosine', n: 5000, labels: Array.from({ length: 5000 }, (_, i) => i % 2), guidance: 2, seed: 1, record: 0, clip: 1 };
+  const sampling = {
+    model,
+    schedule: 'cosine',
+    n: 5000,
+    labels: Array.from({ length: 5000 }, (_, i) => i % 2),
+    guidance: 2,
+    seed: 1,
+    record: 0,
+    clip: 1,
+  };
   await E.sampleFused(gpu.device, trainer.program.store, sampling);
-  const kernels = kernelRows ? { matmul: await Promise.all(MATMULS.map((n) => timed(E, matmulGraph, n))), conv: await timed(E, convGraph) } : null;
+  const kernels = kernelRows
+    ? { matmul: await Promise.all(MATMULS.map((n) => timed(E, matmulGraph, n))), conv: await timed(E, convGraph) }
+    : null;
   instances.push({ build: b, E, trainer, sampling, kernels });
 }
 const kernels = [new Map(), new Map()];
@@ -94,7 +122,8 @@ for (let r = 0; r < rounds; r++) {
       for (const [i, run] of k.matmul.entries()) matmulMs[i][build].push(await run());
       convMs[build].push(await k.conv());
       for (const d of await k.conv.program.profile()) {
-        if (d.kernel.startsWith('conv2d.')) convKernels[build].set(d.kernel, [...(convKernels[build].get(d.kernel) ?? []), d.us / 1000]);
+        if (d.kernel.startsWith('conv2d.'))
+          convKernels[build].set(d.kernel, [...(convKernels[build].get(d.kernel) ?? []), d.us / 1000]);
       }
     }
     const step = new Map();
@@ -110,14 +139,22 @@ for (let r = 0; r < rounds; r++) {
 }
 console.log(`adapter: ${gpu.adapterName}; ${rounds} rounds, two instances per build (order A B B A)\n`);
 console.log(`| | A: ${files[0]} | B: ${files[1]} |\n| --- | --- | --- |`);
-console.log(`| training step, wall (ms, median of 50-step runs) | ${median(wall[0]).toFixed(2)} | ${median(wall[1]).toFixed(2)} |`);
-console.log(`| sampling 5000 x 50 with CFG (ms, median) | ${median(sample[0]).toFixed(0)} | ${median(sample[1]).toFixed(0)} |`);
+console.log(
+  `| training step, wall (ms, median of 50-step runs) | ${median(wall[0]).toFixed(2)} | ${median(wall[1]).toFixed(2)} |`,
+);
+console.log(
+  `| sampling 5000 x 50 with CFG (ms, median) | ${median(sample[0]).toFixed(0)} | ${median(sample[1]).toFixed(0)} |`,
+);
 if (kernelRows) {
   MATMULS.forEach((n, i) => {
     const gflops = (ms) => ((2 * n ** 3) / (ms / 1000) / 1e9).toFixed(1);
-    console.log(`| blocked matmul ${n}^3 (GFLOP/s, from the median time) | ${gflops(median(matmulMs[i][0]))} | ${gflops(median(matmulMs[i][1]))} |`);
+    console.log(
+      `| blocked matmul ${n}^3 (GFLOP/s, from the median time) | ${gflops(median(matmulMs[i][0]))} | ${gflops(median(matmulMs[i][1]))} |`,
+    );
   });
-  console.log(`| conv2d 3x3 64 -> 64, 14x14, batch 64, forward and backward (ms, median) | ${median(convMs[0]).toFixed(1)} | ${median(convMs[1]).toFixed(1)} |`);
+  console.log(
+    `| conv2d 3x3 64 -> 64, 14x14, batch 64, forward and backward (ms, median) | ${median(convMs[0]).toFixed(1)} | ${median(convMs[1]).toFixed(1)} |`,
+  );
   for (const k of new Set([...convKernels[0].keys(), ...convKernels[1].keys()])) {
     const cell = (m) => (m.has(k) ? median(m.get(k)).toFixed(1) : '-');
     console.log(`| ${k} in that conv (ms, profiled, median) | ${cell(convKernels[0])} | ${cell(convKernels[1])} |`);

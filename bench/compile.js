@@ -16,9 +16,20 @@ const trainer = await E.TwoPixelTrainer.create(gpu.device, E.defaultTrainOptions
 await trainer.train(1);
 const train = (performance.now() - t0) / 1000;
 t0 = performance.now();
-await E.sampleFused(gpu.device, trainer.program.store, { model, schedule: 'cosine', n: 500, labels: Array.from({ length: 500 }, (_, i) => i % 2), guidance: 2, seed: 1, record: 0, clip: 1 });
+await E.sampleFused(gpu.device, trainer.program.store, {
+  model,
+  schedule: 'cosine',
+  n: 500,
+  labels: Array.from({ length: 500 }, (_, i) => i % 2),
+  guidance: 2,
+  seed: 1,
+  record: 0,
+  clip: 1,
+});
 const sample = (performance.now() - t0) / 1000;
-console.log(`${file}: first training step ${train.toFixed(1)} s, first sampling run ${sample.toFixed(1)} s (shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'as configured'})`);
+console.log(
+  `${file}: first training step ${train.toFixed(1)} s, first sampling run ${sample.toFixed(1)} s (shader cache ${process.env.MESA_SHADER_CACHE_DISABLE === 'true' ? 'off' : 'as configured'})`,
+);
 trainer.destroy();
 gpu.destroy();
 process.exit(0);

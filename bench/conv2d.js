@@ -8,11 +8,19 @@ import { existsSync } from 'node:fs';
 import { getNodeGpu, Graph, Program, conv2d, weightedSum } from '../dist/engine.js';
 
 const args = process.argv.slice(2);
-const flag = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : fallback; };
+const flag = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
 const rounds = Number(flag('--rounds', 3));
-if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds ${flag('--rounds')}: expected a positive integer`);
+if (!(Number.isInteger(rounds) && rounds >= 1))
+  throw new Error(`--rounds ${flag('--rounds')}: expected a positive integer`);
 const gpu = await getNodeGpu({ adapter: flag('--adapter', undefined) });
-const shapes = [[64, 32, 28], [64, 64, 14], [64, 128, 7]]; // batch, channels in = out, side
+const shapes = [
+  [64, 32, 28],
+  [64, 64, 14],
+  [64, 128, 7],
+]; // batch, channels in = out, side
 const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
 // PyTorch's milliseconds for forward + backward of the same conv (median of 5 after a warm-up).
@@ -27,7 +35,8 @@ step(); ts = []
 for _ in range(5):
     t = time.perf_counter(); step(); ts.append(time.perf_counter() - t)
 print(1000 * statistics.median(ts))`;
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1' }; delete env.OPENBLAS_CORETYPE;
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+  delete env.OPENBLAS_CORETYPE;
   const r = spawnSync('/usr/bin/python3', ['-c', code], { encoding: 'utf8', env });
   if (r.status !== 0) return { why: `PyTorch not run: ${r.stderr.trim().split('\n').pop()}` };
   return { ms: Number(r.stdout.trim()) };
@@ -42,7 +51,11 @@ async function engine(B, C, H) {
   const up = g.input('up', y.shape);
   const loss = weightedSum(g, y, up);
   const p = await Program.compile(gpu.device, g, { gradientsOf: loss, keep: [y] });
-  for (const t of [x, w, b, up]) p.write(t, Float32Array.from({ length: t.size }, (_, i) => Math.sin(i * 0.37)));
+  for (const t of [x, w, b, up])
+    p.write(
+      t,
+      Float32Array.from({ length: t.size }, (_, i) => Math.sin(i * 0.37)),
+    );
   p.run(1);
   await gpu.device.queue.onSubmittedWorkDone();
   return {
@@ -54,17 +67,23 @@ async function engine(B, C, H) {
     },
     async split() {
       const prof = await p.profile();
-      return prof.filter((q) => q.kernel.startsWith('conv2d.')).map((q) => `${q.kernel.slice(7)} ${(q.us / 1000).toFixed(1)} ms`).join(', ');
+      return prof
+        .filter((q) => q.kernel.startsWith('conv2d.'))
+        .map((q) => `${q.kernel.slice(7)} ${(q.us / 1000).toFixed(1)} ms`)
+        .join(', ');
     },
     destroy: () => p.destroy(),
   };
 }
 
-console.log('| conv 3x3, batch 64 | engine ms (fwd + bwd) | PyTorch ms | ratio (PyTorch / engine) | engine GFLOP/s | per kernel (one profiled step) |');
+console.log(
+  '| conv 3x3, batch 64 | engine ms (fwd + bwd) | PyTorch ms | ratio (PyTorch / engine) | engine GFLOP/s | per kernel (one profiled step) |',
+);
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const [B, C, H] of shapes) {
   const e = await engine(B, C, H);
-  const mine = [], ref = [];
+  const mine = [],
+    ref = [];
   for (let r = 0; r < rounds; r++) {
     const t = torchMs(B, C, H);
     if (t.why) console.error(`  ${t.why}`);
@@ -73,7 +92,9 @@ for (const [B, C, H] of shapes) {
   }
   const flop = 3 * 2 * B * C * C * 9 * H * H; // forward, input gradient, weight gradient
   const ratios = ref.map((v, i) => v / mine[i]);
-  console.log(`| ${C} -> ${C}, ${H}x${H} | ${median(mine).toFixed(1)} | ${ref.length ? median(ref).toFixed(1) : '-'} | ${ratios.length ? median(ratios).toFixed(2) : '-'} | ${(flop / median(mine) / 1e6).toFixed(1)} | ${await e.split()} |`);
+  console.log(
+    `| ${C} -> ${C}, ${H}x${H} | ${median(mine).toFixed(1)} | ${ref.length ? median(ref).toFixed(1) : '-'} | ${ratios.length ? median(ratios).toFixed(2) : '-'} | ${(flop / median(mine) / 1e6).toFixed(1)} | ${await e.split()} |`,
+  );
   e.destroy();
 }
 process.exit(0);

@@ -6,13 +6,17 @@
 import { defaultKernelConfig, getNodeGpu } from '../dist/engine.js';
 
 const args = process.argv.slice(2);
-const flag = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const flag = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 const gpu = await getNodeGpu({ adapter: flag('--adapter') });
 const device = gpu.device;
 const N = 4096;
 const LANES = 8192;
 
-const chains = (w) => [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `c${i} = c${i} * ${w[i % w.length]} + ${w[(i + 1) % w.length]};`).join(' ');
+const chains = (w) =>
+  [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `c${i} = c${i} * ${w[i % w.length]} + ${w[(i + 1) % w.length]};`).join(' ');
 // The loop counter k is the same in every lane, but lavapipe makes a read at any address it
 // cannot prove constant once per lane (only constant offsets and push constants count as
 // uniform for it): compare the uniform read at k with one at a constant index, and with a read
@@ -22,7 +26,11 @@ const variants = {
   'registers (constants)': chains(['0.999', '1.0001', '0.998', '1.0002']),
   'uniform buffer, one vec4 per 8 chains': `let w = wu[k]; ${chains(['w.x', 'w.y', 'w.z', 'w.w'])}`,
   'uniform buffer at a constant index, one vec4 per 8 chains': `let w = wu[5]; ${chains(['w.x', 'w.y', 'w.z', 'w.w'])}`,
-  ...(defaultKernelConfig(device).broadcasts ? { 'uniform buffer, one vec4 per 8 chains read one float per lane and shared by subgroup broadcasts': `let f = wu[k][lane & 3u]; let w = vec4f(${[0, 1, 2, 3].map((i) => `subgroupBroadcast(f, ${i}u)`).join(', ')}); ${chains(['w.x', 'w.y', 'w.z', 'w.w'])}` } : {}),
+  ...(defaultKernelConfig(device).broadcasts
+    ? {
+        'uniform buffer, one vec4 per 8 chains read one float per lane and shared by subgroup broadcasts': `let f = wu[k][lane & 3u]; let w = vec4f(${[0, 1, 2, 3].map((i) => `subgroupBroadcast(f, ${i}u)`).join(', ')}); ${chains(['w.x', 'w.y', 'w.z', 'w.w'])}`,
+      }
+    : {}),
   'storage buffer, four f32 per 8 chains': `let w = vec4f(ws[4u * k], ws[4u * k + 1u], ws[4u * k + 2u], ws[4u * k + 3u]); ${chains(['w.x', 'w.y', 'w.z', 'w.w'])}`,
   'private array, dynamic index': `let w = vec4f(pa[k & 63u], pa[(k + 1u) & 63u], pa[(k + 2u) & 63u], pa[(k + 3u) & 63u]); ${chains(['w.x', 'w.y', 'w.z', 'w.w'])}`,
 };
@@ -43,7 +51,10 @@ var<private> pa: array<f32, 64>;
   for (var k = 0u; k < ${N / 4}u; k++) { ${body} }
   out[gid.x] = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + ws[0] + wu[0].x;
 }`;
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+  const pipeline = device.createComputePipeline({
+    layout: 'auto',
+    compute: { module: device.createShaderModule({ code }), entryPoint: 'main' },
+  });
   const make = (usage, bytes) => device.createBuffer({ size: bytes, usage: usage | GPUBufferUsage.COPY_DST });
   const ws = make(GPUBufferUsage.STORAGE, N * 4);
   const wu = make(GPUBufferUsage.UNIFORM, N * 4);
@@ -78,5 +89,6 @@ var<private> pa: array<f32, 64>;
 const base = results[0].ms;
 console.log('| multiplier read from | ms | lane multiply-adds per ns | time vs registers |');
 console.log('| --- | --- | --- | --- |');
-for (const r of results) console.log(`| ${r.name} | ${r.ms.toFixed(1)} | ${r.rate.toFixed(2)} | ${(r.ms / base).toFixed(1)}x |`);
+for (const r of results)
+  console.log(`| ${r.name} | ${r.ms.toFixed(1)} | ${r.rate.toFixed(2)} | ${(r.ms / base).toFixed(1)}x |`);
 process.exit(0);

@@ -21,12 +21,17 @@ for (let r = 0; r < R; r++) runs.push((await trainer.program.profile()).map((p) 
 const sum = info.map((_, k) => runs.map((u) => u[k]).sort((a, b) => a - b)[R >> 1]);
 const total = sum.reduce((a, b) => a + b, 0);
 console.log(`adapter: ${gpu.adapterName}; ${info.length} dispatches per step`);
-console.log(`wall time ${wall.toFixed(2)} ms per step (300 steps); profiled ${(total / 1000).toFixed(2)} ms (the dispatches' medians over ${R} steps)\n`);
+console.log(
+  `wall time ${wall.toFixed(2)} ms per step (300 steps); profiled ${(total / 1000).toFixed(2)} ms (the dispatches' medians over ${R} steps)\n`,
+);
 console.log('| # | kernel | workgroups | ms |\n| --- | --- | --- | --- |');
-info.forEach((d, k) => console.log(`| ${k} | ${d.kernel} | ${d.workgroups.join('x')} | ${(sum[k] / 1000).toFixed(2)} |`));
+info.forEach((d, k) =>
+  console.log(`| ${k} | ${d.kernel} | ${d.workgroups.join('x')} | ${(sum[k] / 1000).toFixed(2)} |`),
+);
 const by = new Map();
 info.forEach((d, k) => by.set(d.kernel, (by.get(d.kernel) ?? 0) + sum[k]));
 console.log('\n| kernel | ms | share |\n| --- | --- | --- |');
-for (const [k, us] of [...by].sort((a, b) => b[1] - a[1])) console.log(`| ${k} | ${(us / 1000).toFixed(2)} | ${((100 * us) / total).toFixed(0)} % |`);
+for (const [k, us] of [...by].sort((a, b) => b[1] - a[1]))
+  console.log(`| ${k} | ${(us / 1000).toFixed(2)} | ${((100 * us) / total).toFixed(0)} % |`);
 trainer.destroy();
 gpu.destroy();

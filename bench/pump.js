@@ -15,7 +15,10 @@ const trainer = await TwoPixelTrainer.create(gpu.device, defaultTrainOptions(def
 await trainer.train(100);
 const ms = { spinning: [], throttled: [] };
 for (let round = 0; round < 3; round++) {
-  for (const [name, pump] of [['spinning', spinning], ['throttled', throttled]]) {
+  for (const [name, pump] of [
+    ['spinning', spinning],
+    ['throttled', throttled],
+  ]) {
     globalThis.setImmediate = pump;
     const t0 = performance.now();
     await trainer.train(300);

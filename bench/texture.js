@@ -8,11 +8,15 @@
 import { getNodeGpu } from '../dist/engine.js';
 
 const args = process.argv.slice(2);
-const flag = (name, fallback) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : fallback; };
+const flag = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
 const gpu = await getNodeGpu({ adapter: flag('--adapter') });
 const device = gpu.device;
 const n = Number(flag('--n', 1024));
-if (!(Number.isInteger(n) && n >= 64 && n % 64 === 0 && n <= 4096)) throw new Error(`--n ${n}: expected a multiple of 64 from 64 to 4096`);
+if (!(Number.isInteger(n) && n >= 64 && n % 64 === 0 && n <= 4096))
+  throw new Error(`--n ${n}: expected a multiple of 64 from 64 to 4096`);
 
 const kernel = (readB) => `
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -41,7 +45,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 }`;
 const variants = {
   'storage buffer (vec4 reads)': 'let blo = b4[k * (N / 4u) + q0]; let bhi = b4[k * (N / 4u) + q0 + 1u];',
-  'rgba32float texture (textureLoad)': 'let blo = textureLoad(bt, vec2u(q0, k), 0); let bhi = textureLoad(bt, vec2u(q0 + 1u, k), 0);',
+  'rgba32float texture (textureLoad)':
+    'let blo = textureLoad(bt, vec2u(q0, k), 0); let bhi = textureLoad(bt, vec2u(q0 + 1u, k), 0);',
 };
 
 const A = Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
@@ -54,16 +59,36 @@ const buffer = (data, usage) => {
 const a = buffer(A, GPUBufferUsage.STORAGE);
 const b = buffer(B, GPUBufferUsage.STORAGE);
 const c = device.createBuffer({ size: n * n * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-const tex = device.createTexture({ size: [n / 4, n], format: 'rgba32float', usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST });
+const tex = device.createTexture({
+  size: [n / 4, n],
+  format: 'rgba32float',
+  usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+});
 device.queue.writeTexture({ texture: tex }, B, { bytesPerRow: n * 4 }, [n / 4, n]);
 
 const runs = {};
 for (const [name, readB] of Object.entries(variants)) {
-  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code: kernel(readB) }), entryPoint: 'main' } });
-  const used = name.startsWith('storage') ? [[0, a], [1, b], [2, c]] : [[0, a], [2, c], [3, tex]];
+  const pipeline = device.createComputePipeline({
+    layout: 'auto',
+    compute: { module: device.createShaderModule({ code: kernel(readB) }), entryPoint: 'main' },
+  });
+  const used = name.startsWith('storage')
+    ? [
+        [0, a],
+        [1, b],
+        [2, c],
+      ]
+    : [
+        [0, a],
+        [2, c],
+        [3, tex],
+      ];
   const bindGroup = device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
-    entries: used.map(([binding, r]) => ({ binding, resource: r instanceof GPUTexture ? r.createView() : { buffer: r } })),
+    entries: used.map(([binding, r]) => ({
+      binding,
+      resource: r instanceof GPUTexture ? r.createView() : { buffer: r },
+    })),
   });
   runs[name] = async (reps) => {
     const encoder = device.createCommandEncoder();
@@ -92,10 +117,15 @@ async function readC() {
 for (const [name, run] of Object.entries(runs)) {
   await run(1);
   const out = await readC();
-  for (const [r, col] of [[0, 0], [n - 1, n - 1], [n >> 1, 37]]) {
+  for (const [r, col] of [
+    [0, 0],
+    [n - 1, n - 1],
+    [n >> 1, 37],
+  ]) {
     let ref = 0;
     for (let k = 0; k < n; k++) ref += A[r * n + k] * B[k * n + col];
-    if (Math.abs(out[r * n + col] - ref) > 1e-3 * Math.max(1, Math.abs(ref))) throw new Error(`${name}: C[${r}, ${col}] = ${out[r * n + col]}, expected ${ref}`);
+    if (Math.abs(out[r * n + col] - ref) > 1e-3 * Math.max(1, Math.abs(ref)))
+      throw new Error(`${name}: C[${r}, ${col}] = ${out[r * n + col]}, expected ${ref}`);
   }
 }
 
@@ -109,7 +139,9 @@ for (let round = 0; round < 5; round++) {
     rates[name].push((2 * n ** 3 * reps) / ((performance.now() - t0) / 1000) / 1e9);
   }
 }
-console.log(`adapter: ${gpu.adapterName}; ${n}^3, alternating, 5 rounds\n\n| B read from | GFLOP/s (median) | rounds |\n| --- | --- | --- |`);
+console.log(
+  `adapter: ${gpu.adapterName}; ${n}^3, alternating, 5 rounds\n\n| B read from | GFLOP/s (median) | rounds |\n| --- | --- | --- |`,
+);
 for (const [name, v] of Object.entries(rates)) {
   const sorted = [...v].sort((x, y) => x - y);
   console.log(`| ${name} | ${sorted[2].toFixed(2)} | ${v.map((x) => x.toFixed(1)).join(', ')} |`);

@@ -51,12 +51,20 @@ function readSettings(source: (name: string) => string | null): Settings {
   const integer = (name: string, lo: number, hi: number) => {
     const raw = source(name) ?? '';
     const v = Number(raw);
-    if (raw.trim() === '' || !Number.isInteger(v) || v < lo || v > hi) throw new Error(`${name} = "${raw}": expected an integer from ${lo} to ${hi}`);
+    if (raw.trim() === '' || !Number.isInteger(v) || v < lo || v > hi)
+      throw new Error(`${name} = "${raw}": expected an integer from ${lo} to ${hi}`);
     return v;
   };
   const w = Number(source('w') ?? '');
-  if (!(Number.isFinite(w) && w >= 0 && w <= 10)) throw new Error(`guidance w = "${source('w')}": expected a number from 0 to 10`);
-  return { T: integer('T', 2, 1000), steps: integer('steps', 1, 100000), w, n: integer('n', 1, 20000), seed: integer('seed', 0, 2 ** 32 - 1) };
+  if (!(Number.isFinite(w) && w >= 0 && w <= 10))
+    throw new Error(`guidance w = "${source('w')}": expected a number from 0 to 10`);
+  return {
+    T: integer('T', 2, 1000),
+    steps: integer('steps', 1, 100000),
+    w,
+    n: integer('n', 1, 20000),
+    seed: integer('seed', 0, 2 ** 32 - 1),
+  };
 }
 
 const fromForm = (name: string) => (form.elements.namedItem(name) as HTMLInputElement | null)?.value ?? null;
@@ -66,7 +74,8 @@ function setForm(params: URLSearchParams) {
     const v = params.get(name);
     const field = form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement | null;
     if (v === null || !field) continue;
-    if (field instanceof HTMLSelectElement && !Array.from(field.options).some((o) => o.value === v)) field.add(new Option(v, v));
+    if (field instanceof HTMLSelectElement && !Array.from(field.options).some((o) => o.value === v))
+      field.add(new Option(v, v));
     field.value = v;
   }
 }
@@ -147,7 +156,11 @@ async function run(s: Settings) {
     gpu ??= await getBrowserGpu();
     const model = defaultTwoPixelConfig(s.T);
     status.textContent = 'Compiling the training kernels (a software adapter takes a while the first time)…';
-    trainer = await TwoPixelTrainer.create(gpu.device, { ...defaultTrainOptions(model, s.seed), decaySteps: s.steps, pUncond: P_UNCOND });
+    trainer = await TwoPixelTrainer.create(gpu.device, {
+      ...defaultTrainOptions(model, s.seed),
+      decaySteps: s.steps,
+      pUncond: P_UNCOND,
+    });
     await trainer.train(1, (_, losses) => void demo.losses.push(...losses));
     const t0 = performance.now();
     await trainer.train(s.steps - 1, (step, losses) => {
@@ -168,11 +181,21 @@ async function run(s: Settings) {
     ];
     for (const [id, label, guidance, color, title] of panels) {
       const { samples } = await sampleFused(gpu.device, trainer.program.store, {
-        model, schedule: 'cosine', n: s.n, labels: label, guidance, seed: s.seed, record: 0, clip: 3,
+        model,
+        schedule: 'cosine',
+        n: s.n,
+        labels: label,
+        guidance,
+        seed: s.seed,
+        record: 0,
+        clip: 3,
       });
       demo.samples[id] = Array.from(samples);
       demo.class0Share[id] = labelAccuracy(samples, 0);
-      const share = label === null ? `${(100 * demo.class0Share[id]).toFixed(1)} % at peak 0` : `${(100 * labelAccuracy(samples, label)).toFixed(1)} % at peak ${label}`;
+      const share =
+        label === null
+          ? `${(100 * demo.class0Share[id]).toFixed(1)} % at peak 0`
+          : `${(100 * labelAccuracy(samples, label)).toFixed(1)} % at peak ${label}`;
       drawSamples(id, samples, color, `${title}: ${share}`);
     }
     const rate = demo.stepsPerSecond ? `, ${demo.stepsPerSecond.toFixed(0)} training steps/s` : '';
@@ -208,7 +231,8 @@ async function start() {
   try {
     gpu = await getBrowserGpu();
     demo.adapter = gpu.adapterName;
-    $('adapter').textContent = `WebGPU adapter: ${gpu.adapterName}${gpu.kind === 'hardware' ? '' : ' (a software adapter: expect minutes, not seconds)'}.`;
+    $('adapter').textContent =
+      `WebGPU adapter: ${gpu.adapterName}${gpu.kind === 'hardware' ? '' : ' (a software adapter: expect minutes, not seconds)'}.`;
     button.disabled = false;
     document.body.dataset.state = 'ready';
   } catch (e) {

@@ -10,11 +10,16 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json' };
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.map': 'application/json',
+};
 
 /** Starts the server; resolves to it once it listens (port 0: any free port, see server.address()). */
 export function serveDemo(port = 8080, host = '127.0.0.1') {
-  if (!existsSync(join(root, 'dist', 'main.js'))) throw new Error('demo/dist/main.js is missing: run `npm run build` first');
+  if (!existsSync(join(root, 'dist', 'main.js')))
+    throw new Error('demo/dist/main.js is missing: run `npm run build` first');
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^([/\\])+/, '');
     const file = join(root, path === '' ? 'index.html' : path);

@@ -22,12 +22,27 @@ const testFiles = readdirSync(join(root, 'test'))
   .map((f) => join(root, 'test', f));
 
 await Promise.all([
-  build({ ...common, platform: 'node', external: nodeExternal,
-    entryPoints: { engine: join(root, 'src/index.ts') }, outdir: join(root, 'dist') }),
-  build({ ...common, platform: 'node', external: nodeExternal, splitting: true,
-    entryPoints: [join(root, 'test/run.ts'), ...testFiles], outdir: join(root, 'dist/test'),
-    chunkNames: 'chunks/[name]-[hash]' }),
+  build({
+    ...common,
+    platform: 'node',
+    external: nodeExternal,
+    entryPoints: { engine: join(root, 'src/index.ts') },
+    outdir: join(root, 'dist'),
+  }),
+  build({
+    ...common,
+    platform: 'node',
+    external: nodeExternal,
+    splitting: true,
+    entryPoints: [join(root, 'test/run.ts'), ...testFiles],
+    outdir: join(root, 'dist/test'),
+    chunkNames: 'chunks/[name]-[hash]',
+  }),
   existsSync(join(root, 'demo/main.ts')) &&
-    build({ ...common, platform: 'browser', entryPoints: [join(root, 'demo/main.ts')],
-      outdir: join(root, 'demo/dist') }),
+    build({
+      ...common,
+      platform: 'browser',
+      entryPoints: [join(root, 'demo/main.ts')],
+      outdir: join(root, 'demo/dist'),
+    }),
 ]);

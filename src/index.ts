@@ -4,7 +4,14 @@
 export { getNodeGpu, type NodeGpuOptions } from './gpu/node.js';
 export { pumpStats, type PumpStats } from './gpu/pump.js';
 export type { Gpu, AdapterKind } from './gpu/gpu.js';
-export { defaultKernelConfig, kernelConfig, setKernelConfig, withKernelConfig, type KernelConfig, type MatmulVariant } from './core/config.js';
+export {
+  defaultKernelConfig,
+  kernelConfig,
+  setKernelConfig,
+  withKernelConfig,
+  type KernelConfig,
+  type MatmulVariant,
+} from './core/config.js';
 
 // The graph and its ops
 export { Graph, Tensor } from './core/graph.js';
@@ -22,7 +29,14 @@ export { random } from './core/ops/random.js';
 export { MIXTURE, mixturePdf, sampleMixture } from './data/mixture.js';
 export { makeSchedule } from './diffusion/schedule.js';
 export { defaultTwoPixelConfig } from './models/twopixel/unet.js';
-export { TwoPixelTrainer, defaultTrainOptions, buildTrainingGraph, sampleOpByOp, sampleFused, estimateGamma } from './diffusion/twopixel.js';
+export {
+  TwoPixelTrainer,
+  defaultTrainOptions,
+  buildTrainingGraph,
+  sampleOpByOp,
+  sampleFused,
+  estimateGamma,
+} from './diffusion/twopixel.js';
 export { createClassifierTrainer, sampleClassifierGuided } from './diffusion/classifier.js';
 export { exactEps, exactGamma, sampleOracle } from './diffusion/oracle.js';
 export { sampleMetrics, formatMetricsTable, labelAccuracy } from './diffusion/metrics.js';

@@ -32,7 +32,10 @@ let browser: Browser | null = null;
 let base = '';
 
 t.before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's chromium (bash .ci/setup-system installs it)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `${CHROMIUM} is missing: the browser test needs Debian's chromium (bash .ci/setup-system installs it)`,
+    );
   const { serveDemo } = await import(pathToFileURL(join(root, 'demo', 'serve.mjs')).href);
   server = (await serveDemo(0)) as Server;
   base = `http://localhost:${(server.address() as AddressInfo).port}/`;
@@ -49,7 +52,10 @@ async function openDemo(query: string): Promise<{ page: Page; demo: DemoState; e
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(base + query);
-  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 400_000, polling: 500 });
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, {
+    timeout: 400_000,
+    polling: 500,
+  });
   const demo = (await page.evaluate('window.demo')) as DemoState;
   return { page, demo, errors };
 }
@@ -57,7 +63,7 @@ async function openDemo(query: string): Promise<{ page: Page; demo: DemoState; e
 const STEPS = 100;
 const SAMPLES = 256;
 
-t('the demo trains and samples in the browser, and its first losses are the Node engine\'s', async () => {
+t("the demo trains and samples in the browser, and its first losses are the Node engine's", async () => {
   const { page, demo, errors } = await openDemo(`?autorun=1&T=10&steps=${STEPS}&n=${SAMPLES}&w=1&seed=3`);
   await page.close();
   assert.equal(errors, []);
@@ -67,7 +73,10 @@ t('the demo trains and samples in the browser, and its first losses are the Node
   assert.is(demo.losses.length, STEPS);
   assert.ok(demo.losses.every(Number.isFinite), 'every loss is finite');
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-  assert.ok(mean(demo.losses.slice(-20)) < 0.5 * mean(demo.losses.slice(0, 20)), `the loss falls: ${mean(demo.losses.slice(0, 20))} -> ${mean(demo.losses.slice(-20))}`);
+  assert.ok(
+    mean(demo.losses.slice(-20)) < 0.5 * mean(demo.losses.slice(0, 20)),
+    `the loss falls: ${mean(demo.losses.slice(0, 20))} -> ${mean(demo.losses.slice(-20))}`,
+  );
   for (const panel of ['uncond', 'class0', 'class1']) {
     assert.is(demo.samples[panel]?.length, 2 * SAMPLES, `${panel}: ${SAMPLES} samples`);
     assert.ok(demo.samples[panel].every(Number.isFinite), `${panel}: finite samples`);
@@ -77,7 +86,11 @@ t('the demo trains and samples in the browser, and its first losses are the Node
   // not bit for bit).
   const { device } = await testGpu();
   const model = defaultTwoPixelConfig(10);
-  const trainer = await TwoPixelTrainer.create(device, { ...defaultTrainOptions(model, 3), decaySteps: STEPS, pUncond: 0.2 });
+  const trainer = await TwoPixelTrainer.create(device, {
+    ...defaultTrainOptions(model, 3),
+    decaySteps: STEPS,
+    pUncond: 0.2,
+  });
   const node: number[] = [];
   try {
     await trainer.train(5, (_, losses) => void node.push(...losses));

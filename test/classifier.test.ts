@@ -16,7 +16,8 @@ const t = suite('classifier guidance');
 
 t('the gradient of the cross-entropy with respect to the input matches finite differences', async () => {
   const gpu = await testGpu();
-  const B = 6, T = 10;
+  const B = 6,
+    T = 10;
   const xs = randomValues(B * 2, 41);
   const steps = Uint32Array.from({ length: B }, (_, i) => 1 + (i % T));
   const labels = Uint32Array.from({ length: B }, (_, i) => i % 2);
@@ -38,8 +39,10 @@ t('the gradient of the cross-entropy with respect to the input matches finite di
   const h = 1e-2;
   const fd = new Float64Array(xs.length);
   for (let i = 0; i < xs.length; i++) {
-    const up = Float64Array.from(xs); up[i] += h;
-    const down = Float64Array.from(xs); down[i] -= h;
+    const up = Float64Array.from(xs);
+    up[i] += h;
+    const down = Float64Array.from(xs);
+    down[i] -= h;
     fd[i] = ((await evaluate(up)).loss - (await evaluate(down)).loss) / (2 * h);
   }
   // f32 losses differenced at h = 1e-2: about 1e-5 absolute noise, plus O(h^2) curvature.
@@ -56,12 +59,29 @@ t('with scale 0 the classifier-guided sampler is the unconditional op-by-op samp
   const clf = await createClassifierTrainer(gpu.device, { T: 5, batch: 64, lr: 1e-3, steps: 100, seed: 2 });
   await clf.train(100);
   const o = { model, n: 16, seed: 6, record: 2 };
-  const guided = await sampleClassifierGuided(gpu.device, unet.program.store, clf.program.store, { ...o, labels: 1, scale: 0 });
-  const plain = await sampleOpByOp(gpu.device, unet.program.store, { ...o, schedule: 'cosine', labels: null, guidance: null, variance: 'beta' });
+  const guided = await sampleClassifierGuided(gpu.device, unet.program.store, clf.program.store, {
+    ...o,
+    labels: 1,
+    scale: 0,
+  });
+  const plain = await sampleOpByOp(gpu.device, unet.program.store, {
+    ...o,
+    schedule: 'cosine',
+    labels: null,
+    guidance: null,
+    variance: 'beta',
+  });
   assertClose(guided.samples, plain.samples, 1e-5, 1e-5, 'samples');
   assertClose(guided.trajectory, plain.trajectory, 1e-5, 1e-5, 'trajectory');
-  const pushed = await sampleClassifierGuided(gpu.device, unet.program.store, clf.program.store, { ...o, labels: 1, scale: 5 });
-  assert.ok(pushed.samples.some((v, i) => Math.abs(v - plain.samples[i]) > 1e-3), 'a non-zero scale changes the samples');
+  const pushed = await sampleClassifierGuided(gpu.device, unet.program.store, clf.program.store, {
+    ...o,
+    labels: 1,
+    scale: 5,
+  });
+  assert.ok(
+    pushed.samples.some((v, i) => Math.abs(v - plain.samples[i]) > 1e-3),
+    'a non-zero scale changes the samples',
+  );
   unet.destroy();
   clf.destroy();
 });

@@ -3,8 +3,26 @@ import * as assert from 'uvu/assert';
 import { Graph } from '../src/core/graph.js';
 import { conv1d, convTranspose1d } from '../src/core/ops/conv1d.js';
 import { add } from '../src/core/ops/elementwise.js';
-import { assertClose, assertGradients, dot, finiteDifference, numericGradients, randomValues, runGraph, backward, type Operand } from './harness.js';
-import { addRef, conv1dBackward, conv1dLength, conv1dRef, convTranspose1dBackward, convTranspose1dRef, type ConvShape } from './reference.js';
+import {
+  assertClose,
+  assertGradients,
+  dot,
+  finiteDifference,
+  numericGradients,
+  randomValues,
+  runGraph,
+  backward,
+  type Operand,
+} from './harness.js';
+import {
+  addRef,
+  conv1dBackward,
+  conv1dLength,
+  conv1dRef,
+  convTranspose1dBackward,
+  convTranspose1dRef,
+  type ConvShape,
+} from './reference.js';
 
 // Tolerances. Forward: each output sums cin * kernel products of values in ±1 in f32, in the
 // kernel's fixed order: atol 1e-5 + rtol 1e-5. Backward: central differences of the float64
@@ -19,11 +37,12 @@ const REF = [1e-8, 1e-7] as const;
 
 const t = suite('conv1d');
 
-
 const label = (s: ConvShape, pad: unknown) =>
   `B=${s.batch} ${s.cin}->${s.cout} L=${s.length} K=${s.kernel} stride=${s.stride ?? 1} padding=${JSON.stringify(pad)}`;
 const operands = (s: ConvShape, transposed: boolean, seed: number) => {
-  const x = randomValues(s.batch * s.cin * s.length, seed), w = randomValues(s.cout * s.cin * s.kernel, seed + 1), b = randomValues(s.cout, seed + 2);
+  const x = randomValues(s.batch * s.cin * s.length, seed),
+    w = randomValues(s.cout * s.cin * s.kernel, seed + 1),
+    b = randomValues(s.cout, seed + 2);
   const wShape = transposed ? [s.cin, s.cout, s.kernel] : [s.cout, s.cin, s.kernel];
   const list: Operand[] = [
     { name: 'x', shape: [s.batch, s.cin, s.length], values: x },
@@ -46,7 +65,14 @@ for (const [s, pad] of convCases) {
     const { values } = await runGraph((g) => {
       const [tx, tw, tb] = list.map((o) => g.input(o.name, o.shape));
       const y = conv1d(g, tx, tw, tb, { stride: s.stride, padding: pad });
-      return { feeds: [[tx, x], [tw, w], [tb, b]], outputs: [y] };
+      return {
+        feeds: [
+          [tx, x],
+          [tw, w],
+          [tb, b],
+        ],
+        outputs: [y],
+      };
     });
     assertClose(values[0], conv1dRef(x, w, b, s, pad), FWD[0], FWD[1], 'y');
   });
@@ -72,7 +98,14 @@ for (const [s, pad] of transposeCases) {
     const { values } = await runGraph((g) => {
       const [tx, tw, tb] = list.map((o) => g.input(o.name, o.shape));
       const y = convTranspose1d(g, tx, tw, tb, { stride: s.stride, padding: pad });
-      return { feeds: [[tx, x], [tw, w], [tb, b]], outputs: [y] };
+      return {
+        feeds: [
+          [tx, x],
+          [tw, w],
+          [tb, b],
+        ],
+        outputs: [y],
+      };
     });
     assertClose(values[0], convTranspose1dRef(x, w, b, s, pad), FWD[0], FWD[1], 'y');
   });
@@ -89,15 +122,28 @@ for (const [s, pad] of convGradCases) {
   t(`conv1d analytic reference gradients match finite differences at ${label(s, pad)}`, () => {
     const { x, w, b } = operands(s, false, 7);
     const up = randomValues(ref(x, w, b).length, 10); // the GPU test's upstream gradient
-    assertGradients(conv1dBackward(x, w, up, s, pad), numericGradients(ref, [x, w, b], up), REF, GRADS, 'finite differences');
+    assertGradients(
+      conv1dBackward(x, w, up, s, pad),
+      numericGradients(ref, [x, w, b], up),
+      REF,
+      GRADS,
+      'finite differences',
+    );
   });
 
-  t(`conv1d gradients of x, w and b match the analytic reference and finite differences at ${label(s, pad)}`, async () => {
-    const { x, w, b, list } = operands(s, false, 7);
-    const { grads, up } = await backward(list, (g, [tx, tw, tb]) => conv1d(g, tx, tw, tb, { stride: s.stride, padding: pad }), 10);
-    assertGradients(grads, conv1dBackward(x, w, up, s, pad), BWD, GRADS, 'the analytic reference');
-    assertGradients(grads, numericGradients(ref, [x, w, b], up), BWD, GRADS, 'finite differences');
-  });
+  t(
+    `conv1d gradients of x, w and b match the analytic reference and finite differences at ${label(s, pad)}`,
+    async () => {
+      const { x, w, b, list } = operands(s, false, 7);
+      const { grads, up } = await backward(
+        list,
+        (g, [tx, tw, tb]) => conv1d(g, tx, tw, tb, { stride: s.stride, padding: pad }),
+        10,
+      );
+      assertGradients(grads, conv1dBackward(x, w, up, s, pad), BWD, GRADS, 'the analytic reference');
+      assertGradients(grads, numericGradients(ref, [x, w, b], up), BWD, GRADS, 'finite differences');
+    },
+  );
 }
 
 const transposeGradCases: [ConvShape, number][] = [
@@ -110,40 +156,93 @@ for (const [s, pad] of transposeGradCases) {
   t(`convTranspose1d analytic reference gradients match finite differences at ${label(s, pad)}`, () => {
     const { x, w, b } = operands(s, true, 11);
     const up = randomValues(ref(x, w, b).length, 14); // the GPU test's upstream gradient
-    assertGradients(convTranspose1dBackward(x, w, up, s, pad), numericGradients(ref, [x, w, b], up), REF, GRADS, 'finite differences');
+    assertGradients(
+      convTranspose1dBackward(x, w, up, s, pad),
+      numericGradients(ref, [x, w, b], up),
+      REF,
+      GRADS,
+      'finite differences',
+    );
   });
 
-  t(`convTranspose1d gradients of x, w and b match the analytic reference and finite differences at ${label(s, pad)}`, async () => {
-    const { x, w, b, list } = operands(s, true, 11);
-    const { grads, up } = await backward(list, (g, [tx, tw, tb]) => convTranspose1d(g, tx, tw, tb, { stride: s.stride, padding: pad }), 14);
-    assertGradients(grads, convTranspose1dBackward(x, w, up, s, pad), BWD, GRADS, 'the analytic reference');
-    assertGradients(grads, numericGradients(ref, [x, w, b], up), BWD, GRADS, 'finite differences');
-  });
+  t(
+    `convTranspose1d gradients of x, w and b match the analytic reference and finite differences at ${label(s, pad)}`,
+    async () => {
+      const { x, w, b, list } = operands(s, true, 11);
+      const { grads, up } = await backward(
+        list,
+        (g, [tx, tw, tb]) => convTranspose1d(g, tx, tw, tb, { stride: s.stride, padding: pad }),
+        14,
+      );
+      assertGradients(grads, convTranspose1dBackward(x, w, up, s, pad), BWD, GRADS, 'the analytic reference');
+      assertGradients(grads, numericGradients(ref, [x, w, b], up), BWD, GRADS, 'finite differences');
+    },
+  );
 }
 
 t('gradients accumulate where x feeds a conv and a residual add', async () => {
   const s: ConvShape = { batch: 2, cin: 3, cout: 3, length: 5, kernel: 3 };
   const pad: [number, number] = [1, 1];
   const { x, w, b, list } = operands(s, false, 15);
-  const { grads, up } = await backward(list, (g, [tx, tw, tb]) => add(g, conv1d(g, tx, tw, tb, { padding: pad }), tx), 18);
+  const { grads, up } = await backward(
+    list,
+    (g, [tx, tw, tb]) => add(g, conv1d(g, tx, tw, tb, { padding: pad }), tx),
+    18,
+  );
   const [dx, dw, db] = conv1dBackward(x, w, up, s, pad);
   assertGradients(grads, [addRef(dx, up), dw, db], BWD, GRADS, 'the analytic reference (the residual adds up to dx)');
   const f = (xv: ArrayLike<number>, wv: ArrayLike<number>) => dot(addRef(conv1dRef(xv, wv, b, s, pad), xv), up);
-  assertClose(grads[0], finiteDifference((v) => f(v, w), x), BWD[0], BWD[1], 'dx');
-  assertClose(grads[1], finiteDifference((v) => f(x, v), w), BWD[0], BWD[1], 'dw');
+  assertClose(
+    grads[0],
+    finiteDifference((v) => f(v, w), x),
+    BWD[0],
+    BWD[1],
+    'dx',
+  );
+  assertClose(
+    grads[1],
+    finiteDifference((v) => f(x, v), w),
+    BWD[0],
+    BWD[1],
+    'dw',
+  );
 });
 
 t('gradients accumulate where one weight and bias serve two convs', async () => {
   const s: ConvShape = { batch: 2, cin: 2, cout: 3, length: 4, kernel: 2, stride: 2 };
   const { x, w, b, list } = operands(s, false, 19);
   const x2 = randomValues(x.length, 22);
-  const { grads, up } = await backward([...list, { name: 'x2', shape: list[0].shape, values: x2 }], (g, [tx, tw, tb, tx2]) =>
-    add(g, conv1d(g, tx, tw, tb, { stride: 2 }, 'conv_a'), conv1d(g, tx2, tw, tb, { stride: 2 }, 'conv_b')), 23);
-  const [dx, dwA, dbA] = conv1dBackward(x, w, up, s), [dx2, dwB, dbB] = conv1dBackward(x2, w, up, s);
-  assertGradients(grads, [dx, addRef(dwA, dwB), addRef(dbA, dbB), dx2], BWD, ['dx', 'dw', 'db', 'dx2'], 'the analytic reference (both convs add to dw, db)');
-  const f = (wv: ArrayLike<number>, bv: ArrayLike<number>) => dot(addRef(conv1dRef(x, wv, bv, s), conv1dRef(x2, wv, bv, s)), up);
-  assertClose(grads[1], finiteDifference((v) => f(v, b), w), BWD[0], BWD[1], 'dw');
-  assertClose(grads[2], finiteDifference((v) => f(w, v), b), BWD[0], BWD[1], 'db');
+  const { grads, up } = await backward(
+    [...list, { name: 'x2', shape: list[0].shape, values: x2 }],
+    (g, [tx, tw, tb, tx2]) =>
+      add(g, conv1d(g, tx, tw, tb, { stride: 2 }, 'conv_a'), conv1d(g, tx2, tw, tb, { stride: 2 }, 'conv_b')),
+    23,
+  );
+  const [dx, dwA, dbA] = conv1dBackward(x, w, up, s),
+    [dx2, dwB, dbB] = conv1dBackward(x2, w, up, s);
+  assertGradients(
+    grads,
+    [dx, addRef(dwA, dwB), addRef(dbA, dbB), dx2],
+    BWD,
+    ['dx', 'dw', 'db', 'dx2'],
+    'the analytic reference (both convs add to dw, db)',
+  );
+  const f = (wv: ArrayLike<number>, bv: ArrayLike<number>) =>
+    dot(addRef(conv1dRef(x, wv, bv, s), conv1dRef(x2, wv, bv, s)), up);
+  assertClose(
+    grads[1],
+    finiteDifference((v) => f(v, b), w),
+    BWD[0],
+    BWD[1],
+    'dw',
+  );
+  assertClose(
+    grads[2],
+    finiteDifference((v) => f(w, v), b),
+    BWD[0],
+    BWD[1],
+    'db',
+  );
 });
 
 t.run();

@@ -5,7 +5,16 @@ import * as assert from 'uvu/assert';
 import { Graph } from '../src/core/graph.js';
 import { conv2d, convTranspose2d } from '../src/core/ops/conv2d.js';
 import { add } from '../src/core/ops/elementwise.js';
-import { assertClose, assertGradients, numericGradients, randomValues, runGraph, backward, withKernels, type Operand } from './harness.js';
+import {
+  assertClose,
+  assertGradients,
+  numericGradients,
+  randomValues,
+  runGraph,
+  backward,
+  withKernels,
+  type Operand,
+} from './harness.js';
 import { addRef, conv2dBackward, conv2dRef, conv2dSize, convTranspose2dSize, type Conv2dShape } from './reference.js';
 
 // Tolerances as for conv1d (test/conv1d.test.ts): forward sums of at most a few hundred products
@@ -20,10 +29,13 @@ const GRADS = ['dx', 'dw', 'db'];
 
 const t = suite('conv2d');
 
-const label = (s: Conv2dShape) => `B=${s.batch} ${s.cin}->${s.cout} ${s.h}x${s.w} kernel ${s.kh}x${s.kw} stride ${s.stride} padding ${s.pad.join(',')}`;
+const label = (s: Conv2dShape) =>
+  `B=${s.batch} ${s.cin}->${s.cout} ${s.h}x${s.w} kernel ${s.kh}x${s.kw} stride ${s.stride} padding ${s.pad.join(',')}`;
 
 function operands(s: Conv2dShape, transposed: boolean, seed: number) {
-  const x = randomValues(s.batch * s.cin * s.h * s.w, seed), w = randomValues(s.cout * s.cin * s.kh * s.kw, seed + 1), b = randomValues(s.cout, seed + 2);
+  const x = randomValues(s.batch * s.cin * s.h * s.w, seed),
+    w = randomValues(s.cout * s.cin * s.kh * s.kw, seed + 1),
+    b = randomValues(s.cout, seed + 2);
   const list: Operand[] = [
     { name: 'x', shape: [s.batch, s.cin, s.h, s.w], values: x },
     { name: 'w', shape: transposed ? [s.cin, s.cout, s.kh, s.kw] : [s.cout, s.cin, s.kh, s.kw], values: w },
@@ -32,8 +44,17 @@ function operands(s: Conv2dShape, transposed: boolean, seed: number) {
   return { x, w, b, list };
 }
 
-const shape = (batch: number, cin: number, cout: number, h: number, w: number, kh: number, kw: number, stride: number, pad: [number, number]): Conv2dShape =>
-  ({ batch, cin, cout, h, w, kh, kw, stride, pad });
+const shape = (
+  batch: number,
+  cin: number,
+  cout: number,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  stride: number,
+  pad: [number, number],
+): Conv2dShape => ({ batch, cin, cout, h, w, kh, kw, stride, pad });
 
 const convCases: Conv2dShape[] = [
   shape(2, 3, 5, 7, 7, 3, 3, 1, [1, 1]), // a UNet's 3x3 'same' conv; 5 rows and 98 columns: partial tiles
@@ -51,36 +72,61 @@ const transposeCases: Conv2dShape[] = [
   shape(1, 3, 4, 5, 5, 3, 3, 1, [1, 1]), // stride 1, 'same'
 ];
 
-for (const [transposed, cases] of [[false, convCases], [true, transposeCases]] as const) {
+for (const [transposed, cases] of [
+  [false, convCases],
+  [true, transposeCases],
+] as const) {
   const op = transposed ? convTranspose2d : conv2d;
   const opName = transposed ? 'convTranspose2d' : 'conv2d';
   // Each case with the device's kernels and (plain) without subgroup broadcasts, the kernels
   // that read the weight from a transposed copy (test/harness.ts: withKernels).
-  for (const s of cases) for (const plain of [false, true]) {
-    t(`${opName} forward matches float64 at ${label(s)}${plain ? ' (plain kernels)' : ''}`, async () => {
-      const { x, w, b, list } = operands(s, transposed, 1);
-      const { values } = await withKernels(plain ? { broadcasts: false } : {}, () => runGraph((g) => {
-        const [tx, tw, tb] = list.map((o) => g.input(o.name, o.shape));
-        return { feeds: [[tx, x], [tw, w], [tb, b]], outputs: [op(g, tx, tw, tb, { stride: s.stride, padding: s.pad })] };
-      }));
-      assertClose(values[0], conv2dRef(x, w, b, s, transposed), FWD[0], FWD[1], 'y');
-    });
-  }
+  for (const s of cases)
+    for (const plain of [false, true]) {
+      t(`${opName} forward matches float64 at ${label(s)}${plain ? ' (plain kernels)' : ''}`, async () => {
+        const { x, w, b, list } = operands(s, transposed, 1);
+        const { values } = await withKernels(plain ? { broadcasts: false } : {}, () =>
+          runGraph((g) => {
+            const [tx, tw, tb] = list.map((o) => g.input(o.name, o.shape));
+            return {
+              feeds: [
+                [tx, x],
+                [tw, w],
+                [tb, b],
+              ],
+              outputs: [op(g, tx, tw, tb, { stride: s.stride, padding: s.pad })],
+            };
+          }),
+        );
+        assertClose(values[0], conv2dRef(x, w, b, s, transposed), FWD[0], FWD[1], 'y');
+      });
+    }
   for (const s of cases.slice(0, 2)) {
     const ref = (x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>) => conv2dRef(x, w, b, s, transposed);
     t(`${opName} analytic reference gradients match finite differences at ${label(s)}`, () => {
       const { x, w, b } = operands(s, transposed, 7);
       const up = randomValues(ref(x, w, b).length, 10);
-      assertGradients(conv2dBackward(x, w, up, s, transposed), numericGradients(ref, [x, w, b], up), REF, GRADS, 'finite differences');
+      assertGradients(
+        conv2dBackward(x, w, up, s, transposed),
+        numericGradients(ref, [x, w, b], up),
+        REF,
+        GRADS,
+        'finite differences',
+      );
     });
   }
-  for (const s of cases) for (const plain of [false, true]) {
-    t(`${opName} gradients of x, w and b match the float64 reference at ${label(s)}${plain ? ' (plain kernels)' : ''}`, async () => {
-      const { x, w, list } = operands(s, transposed, 7);
-      const { grads, up } = await withKernels(plain ? { broadcasts: false } : {}, () => backward(list, (g, [tx, tw, tb]) => op(g, tx, tw, tb, { stride: s.stride, padding: s.pad }), 10));
-      assertGradients(grads, conv2dBackward(x, w, up, s, transposed), BWD, GRADS, 'the analytic reference');
-    });
-  }
+  for (const s of cases)
+    for (const plain of [false, true]) {
+      t(
+        `${opName} gradients of x, w and b match the float64 reference at ${label(s)}${plain ? ' (plain kernels)' : ''}`,
+        async () => {
+          const { x, w, list } = operands(s, transposed, 7);
+          const { grads, up } = await withKernels(plain ? { broadcasts: false } : {}, () =>
+            backward(list, (g, [tx, tw, tb]) => op(g, tx, tw, tb, { stride: s.stride, padding: s.pad }), 10),
+          );
+          assertGradients(grads, conv2dBackward(x, w, up, s, transposed), BWD, GRADS, 'the analytic reference');
+        },
+      );
+    }
 }
 
 t('output sizes follow PyTorch: 28 -> 14 -> 7 by stride-2 convs, 7 -> 14 by a 4x4 transposed conv', () => {
@@ -89,7 +135,14 @@ t('output sizes follow PyTorch: 28 -> 14 -> 7 by stride-2 convs, 7 -> 14 by a 4x
   const down = conv2d(g, x, g.input('w1', [4, 1, 3, 3]), g.input('b1', [4]), { stride: 2, padding: 1 });
   const down2 = conv2d(g, down, g.input('w2', [4, 4, 3, 3]), g.input('b2', [4]), { stride: 2, padding: 1 });
   const up = convTranspose2d(g, down2, g.input('w3', [4, 3, 4, 4]), g.input('b3', [3]), { stride: 2, padding: 1 });
-  assert.equal([down.shape, down2.shape, up.shape], [[2, 4, 14, 14], [2, 4, 7, 7], [2, 3, 14, 14]]);
+  assert.equal(
+    [down.shape, down2.shape, up.shape],
+    [
+      [2, 4, 14, 14],
+      [2, 4, 7, 7],
+      [2, 3, 14, 14],
+    ],
+  );
   assert.equal(conv2dSize(shape(1, 1, 1, 28, 28, 3, 3, 2, [1, 1])), [14, 14]);
   assert.equal(convTranspose2dSize(shape(1, 1, 1, 7, 7, 4, 4, 2, [1, 1])), [14, 14]);
 });
@@ -97,22 +150,45 @@ t('output sizes follow PyTorch: 28 -> 14 -> 7 by stride-2 convs, 7 -> 14 by a 4x
 t('bad shapes are refused with the tensor named', () => {
   const g = new Graph('bad');
   const x = g.input('x', [2, 3, 5, 5]);
-  assert.throws(() => conv2d(g, g.input('flat', [2, 3, 25]), g.input('w', [4, 3, 3, 3]), g.input('b', [4])), /must be \[batch, channels, height, width\]/);
+  assert.throws(
+    () => conv2d(g, g.input('flat', [2, 3, 25]), g.input('w', [4, 3, 3, 3]), g.input('b', [4])),
+    /must be \[batch, channels, height, width\]/,
+  );
   assert.throws(() => conv2d(g, x, g.input('w2', [4, 2, 3, 3]), g.input('b2', [4])), /weight/);
-  assert.throws(() => conv2d(g, x, g.input('w3', [4, 3, 7, 7]), g.input('b3', [4])), /kernel 7x7 exceeds the padded input 5x5/);
+  assert.throws(
+    () => conv2d(g, x, g.input('w3', [4, 3, 7, 7]), g.input('b3', [4])),
+    /kernel 7x7 exceeds the padded input 5x5/,
+  );
   assert.throws(() => conv2d(g, x, g.input('w4', [4, 3, 3, 3]), g.input('b4', [4]), { stride: 0 }), /stride = 0/);
 });
 
 t('gradients add up where x feeds two convs and where x feeds two transposed convs', async () => {
-  for (const [transposed, s] of [[false, convCases[1]], [true, transposeCases[0]]] as const) {
+  for (const [transposed, s] of [
+    [false, convCases[1]],
+    [true, transposeCases[0]],
+  ] as const) {
     const op = transposed ? convTranspose2d : conv2d;
     const { x, w, b, list } = operands(s, transposed, 15);
     const w2 = randomValues(w.length, 40);
-    const { grads, up } = await backward([...list, { name: 'w2', shape: list[1].shape, values: w2 }], (g, [tx, tw, tb, tw2]) =>
-      add(g, op(g, tx, tw, tb, { stride: s.stride, padding: s.pad }, 'a'), op(g, tx, tw2, tb, { stride: s.stride, padding: s.pad }, 'b')), 18);
+    const { grads, up } = await backward(
+      [...list, { name: 'w2', shape: list[1].shape, values: w2 }],
+      (g, [tx, tw, tb, tw2]) =>
+        add(
+          g,
+          op(g, tx, tw, tb, { stride: s.stride, padding: s.pad }, 'a'),
+          op(g, tx, tw2, tb, { stride: s.stride, padding: s.pad }, 'b'),
+        ),
+      18,
+    );
     const [dxA, dwA, dbA] = conv2dBackward(x, w, up, s, transposed);
     const [dxB, dwB, dbB] = conv2dBackward(x, w2, up, s, transposed);
-    assertGradients(grads, [addRef(dxA, dxB), dwA, addRef(dbA, dbB), dwB], BWD, ['dx', 'dw', 'db', 'dw2'], `the analytic reference (${transposed ? 'transposed' : 'conv'})`);
+    assertGradients(
+      grads,
+      [addRef(dxA, dxB), dwA, addRef(dbA, dbB), dwB],
+      BWD,
+      ['dx', 'dw', 'db', 'dw2'],
+      `the analytic reference (${transposed ? 'transposed' : 'conv'})`,
+    );
     void b;
   }
 });

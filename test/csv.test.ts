@@ -38,7 +38,9 @@ t('round trip keeps every float32 value exactly, and non-finite ones', () => {
     const back = readCsv(path);
     assert.equal(back.header, ['step', 'loss', 'double']);
     assert.is(back.rows.length, rows.length);
-    back.rows.forEach((row, i) => row.forEach((v, j) => assert.ok(Object.is(v, rows[i][j]), `row ${i} column ${j}: ${v}`)));
+    back.rows.forEach((row, i) =>
+      row.forEach((v, j) => assert.ok(Object.is(v, rows[i][j]), `row ${i} column ${j}: ${v}`)),
+    );
     assert.equal(Float32Array.from(back.rows.map((r) => r[1])).slice(0, values.length), values);
   });
 });
@@ -51,7 +53,10 @@ t('formatCsv writes one line per row, ending in a newline, and accepts typed-arr
 t('formatCsv rejects ragged rows and text that would need quoting', () => {
   assert.match(thrown(() => formatCsv(['a', 'b'], [[1, 2], [3]])).message, /^formatCsv: row 1 has 1 cells, expected 2/);
   assert.match(thrown(() => formatCsv(['a,b'], [])).message, /header name "a,b" contains a comma/);
-  assert.match(thrown(() => formatCsv(['a'], [['x\ny']])).message, /row 0 cell "x\\ny" contains a comma, quote or line break/);
+  assert.match(
+    thrown(() => formatCsv(['a'], [['x\ny']])).message,
+    /row 0 cell "x\\ny" contains a comma, quote or line break/,
+  );
   assert.match(thrown(() => formatCsv(['', 'b'], [])).message, /a header name is empty/);
 });
 
@@ -76,7 +81,10 @@ t('readCsv rejects non-numeric cells, naming file, line, value and column', () =
     const path = join(dir, 'text.csv');
     for (const cell of ['abc', '', ' 1', '0x10', '1e', '--1', 'inf']) {
       writeFileSync(path, `a,b\n1,2\n3,${cell}\n`);
-      assert.is(thrown(() => readCsv(path)).message, `${path}:3: cell ${JSON.stringify(cell)} in column "b" is not a number`);
+      assert.is(
+        thrown(() => readCsv(path)).message,
+        `${path}:3: cell ${JSON.stringify(cell)} in column "b" is not a number`,
+      );
     }
   });
 });
@@ -100,9 +108,12 @@ t('writeCsvAtomic replaces an existing file whole', () => {
 });
 
 t('10,000 mutated files either parse into rectangular numeric rows or throw a plain Error', () => {
-  const good = formatCsv(['t', 'left', 'right'], Array.from({ length: 20 }, (_, i) => [i, Math.sin(i) / 3, -i / 7]));
+  const good = formatCsv(
+    ['t', 'left', 'right'],
+    Array.from({ length: 20 }, (_, i) => [i, Math.sin(i) / 3, -i / 7]),
+  );
   let seed = 2024;
-  const next = (n: number) => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % n);
+  const next = (n: number) => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % n;
   const alphabet = '0123456789,.-+eE\n\r x"';
   let parsed = 0;
   let rejected = 0;
@@ -112,9 +123,14 @@ t('10,000 mutated files either parse into rectangular numeric rows or throw a pl
     for (let e = 0; e < edits; e++) {
       const at = next(chars.length + 1);
       switch (next(3)) {
-        case 0: chars.splice(at, 1); break;
-        case 1: chars.splice(at, 0, alphabet[next(alphabet.length)]); break;
-        default: chars.length = Math.min(chars.length, at);
+        case 0:
+          chars.splice(at, 1);
+          break;
+        case 1:
+          chars.splice(at, 0, alphabet[next(alphabet.length)]);
+          break;
+        default:
+          chars.length = Math.min(chars.length, at);
       }
     }
     try {

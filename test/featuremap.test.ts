@@ -19,9 +19,11 @@ const t = suite('feature maps');
 
 function upsampleRef(x: ArrayLike<number>, planes: number, h: number, w: number): Float64Array {
   const y = new Float64Array(planes * 4 * h * w);
-  for (let p = 0; p < planes; p++) for (let Y = 0; Y < 2 * h; Y++) for (let X = 0; X < 2 * w; X++) {
-    y[(p * 2 * h + Y) * 2 * w + X] = x[(p * h + (Y >> 1)) * w + (X >> 1)];
-  }
+  for (let p = 0; p < planes; p++)
+    for (let Y = 0; Y < 2 * h; Y++)
+      for (let X = 0; X < 2 * w; X++) {
+        y[(p * 2 * h + Y) * 2 * w + X] = x[(p * h + (Y >> 1)) * w + (X >> 1)];
+      }
   return y;
 }
 
@@ -36,14 +38,20 @@ t('upsample2x copies each pixel to a 2x2 block, and its gradient sums the block'
   });
   assertClose(values[0], upsampleRef(x, B * C, H, W), COPY[0], COPY[1], 'y');
   // x feeds the upsampling twice: its gradient accumulates
-  const { grads, up } = await backward([{ name: 'x', shape: [B, C, H, W], values: x }], (g, [tx]) => add(g, upsample2x(g, tx, 'u1'), upsample2x(g, tx, 'u2')), 2);
+  const { grads, up } = await backward(
+    [{ name: 'x', shape: [B, C, H, W], values: x }],
+    (g, [tx]) => add(g, upsample2x(g, tx, 'u1'), upsample2x(g, tx, 'u2')),
+    2,
+  );
   const twice = (v: Float64Array) => upsampleRef(v, B * C, H, W).map((u) => 2 * u);
   assertGradients(grads, numericGradients(twice, [x], up), BWD, ['dx'], 'finite differences');
 });
 
 t('GroupNorm of a [B, C, H, W] map is GroupNorm of [B, C, H W], forward and backward', async () => {
   const [B, C, H, W, G] = [2, 8, 3, 4, 4];
-  const x = randomValues(B * C * H * W, 3), gamma = randomValues(C, 4), beta = randomValues(C, 5);
+  const x = randomValues(B * C * H * W, 3),
+    gamma = randomValues(C, 4),
+    beta = randomValues(C, 5);
   const list = [
     { name: 'x', shape: [B, C, H, W], values: x },
     { name: 'gamma', shape: [C], values: gamma },
@@ -53,22 +61,50 @@ t('GroupNorm of a [B, C, H, W] map is GroupNorm of [B, C, H W], forward and back
     const [tx, tg, tb] = list.map((o) => g.input(o.name, o.shape));
     const y = groupNorm(g, tx, tg, tb, G);
     assert.equal(y.shape, [B, C, H, W]);
-    return { feeds: [[tx, x], [tg, gamma], [tb, beta]], outputs: [y] };
+    return {
+      feeds: [
+        [tx, x],
+        [tg, gamma],
+        [tb, beta],
+      ],
+      outputs: [y],
+    };
   });
   assertClose(values[0], groupNormRef(x, gamma, beta, B, C, H * W, G), FWD[0], FWD[1], 'y');
   const { grads, up } = await backward(list, (g, [tx, tg, tb]) => groupNorm(g, tx, tg, tb, G), 6);
-  assertGradients(grads, groupNormBackward(x, gamma, up, B, C, H * W, G), BWD, ['dx', 'dgamma', 'dbeta'], 'the analytic reference');
+  assertGradients(
+    grads,
+    groupNormBackward(x, gamma, up, B, C, H * W, G),
+    BWD,
+    ['dx', 'dgamma', 'dbeta'],
+    'the analytic reference',
+  );
 });
 
 t('a per-sample channel bias and channel concatenation work on [B, C, H, W] maps', async () => {
   const [B, Ca, Cb, H, W] = [2, 3, 2, 4, 3];
-  const a = randomValues(B * Ca * H * W, 7), b = randomValues(B * Cb * H * W, 8), bias = randomValues(B * Ca, 9);
+  const a = randomValues(B * Ca * H * W, 7),
+    b = randomValues(B * Cb * H * W, 8),
+    bias = randomValues(B * Ca, 9);
   const { values } = await runGraph((g) => {
     const [ta, tb, tbias] = [g.input('a', [B, Ca, H, W]), g.input('b', [B, Cb, H, W]), g.input('bias', [B, Ca])];
     const biased = addChannelBias(g, ta, tbias);
     const joined = concatChannels(g, ta, tb);
-    assert.equal([biased.shape, joined.shape], [[B, Ca, H, W], [B, Ca + Cb, H, W]]);
-    return { feeds: [[ta, a], [tb, b], [tbias, bias]], outputs: [biased, joined] };
+    assert.equal(
+      [biased.shape, joined.shape],
+      [
+        [B, Ca, H, W],
+        [B, Ca + Cb, H, W],
+      ],
+    );
+    return {
+      feeds: [
+        [ta, a],
+        [tb, b],
+        [tbias, bias],
+      ],
+      outputs: [biased, joined],
+    };
   });
   assertClose(values[0], addChannelBiasRef(a, bias, B, Ca, H * W), COPY[0], COPY[1], 'biased');
   assertClose(values[1], concatChannelsRef(a, b, B, Ca, Cb, H * W), COPY[0], COPY[1], 'joined');

@@ -140,7 +140,9 @@ t('kde2d matches the full Gaussian sum within the cut-off error', () => {
 
 t('renderFigure returns a PNG of columns x rows panels, panelSize * pixelRatio pixels each', async () => {
   const four = await renderFigure([onePanel('a'), onePanel('b'), onePanel('c'), onePanel('d')], {
-    title: '2x2', columns: 2, range: RANGE,
+    title: '2x2',
+    columns: 2,
+    range: RANGE,
   });
   assert.equal(Array.from(four.subarray(0, 8)), PNG_SIGNATURE);
   const two = await renderFigure([onePanel('a'), onePanel('b')], { title: '2x1', columns: 2, range: RANGE });
@@ -150,7 +152,13 @@ t('renderFigure returns a PNG of columns x rows panels, panelSize * pixelRatio p
   assert.is(m4.width, 2 * 360 * 2);
   assert.is(m2.width, 2 * 360 * 2);
   assert.is(m4.height! - m2.height!, 360 * 2, 'a second row adds one panel height');
-  const small = await renderFigure([onePanel()], { title: 'small', columns: 1, range: RANGE, panelSize: 200, pixelRatio: 1 });
+  const small = await renderFigure([onePanel()], {
+    title: 'small',
+    columns: 1,
+    range: RANGE,
+    panelSize: 200,
+    pixelRatio: 1,
+  });
   assert.is((await sharp(small).metadata()).width, 200);
 });
 
@@ -167,16 +175,23 @@ t('the heat map puts row iy = 0 at the bottom of the panel', async () => {
   const n = 20;
   const values = new Float64Array(n * n);
   for (let i = n * (n / 2); i < n * n; i++) values[i] = 1;
-  const png = await renderFigure([{ title: 'upper half dense', density: { nx: n, ny: n, x: RANGE, y: RANGE, values } }], {
-    title: 'orientation', columns: 1, range: RANGE, pixelRatio: 1,
-  });
+  const png = await renderFigure(
+    [{ title: 'upper half dense', density: { nx: n, ny: n, x: RANGE, y: RANGE, values } }],
+    {
+      title: 'orientation',
+      columns: 1,
+      range: RANGE,
+      pixelRatio: 1,
+    },
+  );
   const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
   // The mean red value of a 40 x 10 patch at the horizontal middle, `fraction` of the way down.
   const band = (fraction: number) => {
     const top = Math.round(info.height * fraction);
     const left = Math.round(info.width * 0.5);
     let sum = 0;
-    for (let y = top; y < top + 10; y++) for (let x = left; x < left + 40; x++) sum += data[(y * info.width + x) * info.channels];
+    for (let y = top; y < top + 10; y++)
+      for (let x = left; x < left + 40; x++) sum += data[(y * info.width + x) * info.channels];
     return sum / 400;
   };
   const upper = band(0.3);
@@ -187,7 +202,11 @@ t('the heat map puts row iy = 0 at the bottom of the panel', async () => {
 t('a figure of 4 panels x 5000 points keeps a workable SVG', async () => {
   const panels: Panel[] = [0, 1, 2, 3].map((k) => {
     const [xs, ys] = cloud(5000, 0, 0, 0.4, k + 11);
-    return { title: `panel ${k}`, points: { x: xs, y: ys }, contours: gridFromFunction((x, y) => Math.exp(-(x * x + y * y)), RANGE, 50) };
+    return {
+      title: `panel ${k}`,
+      points: { x: xs, y: ys },
+      contours: gridFromFunction((x, y) => Math.exp(-(x * x + y * y)), RANGE, 50),
+    };
   });
   const svg = await figureSvg(panels, { title: 'many points', columns: 2, range: RANGE });
   assert.ok(svg.length < 4_000_000, `SVG of ${svg.length} characters`);
@@ -266,17 +285,24 @@ t('bad inputs throw errors that name the value and what was expected', async () 
   await rejectsNaming(renderFigure([], opts), 'panels', 'non-empty');
   await rejectsNaming(
     renderFigure([{ title: 'x', density: { nx: 3, ny: 3, x: RANGE, y: RANGE, values: new Float64Array(8) } }], opts),
-    'panels[0].density.values', 'length 8', '9',
+    'panels[0].density.values',
+    'length 8',
+    '9',
   );
   await rejectsNaming(
     renderFigure([{ title: 'x', density: { nx: 0, ny: 3, x: RANGE, y: RANGE, values: [] } }], opts),
     'panels[0].density.nx 0',
   );
   await rejectsNaming(
-    renderFigure([{ title: 'x', points: { x: [0, 1, 2], y: [0] } }], opts), 'panels[0].points', 'x has 3', 'y has 1',
+    renderFigure([{ title: 'x', points: { x: [0, 1, 2], y: [0] } }], opts),
+    'panels[0].points',
+    'x has 3',
+    'y has 1',
   );
   await rejectsNaming(
-    renderFigure([{ title: 'x', paths: [{ x: [], y: [], color: 'red', label: 'empty' }] }], opts), 'panels[0].paths[0]', 'empty',
+    renderFigure([{ title: 'x', paths: [{ x: [], y: [], color: 'red', label: 'empty' }] }], opts),
+    'panels[0].paths[0]',
+    'empty',
   );
   await rejectsNaming(renderImageGrid(new Float32Array(10), 2, 2, 2, 1), 'length 10', '2 * 2 * 2 = 8');
   await rejectsNaming(renderImageGrid(new Float32Array(8), 2, 2, 2, 0), 'columns 0');

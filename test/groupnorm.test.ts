@@ -1,7 +1,17 @@
 import { suite } from 'uvu';
 import { add } from '../src/core/ops/elementwise.js';
 import { groupNorm } from '../src/core/ops/groupnorm.js';
-import { assertClose, assertGradients, dot, finiteDifference, numericGradients, randomValues, runGraph, backward, type Operand } from './harness.js';
+import {
+  assertClose,
+  assertGradients,
+  dot,
+  finiteDifference,
+  numericGradients,
+  randomValues,
+  runGraph,
+  backward,
+  type Operand,
+} from './harness.js';
 import { addRef, groupNormBackward, groupNormRef } from './reference.js';
 
 // Tolerances. Forward: two-pass f32 mean and variance over at most a few hundred values, outputs
@@ -16,12 +26,18 @@ const REF = [1e-8, 1e-7] as const;
 
 const t = suite('groupnorm');
 
-
-interface NormCase { batch: number; channels: number; length: number; groups: number; eps?: number }
+interface NormCase {
+  batch: number;
+  channels: number;
+  length: number;
+  groups: number;
+  eps?: number;
+}
 const label = (c: NormCase) => `GroupNorm(${c.groups}, ${c.channels}) B=${c.batch} L=${c.length} eps=${c.eps ?? 1e-5}`;
 const operands = (c: NormCase, seed: number) => {
   const x = randomValues(c.batch * c.channels * c.length, seed);
-  const gamma = randomValues(c.channels, seed + 1), beta = randomValues(c.channels, seed + 2);
+  const gamma = randomValues(c.channels, seed + 1),
+    beta = randomValues(c.channels, seed + 2);
   const list: Operand[] = [
     { name: 'x', shape: [c.batch, c.channels, c.length], values: x },
     { name: 'gamma', shape: [c.channels], values: gamma },
@@ -45,7 +61,14 @@ for (const c of forwardCases) {
     const { x, gamma, beta, list, ref } = operands(c, 1);
     const { values } = await runGraph((g) => {
       const [tx, tg, tb] = list.map((o) => g.input(o.name, o.shape));
-      return { feeds: [[tx, x], [tg, gamma], [tb, beta]], outputs: [groupNorm(g, tx, tg, tb, c.groups, c.eps)] };
+      return {
+        feeds: [
+          [tx, x],
+          [tg, gamma],
+          [tb, beta],
+        ],
+        outputs: [groupNorm(g, tx, tg, tb, c.groups, c.eps)],
+      };
     });
     assertClose(values[0], ref(x, gamma, beta), FWD[0], FWD[1], 'y');
   });
@@ -64,7 +87,13 @@ for (const c of gradCases) {
   t(`analytic reference gradients match finite differences for ${label(c)}`, () => {
     const { x, gamma, beta, ref } = operands(c, 4);
     const up = randomValues(x.length, 7); // the GPU test's upstream gradient
-    assertGradients(analytic(x, gamma, up), numericGradients(ref, [x, gamma, beta], up), REF, GRADS, 'finite differences');
+    assertGradients(
+      analytic(x, gamma, up),
+      numericGradients(ref, [x, gamma, beta], up),
+      REF,
+      GRADS,
+      'finite differences',
+    );
   });
 
   t(`gradients of x, gamma and beta match the analytic reference and finite differences for ${label(c)}`, async () => {
@@ -80,22 +109,56 @@ t('gradients accumulate where x feeds the norm and a residual add', async () => 
   const { x, gamma, beta, list, ref } = operands(c, 8);
   const { grads, up } = await backward(list, (g, [tx, tg, tb]) => add(g, groupNorm(g, tx, tg, tb, c.groups), tx), 11);
   const [dx, dgamma, dbeta] = groupNormBackward(x, gamma, up, c.batch, c.channels, c.length, c.groups);
-  assertGradients(grads, [addRef(dx, up), dgamma, dbeta], BWD, GRADS, 'the analytic reference (the residual adds up to dx)');
-  assertClose(grads[0], finiteDifference((v) => dot(addRef(ref(v, gamma, beta), v), up), x), BWD[0], BWD[1], 'dx');
+  assertGradients(
+    grads,
+    [addRef(dx, up), dgamma, dbeta],
+    BWD,
+    GRADS,
+    'the analytic reference (the residual adds up to dx)',
+  );
+  assertClose(
+    grads[0],
+    finiteDifference((v) => dot(addRef(ref(v, gamma, beta), v), up), x),
+    BWD[0],
+    BWD[1],
+    'dx',
+  );
 });
 
 t('gradients accumulate where gamma and beta serve two norms', async () => {
   const c: NormCase = { batch: 2, channels: 4, length: 3, groups: 2 };
   const { x, gamma, beta, list, ref } = operands(c, 12);
   const x2 = randomValues(x.length, 15);
-  const { grads, up } = await backward([...list, { name: 'x2', shape: list[0].shape, values: x2, grad: false }], (g, [tx, tg, tb, tx2]) =>
-    add(g, groupNorm(g, tx, tg, tb, c.groups, 1e-5, 'norm_a'), groupNorm(g, tx2, tg, tb, c.groups, 1e-5, 'norm_b')), 16);
+  const { grads, up } = await backward(
+    [...list, { name: 'x2', shape: list[0].shape, values: x2, grad: false }],
+    (g, [tx, tg, tb, tx2]) =>
+      add(g, groupNorm(g, tx, tg, tb, c.groups, 1e-5, 'norm_a'), groupNorm(g, tx2, tg, tb, c.groups, 1e-5, 'norm_b')),
+    16,
+  );
   const [dx, dgammaA, dbetaA] = groupNormBackward(x, gamma, up, c.batch, c.channels, c.length, c.groups);
   const [, dgammaB, dbetaB] = groupNormBackward(x2, gamma, up, c.batch, c.channels, c.length, c.groups);
-  assertGradients(grads, [dx, addRef(dgammaA, dgammaB), addRef(dbetaA, dbetaB)], BWD, GRADS, 'the analytic reference (both norms add to dgamma, dbeta)');
+  assertGradients(
+    grads,
+    [dx, addRef(dgammaA, dgammaB), addRef(dbetaA, dbetaB)],
+    BWD,
+    GRADS,
+    'the analytic reference (both norms add to dgamma, dbeta)',
+  );
   const f = (gv: ArrayLike<number>, bv: ArrayLike<number>) => dot(addRef(ref(x, gv, bv), ref(x2, gv, bv)), up);
-  assertClose(grads[1], finiteDifference((v) => f(v, beta), gamma), BWD[0], BWD[1], 'dgamma');
-  assertClose(grads[2], finiteDifference((v) => f(gamma, v), beta), BWD[0], BWD[1], 'dbeta');
+  assertClose(
+    grads[1],
+    finiteDifference((v) => f(v, beta), gamma),
+    BWD[0],
+    BWD[1],
+    'dgamma',
+  );
+  assertClose(
+    grads[2],
+    finiteDifference((v) => f(gamma, v), beta),
+    BWD[0],
+    BWD[1],
+    'dbeta',
+  );
 });
 
 t.run();

@@ -22,7 +22,13 @@ export function randomInts(n: number, below: number, seed: number, stream = 0): 
 }
 
 /** Asserts |got - want| <= atol + rtol |want| everywhere; the message names the worst element. */
-export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number, what: string): void {
+export function assertClose(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+  what: string,
+): void {
   assert.is(got.length, want.length, `${what}: length`);
   let worst = -1;
   let worstExcess = 0;
@@ -35,7 +41,9 @@ export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, ato
     }
   }
   if (worst >= 0) {
-    assert.unreachable(`${what}: element ${worst} is ${got[worst]}, expected ${want[worst]} (atol ${atol}, rtol ${rtol})`);
+    assert.unreachable(
+      `${what}: element ${worst} is ${got[worst]}, expected ${want[worst]} (atol ${atol}, rtol ${rtol})`,
+    );
   }
 }
 
@@ -70,7 +78,11 @@ export async function runGraph(
   const gpu = await testGpu();
   const g = new Graph('test');
   const { feeds, outputs, gradientsOf } = build(g);
-  const program = await Program.compile(gpu.device, g, { gradientsOf, ...options, keep: [...outputs, ...(options.keep ?? [])] });
+  const program = await Program.compile(gpu.device, g, {
+    gradientsOf,
+    ...options,
+    keep: [...outputs, ...(options.keep ?? [])],
+  });
   for (const [t, data] of feeds) program.write(t, data);
   for (const t of outputs) if (t.role !== 'input' && t.role !== 'param') program.fill(t, NaN);
   const extraTensors = extraReads(program);
@@ -107,7 +119,11 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * Central differences of sum(up * f(...inputs)) with respect to each input in turn (the others
  * held): the float64 gradients that both the analytic references and the GPU are held to.
  */
-export function numericGradients(f: (...inputs: Float64Array[]) => ArrayLike<number>, inputs: ArrayLike<number>[], up: ArrayLike<number>): Float64Array[] {
+export function numericGradients(
+  f: (...inputs: Float64Array[]) => ArrayLike<number>,
+  inputs: ArrayLike<number>[],
+  up: ArrayLike<number>,
+): Float64Array[] {
   const at = inputs.map((v) => Float64Array.from(v));
   return at.map((x, i) => finiteDifference((v) => dot(f(...at.map((u, j) => (j === i ? v : u))), up), x));
 }
@@ -119,24 +135,44 @@ export function once<T>(f: () => T): () => T {
 }
 
 /** assertClose(got[i], want[i]) for each gradient, named names[i]; `against` says what want is. */
-export function assertGradients(got: ArrayLike<number>[], want: ArrayLike<number>[], [atol, rtol]: readonly [number, number], names: string[], against: string): void {
+export function assertGradients(
+  got: ArrayLike<number>[],
+  want: ArrayLike<number>[],
+  [atol, rtol]: readonly [number, number],
+  names: string[],
+  against: string,
+): void {
   assert.is(got.length, names.length, `${against}: number of gradients`);
   assert.is(want.length, names.length, `${against}: number of expected gradients`);
   names.forEach((name, i) => assertClose(got[i], want[i], atol, rtol, `${name} against ${against}`));
 }
 
-export interface Operand { name: string; shape: number[]; values: ArrayLike<number>; dtype?: DType; grad?: boolean }
+export interface Operand {
+  name: string;
+  shape: number[];
+  values: ArrayLike<number>;
+  dtype?: DType;
+  grad?: boolean;
+}
 
 /** GPU gradients of sum(up * op(inputs)) for every input with grad (default true), in order. */
 export async function backward(inputs: Operand[], op: (g: Graph, ts: Tensor[]) => Tensor, seed: number) {
   let up: Float64Array = new Float64Array(0);
-  const { extra } = await runGraph((g) => {
-    const ts = inputs.map((o) => g.input(o.name, o.shape, o.dtype ?? 'f32', { requiresGrad: o.grad ?? true }));
-    const y = op(g, ts);
-    up = randomValues(y.size, seed);
-    const tu = g.input('up', y.shape);
-    const loss = weightedSum(g, y, tu);
-    return { feeds: [...inputs.map((o, i): [Tensor, ArrayLike<number>] => [ts[i], o.values]), [tu, up]], outputs: [loss], gradientsOf: loss };
-  }, {}, (p) => p.graph.tensors.filter((x) => x.wantsGrad).map((x) => p.gradOf(x)));
+  const { extra } = await runGraph(
+    (g) => {
+      const ts = inputs.map((o) => g.input(o.name, o.shape, o.dtype ?? 'f32', { requiresGrad: o.grad ?? true }));
+      const y = op(g, ts);
+      up = randomValues(y.size, seed);
+      const tu = g.input('up', y.shape);
+      const loss = weightedSum(g, y, tu);
+      return {
+        feeds: [...inputs.map((o, i): [Tensor, ArrayLike<number>] => [ts[i], o.values]), [tu, up]],
+        outputs: [loss],
+        gradientsOf: loss,
+      };
+    },
+    {},
+    (p) => p.graph.tensors.filter((x) => x.wantsGrad).map((x) => p.gradOf(x)),
+  );
   return { grads: extra, up };
 }

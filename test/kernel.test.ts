@@ -35,7 +35,8 @@ async function compileWith(dispatch: (e: Emitter, x: Tensor, y: Tensor, u: Tenso
   g.add({ type: 'scale', inputs: [x, u], outputs: [y], forward: (e) => dispatch(e, x, y, u) });
   return Program.compile(device, g, { keep: [y] });
 }
-const run = (e: Emitter, bindings: unknown, params: unknown) => e.dispatch(KERNEL, bindings as never, params as never, 5);
+const run = (e: Emitter, bindings: unknown, params: unknown) =>
+  e.dispatch(KERNEL, bindings as never, params as never, 5);
 
 async function rejects(f: () => Promise<unknown>, pattern: RegExp): Promise<void> {
   try {
@@ -57,7 +58,10 @@ t('the header declares every binding in order, the parameter struct after them, 
   assert.match(code, /@group\(0\) @binding\(3\) var<uniform> p: Params;/);
   assert.match(code, /const OFFSET: u32 = 3u;/);
   assert.match(code, /const WG: u32 = 64u;/);
-  assert.equal(KERNEL.bindings.map((b) => b.name), ['x', 'out']);
+  assert.equal(
+    KERNEL.bindings.map((b) => b.name),
+    ['x', 'out'],
+  );
 });
 
 t('a dispatch runs with bindings and parameters by name', async () => {
@@ -72,7 +76,10 @@ t('a dispatch runs with bindings and parameters by name', async () => {
   p.fill(y!, NaN);
   p.run(1);
   const got = await p.readF32(y!);
-  assert.equal(Array.from(got), Array.from(values).map((v) => Math.fround(Math.fround(2 * Math.fround(v)) + 3)));
+  assert.equal(
+    Array.from(got),
+    Array.from(values).map((v) => Math.fround(Math.fround(2 * Math.fround(v)) + 3)),
+  );
   p.destroy();
   p.store.destroy();
 });
@@ -80,41 +87,87 @@ t('a dispatch runs with bindings and parameters by name', async () => {
 t('a missing, extra or mistyped binding is an Error naming it', async () => {
   const ok = { n: 5, factor: 1 };
   await rejects(() => compileWith((e, x) => run(e, { x }, ok)), /kernel test_scale\.scale: binding out is missing/);
-  await rejects(() => compileWith((e, x, y, u) => run(e, { x, out: y, ids: u }, ok)), /kernel test_scale\.scale: unknown binding ids \(it binds x, out\)/);
-  await rejects(() => compileWith((e, _x, y, u) => run(e, { x: u, out: y }, ok)), /kernel test_scale\.scale: binding x \(array<f32>\) got u\[5\], which is u32/);
+  await rejects(
+    () => compileWith((e, x, y, u) => run(e, { x, out: y, ids: u }, ok)),
+    /kernel test_scale\.scale: unknown binding ids \(it binds x, out\)/,
+  );
+  await rejects(
+    () => compileWith((e, _x, y, u) => run(e, { x: u, out: y }, ok)),
+    /kernel test_scale\.scale: binding x \(array<f32>\) got u\[5\], which is u32/,
+  );
   await rejects(() => compileWith((e) => run(e, { x: [1, 2], out: [3] }, ok)), /binding x is 1,2, expected a tensor/);
 });
 
 t('a missing, extra or mistyped parameter is an Error naming it', async () => {
-  await rejects(() => compileWith((e, x, y) => run(e, { x, out: y }, { n: 5 })), /kernel test_scale\.scale: parameter factor \(f32\) is missing/);
-  await rejects(() => compileWith((e, x, y) => run(e, { x, out: y }, { n: 5, factor: 1, eps: 2 })), /kernel test_scale\.scale: unknown parameter eps \(it takes n, factor\)/);
-  await rejects(() => compileWith((e, x, y) => run(e, { x, out: y }, { n: 4.5, factor: 1 })), /parameter n = 4\.5 is not a u32/);
-  await rejects(() => compileWith((e, x, y) => run(e, { x, out: y }, { n: -1, factor: 1 })), /parameter n = -1 is not a u32/);
-  await rejects(() => compileWith((e, x, y) => run(e, { x, out: y }, { n: 5, factor: NaN })), /parameter factor = NaN is not a finite f32/);
-  await rejects(() => compileWith((e, x, y) => run(e, { x, out: y }, { n: [5, 6], factor: 1 })), /parameter n is \[5,6\], expected a u32/);
+  await rejects(
+    () => compileWith((e, x, y) => run(e, { x, out: y }, { n: 5 })),
+    /kernel test_scale\.scale: parameter factor \(f32\) is missing/,
+  );
+  await rejects(
+    () => compileWith((e, x, y) => run(e, { x, out: y }, { n: 5, factor: 1, eps: 2 })),
+    /kernel test_scale\.scale: unknown parameter eps \(it takes n, factor\)/,
+  );
+  await rejects(
+    () => compileWith((e, x, y) => run(e, { x, out: y }, { n: 4.5, factor: 1 })),
+    /parameter n = 4\.5 is not a u32/,
+  );
+  await rejects(
+    () => compileWith((e, x, y) => run(e, { x, out: y }, { n: -1, factor: 1 })),
+    /parameter n = -1 is not a u32/,
+  );
+  await rejects(
+    () => compileWith((e, x, y) => run(e, { x, out: y }, { n: 5, factor: NaN })),
+    /parameter factor = NaN is not a finite f32/,
+  );
+  await rejects(
+    () => compileWith((e, x, y) => run(e, { x, out: y }, { n: [5, 6], factor: 1 })),
+    /parameter n is \[5,6\], expected a u32/,
+  );
 });
 
 t('parameters lay out as WGSL does: vec4s and arrays of them on 16-byte boundaries', () => {
-  const k = shaderModule({ name: 'layout', source: '', bindings: {}, params: { a: 'u32', b: 'vec4u', c: 'f32', d: 'array<vec4f, 2>', e: 'vec2f' } }).kernel('none');
-  assert.equal(k.params.map((f) => f.offset), [0, 16, 32, 48, 80]);
+  const k = shaderModule({
+    name: 'layout',
+    source: '',
+    bindings: {},
+    params: { a: 'u32', b: 'vec4u', c: 'f32', d: 'array<vec4f, 2>', e: 'vec2f' },
+  }).kernel('none');
+  assert.equal(
+    k.params.map((f) => f.offset),
+    [0, 16, 32, 48, 80],
+  );
   assert.is(k.paramBytes, 96);
   const view = new DataView(new ArrayBuffer(k.paramBytes));
   packParams(k, { a: 1, b: [2, 3, 4, 5], c: 0.5, d: [1, 2, 3, 4, 5, 6, 7, 8], e: [9, 10] }, view);
-  assert.equal([view.getUint32(0, true), view.getUint32(28, true), view.getFloat32(32, true), view.getFloat32(76, true), view.getFloat32(84, true)], [1, 5, 0.5, 8, 10]);
+  assert.equal(
+    [
+      view.getUint32(0, true),
+      view.getUint32(28, true),
+      view.getFloat32(32, true),
+      view.getFloat32(76, true),
+      view.getFloat32(84, true),
+    ],
+    [1, 5, 0.5, 8, 10],
+  );
 });
 
 t('two kernels of one name and different code get their own pipelines', async () => {
   const { device } = await testGpu();
-  const make = (factor: string) => shaderModule({
-    name: 'same_name',
-    source: `@compute @workgroup_size(WG) fn run(@builtin(global_invocation_id) gid: vec3u) { if (gid.x < 4u) { out[gid.x] = ${factor}; } }`,
-    bindings: { out: 'read_write' },
-  }).kernel('run');
+  const make = (factor: string) =>
+    shaderModule({
+      name: 'same_name',
+      source: `@compute @workgroup_size(WG) fn run(@builtin(global_invocation_id) gid: vec3u) { if (gid.x < 4u) { out[gid.x] = ${factor}; } }`,
+      bindings: { out: 'read_write' },
+    }).kernel('run');
   const [one, two] = [make('1.0'), make('2.0')];
   assert.is(one.name, two.name);
   assert.is.not(one.key, two.key);
   assert.is.not(await pipelineFor(device, one), await pipelineFor(device, two));
-  assert.is(await pipelineFor(device, one), await pipelineFor(device, make('1.0')), 'the same code shares one pipeline');
+  assert.is(
+    await pipelineFor(device, one),
+    await pipelineFor(device, make('1.0')),
+    'the same code shares one pipeline',
+  );
 });
 
 t('a compile error names the kernel and shows the failing line of its source', async () => {
@@ -124,13 +177,25 @@ t('a compile error names the kernel and shows the failing line of its source', a
     source: '@compute @workgroup_size(WG)\nfn run() {\n  let v = undefined_name + 1.0;\n}',
     bindings: {},
   }).kernel('run');
-  await rejects(() => pipelineFor(device, broken), /kernel broken\.run failed to compile: source line 3: [^\n]*\n\s+let v = undefined_name \+ 1\.0;/);
+  await rejects(
+    () => pipelineFor(device, broken),
+    /kernel broken\.run failed to compile: source line 3: [^\n]*\n\s+let v = undefined_name \+ 1\.0;/,
+  );
 });
 
 t('a kernel may not use a binding its module does not declare', () => {
-  assert.throws(() => SCALE.kernel('scale', { uses: ['x', 'nope' as 'x'] }), /kernel test_scale\.scale: uses "nope", which module test_scale does not declare/);
-  assert.throws(() => shaderModule({ name: 'bad', source: '', bindings: { x: 'write' } }), /binding x: "write" is not 'read', 'read_write' or 'uniform' with a type/);
-  assert.throws(() => shaderModule({ name: 'bad', source: '', bindings: {}, constants: { K: 1.5 } }).kernel('k'), /shader constant K = 1\.5 is not a u32/);
+  assert.throws(
+    () => SCALE.kernel('scale', { uses: ['x', 'nope' as 'x'] }),
+    /kernel test_scale\.scale: uses "nope", which module test_scale does not declare/,
+  );
+  assert.throws(
+    () => shaderModule({ name: 'bad', source: '', bindings: { x: 'write' } }),
+    /binding x: "write" is not 'read', 'read_write' or 'uniform' with a type/,
+  );
+  assert.throws(
+    () => shaderModule({ name: 'bad', source: '', bindings: {}, constants: { K: 1.5 } }).kernel('k'),
+    /shader constant K = 1\.5 is not a u32/,
+  );
 });
 
 t.run();

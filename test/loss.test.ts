@@ -33,7 +33,8 @@ const cases: { kind: LossKind; n: number; delta?: number }[] = [
 
 /** pred and target in ±[0.1, 1]; nudged so |pred - target| is never within 1e-3 of l1's kink at 0. */
 function operands(n: number, seed: number): { pred: Float64Array; target: Float64Array } {
-  const pred = randomValues(n, seed), target = randomValues(n, seed + 1);
+  const pred = randomValues(n, seed),
+    target = randomValues(n, seed + 1);
   for (let i = 0; i < n; i++) if (Math.abs(pred[i] - target[i]) < 1e-3) target[i] += 0.01;
   return { pred, target };
 }
@@ -47,22 +48,50 @@ for (const { kind, n, delta } of cases) {
   const numeric = once(() => finiteDifference(ref, pred));
 
   t(`${what}: the analytic reference gradient matches finite differences`, () => {
-    assertClose(regressionLossBackward(pred, target, kind, delta, UP), numeric().map((v) => UP * v), REF[0], REF[1], 'grad');
+    assertClose(
+      regressionLossBackward(pred, target, kind, delta, UP),
+      numeric().map((v) => UP * v),
+      REF[0],
+      REF[1],
+      'grad',
+    );
   });
 
   t(`${what}: loss and gradient match PyTorch's mean-reduced loss in float64`, async () => {
-    const { values, extra } = await runGraph((g) => {
-      const tp = g.input('pred', [n], 'f32', { requiresGrad: true }), tt = g.input('target', [n]);
-      const loss = regressionLoss(g, tp, tt, kind, { delta });
-      return { feeds: [[tp, pred], [tt, target]], outputs: [loss], gradientsOf: loss };
-    }, {}, (p) => [p.gradOf(p.graph.tensors.find((x) => x.name === 'pred')!)]);
+    const { values, extra } = await runGraph(
+      (g) => {
+        const tp = g.input('pred', [n], 'f32', { requiresGrad: true }),
+          tt = g.input('target', [n]);
+        const loss = regressionLoss(g, tp, tt, kind, { delta });
+        return {
+          feeds: [
+            [tp, pred],
+            [tt, target],
+          ],
+          outputs: [loss],
+          gradientsOf: loss,
+        };
+      },
+      {},
+      (p) => [p.gradOf(p.graph.tensors.find((x) => x.name === 'pred')!)],
+    );
     assertClose(values[0], [ref(pred)], VALUE[0], VALUE[1], 'loss');
-    assertClose(extra[0], regressionLossBackward(pred, target, kind, delta), GRAD[0], GRAD[1], 'grad against the analytic reference');
+    assertClose(
+      extra[0],
+      regressionLossBackward(pred, target, kind, delta),
+      GRAD[0],
+      GRAD[1],
+      'grad against the analytic reference',
+    );
     assertClose(extra[0], numeric(), GRAD[0], GRAD[1], 'grad against finite differences');
   });
 }
 
-for (const [rows, classes] of [[5, 3], [300, 10], [4, 1]]) {
+for (const [rows, classes] of [
+  [5, 3],
+  [300, 10],
+  [4, 1],
+]) {
   const what = `cross entropy over ${rows} rows of ${classes} classes`;
   const logits = randomValues(rows * classes, 3).map((v) => 4 * v);
   logits[0] = 60; // a large logit: the kernel must subtract the row maximum
@@ -71,28 +100,65 @@ for (const [rows, classes] of [[5, 3], [300, 10], [4, 1]]) {
   const numeric = once(() => finiteDifference(ref, logits));
 
   t(`${what}: the analytic reference gradient matches finite differences`, () => {
-    assertClose(crossEntropyBackward(logits, labels, rows, classes, UP), numeric().map((v) => UP * v), REF[0], REF[1], 'grad');
+    assertClose(
+      crossEntropyBackward(logits, labels, rows, classes, UP),
+      numeric().map((v) => UP * v),
+      REF[0],
+      REF[1],
+      'grad',
+    );
   });
 
   t(`${what}: loss and gradient match PyTorch in float64`, async () => {
-    const { values, extra } = await runGraph((g) => {
-      const tz = g.input('logits', [rows, classes], 'f32', { requiresGrad: true }), tl = g.input('labels', [rows], 'u32');
-      const loss = crossEntropy(g, tz, tl);
-      return { feeds: [[tz, logits], [tl, labels]], outputs: [loss], gradientsOf: loss };
-    }, {}, (p) => [p.gradOf(p.graph.tensors.find((x) => x.name === 'logits')!)]);
+    const { values, extra } = await runGraph(
+      (g) => {
+        const tz = g.input('logits', [rows, classes], 'f32', { requiresGrad: true }),
+          tl = g.input('labels', [rows], 'u32');
+        const loss = crossEntropy(g, tz, tl);
+        return {
+          feeds: [
+            [tz, logits],
+            [tl, labels],
+          ],
+          outputs: [loss],
+          gradientsOf: loss,
+        };
+      },
+      {},
+      (p) => [p.gradOf(p.graph.tensors.find((x) => x.name === 'logits')!)],
+    );
     assertClose(values[0], [ref(logits)], VALUE[0], VALUE[1], 'loss');
-    assertClose(extra[0], crossEntropyBackward(logits, labels, rows, classes), GRAD[0], GRAD[1], 'grad against the analytic reference');
+    assertClose(
+      extra[0],
+      crossEntropyBackward(logits, labels, rows, classes),
+      GRAD[0],
+      GRAD[1],
+      'grad against the analytic reference',
+    );
     assertClose(extra[0], numeric(), GRAD[0], GRAD[1], 'grad against finite differences');
   });
 }
 
 t('weightedSum is sum(pred * weights) and its gradient is the weights', async () => {
-  const pred = randomValues(300, 5), weights = randomValues(300, 6);
-  const { values, extra } = await runGraph((g) => {
-    const tp = g.input('pred', [300], 'f32', { requiresGrad: true }), tw = g.input('weights', [300]);
-    const loss = weightedSum(g, tp, tw);
-    return { feeds: [[tp, pred], [tw, weights]], outputs: [loss], gradientsOf: loss };
-  }, {}, (p) => [p.gradOf(p.graph.tensors.find((x) => x.name === 'pred')!)]);
+  const pred = randomValues(300, 5),
+    weights = randomValues(300, 6);
+  const { values, extra } = await runGraph(
+    (g) => {
+      const tp = g.input('pred', [300], 'f32', { requiresGrad: true }),
+        tw = g.input('weights', [300]);
+      const loss = weightedSum(g, tp, tw);
+      return {
+        feeds: [
+          [tp, pred],
+          [tw, weights],
+        ],
+        outputs: [loss],
+        gradientsOf: loss,
+      };
+    },
+    {},
+    (p) => [p.gradOf(p.graph.tensors.find((x) => x.name === 'pred')!)],
+  );
   assertClose(values[0], [dot(pred, weights)], VALUE[0], VALUE[1], 'loss');
   assertClose(extra[0], Float64Array.from(weights, Math.fround), 0, 0, 'grad');
 });
@@ -100,7 +166,8 @@ t('weightedSum is sum(pred * weights) and its gradient is the weights', async ()
 t('the loss of step s lands in loss[s % history] and leaves the other slots alone', async () => {
   const { device } = await testGpu();
   const g = new Graph('history');
-  const pred = g.input('pred', [4], 'f32', { requiresGrad: true }), target = g.input('target', [4]);
+  const pred = g.input('pred', [4], 'f32', { requiresGrad: true }),
+    target = g.input('target', [4]);
   const loss = regressionLoss(g, pred, target, 'mse', { history: 3 });
   const program = await Program.compile(device, g, { gradientsOf: loss });
   const p = [0.5, -0.25, 1, 2];

@@ -2,7 +2,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sampleMixture } from '../src/data/mixture.js';
 import {
-  TRUE_MEAN_LOG_DENSITY, formatMetricsTable, labelAccuracy, meanLogDensity, mmdRbf, modeStats, sampleMetrics,
+  TRUE_MEAN_LOG_DENSITY,
+  formatMetricsTable,
+  labelAccuracy,
+  meanLogDensity,
+  mmdRbf,
+  modeStats,
+  sampleMetrics,
 } from '../src/diffusion/metrics.js';
 
 const t = suite('metrics');
@@ -18,14 +24,17 @@ function shifted(xy: Float32Array, by: number): Float32Array {
 t('modeStats on true samples recovers weights, means and stds', () => {
   const n = 20000;
   const modes = modeStats(sampleMixture(n, 11).xy);
-  const expected = [{ w: 0.35, mean: [-0.35, 0.65] }, { w: 0.65, mean: [0.75, -0.45] }];
+  const expected = [
+    { w: 0.35, mean: [-0.35, 0.65] },
+    { w: 0.65, mean: [0.75, -0.45] },
+  ];
   modes.forEach((m, k) => {
     assert.is(m.label, k);
     close(m.weight, expected[k].w, 4 * Math.sqrt((0.35 * 0.65) / n), `weight ${k}`);
     assert.is(m.count, Math.round(m.weight * n));
     for (const axis of [0, 1]) {
-      close(m.mean[axis], expected[k].mean[axis], 4 * 0.1 / Math.sqrt(m.count), `mean ${k}.${axis}`);
-      close(m.std[axis], 0.1, 4 * 0.1 / Math.sqrt(2 * m.count), `std ${k}.${axis}`);
+      close(m.mean[axis], expected[k].mean[axis], (4 * 0.1) / Math.sqrt(m.count), `mean ${k}.${axis}`);
+      close(m.std[axis], 0.1, (4 * 0.1) / Math.sqrt(2 * m.count), `std ${k}.${axis}`);
     }
     close(m.pooledStd, Math.sqrt((m.std[0] ** 2 + m.std[1] ** 2) / 2), 1e-15, `pooled ${k}`);
   });
@@ -58,13 +67,15 @@ t('MMD of true vs true is near zero; a shifted set is far above the floor', () =
 });
 
 t('MMD is symmetric in its two sets and depends on the bandwidth', () => {
-  const a = sampleMixture(300, 16).xy, b = shifted(sampleMixture(300, 17).xy, 0.05);
+  const a = sampleMixture(300, 16).xy,
+    b = shifted(sampleMixture(300, 17).xy, 0.05);
   close(mmdRbf(a, b), mmdRbf(b, a), 1e-12, 'symmetry');
   assert.ok(mmdRbf(a, b, 0.5) !== mmdRbf(a, b), 'the bandwidth matters');
 });
 
 t('MMD of 5000 vs 5000 takes well under two seconds', () => {
-  const a = sampleMixture(5000, 18).xy, b = sampleMixture(5000, 19).xy;
+  const a = sampleMixture(5000, 18).xy,
+    b = sampleMixture(5000, 19).xy;
   const start = performance.now();
   mmdRbf(a, b);
   const ms = performance.now() - start;
@@ -79,13 +90,34 @@ t('the weight standard error is sqrt(0.35 * 0.65 / n)', () => {
 });
 
 t('bad input throws naming what was wrong', () => {
-  assert.throws(() => modeStats([0, 1, 2]), (e: Error) => e.message.includes('3') && e.message.includes('even'));
-  assert.throws(() => meanLogDensity([0, NaN]), (e: Error) => e.message.includes('NaN') && e.message.includes('[1]'));
-  assert.throws(() => mmdRbf([0, 0, 1, 1], [0, Infinity, 1, 1]), (e: Error) => e.message.includes('second'));
-  assert.throws(() => mmdRbf([0, 0], [0, 0, 1, 1]), (e: Error) => e.message.includes('at least 2'));
-  assert.throws(() => mmdRbf([0, 0, 1, 1], [0, 0, 1, 1], 0), (e: Error) => e.message.includes('bandwidth'));
-  assert.throws(() => labelAccuracy([0, 0], 3), (e: Error) => e.message.includes('3'));
-  assert.throws(() => modeStats([]), (e: Error) => e.message.includes('at least 1'));
+  assert.throws(
+    () => modeStats([0, 1, 2]),
+    (e: Error) => e.message.includes('3') && e.message.includes('even'),
+  );
+  assert.throws(
+    () => meanLogDensity([0, NaN]),
+    (e: Error) => e.message.includes('NaN') && e.message.includes('[1]'),
+  );
+  assert.throws(
+    () => mmdRbf([0, 0, 1, 1], [0, Infinity, 1, 1]),
+    (e: Error) => e.message.includes('second'),
+  );
+  assert.throws(
+    () => mmdRbf([0, 0], [0, 0, 1, 1]),
+    (e: Error) => e.message.includes('at least 2'),
+  );
+  assert.throws(
+    () => mmdRbf([0, 0, 1, 1], [0, 0, 1, 1], 0),
+    (e: Error) => e.message.includes('bandwidth'),
+  );
+  assert.throws(
+    () => labelAccuracy([0, 0], 3),
+    (e: Error) => e.message.includes('3'),
+  );
+  assert.throws(
+    () => modeStats([]),
+    (e: Error) => e.message.includes('at least 1'),
+  );
 });
 
 t('the table has a line per row, naming each', () => {
@@ -98,7 +130,10 @@ t('the table has a line per row, naming each', () => {
   for (const column of ['w0', 'w1', 'mean0', 'std1', 'mean log p', 'MMD', 'floor']) assert.ok(table.includes(column));
   const lines = table.split('\n');
   assert.is(lines.length, 2 + 1 + rows.length);
-  assert.ok(lines.every((l) => l.length === lines[0].length), 'fixed width');
+  assert.ok(
+    lines.every((l) => l.length === lines[0].length),
+    'fixed width',
+  );
   assert.ok(table.includes('-'), 'an empty mode prints a dash');
 });
 

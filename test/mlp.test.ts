@@ -52,7 +52,8 @@ t('training lowers the loss, and the same seed gives bit-identical losses howeve
   assert.equal(bits(allInOne.losses), bits(l), 'same losses with all 200 steps in one submit');
   assert.equal(bits(onePerSubmit.losses), bits(l), 'same losses with one step per submit');
   assert.not.equal(bits(other.losses), bits(l), 'another seed, other losses');
-  const start = mean(l.subarray(0, 10)), end = mean(l.subarray(STEPS - 10));
+  const start = mean(l.subarray(0, 10)),
+    end = mean(l.subarray(STEPS - 10));
   assert.ok(end < 0.1 * start, `loss fell from ${start} (first 10 steps) to ${end} (last 10), expected below 10%`);
 });
 

@@ -17,16 +17,24 @@ t('exact eps is -sqrt(1 - alphabar) times the score of the noised mixture (finit
   const logp = (x: number, y: number) => {
     let total = 0;
     for (const c of MIXTURE.components) {
-      total += c.weight * Math.exp(-((x - s * c.mean[0]) ** 2 + (y - s * c.mean[1]) ** 2) / (2 * v)) / (2 * Math.PI * v);
+      total +=
+        (c.weight * Math.exp(-((x - s * c.mean[0]) ** 2 + (y - s * c.mean[1]) ** 2) / (2 * v))) / (2 * Math.PI * v);
     }
     return Math.log(total);
   };
-  for (const [x, y] of [[0.1, -0.3], [-0.5, 0.9], [1.2, -0.2]]) {
+  for (const [x, y] of [
+    [0.1, -0.3],
+    [-0.5, 0.9],
+    [1.2, -0.2],
+  ]) {
     const h = 1e-5;
     const gx = (logp(x + h, y) - logp(x - h, y)) / (2 * h);
     const gy = (logp(x, y + h) - logp(x, y - h)) / (2 * h);
     const [ex, ey] = exactEps(x, y, ab);
-    assert.ok(Math.abs(ex + Math.sqrt(1 - ab) * gx) < 1e-6 && Math.abs(ey + Math.sqrt(1 - ab) * gy) < 1e-6, `at (${x}, ${y})`);
+    assert.ok(
+      Math.abs(ex + Math.sqrt(1 - ab) * gx) < 1e-6 && Math.abs(ey + Math.sqrt(1 - ab) * gy) < 1e-6,
+      `at (${x}, ${y})`,
+    );
   }
 });
 
@@ -36,9 +44,16 @@ t('the schedule table rows the kernels read agree with the schedule', () => {
   const table = scheduleTable('cosine', T, 'beta');
   for (const step of [1, 2, 25, 49, 50]) {
     const r = table.subarray(step * SCHEDULE_WIDTH, (step + 1) * SCHEDULE_WIDTH);
-    const want = [Math.sqrt(s.alphasCumprod[step]), Math.sqrt(1 - s.alphasCumprod[step]), 1 / Math.sqrt(s.alphas[step]),
-      s.betas[step] / Math.sqrt(1 - s.alphasCumprod[step]), step === 1 ? 0 : Math.sqrt(s.betas[step])];
-    want.forEach((w, i) => assert.ok(Math.abs(r[i] - w) <= 1e-6 * Math.max(1, Math.abs(w)), `t=${step} column ${i}: ${r[i]} vs ${w}`));
+    const want = [
+      Math.sqrt(s.alphasCumprod[step]),
+      Math.sqrt(1 - s.alphasCumprod[step]),
+      1 / Math.sqrt(s.alphas[step]),
+      s.betas[step] / Math.sqrt(1 - s.alphasCumprod[step]),
+      step === 1 ? 0 : Math.sqrt(s.betas[step]),
+    ];
+    want.forEach((w, i) =>
+      assert.ok(Math.abs(r[i] - w) <= 1e-6 * Math.max(1, Math.abs(w)), `t=${step} column ${i}: ${r[i]} vs ${w}`),
+    );
   }
 });
 
@@ -69,7 +84,9 @@ t('the analytic variance lies between betatilde and beta and follows its formula
   for (let step = 1; step <= 50; step++) {
     assert.ok(gamma[step] > 0 && gamma[step] < 1.001, `Gamma_${step} = ${gamma[step]}`);
     assert.ok(v[step] >= s.posteriorVariance[step] && v[step] <= s.betas[step], `sigma^2_${step} = ${v[step]}`);
-    const raw = s.posteriorVariance[step] + (s.betas[step] ** 2 / (s.alphas[step] * (1 - s.alphasCumprod[step]))) * (1 - gamma[step]);
+    const raw =
+      s.posteriorVariance[step] +
+      (s.betas[step] ** 2 / (s.alphas[step] * (1 - s.alphasCumprod[step]))) * (1 - gamma[step]);
     if (raw > s.posteriorVariance[step] && raw < s.betas[step]) {
       interior++;
       assert.ok(Math.abs(v[step] - raw) <= 1e-15, `t=${step}`);

@@ -38,8 +38,13 @@ t('a long device wait is polled mostly by timers, and its result is right', asyn
     // polls of its first half millisecond at once, and one per millisecond after that.
     assert.ok(immediate + deferred > 0, 'the wait went through the pump');
     assert.ok(immediate < 500, `${immediate} immediate polls in a ${waited.toFixed(1)} ms wait`);
-    if (waited > 20) assert.ok(deferred > 0 && deferred <= waited + 5, `${deferred} deferred polls in a ${waited.toFixed(1)} ms wait`);
-    for (const [r, c] of [[0, 0], [17, 200], [N - 1, N - 1]]) {
+    if (waited > 20)
+      assert.ok(deferred > 0 && deferred <= waited + 5, `${deferred} deferred polls in a ${waited.toFixed(1)} ms wait`);
+    for (const [r, c] of [
+      [0, 0],
+      [17, 200],
+      [N - 1, N - 1],
+    ]) {
       let ref = 0;
       for (let k = 0; k < N; k++) ref += xs[r * N + k] * ws[k * N + c];
       assert.ok(Math.abs(out[r * N + c] - ref) < 1e-4, `y[${r}, ${c}] = ${out[r * N + c]}, expected ${ref}`);
@@ -52,7 +57,9 @@ t('a long device wait is polled mostly by timers, and its result is right', asyn
 t('setImmediate callbacks of JavaScript run at once with their arguments', async () => {
   await testGpu();
   const before = pumpStats();
-  const got = await new Promise<unknown[]>((resolve) => setImmediate((a: number, b: string) => resolve([a, b]), 7, 'x'));
+  const got = await new Promise<unknown[]>((resolve) =>
+    setImmediate((a: number, b: string) => resolve([a, b]), 7, 'x'),
+  );
   assert.equal(got, [7, 'x']);
   assert.equal(pumpStats(), before);
 });

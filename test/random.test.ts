@@ -21,7 +21,11 @@ const SEED = 1234567;
 const N = 1 << 16;
 
 /** Compiles a graph of one random draw per distribution (all kept) and the given seed. */
-async function draws(shape: number[], dists: [Distribution, number][], seed = SEED): Promise<{ program: Program; outs: Tensor[] }> {
+async function draws(
+  shape: number[],
+  dists: [Distribution, number][],
+  seed = SEED,
+): Promise<{ program: Program; outs: Tensor[] }> {
   const { device } = await testGpu();
   const g = new Graph('random');
   const outs = dists.map(([d, stream], i) => random(g, shape, d, stream, `draw${i}`));
@@ -36,30 +40,70 @@ const words = (i: number, stream: number, step: number, seed = SEED) => philox4x
 t('philox4x32 matches the Random123 known-answer vectors for Philox4x32-10', () => {
   const hex = (w: ArrayLike<number>) => Array.from(w, (x) => x.toString(16).padStart(8, '0')).join(' ');
   assert.is(hex(philox4x32([0, 0, 0, 0], [0, 0])), '6627e8d5 e169c58d bc57ac4c 9b00dbd8');
-  assert.is(hex(philox4x32([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff])), '408f276d 41c83b0e a20bc7c6 6d5451fd');
-  assert.is(hex(philox4x32([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0])), 'd16cfe09 94fdcceb 5001e420 24126ea1');
+  assert.is(
+    hex(philox4x32([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff])),
+    '408f276d 41c83b0e a20bc7c6 6d5451fd',
+  );
+  assert.is(
+    hex(philox4x32([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0])),
+    'd16cfe09 94fdcceb 5001e420 24126ea1',
+  );
 });
 
 t('uniform and randint are bit-equal to the TS twin at counter (i, stream, step, 0)', async () => {
-  const { program, outs } = await draws([7, 300], [[{ kind: 'uniform' }, 3], [{ kind: 'randint', low: 5, high: 1005 }, 4], [{ kind: 'randint', low: 0, high: 3 }, 5]]);
+  const { program, outs } = await draws(
+    [7, 300],
+    [
+      [{ kind: 'uniform' }, 3],
+      [{ kind: 'randint', low: 5, high: 1005 }, 4],
+      [{ kind: 'randint', low: 0, high: 3 }, 5],
+    ],
+  );
   for (let step = 0; step < 2; step++) {
     program.run(1);
     const [u, r, c] = await Promise.all(outs.map((o) => program.read(o)));
     const n = outs[0].size;
-    assert.equal([...u], Array.from({ length: n }, (_, i) => Math.fround(toUniform(words(i, 3, step)[0]))), `uniform at step ${step}`);
-    assert.equal([...r], Array.from({ length: n }, (_, i) => 5 + toIndex(words(i, 4, step)[0], 1000)), `randint [5, 1005) at step ${step}`);
-    assert.equal([...c], Array.from({ length: n }, (_, i) => toIndex(words(i, 5, step)[0], 3)), `randint [0, 3) at step ${step}`);
+    assert.equal(
+      [...u],
+      Array.from({ length: n }, (_, i) => Math.fround(toUniform(words(i, 3, step)[0]))),
+      `uniform at step ${step}`,
+    );
+    assert.equal(
+      [...r],
+      Array.from({ length: n }, (_, i) => 5 + toIndex(words(i, 4, step)[0], 1000)),
+      `randint [5, 1005) at step ${step}`,
+    );
+    assert.equal(
+      [...c],
+      Array.from({ length: n }, (_, i) => toIndex(words(i, 5, step)[0], 3)),
+      `randint [0, 3) at step ${step}`,
+    );
   }
   program.destroy();
 });
 
 t('normal is close to toNormalPair(...)[0] and honours mean and std', async () => {
-  const { program, outs } = await draws([N], [[{ kind: 'normal' }, 7], [{ kind: 'normal', mean: 2, std: 3 }, 7]]);
+  const { program, outs } = await draws(
+    [N],
+    [
+      [{ kind: 'normal' }, 7],
+      [{ kind: 'normal', mean: 2, std: 3 }, 7],
+    ],
+  );
   program.run(1);
   const [z, y] = await Promise.all(outs.map((o) => program.readF32(o)));
-  const want = Array.from({ length: N }, (_, i) => { const w = words(i, 7, 0); return toNormalPair(w[0], w[1])[0]; });
+  const want = Array.from({ length: N }, (_, i) => {
+    const w = words(i, 7, 0);
+    return toNormalPair(w[0], w[1])[0];
+  });
   assertClose(z, want, 1e-5, 1e-5, 'N(0, 1)');
-  assertClose(y, want.map((v) => 2 + 3 * v), 3e-5, 1e-5, 'N(2, 3^2)');
+  assertClose(
+    y,
+    want.map((v) => 2 + 3 * v),
+    3e-5,
+    1e-5,
+    'N(2, 3^2)',
+  );
   program.destroy();
 });
 
@@ -68,7 +112,9 @@ t('normal is close to toNormalPair(...)[0] and honours mean and std', async () =
 // bit-equal; x_t and eps to f32 tolerance.
 t('the on-device two-pixel training batch is the TS twin of its draws', async () => {
   const { device } = await testGpu();
-  const B = 4096, T = 10, pUncond = 0.3;
+  const B = 4096,
+    T = 10,
+    pUncond = 0.3;
   const g = new Graph('batch');
   const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH]);
   const b = twoPixelBatch(g, B, T, schedule, pUncond);
@@ -81,10 +127,13 @@ t('the on-device two-pixel training batch is the TS twin of its draws', async ()
   program.run(1);
   const [x, eps, ts, ys] = await Promise.all(outs.map((o) => program.read(o)));
   const [c0, c1] = MIXTURE.components;
-  const wantX = new Float64Array(2 * B), wantEps = new Float64Array(2 * B);
-  const wantT: number[] = [], wantY: number[] = [];
+  const wantX = new Float64Array(2 * B),
+    wantEps = new Float64Array(2 * B);
+  const wantT: number[] = [],
+    wantY: number[] = [];
   for (let i = 0; i < B; i++) {
-    const data = words(i, STREAM_TRAIN, 2), noise = words(i, STREAM_TRAIN + 1, 2);
+    const data = words(i, STREAM_TRAIN, 2),
+      noise = words(i, STREAM_TRAIN + 1, 2);
     const cls = toUniform(data[0]) < Math.fround(c0.weight) ? 0 : 1;
     const z = toNormalPair(data[1], data[2]);
     const e = toNormalPair(noise[2], noise[3]);
@@ -112,8 +161,22 @@ t('the on-device two-pixel training batch is the TS twin of its draws', async ()
 function normalCdf(x: number): number {
   const z = Math.abs(x) / Math.SQRT2;
   const s = 1 / (1 + 0.5 * z);
-  const erfc = s * Math.exp(-z * z - 1.26551223 + s * (1.00002368 + s * (0.37409196 + s * (0.09678418 + s * (-0.18628806 +
-    s * (0.27886807 + s * (-1.13520398 + s * (1.48851587 + s * (-0.82215223 + s * 0.17087277)))))))));
+  const erfc =
+    s *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        s *
+          (1.00002368 +
+            s *
+              (0.37409196 +
+                s *
+                  (0.09678418 +
+                    s *
+                      (-0.18628806 +
+                        s *
+                          (0.27886807 + s * (-1.13520398 + s * (1.48851587 + s * (-0.82215223 + s * 0.17087277)))))))),
+    );
   return x >= 0 ? 1 - 0.5 * erfc : 0.5 * erfc;
 }
 
@@ -123,9 +186,17 @@ t('normal passes a moment check and a Kolmogorov-Smirnov test against N(0, 1) at
   const z = Float64Array.from(await program.readF32(outs[0]));
   let mean = 0;
   for (const v of z) mean += v / N;
-  let m2 = 0, m3 = 0, m4 = 0;
-  for (const v of z) { const d = v - mean; m2 += d * d / N; m3 += d ** 3 / N; m4 += d ** 4 / N; }
-  const skew = m3 / m2 ** 1.5, kurtosis = m4 / m2 ** 2;
+  let m2 = 0,
+    m3 = 0,
+    m4 = 0;
+  for (const v of z) {
+    const d = v - mean;
+    m2 += (d * d) / N;
+    m3 += d ** 3 / N;
+    m4 += d ** 4 / N;
+  }
+  const skew = m3 / m2 ** 1.5,
+    kurtosis = m4 / m2 ** 2;
   // Standard errors at n = 2^16: mean 0.0039, variance 0.0055, skew 0.0096, kurtosis 0.019.
   assert.ok(Math.abs(mean) < 0.02, `mean ${mean}`);
   assert.ok(Math.abs(m2 - 1) < 0.03, `variance ${m2}`);
@@ -143,7 +214,13 @@ t('normal passes a moment check and a Kolmogorov-Smirnov test against N(0, 1) at
 
 t('different streams, steps and seeds give different numbers', async () => {
   const count = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).filter((v, i) => v === b[i]).length;
-  const { program, outs } = await draws([1024], [[{ kind: 'uniform' }, 0], [{ kind: 'uniform' }, 1]]);
+  const { program, outs } = await draws(
+    [1024],
+    [
+      [{ kind: 'uniform' }, 0],
+      [{ kind: 'uniform' }, 1],
+    ],
+  );
   program.run(1);
   const [s0, s1] = await Promise.all(outs.map((o) => program.read(o)));
   program.run(1);

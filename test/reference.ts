@@ -4,7 +4,14 @@
 // then hold the GPU backward to it, so a kernel is compared with a derivation, not only a probe.
 
 /** y = x W + b: x [M, K], W [K, N], b [N]. */
-export function linearRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null, M: number, K: number, N: number): Float64Array {
+export function linearRef(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+  M: number,
+  K: number,
+  N: number,
+): Float64Array {
   const y = new Float64Array(M * N);
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {
@@ -17,9 +24,17 @@ export function linearRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLi
 }
 
 /** Backward of linearRef: dx = up W^T, dW = x^T up, db = column sums of up. */
-export function linearBackward(x: ArrayLike<number>, w: ArrayLike<number>, up: ArrayLike<number>, M: number, K: number, N: number):
-  [dx: Float64Array, dw: Float64Array, db: Float64Array] {
-  const dx = new Float64Array(M * K), dw = new Float64Array(K * N), db = new Float64Array(N);
+export function linearBackward(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  up: ArrayLike<number>,
+  M: number,
+  K: number,
+  N: number,
+): [dx: Float64Array, dw: Float64Array, db: Float64Array] {
+  const dx = new Float64Array(M * K),
+    dw = new Float64Array(K * N),
+    db = new Float64Array(N);
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {
       const u = up[m * N + n];
@@ -49,7 +64,13 @@ export function conv1dLength(s: ConvShape, padding: [number, number]): number {
 }
 
 /** PyTorch's conv1d (a cross-correlation) after zero-padding x by [left, right]. */
-export function conv1dRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, s: ConvShape, padding: [number, number] = [0, 0]): Float64Array {
+export function conv1dRef(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  s: ConvShape,
+  padding: [number, number] = [0, 0],
+): Float64Array {
   const { batch, cin, cout, length, kernel } = s;
   const stride = s.stride ?? 1;
   const lout = conv1dLength(s, padding);
@@ -72,12 +93,19 @@ export function conv1dRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLi
 }
 
 /** Backward of conv1dRef: every product w x that fed y[n, co, l] sends up[n, co, l] back to both factors. */
-export function conv1dBackward(x: ArrayLike<number>, w: ArrayLike<number>, up: ArrayLike<number>, s: ConvShape, padding: [number, number] = [0, 0]):
-  [dx: Float64Array, dw: Float64Array, db: Float64Array] {
+export function conv1dBackward(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  up: ArrayLike<number>,
+  s: ConvShape,
+  padding: [number, number] = [0, 0],
+): [dx: Float64Array, dw: Float64Array, db: Float64Array] {
   const { batch, cin, cout, length, kernel } = s;
   const stride = s.stride ?? 1;
   const lout = conv1dLength(s, padding);
-  const dx = new Float64Array(batch * cin * length), dw = new Float64Array(cout * cin * kernel), db = new Float64Array(cout);
+  const dx = new Float64Array(batch * cin * length),
+    dw = new Float64Array(cout * cin * kernel),
+    db = new Float64Array(cout);
   for (let n = 0; n < batch; n++) {
     for (let co = 0; co < cout; co++) {
       for (let l = 0; l < lout; l++) {
@@ -106,19 +134,27 @@ export function convTranspose1dLength(s: ConvShape, padding: number): number {
  * PyTorch's ConvTranspose1d, weight [cin, cout, kernel]: every input element scatters
  * x[n, ci, i] w[ci, co, k] to output position i stride + k - padding (dropped outside).
  */
-export function convTranspose1dRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, s: ConvShape, padding = 0): Float64Array {
+export function convTranspose1dRef(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  s: ConvShape,
+  padding = 0,
+): Float64Array {
   const { batch, cin, cout, length, kernel } = s;
   const stride = s.stride ?? 1;
   const lout = convTranspose1dLength(s, padding);
   const y = new Float64Array(batch * cout * lout);
-  for (let n = 0; n < batch; n++) for (let co = 0; co < cout; co++) for (let j = 0; j < lout; j++) y[(n * cout + co) * lout + j] = b[co];
+  for (let n = 0; n < batch; n++)
+    for (let co = 0; co < cout; co++) for (let j = 0; j < lout; j++) y[(n * cout + co) * lout + j] = b[co];
   for (let n = 0; n < batch; n++) {
     for (let ci = 0; ci < cin; ci++) {
       for (let i = 0; i < length; i++) {
         for (let co = 0; co < cout; co++) {
           for (let k = 0; k < kernel; k++) {
             const j = i * stride + k - padding;
-            if (j >= 0 && j < lout) y[(n * cout + co) * lout + j] += x[(n * cin + ci) * length + i] * w[(ci * cout + co) * kernel + k];
+            if (j >= 0 && j < lout)
+              y[(n * cout + co) * lout + j] += x[(n * cin + ci) * length + i] * w[(ci * cout + co) * kernel + k];
           }
         }
       }
@@ -128,13 +164,21 @@ export function convTranspose1dRef(x: ArrayLike<number>, w: ArrayLike<number>, b
 }
 
 /** Backward of convTranspose1dRef: each scattered product gathers up at the position it landed on. */
-export function convTranspose1dBackward(x: ArrayLike<number>, w: ArrayLike<number>, up: ArrayLike<number>, s: ConvShape, padding = 0):
-  [dx: Float64Array, dw: Float64Array, db: Float64Array] {
+export function convTranspose1dBackward(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  up: ArrayLike<number>,
+  s: ConvShape,
+  padding = 0,
+): [dx: Float64Array, dw: Float64Array, db: Float64Array] {
   const { batch, cin, cout, length, kernel } = s;
   const stride = s.stride ?? 1;
   const lout = convTranspose1dLength(s, padding);
-  const dx = new Float64Array(batch * cin * length), dw = new Float64Array(cin * cout * kernel), db = new Float64Array(cout);
-  for (let n = 0; n < batch; n++) for (let co = 0; co < cout; co++) for (let j = 0; j < lout; j++) db[co] += up[(n * cout + co) * lout + j];
+  const dx = new Float64Array(batch * cin * length),
+    dw = new Float64Array(cin * cout * kernel),
+    db = new Float64Array(cout);
+  for (let n = 0; n < batch; n++)
+    for (let co = 0; co < cout; co++) for (let j = 0; j < lout; j++) db[co] += up[(n * cout + co) * lout + j];
   for (let n = 0; n < batch; n++) {
     for (let ci = 0; ci < cin; ci++) {
       for (let i = 0; i < length; i++) {
@@ -169,8 +213,14 @@ function groupStats(x: ArrayLike<number>, base: number, span: number, eps: numbe
  * adjacent channels, the mean and the biased variance; y = (x - mean) / sqrt(var + eps) gamma + beta.
  */
 export function groupNormRef(
-  x: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>,
-  batch: number, channels: number, length: number, groups: number, eps = 1e-5,
+  x: ArrayLike<number>,
+  gamma: ArrayLike<number>,
+  beta: ArrayLike<number>,
+  batch: number,
+  channels: number,
+  length: number,
+  groups: number,
+  eps = 1e-5,
 ): Float64Array {
   const y = new Float64Array(batch * channels * length);
   const per = channels / groups;
@@ -195,10 +245,18 @@ export function groupNormRef(
  * dgamma = sum over batch and length of up xhat, dbeta = the same sum of up.
  */
 export function groupNormBackward(
-  x: ArrayLike<number>, gamma: ArrayLike<number>, up: ArrayLike<number>,
-  batch: number, channels: number, length: number, groups: number, eps = 1e-5,
+  x: ArrayLike<number>,
+  gamma: ArrayLike<number>,
+  up: ArrayLike<number>,
+  batch: number,
+  channels: number,
+  length: number,
+  groups: number,
+  eps = 1e-5,
 ): [dx: Float64Array, dgamma: Float64Array, dbeta: Float64Array] {
-  const dx = new Float64Array(batch * channels * length), dgamma = new Float64Array(channels), dbeta = new Float64Array(channels);
+  const dx = new Float64Array(batch * channels * length),
+    dgamma = new Float64Array(channels),
+    dbeta = new Float64Array(channels);
   const per = channels / groups;
   const span = per * length;
   for (let n = 0; n < batch; n++) {
@@ -207,15 +265,18 @@ export function groupNormBackward(
       const { mean, rstd } = groupStats(x, base, span, eps);
       const channel = (i: number) => grp * per + Math.floor(i / length);
       const xhat = (i: number) => (x[base + i] - mean) * rstd;
-      let meanG = 0, meanGXhat = 0;
+      let meanG = 0,
+        meanGXhat = 0;
       for (let i = 0; i < span; i++) {
-        const u = up[base + i], c = channel(i);
-        meanG += u * gamma[c] / span;
-        meanGXhat += u * gamma[c] * xhat(i) / span;
+        const u = up[base + i],
+          c = channel(i);
+        meanG += (u * gamma[c]) / span;
+        meanGXhat += (u * gamma[c] * xhat(i)) / span;
         dgamma[c] += u * xhat(i);
         dbeta[c] += u;
       }
-      for (let i = 0; i < span; i++) dx[base + i] = rstd * (up[base + i] * gamma[channel(i)] - meanG - xhat(i) * meanGXhat);
+      for (let i = 0; i < span; i++)
+        dx[base + i] = rstd * (up[base + i] * gamma[channel(i)] - meanG - xhat(i) * meanGXhat);
     }
   }
   return [dx, dgamma, dbeta];
@@ -230,7 +291,11 @@ export function mulRef(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array
 }
 
 /** Backward of mulRef: da = up b, db = up a. */
-export function mulBackward(a: ArrayLike<number>, b: ArrayLike<number>, up: ArrayLike<number>): [da: Float64Array, db: Float64Array] {
+export function mulBackward(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  up: ArrayLike<number>,
+): [da: Float64Array, db: Float64Array] {
   return [Float64Array.from(up, (u, i) => u * b[i]), Float64Array.from(up, (u, i) => u * a[i])];
 }
 
@@ -241,28 +306,48 @@ export function siluRef(x: ArrayLike<number>): Float64Array {
 
 /** Backward of siluRef: d/dx x s(x) = s(x) (1 + x (1 - s(x))), s the sigmoid. */
 export function siluBackward(x: ArrayLike<number>, up: ArrayLike<number>): [dx: Float64Array] {
-  return [Float64Array.from(x, (v, i) => {
-    const s = 1 / (1 + Math.exp(-v));
-    return up[i] * s * (1 + v * (1 - s));
-  })];
+  return [
+    Float64Array.from(x, (v, i) => {
+      const s = 1 / (1 + Math.exp(-v));
+      return up[i] * s * (1 + v * (1 - s));
+    }),
+  ];
 }
 
 /** y[n, c, l] = x[n, c, l] + bias[n, c]. */
-export function addChannelBiasRef(x: ArrayLike<number>, bias: ArrayLike<number>, batch: number, channels: number, length: number): Float64Array {
+export function addChannelBiasRef(
+  x: ArrayLike<number>,
+  bias: ArrayLike<number>,
+  batch: number,
+  channels: number,
+  length: number,
+): Float64Array {
   const y = new Float64Array(batch * channels * length);
   for (let i = 0; i < y.length; i++) y[i] = x[i] + bias[Math.floor(i / length)];
   return y;
 }
 
 /** Backward of addChannelBiasRef: dx = up, dbias[n, c] = sum over length of up[n, c, :]. */
-export function addChannelBiasBackward(up: ArrayLike<number>, batch: number, channels: number, length: number): [dx: Float64Array, dbias: Float64Array] {
+export function addChannelBiasBackward(
+  up: ArrayLike<number>,
+  batch: number,
+  channels: number,
+  length: number,
+): [dx: Float64Array, dbias: Float64Array] {
   const dbias = new Float64Array(batch * channels);
   for (let i = 0; i < up.length; i++) dbias[Math.floor(i / length)] += up[i];
   return [Float64Array.from(up), dbias];
 }
 
 /** torch.cat([a, b], dim=1) for a [batch, ca, length], b [batch, cb, length]. */
-export function concatChannelsRef(a: ArrayLike<number>, b: ArrayLike<number>, batch: number, ca: number, cb: number, length: number): Float64Array {
+export function concatChannelsRef(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  batch: number,
+  ca: number,
+  cb: number,
+  length: number,
+): Float64Array {
   const y = new Float64Array(batch * (ca + cb) * length);
   let o = 0;
   for (let n = 0; n < batch; n++) {
@@ -273,8 +358,15 @@ export function concatChannelsRef(a: ArrayLike<number>, b: ArrayLike<number>, ba
 }
 
 /** Backward of concatChannelsRef: each sample's upstream rows split back into a's and b's. */
-export function concatChannelsBackward(up: ArrayLike<number>, batch: number, ca: number, cb: number, length: number): [da: Float64Array, db: Float64Array] {
-  const da = new Float64Array(batch * ca * length), db = new Float64Array(batch * cb * length);
+export function concatChannelsBackward(
+  up: ArrayLike<number>,
+  batch: number,
+  ca: number,
+  cb: number,
+  length: number,
+): [da: Float64Array, db: Float64Array] {
+  const da = new Float64Array(batch * ca * length),
+    db = new Float64Array(batch * cb * length);
   let o = 0;
   for (let n = 0; n < batch; n++) {
     for (let i = 0; i < ca * length; i++) da[n * ca * length + i] = up[o++];
@@ -298,19 +390,32 @@ export function fourierFeaturesRef(t: ArrayLike<number>, w: ArrayLike<number>, s
 }
 
 /** onehot(labels) W + b: W [rows, D], b [D] -> [B, D]. */
-export function classEmbeddingRef(labels: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, rows: number, D: number): Float64Array {
+export function classEmbeddingRef(
+  labels: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  rows: number,
+  D: number,
+): Float64Array {
   const y = new Float64Array(labels.length * D);
   for (let n = 0; n < labels.length; n++) {
     const row = labels[n];
-    if (!Number.isInteger(row) || row < 0 || row >= rows) throw new Error(`classEmbeddingRef: label ${row} not in [0, ${rows})`);
+    if (!Number.isInteger(row) || row < 0 || row >= rows)
+      throw new Error(`classEmbeddingRef: label ${row} not in [0, ${rows})`);
     for (let d = 0; d < D; d++) y[n * D + d] = w[row * D + d] + b[d];
   }
   return y;
 }
 
 /** Backward of classEmbeddingRef: row `label` of dW sums up over the samples with that label; db sums all. */
-export function classEmbeddingBackward(labels: ArrayLike<number>, up: ArrayLike<number>, rows: number, D: number): [dw: Float64Array, db: Float64Array] {
-  const dw = new Float64Array(rows * D), db = new Float64Array(D);
+export function classEmbeddingBackward(
+  labels: ArrayLike<number>,
+  up: ArrayLike<number>,
+  rows: number,
+  D: number,
+): [dw: Float64Array, db: Float64Array] {
+  const dw = new Float64Array(rows * D),
+    db = new Float64Array(D);
   for (let n = 0; n < labels.length; n++) {
     for (let d = 0; d < D; d++) {
       dw[labels[n] * D + d] += up[n * D + d];
@@ -324,7 +429,12 @@ export function classEmbeddingBackward(labels: ArrayLike<number>, up: ArrayLike<
  * PyTorch's MSELoss, L1Loss and HuberLoss(delta), all with reduction 'mean' over every element.
  * Huber: d^2 / 2 where |d| < delta, delta (|d| - delta / 2) elsewhere.
  */
-export function regressionLossRef(pred: ArrayLike<number>, target: ArrayLike<number>, kind: 'mse' | 'l1' | 'huber', delta = 1): number {
+export function regressionLossRef(
+  pred: ArrayLike<number>,
+  target: ArrayLike<number>,
+  kind: 'mse' | 'l1' | 'huber',
+  delta = 1,
+): number {
   let sum = 0;
   for (let i = 0; i < pred.length; i++) {
     const d = pred[i] - target[i];
@@ -340,16 +450,27 @@ export function regressionLossRef(pred: ArrayLike<number>, target: ArrayLike<num
  * Backward of regressionLossRef for a scalar upstream gradient `up`: up / n times 2d (MSE),
  * sign d (L1, 0 at d = 0 as in PyTorch), or d clamped to [-delta, delta] (Huber).
  */
-export function regressionLossBackward(pred: ArrayLike<number>, target: ArrayLike<number>, kind: 'mse' | 'l1' | 'huber', delta = 1, up = 1): Float64Array {
+export function regressionLossBackward(
+  pred: ArrayLike<number>,
+  target: ArrayLike<number>,
+  kind: 'mse' | 'l1' | 'huber',
+  delta = 1,
+  up = 1,
+): Float64Array {
   return Float64Array.from(pred, (p, i) => {
     const d = p - target[i];
     const slope = kind === 'mse' ? 2 * d : kind === 'l1' ? Math.sign(d) : Math.max(-delta, Math.min(delta, d));
-    return up * slope / pred.length;
+    return (up * slope) / pred.length;
   });
 }
 
 /** PyTorch's CrossEntropyLoss (mean over rows) of logits [rows, classes] and integer labels [rows]. */
-export function crossEntropyRef(logits: ArrayLike<number>, labels: ArrayLike<number>, rows: number, classes: number): number {
+export function crossEntropyRef(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  rows: number,
+  classes: number,
+): number {
   let sum = 0;
   for (let r = 0; r < rows; r++) {
     let max = -Infinity;
@@ -362,7 +483,13 @@ export function crossEntropyRef(logits: ArrayLike<number>, labels: ArrayLike<num
 }
 
 /** Backward of crossEntropyRef for a scalar upstream gradient `up`: up (softmax(row) - onehot(label)) / rows. */
-export function crossEntropyBackward(logits: ArrayLike<number>, labels: ArrayLike<number>, rows: number, classes: number, up = 1): Float64Array {
+export function crossEntropyBackward(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  rows: number,
+  classes: number,
+  up = 1,
+): Float64Array {
   const grad = new Float64Array(rows * classes);
   for (let r = 0; r < rows; r++) {
     let max = -Infinity;
@@ -371,7 +498,7 @@ export function crossEntropyBackward(logits: ArrayLike<number>, labels: ArrayLik
     for (let c = 0; c < classes; c++) z += Math.exp(logits[r * classes + c] - max);
     for (let c = 0; c < classes; c++) {
       const softmax = Math.exp(logits[r * classes + c] - max) / z;
-      grad[r * classes + c] = up * (softmax - (c === labels[r] ? 1 : 0)) / rows;
+      grad[r * classes + c] = (up * (softmax - (c === labels[r] ? 1 : 0))) / rows;
     }
   }
   return grad;
@@ -383,46 +510,77 @@ export interface AdamRefOptions {
   beta2?: number;
   eps?: number;
   weightDecay?: number;
+  decaySteps?: number;
+  warmupSteps?: number;
+  ema?: number;
+  emaWarmup?: boolean;
 }
 
-/** Adam's moments and the number of steps taken so far. */
+/** Adam's moments, the EMA of the parameters (null until the first step) and the steps taken so far. */
 export interface AdamRefState {
   m: Float64Array;
   v: Float64Array;
+  ema: Float64Array | null;
   step: number;
 }
 
 export function adamRefState(n: number): AdamRefState {
-  return { m: new Float64Array(n), v: new Float64Array(n), step: 0 };
+  return { m: new Float64Array(n), v: new Float64Array(n), ema: null, step: 0 };
+}
+
+/** The EMA's decay at step k = 1, 2, ...: min(ema, k / (9 + k)) with the warm-up, else ema. */
+export function emaDecayRef(o: AdamRefOptions, k: number): number {
+  return o.emaWarmup ? Math.min(o.ema ?? 0, k / (9 + k)) : (o.ema ?? 0);
 }
 
 /**
  * One step of PyTorch's Adam (weightDecay 0) or AdamW (decoupled decay), in place on `params`:
  * m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, mhat = m / (1 - b1^k), vhat = v / (1 - b2^k),
- * p -= lr (mhat / (sqrt(vhat) + eps) + wd p) at step k = 1, 2, ...
+ * p -= lr (mhat / (sqrt(vhat) + eps) + wd p) at step k = 1, 2, ...; lr times the cosine
+ * 0.5 (1 + cos(pi min(k - 1, decaySteps) / decaySteps)) and the warm-up min(1, k / warmupSteps);
+ * ema = d ema + (1 - d) p (ema starts as the initial parameters), d = min(ema, k / (9 + k)) with
+ * the warm-up.
  */
 export function adamRef(params: Float64Array, grads: ArrayLike<number>, state: AdamRefState, o: AdamRefOptions): void {
-  const beta1 = o.beta1 ?? 0.9, beta2 = o.beta2 ?? 0.999, eps = o.eps ?? 1e-8, wd = o.weightDecay ?? 0;
+  const beta1 = o.beta1 ?? 0.9,
+    beta2 = o.beta2 ?? 0.999,
+    eps = o.eps ?? 1e-8,
+    wd = o.weightDecay ?? 0;
+  if (!state.ema) state.ema = Float64Array.from(params);
   const k = ++state.step;
+  let lr = o.lr;
+  if (o.decaySteps) lr *= 0.5 * (1 + Math.cos((Math.PI * Math.min(k - 1, o.decaySteps)) / o.decaySteps));
+  if (o.warmupSteps) lr *= Math.min(1, k / o.warmupSteps);
+  const d = emaDecayRef(o, k);
   for (let i = 0; i < params.length; i++) {
     const g = grads[i];
     state.m[i] = beta1 * state.m[i] + (1 - beta1) * g;
     state.v[i] = beta2 * state.v[i] + (1 - beta2) * g * g;
     const mhat = state.m[i] / (1 - beta1 ** k);
     const vhat = state.v[i] / (1 - beta2 ** k);
-    params[i] -= o.lr * (mhat / (Math.sqrt(vhat) + eps) + wd * params[i]);
+    params[i] -= lr * (mhat / (Math.sqrt(vhat) + eps) + wd * params[i]);
+    state.ema[i] = d * state.ema[i] + (1 - d) * params[i];
   }
 }
 
 /** Conv2d geometry: x [batch, cin, h, w], conv weight [cout, cin, kh, kw] (transposed: [cin, cout, kh, kw]). */
 export interface Conv2dShape {
-  batch: number; cin: number; cout: number;
-  h: number; w: number; kh: number; kw: number;
-  stride: number; pad: [number, number];
+  batch: number;
+  cin: number;
+  cout: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  pad: [number, number];
 }
 
 export function conv2dSize(s: Conv2dShape): [number, number] {
-  return [Math.floor((s.h + 2 * s.pad[0] - s.kh) / s.stride) + 1, Math.floor((s.w + 2 * s.pad[1] - s.kw) / s.stride) + 1];
+  return [
+    Math.floor((s.h + 2 * s.pad[0] - s.kh) / s.stride) + 1,
+    Math.floor((s.w + 2 * s.pad[1] - s.kw) / s.stride) + 1,
+  ];
 }
 
 export function convTranspose2dSize(s: Conv2dShape): [number, number] {
@@ -434,26 +592,46 @@ export function convTranspose2dSize(s: Conv2dShape): [number, number] {
  * x[n, ci, oy s + ky - pad, ox s + kx - pad]) or of PyTorch's ConvTranspose2d (x[n, ci, iy, ix]
  * w[ci, co, ky, kx] scattered to y[n, co, iy s + ky - pad, ix s + kx - pad]), as (x, w, y) indices.
  */
-function conv2dProducts(s: Conv2dShape, transposed: boolean, visit: (xi: number, wi: number, yi: number) => void): void {
+function conv2dProducts(
+  s: Conv2dShape,
+  transposed: boolean,
+  visit: (xi: number, wi: number, yi: number) => void,
+): void {
   const [ho, wo] = transposed ? convTranspose2dSize(s) : conv2dSize(s);
   const { batch, cin, cout, h, w, kh, kw, stride } = s;
-  for (let n = 0; n < batch; n++) for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-    const wi = transposed ? ((ci * cout + co) * kh + ky) * kw + kx : ((co * cin + ci) * kh + ky) * kw + kx;
-    if (transposed) {
-      for (let iy = 0; iy < h; iy++) for (let ix = 0; ix < w; ix++) {
-        const oy = iy * stride + ky - s.pad[0], ox = ix * stride + kx - s.pad[1];
-        if (oy >= 0 && oy < ho && ox >= 0 && ox < wo) visit(((n * cin + ci) * h + iy) * w + ix, wi, ((n * cout + co) * ho + oy) * wo + ox);
-      }
-    } else {
-      for (let oy = 0; oy < ho; oy++) for (let ox = 0; ox < wo; ox++) {
-        const iy = oy * stride + ky - s.pad[0], ix = ox * stride + kx - s.pad[1];
-        if (iy >= 0 && iy < h && ix >= 0 && ix < w) visit(((n * cin + ci) * h + iy) * w + ix, wi, ((n * cout + co) * ho + oy) * wo + ox);
-      }
-    }
-  }
+  for (let n = 0; n < batch; n++)
+    for (let ci = 0; ci < cin; ci++)
+      for (let co = 0; co < cout; co++)
+        for (let ky = 0; ky < kh; ky++)
+          for (let kx = 0; kx < kw; kx++) {
+            const wi = transposed ? ((ci * cout + co) * kh + ky) * kw + kx : ((co * cin + ci) * kh + ky) * kw + kx;
+            if (transposed) {
+              for (let iy = 0; iy < h; iy++)
+                for (let ix = 0; ix < w; ix++) {
+                  const oy = iy * stride + ky - s.pad[0],
+                    ox = ix * stride + kx - s.pad[1];
+                  if (oy >= 0 && oy < ho && ox >= 0 && ox < wo)
+                    visit(((n * cin + ci) * h + iy) * w + ix, wi, ((n * cout + co) * ho + oy) * wo + ox);
+                }
+            } else {
+              for (let oy = 0; oy < ho; oy++)
+                for (let ox = 0; ox < wo; ox++) {
+                  const iy = oy * stride + ky - s.pad[0],
+                    ix = ox * stride + kx - s.pad[1];
+                  if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+                    visit(((n * cin + ci) * h + iy) * w + ix, wi, ((n * cout + co) * ho + oy) * wo + ox);
+                }
+            }
+          }
 }
 
-export function conv2dRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, s: Conv2dShape, transposed = false): Float64Array {
+export function conv2dRef(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  s: Conv2dShape,
+  transposed = false,
+): Float64Array {
   const [ho, wo] = transposed ? convTranspose2dSize(s) : conv2dSize(s);
   const y = new Float64Array(s.batch * s.cout * ho * wo);
   for (let i = 0; i < y.length; i++) y[i] = b[Math.floor(i / (ho * wo)) % s.cout];
@@ -462,10 +640,17 @@ export function conv2dRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLi
 }
 
 /** Backward of conv2dRef: each product sends up[y] back to both factors. */
-export function conv2dBackward(x: ArrayLike<number>, w: ArrayLike<number>, up: ArrayLike<number>, s: Conv2dShape, transposed = false):
-  [dx: Float64Array, dw: Float64Array, db: Float64Array] {
+export function conv2dBackward(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  up: ArrayLike<number>,
+  s: Conv2dShape,
+  transposed = false,
+): [dx: Float64Array, dw: Float64Array, db: Float64Array] {
   const [ho, wo] = transposed ? convTranspose2dSize(s) : conv2dSize(s);
-  const dx = new Float64Array(x.length), dw = new Float64Array(w.length), db = new Float64Array(s.cout);
+  const dx = new Float64Array(x.length),
+    dw = new Float64Array(w.length),
+    db = new Float64Array(s.cout);
   for (let i = 0; i < up.length; i++) db[Math.floor(i / (ho * wo)) % s.cout] += up[i];
   conv2dProducts(s, transposed, (xi, wi, yi) => {
     dx[xi] += up[yi] * w[wi];

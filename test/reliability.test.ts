@@ -33,7 +33,13 @@ const tmp = () => {
 t.after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 async function snapshot(p: Program) {
-  return Promise.all([p.readStore('params'), p.readStore('ema'), p.readStore('adamM'), p.readStore('adamV'), p.read(p.graph.state)]);
+  return Promise.all([
+    p.readStore('params'),
+    p.readStore('ema'),
+    p.readStore('adamM'),
+    p.readStore('adamV'),
+    p.read(p.graph.state),
+  ]);
 }
 
 t('training N steps, saving, and resuming to 2N is bit-identical to 2N straight', async () => {
@@ -70,7 +76,10 @@ t('a saved model loads back and samples identically', async () => {
   const after = await sampleFused(gpu.device, fresh.program.store, o);
   fresh.destroy();
   assert.ok(Buffer.from(after.samples.buffer).equals(Buffer.from(before.samples.buffer)));
-  assert.throws(() => loadCheckpoint(path, fresh.program, { test: 'other' }), /metadata "test" is "reliability", expected "other"/);
+  assert.throws(
+    () => loadCheckpoint(path, fresh.program, { test: 'other' }),
+    /metadata "test" is "reliability", expected "other"/,
+  );
 });
 
 t('a diverging run stops with the step of the first non-finite loss', async () => {
@@ -92,7 +101,10 @@ t('a lost device becomes an error naming it, not a hang', async () => {
   await trainer.train(100);
   own.device.destroy();
   const outcome = await Promise.race([
-    trainer.train(100).then(() => 'finished', (err: Error) => err.message),
+    trainer.train(100).then(
+      () => 'finished',
+      (err: Error) => err.message,
+    ),
     new Promise<string>((resolve) => setTimeout(() => resolve('hung'), 20000)),
   ]);
   assert.match(outcome, /device was lost|destroyed/i);
@@ -108,7 +120,10 @@ t('a tensor beyond the device limits is refused before any buffer is made', asyn
     await Program.compile(gpu.device, g);
     assert.unreachable('a 2 GiB tensor should be refused');
   } catch (err) {
-    assert.match((err as Error).message, /tensor x needs 2147483648 bytes, above this device's max(Buffer|StorageBufferBinding)Size of \d+/);
+    assert.match(
+      (err as Error).message,
+      /tensor x needs 2147483648 bytes, above this device's max(Buffer|StorageBufferBinding)Size of \d+/,
+    );
   }
 });
 
@@ -120,15 +135,37 @@ t('SIGKILL at random moments while checkpointing always leaves a checkpoint that
   const s: StudySettings = { T: 5, steps: 1_000_000, batch: 16, lr: 1e-3, ema: 0, loss: 'mse', pUncond: 0.1, seed: 4 };
   const progress = join(dir, 'model-T5.progress.safetensors');
   let rng = 12345;
-  const next = () => ((rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const next = () => (rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   let killedAfterSave = 0;
   for (let round = 0; round < 6; round++) {
-    const child = spawn(process.execPath, [join(root, 'runners', 'sweep-T.js'), '--T', '5', '--steps', String(s.steps), '--batch', '16',
-      '--seed', '4', '--p-uncond', String(s.pUncond), '--checkpoint-every', '100', '--models', dir, '--out', join(dir, 'out')], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'runners', 'sweep-T.js'),
+        '--T',
+        '5',
+        '--steps',
+        String(s.steps),
+        '--batch',
+        '16',
+        '--seed',
+        '4',
+        '--p-uncond',
+        String(s.pUncond),
+        '--checkpoint-every',
+        '100',
+        '--models',
+        dir,
+        '--out',
+        join(dir, 'out'),
+      ],
+      { stdio: 'ignore' },
+    );
     // From the first progress checkpoint on (round 0 waits for it: the child compiles first),
     // a kill at a random moment lands before, during or after one of the saves every 100 steps.
     const deadline = Date.now() + 120_000;
-    while (!existsSync(progress) && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (!existsSync(progress) && Date.now() < deadline && child.exitCode === null)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     await new Promise((resolve) => setTimeout(resolve, 3000 * next()));
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('exit', resolve));

@@ -8,24 +8,75 @@ import type { SampleMetrics } from '../src/diffusion/metrics.js';
 const t = suite('report');
 
 function metrics(w0: number, std: number, logp: number): SampleMetrics {
-  const mode = (label: number, weight: number, mean: [number, number]) => ({ label, weight, count: Math.round(5000 * weight), mean, std: [std, std] as [number, number], pooledStd: std });
-  return { n: 5000, modes: [mode(0, w0, [-0.35, 0.65]), mode(1, 1 - w0, [0.75, -0.45])], meanLogDensity: logp, mmd: 2e-4, mmdFloor: 1e-5, weightStdError: 0.0067 };
+  const mode = (label: number, weight: number, mean: [number, number]) => ({
+    label,
+    weight,
+    count: Math.round(5000 * weight),
+    mean,
+    std: [std, std] as [number, number],
+    pooledStd: std,
+  });
+  return {
+    n: 5000,
+    modes: [mode(0, w0, [-0.35, 0.65]), mode(1, 1 - w0, [0.75, -0.45])],
+    meanLogDensity: logp,
+    mmd: 2e-4,
+    mmdFloor: 1e-5,
+    weightStdError: 0.0067,
+  };
 }
 
-const settings = { seed: 7, batch: 1024, lr: 0.001, 'p-uncond': 0.2, loss: 'mse', variance: 'analytic', clip: 3, steps: 0, samples: 5000, T: 50, starts: 4000 };
+const settings = {
+  seed: 7,
+  batch: 1024,
+  lr: 0.001,
+  'p-uncond': 0.2,
+  loss: 'mse',
+  variance: 'analytic',
+  clip: 3,
+  steps: 0,
+  samples: 5000,
+  T: 50,
+  starts: 4000,
+};
 
 function outputs(w0: number, std: number, logp: number, guided = 1): StudyOutputs {
-  const model = (T: number, m: SampleMetrics) => ({ T, trained: true, trainSeconds: 10, finalLoss: 0.09, sampleSeconds: 1, metrics: m, exactScoreSampler: metrics(0.35, 0.1, 1.12) });
-  const labels = (share: number) => [0, 1].map((label) => ({ label, inMode: share, std: [0.1, 0.1] as [number, number] }));
+  const model = (T: number, m: SampleMetrics) => ({
+    T,
+    trained: true,
+    trainSeconds: 10,
+    finalLoss: 0.09,
+    sampleSeconds: 1,
+    metrics: m,
+    exactScoreSampler: metrics(0.35, 0.1, 1.12),
+  });
+  const labels = (share: number) =>
+    [0, 1].map((label) => ({ label, inMode: share, std: [0.1, 0.1] as [number, number] }));
   return {
-    sweep: { adapter: 'test adapter', settings, models: [model(50, metrics(w0, std, logp)), model(5, metrics(0.3, 0.2, -1.3))] },
+    sweep: {
+      adapter: 'test adapter',
+      settings,
+      models: [model(50, metrics(w0, std, logp)), model(5, metrics(0.3, 0.2, -1.3))],
+    },
     trajectory: { settings, start: [0.5, 0.2], end: [-0.3, 0.5] },
-    guidance: { mode: 'cfg', settings, strengths: [{ guidance: 'cfg', w: 0, labels: labels(0.98) }, { guidance: 'cfg', w: 1, labels: labels(guided) }] },
+    guidance: {
+      mode: 'cfg',
+      settings,
+      strengths: [
+        { guidance: 'cfg', w: 0, labels: labels(0.98) },
+        { guidance: 'cfg', w: 1, labels: labels(guided) },
+      ],
+    },
     classifier: null,
   };
 }
 
-const figures: Figures = { sweep: 'sweep-T/sweep-T.png', trajectory: null, guidance: 'guidance/guidance.png', classifier: null };
+const figures: Figures = {
+  sweep: 'sweep-T/sweep-T.png',
+  trajectory: null,
+  guidance: 'guidance/guidance.png',
+  classifier: null,
+};
 const verdict = (text: string, start: string) => {
   const line = text.split('\n').find((l) => l.startsWith(`| ${start}`));
   if (!line) throw new Error(`no target line starting "${start}" in:\n${text}`);
@@ -48,7 +99,10 @@ t('each target fails on its own number', () => {
   assert.is(verdict(buildReport(outputs(0.36, 0.12, 1.08), figures, 'test'), 'T = 50: per-mode'), 'not met');
   assert.is(verdict(buildReport(outputs(0.36, 0.1, 1.0), figures, 'test'), 'T = 50: mean log-density'), 'not met');
   assert.is(verdict(buildReport(outputs(0.36, 0.1, 1.08), figures, 'test'), 'classifier-free guidance'), 'met');
-  assert.is(verdict(buildReport(outputs(0.36, 0.1, 1.08, 0.985), figures, 'test'), 'classifier-free guidance'), 'not met');
+  assert.is(
+    verdict(buildReport(outputs(0.36, 0.1, 1.08, 0.985), figures, 'test'), 'classifier-free guidance'),
+    'not met',
+  );
 });
 
 t('the sentences follow the numbers', () => {
@@ -60,15 +114,36 @@ t('the sentences follow the numbers', () => {
 
 t('the MNIST section reports the label agreement of the generated digits, digit by digit', () => {
   const mnist = {
-    adapter: 'test adapter', settings: { channels: [32, 64, 128, 128], embed: 128, T: 200, steps: 3000, batch: 32, lr: 0.001, 'p-uncond': 0.1, guidance: 2 },
-    trained: true, trainSeconds: 600, finalLoss: 0.05, sampleSeconds: 40, nearestLabelAgreement: 0.42,
+    adapter: 'test adapter',
+    settings: {
+      channels: [32, 64, 128, 128],
+      embed: 128,
+      T: 200,
+      steps: 3000,
+      batch: 32,
+      lr: 0.001,
+      'p-uncond': 0.1,
+      guidance: 2,
+    },
+    trained: true,
+    trainSeconds: 600,
+    finalLoss: 0.05,
+    sampleSeconds: 40,
+    nearestLabelAgreement: 0.42,
     nearestLabelAgreementPerDigit: [0.9, 0.8, 0.1, 0.3, 0.4, 0.2, 0.5, 0.6, 0.0, 0.4],
   };
-  const text = buildReport({ sweep: null, trajectory: null, guidance: null, classifier: null, mnist }, { ...figures, mnistDigits: 'mnist/digits.png' }, 'test');
+  const text = buildReport(
+    { sweep: null, trajectory: null, guidance: null, classifier: null, mnist },
+    { ...figures, mnistDigits: 'mnist/digits.png' },
+    'test',
+  );
   assert.ok(text.includes('![ten generated digits per row, 0 to 9](mnist/digits.png)'), text);
   assert.ok(text.includes('carries the label it was drawn with for 42.00 % of the samples'), text);
   assert.ok(text.includes('best 0, worst 8'), text);
-  assert.ok(!text.includes('Two-pixel models') && !text.includes('## Targets'), 'no two-pixel settings or targets without two-pixel outputs');
+  assert.ok(
+    !text.includes('Two-pixel models') && !text.includes('## Targets'),
+    'no two-pixel settings or targets without two-pixel outputs',
+  );
   assert.match(text, /missing: `node runners\/sweep-T\.js`/);
 });
 
@@ -82,7 +157,10 @@ t('a reused model (no training, so no final loss: null in the JSON) is reported 
 t('missing runner outputs are named, and none at all is an error', () => {
   const text = buildReport({ ...outputs(0.36, 0.1, 1.08, 1), trajectory: null }, figures, 'test');
   assert.match(text, /missing: `node runners\/trajectory\.js`/);
-  assert.throws(() => buildReport({ sweep: null, trajectory: null, guidance: null, classifier: null }, figures, 'test'), /run node runners\/sweep-T\.js/);
+  assert.throws(
+    () => buildReport({ sweep: null, trajectory: null, guidance: null, classifier: null }, figures, 'test'),
+    /run node runners\/sweep-T\.js/,
+  );
 });
 
 t.run();

@@ -19,7 +19,10 @@ const mkdtemp = (prefix: string) => {
 t.after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 function run(script: string, args: string[]) {
-  const r = spawnSync(process.execPath, [join(root, 'runners', script), ...args], { encoding: 'utf8', timeout: 240_000 });
+  const r = spawnSync(process.execPath, [join(root, 'runners', script), ...args], {
+    encoding: 'utf8',
+    timeout: 240_000,
+  });
   const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
   return { code: r.status, stderr: r.stderr, stdout: r.stdout, errors };
 }
@@ -55,14 +58,26 @@ for (const [script, args, pattern] of badFlags) {
 t('--help prints every flag and exits 0', () => {
   const r = run('sweep-T.js', ['--help']);
   assert.is(r.code, 0);
-  for (const flag of ['--T', '--samples', '--seed', '--out', '--steps', '--retrain']) assert.ok(r.stdout.includes(flag), flag);
+  for (const flag of ['--T', '--samples', '--seed', '--out', '--steps', '--retrain'])
+    assert.ok(r.stdout.includes(flag), flag);
 });
 
 t('an unreadable checkpoint stops the run with an error naming it, and is left as it was', () => {
   const dir = mkdtemp(join(tmpdir(), 'runner-'));
   const path = join(dir, 'model-T5.safetensors');
   writeFileSync(path, 'not a checkpoint');
-  const r = run('sweep-T.js', ['--T', '5', '--steps', '1', '--samples', '10', '--models', dir, '--out', join(dir, 'out')]);
+  const r = run('sweep-T.js', [
+    '--T',
+    '5',
+    '--steps',
+    '1',
+    '--samples',
+    '10',
+    '--models',
+    dir,
+    '--out',
+    join(dir, 'out'),
+  ]);
   assert.is(r.code, 1, r.stderr);
   assert.is(r.errors.length, 1, r.stderr);
   assert.ok(r.errors[0].includes(path), r.errors[0]);
@@ -89,35 +104,76 @@ t('a checkpoint of other settings is refused without --retrain, then replaced wi
   assert.match(reuse.stderr, /reusing/);
 });
 
-t('report.js writes the report from a sweep, marks the targets an undertrained model misses, and names a bad input', () => {
-  const dir = mkdtemp(join(tmpdir(), 'runner-'));
-  const sweep = run('sweep-T.js', ['--T', '5', '--steps', '2', '--samples', '50', '--batch', '32', '--models', dir, '--out', join(dir, 'sweep-T')]);
-  assert.is(sweep.code, 0, sweep.stderr);
-  const r = run('report.js', ['--in', dir]);
-  assert.is(r.code, 0, r.stderr);
-  const text = readFileSync(join(dir, 'report.md'), 'utf8');
-  assert.match(text, /\| 5 \| 2 \| /);
-  assert.match(text, /\| T = 5: mode weights within 0\.02 of 0\.35 \/ 0\.65 \| [0-9.]+ \/ [0-9.]+ \| (met|\*\*not met\*\*) \|/);
-  assert.match(text, /\(sweep-T\/sweep-T\.png\)/);
-  assert.match(text, /missing: `node runners\/trajectory\.js`/);
-  writeFileSync(join(dir, 'sweep-T', 'metrics.json'), '{ truncated');
-  const bad = run('report.js', ['--in', dir, '--report', join(dir, 'again.md')]);
-  assert.is(bad.code, 1, bad.stderr);
-  assert.ok(bad.errors[0].includes(join(dir, 'sweep-T', 'metrics.json')), bad.errors[0]);
-  assert.ok(!existsSync(join(dir, 'again.md')));
-  const none = run('report.js', ['--in', join(dir, 'nowhere')]);
-  assert.is(none.code, 1);
-  assert.match(none.errors[0], /--in .*nowhere: no such folder/);
-});
+t(
+  'report.js writes the report from a sweep, marks the targets an undertrained model misses, and names a bad input',
+  () => {
+    const dir = mkdtemp(join(tmpdir(), 'runner-'));
+    const sweep = run('sweep-T.js', [
+      '--T',
+      '5',
+      '--steps',
+      '2',
+      '--samples',
+      '50',
+      '--batch',
+      '32',
+      '--models',
+      dir,
+      '--out',
+      join(dir, 'sweep-T'),
+    ]);
+    assert.is(sweep.code, 0, sweep.stderr);
+    const r = run('report.js', ['--in', dir]);
+    assert.is(r.code, 0, r.stderr);
+    const text = readFileSync(join(dir, 'report.md'), 'utf8');
+    assert.match(text, /\| 5 \| 2 \| /);
+    assert.match(
+      text,
+      /\| T = 5: mode weights within 0\.02 of 0\.35 \/ 0\.65 \| [0-9.]+ \/ [0-9.]+ \| (met|\*\*not met\*\*) \|/,
+    );
+    assert.match(text, /\(sweep-T\/sweep-T\.png\)/);
+    assert.match(text, /missing: `node runners\/trajectory\.js`/);
+    writeFileSync(join(dir, 'sweep-T', 'metrics.json'), '{ truncated');
+    const bad = run('report.js', ['--in', dir, '--report', join(dir, 'again.md')]);
+    assert.is(bad.code, 1, bad.stderr);
+    assert.ok(bad.errors[0].includes(join(dir, 'sweep-T', 'metrics.json')), bad.errors[0]);
+    assert.ok(!existsSync(join(dir, 'again.md')));
+    const none = run('report.js', ['--in', join(dir, 'nowhere')]);
+    assert.is(none.code, 1);
+    assert.match(none.errors[0], /--in .*nowhere: no such folder/);
+  },
+);
 
 t('train-mnist.js trains, draws the digit grid and a trajectory, measures them, and reuses its checkpoint', () => {
   const dir = mkdtemp(join(tmpdir(), 'runner-'));
-  const small = ['--steps', '20', '--batch', '8', '--T', '8', '--channels', '8,8,16,16', '--embed', '16', '--groups', '4', '--per-digit', '2', '--models', dir, '--out', join(dir, 'out')];
+  const small = [
+    '--steps',
+    '20',
+    '--batch',
+    '8',
+    '--T',
+    '8',
+    '--channels',
+    '8,8,16,16',
+    '--embed',
+    '16',
+    '--groups',
+    '4',
+    '--per-digit',
+    '2',
+    '--models',
+    dir,
+    '--out',
+    join(dir, 'out'),
+  ];
   const first = run('train-mnist.js', small);
   assert.is(first.code, 0, first.stderr);
   assert.equal(readdirSync(join(dir, 'out')).sort(), ['digits.png', 'metrics.json', 'trajectory.png']);
   const metrics = JSON.parse(readFileSync(join(dir, 'out', 'metrics.json'), 'utf8'));
-  assert.ok(metrics.trained && metrics.nearestLabelAgreement >= 0 && metrics.nearestLabelAgreement <= 1, JSON.stringify(metrics));
+  assert.ok(
+    metrics.trained && metrics.nearestLabelAgreement >= 0 && metrics.nearestLabelAgreement <= 1,
+    JSON.stringify(metrics),
+  );
   assert.is(metrics.nearestLabelAgreementPerDigit.length, 10);
   assert.ok(existsSync(join(dir, 'mnist-T8.safetensors')));
   const again = run('train-mnist.js', small);

@@ -89,7 +89,10 @@ t('the writer pads the header to 8 bytes and stores tensors contiguously in name
   assert.is(length % 8, 0);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length)));
   const names = Object.keys(header).filter((k) => k !== '__metadata__');
-  const byOffset = names.sort((a, b) => header[a].data_offsets[0] - header[b].data_offsets[0] || header[a].data_offsets[1] - header[b].data_offsets[1]);
+  const byOffset = names.sort(
+    (a, b) =>
+      header[a].data_offsets[0] - header[b].data_offsets[0] || header[a].data_offsets[1] - header[b].data_offsets[1],
+  );
   assert.equal(byOffset, [...sample().keys()].sort());
   let end = 0;
   for (const name of byOffset) {
@@ -134,7 +137,10 @@ t('rejects a header length over 100 MB before reading it', () => {
 });
 
 t('rejects a header that is not UTF-8', () => {
-  rejects(file('{"a":1}').map((b, i) => (i === 9 ? 0xff : b)), /header is not valid UTF-8/);
+  rejects(
+    file('{"a":1}').map((b, i) => (i === 9 ? 0xff : b)),
+    /header is not valid UTF-8/,
+  );
 });
 
 t('rejects a header that is not JSON, or starts with a byte-order mark', () => {
@@ -146,7 +152,7 @@ t('rejects a header nested deeper than header, entry and shape, before parsing i
   rejects(file(`{"a":{"dtype":"F32","shape":[[0]],"data_offsets":[0,0]}}`), /header nests deeper than 3 levels/);
   rejects(file('['.repeat(1_000_000) + ']'.repeat(1_000_000)), /header nests deeper than 3 levels/);
   // Brackets inside strings, after escaped backslashes and quotes, do not count as nesting.
-  const brackets = String.raw`{"__metadata__":{"[[[[\\":"{{{{\\\""},"a":` + `${entry('F32', [0], [0, 0])}}`;
+  const brackets = `${String.raw`{"__metadata__":{"[[[[\\":"{{{{\\\""},"a":`}${entry('F32', [0], [0, 0])}}`;
   assert.equal({ ...decodeSafetensors(file(brackets), SOURCE).metadata }, { '[[[[\\': '{{{{\\"' });
 });
 
@@ -180,12 +186,18 @@ t('rejects an unknown or mistyped dtype', () => {
 
 t('rejects a shape that is not an array of non-negative safe integers', () => {
   for (const shape of ['[-1]', '[1.5]', '[1e300]', '["2"]', '2', '{"0":1}', '[null]', '[9007199254740992]']) {
-    rejects(file(`{"a":{"dtype":"F32","shape":${shape},"data_offsets":[0,0]}}`), /tensor "a" has shape .*, expected an array of non-negative integers/);
+    rejects(
+      file(`{"a":{"dtype":"F32","shape":${shape},"data_offsets":[0,0]}}`),
+      /tensor "a" has shape .*, expected an array of non-negative integers/,
+    );
   }
 });
 
 t('rejects a shape whose element count overflows a safe integer', () => {
-  rejects(file(`{"a":${entry('F32', [2 ** 32, 2 ** 32], [0, 0])}}`), /tensor "a" has shape \[4294967296,4294967296\], more than 2\^53-1 elements/);
+  rejects(
+    file(`{"a":${entry('F32', [2 ** 32, 2 ** 32], [0, 0])}}`),
+    /tensor "a" has shape \[4294967296,4294967296\], more than 2\^53-1 elements/,
+  );
 });
 
 t('accepts a huge shape with a zero dimension as an empty tensor', () => {
@@ -194,19 +206,28 @@ t('accepts a huge shape with a zero dimension as an empty tensor', () => {
 });
 
 t('rejects a shape that disagrees with the byte range', () => {
-  rejects(file(`{"a":${entry('U32', [3], [0, 8])}}`, new Uint8Array(8)), /tensor "a" has shape \[3\] \(12 bytes of U32\) but data_offsets \[0,8\] span 8 bytes/);
+  rejects(
+    file(`{"a":${entry('U32', [3], [0, 8])}}`, new Uint8Array(8)),
+    /tensor "a" has shape \[3\] \(12 bytes of U32\) but data_offsets \[0,8\] span 8 bytes/,
+  );
   rejects(file(`{"a":${entry('U32', [1], [0, 6])}}`, new Uint8Array(6)), /span 6 bytes/);
 });
 
 t('rejects data_offsets that are not two safe integers with 0 <= begin <= end', () => {
   for (const offsets of ['[0]', '[0,4,8]', '[0,4.5]', '"0,4"', '[-4,0]', '[0,9007199254740992]', '[null,4]']) {
-    rejects(file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":${offsets}}}`, new Uint8Array(4)), /tensor "a" has data_offsets .*, expected/);
+    rejects(
+      file(`{"a":{"dtype":"F32","shape":[1],"data_offsets":${offsets}}}`, new Uint8Array(4)),
+      /tensor "a" has data_offsets .*, expected/,
+    );
   }
   rejects(file(`{"a":${entry('F32', [1], [4, 0])}}`, new Uint8Array(4)), /expected 0 <= begin <= end/);
 });
 
 t('rejects data_offsets past the data section', () => {
-  rejects(file(`{"a":${entry('F32', [2], [0, 8])}}`, new Uint8Array(4)), /tensor "a" has data_offsets \[0,8\], past the end of the 4-byte data section/);
+  rejects(
+    file(`{"a":${entry('F32', [2], [0, 8])}}`, new Uint8Array(4)),
+    /tensor "a" has data_offsets \[0,8\], past the end of the 4-byte data section/,
+  );
 });
 
 t('rejects tensors whose byte ranges overlap', () => {
@@ -219,7 +240,10 @@ t('rejects tensors whose byte ranges overlap', () => {
 t('rejects data bytes that no tensor covers, in a gap or trailing', () => {
   const gap = `{"a":${entry('F32', [1], [0, 4])},"b":${entry('F32', [1], [8, 12])}}`;
   rejects(file(gap, new Uint8Array(12)), /data bytes 4\.\.8 are not covered by any tensor/);
-  rejects(file(`{"a":${entry('F32', [1], [0, 4])}}`, new Uint8Array(6)), /data bytes 4\.\.6 \(trailing\) are not covered by any tensor/);
+  rejects(
+    file(`{"a":${entry('F32', [1], [0, 4])}}`, new Uint8Array(6)),
+    /data bytes 4\.\.6 \(trailing\) are not covered by any tensor/,
+  );
   rejects(file('{}', [1]), /data bytes 0\.\.1 \(trailing\)/);
 });
 
@@ -233,7 +257,8 @@ t('rejects __proto__, constructor and prototype as keys anywhere in the header',
     `{"__metadata__":{"a":"b","constructor":"x"}}`,
     `{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"__proto__":{"polluted":"yes"}}}`,
   ];
-  for (const header of headers) rejects(file(header), /header uses the forbidden key "(__proto__|constructor|prototype)"/);
+  for (const header of headers)
+    rejects(file(header), /header uses the forbidden key "(__proto__|constructor|prototype)"/);
   assert.is(({} as Record<string, unknown>).polluted, undefined);
 });
 
@@ -246,19 +271,43 @@ t('rejects __metadata__ that is not an object of strings', () => {
 
 t('error messages stay one short line whatever the file holds', () => {
   const name = `bad\nname${'x'.repeat(500)}`;
-  rejects(file(JSON.stringify({ [name]: 1 })), /^ckpt\.safetensors: tensor "bad\\nnamex+\.\.\. is 1, expected an object$/);
+  rejects(
+    file(JSON.stringify({ [name]: 1 })),
+    /^ckpt\.safetensors: tensor "bad\\nnamex+\.\.\. is 1, expected an object$/,
+  );
 });
 
 t('the writer rejects input it could not read back', () => {
   const cases: [() => unknown, RegExp][] = [
-    [() => encodeSafetensors({ a: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } }), /tensor "a" has shape \[2,2\] but 3 elements/],
-    [() => encodeSafetensors({ a: { dtype: 'F32', shape: [-1], data: new Float32Array(0) } }), /shape \[-1\], expected non-negative integers/],
+    [
+      () => encodeSafetensors({ a: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } }),
+      /tensor "a" has shape \[2,2\] but 3 elements/,
+    ],
+    [
+      () => encodeSafetensors({ a: { dtype: 'F32', shape: [-1], data: new Float32Array(0) } }),
+      /shape \[-1\], expected non-negative integers/,
+    ],
     [() => encodeSafetensors({ a: { dtype: 'F32', shape: [1.5], data: new Float32Array(1) } }), /shape \[1.5\]/],
-    [() => encodeSafetensors({ a: { dtype: 'U32', shape: [1], data: new Int32Array(1) } }), /tensor "a" is U32 but its data is a Int32Array, expected a Uint32Array/],
+    [
+      () => encodeSafetensors({ a: { dtype: 'U32', shape: [1], data: new Int32Array(1) } }),
+      /tensor "a" is U32 but its data is a Int32Array, expected a Uint32Array/,
+    ],
     [() => encodeSafetensors({ a: { dtype: 'F64' as 'F32', shape: [1], data: new Float32Array(1) } }), /dtype "F64"/],
-    [() => encodeSafetensors({ '': { dtype: 'F32', shape: [0], data: new Float32Array(0) } }), /tensor name "" is not allowed/],
-    [() => encodeSafetensors({ __metadata__: { dtype: 'F32', shape: [0], data: new Float32Array(0) } }), /tensor name "__metadata__" is not allowed/],
-    [() => encodeSafetensors(new Map([['constructor', { dtype: 'F32', shape: [0], data: new Float32Array(0) } as TensorEntry]])), /"constructor" is not allowed/],
+    [
+      () => encodeSafetensors({ '': { dtype: 'F32', shape: [0], data: new Float32Array(0) } }),
+      /tensor name "" is not allowed/,
+    ],
+    [
+      () => encodeSafetensors({ __metadata__: { dtype: 'F32', shape: [0], data: new Float32Array(0) } }),
+      /tensor name "__metadata__" is not allowed/,
+    ],
+    [
+      () =>
+        encodeSafetensors(
+          new Map([['constructor', { dtype: 'F32', shape: [0], data: new Float32Array(0) } as TensorEntry]]),
+        ),
+      /"constructor" is not allowed/,
+    ],
     [() => encodeSafetensors({}, { step: 3 as unknown as string }), /metadata "step" is 3, expected a string/],
   ];
   for (const [run, problem] of cases) {
@@ -339,13 +388,15 @@ t('fuzz: 12,000 mutants either decode well-formed or throw a plain one-line Erro
     const chars = [...headerText];
     const i = int(chars.length);
     switch (int(5)) {
-      case 0: { // swap two adjacent characters, preferring digits
+      case 0: {
+        // swap two adjacent characters, preferring digits
         const digits = chars.flatMap((c, j) => (/\d/.test(c) && j + 1 < chars.length ? [j] : []));
         const j = digits[int(digits.length)];
         [chars[j], chars[j + 1]] = [chars[j + 1], chars[j]];
         break;
       }
-      case 1: { // replace a digit with another
+      case 1: {
+        // replace a digit with another
         const digits = chars.flatMap((c, j) => (/\d/.test(c) ? [j] : []));
         chars[digits[int(digits.length)]] = String(int(10));
         break;
@@ -365,19 +416,25 @@ t('fuzz: 12,000 mutants either decode well-formed or throw a plain one-line Erro
     ['header bit flips', () => flip(valid, 8, dataStart)],
     ['data bit flips', () => flip(valid, dataStart, valid.length)],
     ['truncation', () => valid.slice(0, int(valid.length))],
-    ['length field', () => {
-      const out = valid.slice();
-      const view = new DataView(out.buffer);
-      if (random() < 0.5) view.setBigUint64(0, BigInt(Math.max(0, dataStart - 8 + int(33) - 16)), true);
-      else out.set(flip(out, 0, 8).subarray(0, 8));
-      return out;
-    }],
-    ['appended bytes', () => {
-      const out = new Uint8Array(valid.length + 1 + int(16));
-      out.set(valid);
-      for (let i = valid.length; i < out.length; i++) out[i] = int(256);
-      return out;
-    }],
+    [
+      'length field',
+      () => {
+        const out = valid.slice();
+        const view = new DataView(out.buffer);
+        if (random() < 0.5) view.setBigUint64(0, BigInt(Math.max(0, dataStart - 8 + int(33) - 16)), true);
+        else out.set(flip(out, 0, 8).subarray(0, 8));
+        return out;
+      },
+    ],
+    [
+      'appended bytes',
+      () => {
+        const out = new Uint8Array(valid.length + 1 + int(16));
+        out.set(valid);
+        for (let i = valid.length; i < out.length; i++) out[i] = int(256);
+        return out;
+      },
+    ],
     ['header text edits', editHeader],
   ];
 
@@ -405,7 +462,11 @@ t('fuzz: 12,000 mutants either decode well-formed or throw a plain one-line Erro
       count.decoded++;
       for (const [name, { dtype, shape, data: values }] of result.tensors) {
         assert.ok(values instanceof arrays[dtype], `${kind}: ${name} is ${dtype}`);
-        assert.is(values.length, shape.reduce((a, b) => a * b, 1), `${kind}: ${name} length matches its shape`);
+        assert.is(
+          values.length,
+          shape.reduce((a, b) => a * b, 1),
+          `${kind}: ${name} length matches its shape`,
+        );
       }
       assert.ok(Object.values(result.metadata).every((v) => typeof v === 'string'));
       if (kind === 'data bit flips') {
@@ -419,9 +480,15 @@ t('fuzz: 12,000 mutants either decode well-formed or throw a plain one-line Erro
     }
   }
   assert.is(outcomes['data bit flips'].rejected, 0, 'flipping data bits never breaks a file');
-  const total = Object.values(outcomes).reduce((s, o) => ({ decoded: s.decoded + o.decoded, rejected: s.rejected + o.rejected }));
+  const total = Object.values(outcomes).reduce((s, o) => ({
+    decoded: s.decoded + o.decoded,
+    rejected: s.rejected + o.rejected,
+  }));
   assert.ok(total.decoded > 2000 && total.rejected > 0, JSON.stringify(outcomes));
-  assert.ok(outcomes['header text edits'].decoded > 0 && outcomes['header text edits'].rejected > 0, JSON.stringify(outcomes));
+  assert.ok(
+    outcomes['header text edits'].decoded > 0 && outcomes['header text edits'].rejected > 0,
+    JSON.stringify(outcomes),
+  );
 });
 
 t.run();

@@ -35,33 +35,44 @@ t('index 0 is the clean image', () => {
 });
 
 t('every table has length T + 1', () => {
-  for (const kind of KINDS) for (const T of LENGTHS) {
-    const s = makeSchedule(kind, T);
-    for (const table of [s.betas, s.alphas, s.alphasCumprod, s.alphasCumprodPrev, s.sqrtAlphasCumprod,
-      s.sqrtOneMinusAlphasCumprod, s.posteriorVariance, sigmas(s, 'posterior'), sigmas(s, 'beta')]) {
-      assert.is(table.length, T + 1);
+  for (const kind of KINDS)
+    for (const T of LENGTHS) {
+      const s = makeSchedule(kind, T);
+      for (const table of [
+        s.betas,
+        s.alphas,
+        s.alphasCumprod,
+        s.alphasCumprodPrev,
+        s.sqrtAlphasCumprod,
+        s.sqrtOneMinusAlphasCumprod,
+        s.posteriorVariance,
+        sigmas(s, 'posterior'),
+        sigmas(s, 'beta'),
+      ]) {
+        assert.is(table.length, T + 1);
+      }
     }
-  }
 });
 
 t('each table satisfies its defining identity at random t', () => {
   const rng = new PhiloxStream(7, 0);
-  for (const kind of KINDS) for (const T of LENGTHS) {
-    const s = makeSchedule(kind, T);
-    for (let draw = 0; draw < 20; draw++) {
-      const i = 1 + Math.floor(rng.uniform() * T);
-      const at = `${kind} T=${T} t=${i}`;
-      close(s.alphas[i], 1 - s.betas[i], 1e-15, `alpha ${at}`);
-      close(s.alphasCumprod[i], s.alphasCumprod[i - 1] * s.alphas[i], 1e-15, `alphabar ${at}`);
-      assert.is(s.alphasCumprodPrev[i], s.alphasCumprod[i - 1], `alphabar_prev ${at}`);
-      close(s.sqrtAlphasCumprod[i] ** 2, s.alphasCumprod[i], 1e-14, `sqrt alphabar ${at}`);
-      close(s.sqrtOneMinusAlphasCumprod[i] ** 2, 1 - s.alphasCumprod[i], 1e-14, `sqrt(1 - alphabar) ${at}`);
-      const posterior = ((1 - s.alphasCumprod[i - 1]) / (1 - s.alphasCumprod[i])) * s.betas[i];
-      close(s.posteriorVariance[i], posterior, 1e-15, `posterior variance ${at}`);
-      close(sigmas(s, 'posterior')[i] ** 2, s.posteriorVariance[i], 1e-14, `sigma^2 posterior ${at}`);
-      close(sigmas(s, 'beta')[i] ** 2, i === 1 ? 0 : s.betas[i], 1e-14, `sigma^2 beta ${at} (no noise at t = 1)`);
+  for (const kind of KINDS)
+    for (const T of LENGTHS) {
+      const s = makeSchedule(kind, T);
+      for (let draw = 0; draw < 20; draw++) {
+        const i = 1 + Math.floor(rng.uniform() * T);
+        const at = `${kind} T=${T} t=${i}`;
+        close(s.alphas[i], 1 - s.betas[i], 1e-15, `alpha ${at}`);
+        close(s.alphasCumprod[i], s.alphasCumprod[i - 1] * s.alphas[i], 1e-15, `alphabar ${at}`);
+        assert.is(s.alphasCumprodPrev[i], s.alphasCumprod[i - 1], `alphabar_prev ${at}`);
+        close(s.sqrtAlphasCumprod[i] ** 2, s.alphasCumprod[i], 1e-14, `sqrt alphabar ${at}`);
+        close(s.sqrtOneMinusAlphasCumprod[i] ** 2, 1 - s.alphasCumprod[i], 1e-14, `sqrt(1 - alphabar) ${at}`);
+        const posterior = ((1 - s.alphasCumprod[i - 1]) / (1 - s.alphasCumprod[i])) * s.betas[i];
+        close(s.posteriorVariance[i], posterior, 1e-15, `posterior variance ${at}`);
+        close(sigmas(s, 'posterior')[i] ** 2, s.posteriorVariance[i], 1e-14, `sigma^2 posterior ${at}`);
+        close(sigmas(s, 'beta')[i] ** 2, i === 1 ? 0 : s.betas[i], 1e-14, `sigma^2 beta ${at} (no noise at t = 1)`);
+      }
     }
-  }
 });
 
 t('alphabar is the product of the clipped alphas', () => {
@@ -74,7 +85,10 @@ t('alphabar is the product of the clipped alphas', () => {
 
 t('betas lie in (0, 0.999] and alphabar strictly decreases', () => {
   // Linear at the largest T is left out: its alphabar underflows to 0 long before t = T.
-  const cases: [ScheduleKind, number][] = [...KINDS.flatMap((k) => LENGTHS.map((T): [ScheduleKind, number] => [k, T])), ['cosine', 100000]];
+  const cases: [ScheduleKind, number][] = [
+    ...KINDS.flatMap((k) => LENGTHS.map((T): [ScheduleKind, number] => [k, T])),
+    ['cosine', 100000],
+  ];
   for (const [kind, T] of cases) {
     const s = makeSchedule(kind, T);
     for (let i = 1; i <= T; i++) {
@@ -85,11 +99,12 @@ t('betas lie in (0, 0.999] and alphabar strictly decreases', () => {
 });
 
 t('posterior variance is 0 at t = 1 and below beta_t', () => {
-  for (const kind of KINDS) for (const T of LENGTHS) {
-    const s = makeSchedule(kind, T);
-    assert.is(s.posteriorVariance[1], 0);
-    for (let i = 1; i <= T; i++) assert.ok(s.posteriorVariance[i] <= s.betas[i]);
-  }
+  for (const kind of KINDS)
+    for (const T of LENGTHS) {
+      const s = makeSchedule(kind, T);
+      assert.is(s.posteriorVariance[1], 0);
+      for (let i = 1; i <= T; i++) assert.ok(s.posteriorVariance[i] <= s.betas[i]);
+    }
 });
 
 t('linear betas run from 1e-4 to 0.02 evenly', () => {
@@ -102,14 +117,23 @@ t('linear betas run from 1e-4 to 0.02 evenly', () => {
 
 t('a bad T throws naming the value', () => {
   for (const T of [0, -1, 2.5, NaN, 100001, Infinity]) {
-    assert.throws(() => makeSchedule('cosine', T), (e: Error) => e.message.includes(String(T)) && e.message.includes('integer'));
+    assert.throws(
+      () => makeSchedule('cosine', T),
+      (e: Error) => e.message.includes(String(T)) && e.message.includes('integer'),
+    );
   }
 });
 
 t('a bad kind throws naming it', () => {
-  assert.throws(() => makeSchedule('quadratic' as ScheduleKind, 10), (e: Error) => e.message.includes('quadratic'));
+  assert.throws(
+    () => makeSchedule('quadratic' as ScheduleKind, 10),
+    (e: Error) => e.message.includes('quadratic'),
+  );
   const s = makeSchedule('cosine', 10);
-  assert.throws(() => sigmas(s, 'learned' as 'beta'), (e: Error) => e.message.includes('learned'));
+  assert.throws(
+    () => sigmas(s, 'learned' as 'beta'),
+    (e: Error) => e.message.includes('learned'),
+  );
 });
 
 t.run();

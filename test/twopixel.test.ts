@@ -4,7 +4,15 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { testGpu } from './device.js';
 import { Program } from '../src/core/program.js';
-import { buildTrainingGraph, defaultTrainOptions, estimateGamma, sampleFused, sampleOpByOp, TwoPixelTrainer, type SampleOptions } from '../src/diffusion/twopixel.js';
+import {
+  buildTrainingGraph,
+  defaultTrainOptions,
+  estimateGamma,
+  sampleFused,
+  sampleOpByOp,
+  TwoPixelTrainer,
+  type SampleOptions,
+} from '../src/diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
 import { SAMPLER_ROWS } from '../src/models/twopixel/fusedgen.js';
 import { assertClose, withKernels } from './harness.js';
@@ -31,33 +39,51 @@ async function lossAndGrads(fused: boolean, loss: 'mse' | 'l1' | 'huber', T = mo
   return { value, grads };
 }
 
-t('the fused kernels compile with broadcasts on a device with subgroups of 8, and without when turned off', async () => {
-  const gpu = await testGpu();
-  const kernelsOf = async (plain: boolean) => withKernels(plain ? { broadcasts: false } : {}, async () => {
-    const built = buildTrainingGraph({ ...defaultTrainOptions(model, 1), batch: 64 }, 1);
-    const program = await Program.compile(gpu.device, built.g, { seed: 1, gradientsOf: built.loss });
-    const names = program.info.map((d) => d.kernel).filter((k) => k.startsWith('twopixel.train'));
-    program.destroy();
-    program.store.destroy();
-    return names;
-  });
-  assert.equal(await kernelsOf(false), [defaultKernelConfig(gpu.device).broadcasts ? 'twopixel.train_sg' : 'twopixel.train']);
-  assert.equal(await kernelsOf(true), ['twopixel.train']);
-});
+t(
+  'the fused kernels compile with broadcasts on a device with subgroups of 8, and without when turned off',
+  async () => {
+    const gpu = await testGpu();
+    const kernelsOf = async (plain: boolean) =>
+      withKernels(plain ? { broadcasts: false } : {}, async () => {
+        const built = buildTrainingGraph({ ...defaultTrainOptions(model, 1), batch: 64 }, 1);
+        const program = await Program.compile(gpu.device, built.g, { seed: 1, gradientsOf: built.loss });
+        const names = program.info.map((d) => d.kernel).filter((k) => k.startsWith('twopixel.train'));
+        program.destroy();
+        program.store.destroy();
+        return names;
+      });
+    assert.equal(await kernelsOf(false), [
+      defaultKernelConfig(gpu.device).broadcasts ? 'twopixel.train_sg' : 'twopixel.train',
+    ]);
+    assert.equal(await kernelsOf(true), ['twopixel.train']);
+  },
+);
 
 // T = 200: the bias-table gradient's rows (T + 4) no longer fit its 32-column workgroup table,
 // so it runs in narrower column blocks (shaders/bucket.wgsl). 'plain': without broadcasts.
-for (const [kind, T, plain] of [['mse', model.T, false], ['l1', model.T, false], ['huber', model.T, false], ['mse', 200, false], ['huber', model.T, true]] as const) {
-  t(`fused ${kind} loss and every parameter gradient match the op-by-op graph at T = ${T}${plain ? ' (plain kernels)' : ''}`, async () => {
-    const ref = await lossAndGrads(false, kind, T);
-    const got = await withKernels(plain ? { broadcasts: false } : {}, () => lossAndGrads(true, kind, T));
-    assert.ok(Math.abs(got.value - ref.value) <= 1e-5 * Math.abs(ref.value) + 1e-6, `loss ${got.value} vs ${ref.value}`);
-    assert.equal([...got.grads.keys()].sort(), [...ref.grads.keys()].sort());
-    for (const [name, g] of ref.grads) {
-      const scale = Math.max(...g.map(Math.abs));
-      assertClose(got.grads.get(name)!, g, 2e-4 * scale + 1e-7, 1e-3, `grad ${name}`);
-    }
-  });
+for (const [kind, T, plain] of [
+  ['mse', model.T, false],
+  ['l1', model.T, false],
+  ['huber', model.T, false],
+  ['mse', 200, false],
+  ['huber', model.T, true],
+] as const) {
+  t(
+    `fused ${kind} loss and every parameter gradient match the op-by-op graph at T = ${T}${plain ? ' (plain kernels)' : ''}`,
+    async () => {
+      const ref = await lossAndGrads(false, kind, T);
+      const got = await withKernels(plain ? { broadcasts: false } : {}, () => lossAndGrads(true, kind, T));
+      assert.ok(
+        Math.abs(got.value - ref.value) <= 1e-5 * Math.abs(ref.value) + 1e-6,
+        `loss ${got.value} vs ${ref.value}`,
+      );
+      assert.equal([...got.grads.keys()].sort(), [...ref.grads.keys()].sort());
+      for (const [name, g] of ref.grads) {
+        const scale = Math.max(...g.map(Math.abs));
+        assertClose(got.grads.get(name)!, g, 2e-4 * scale + 1e-7, 1e-3, `grad ${name}`);
+      }
+    },
+  );
 }
 
 // The fused and the op-by-op sampler on the same options: the same samples and trajectories.
@@ -65,38 +91,53 @@ for (const [kind, T, plain] of [['mse', model.T, false], ['l1', model.T, false],
 async function expectSameSamples(trainer: TwoPixelTrainer, o: SampleOptions, plain = false) {
   const gpu = await testGpu();
   const ref = await sampleOpByOp(gpu.device, trainer.program.store, o);
-  const got = await withKernels(plain ? { broadcasts: false } : {}, () => sampleFused(gpu.device, trainer.program.store, o));
+  const got = await withKernels(plain ? { broadcasts: false } : {}, () =>
+    sampleFused(gpu.device, trainer.program.store, o),
+  );
   const what = JSON.stringify({ ...o, model: undefined, gamma: undefined, plain });
   assertClose(got.samples, ref.samples, 1e-3, 1e-3, `samples ${what}`);
   assertClose(got.trajectory, ref.trajectory, 1e-3, 1e-3, `trajectory ${what}`);
 }
 
-t('fused sampler matches the op-by-op sampler on the same seed (no label, fixed label, guided, analytic variance; and without broadcasts)', async () => {
-  const gpu = await testGpu();
-  const trainer = await TwoPixelTrainer.create(gpu.device, { ...defaultTrainOptions(model, 2), batch: 128 });
-  await trainer.train(50);
-  const probe = { model, schedule: 'cosine' as const, n: 256, seed: 5 };
-  const gamma = await estimateGamma(gpu.device, trainer.program.store, probe);
-  assert.equal(gamma, await estimateGamma(gpu.device, trainer.program.store, probe), 'the same seed gives the same Gamma table');
-  for (let step = 1; step <= model.T; step++) assert.ok(gamma[step] > 0 && gamma[step] < 4, `Gamma_${step} = ${gamma[step]}`);
-  const cases = [
-    { labels: null, guidance: null },
-    { labels: 1, guidance: null },
-    { labels: [0, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1], guidance: 3 },
-    { labels: null, guidance: null, variance: 'analytic' as const, gamma },
-    { labels: [1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 1], guidance: 2, clip: 0.5 },
-  ];
-  for (const c of cases) await expectSameSamples(trainer, { model, schedule: 'cosine', n: 13, seed: 11, record: 3, ...c });
-  for (const c of cases.slice(1, 3)) await expectSameSamples(trainer, { model, schedule: 'cosine', n: 13, seed: 11, record: 3, ...c }, true);
-  trainer.destroy();
-});
+t(
+  'fused sampler matches the op-by-op sampler on the same seed (no label, fixed label, guided, analytic variance; and without broadcasts)',
+  async () => {
+    const gpu = await testGpu();
+    const trainer = await TwoPixelTrainer.create(gpu.device, { ...defaultTrainOptions(model, 2), batch: 128 });
+    await trainer.train(50);
+    const probe = { model, schedule: 'cosine' as const, n: 256, seed: 5 };
+    const gamma = await estimateGamma(gpu.device, trainer.program.store, probe);
+    assert.equal(
+      gamma,
+      await estimateGamma(gpu.device, trainer.program.store, probe),
+      'the same seed gives the same Gamma table',
+    );
+    for (let step = 1; step <= model.T; step++)
+      assert.ok(gamma[step] > 0 && gamma[step] < 4, `Gamma_${step} = ${gamma[step]}`);
+    const cases = [
+      { labels: null, guidance: null },
+      { labels: 1, guidance: null },
+      { labels: [0, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1], guidance: 3 },
+      { labels: null, guidance: null, variance: 'analytic' as const, gamma },
+      { labels: [1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 1], guidance: 2, clip: 0.5 },
+    ];
+    for (const c of cases)
+      await expectSameSamples(trainer, { model, schedule: 'cosine', n: 13, seed: 11, record: 3, ...c });
+    for (const c of cases.slice(1, 3))
+      await expectSameSamples(trainer, { model, schedule: 'cosine', n: 13, seed: 11, record: 3, ...c }, true);
+    trainer.destroy();
+  },
+);
 
 t('fused sampler runs a T longer than one dispatch holds in chunks, matching the op-by-op sampler', async () => {
   const gpu = await testGpu();
   const long = defaultTwoPixelConfig(SAMPLER_ROWS + 12);
   const trainer = await TwoPixelTrainer.create(gpu.device, { ...defaultTrainOptions(long, 3), batch: 128 });
   await trainer.train(20);
-  for (const c of [{ labels: null, guidance: null }, { labels: [1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 1], guidance: 2, clip: 1 }]) {
+  for (const c of [
+    { labels: null, guidance: null },
+    { labels: [1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 1], guidance: 2, clip: 1 },
+  ]) {
     await expectSameSamples(trainer, { model: long, schedule: 'cosine', n: 13, seed: 4, record: 3, ...c });
   }
   trainer.destroy();
@@ -115,7 +156,9 @@ t('training lowers the loss and the same seed gives bit-identical losses', async
   const run = async () => {
     const trainer = await TwoPixelTrainer.create(gpu.device, { ...defaultTrainOptions(model, 5), batch: 256 });
     const losses: number[] = [];
-    await trainer.train(200, (_s, l) => { losses.push(...l); });
+    await trainer.train(200, (_s, l) => {
+      losses.push(...l);
+    });
     trainer.destroy();
     return losses;
   };

@@ -10,10 +10,13 @@ export type FlagSpec =
   | { type: 'bool'; default: boolean; help: string };
 
 export type FlagValues<S extends Record<string, FlagSpec>> = {
-  [K in keyof S]: S[K] extends { type: 'int' | 'float' } ? number
-    : S[K] extends { type: 'ints' | 'floats' } ? number[]
-    : S[K] extends { type: 'bool' } ? boolean
-    : string;
+  [K in keyof S]: S[K] extends { type: 'int' | 'float' }
+    ? number
+    : S[K] extends { type: 'ints' | 'floats' }
+      ? number[]
+      : S[K] extends { type: 'bool' }
+        ? boolean
+        : string;
 };
 
 /** A bad command line: the runner prints the message and the usage line, and exits 2. */
@@ -36,11 +39,23 @@ function checkRange(name: string, v: number, spec: { min?: number; max?: number;
 
 export function usage(program: string, summary: string, specs: Record<string, FlagSpec>): string {
   const lines = Object.entries(specs).map(([name, s]) => {
-    const arg = s.type === 'bool' ? '' : s.type === 'ints' || s.type === 'floats' ? ' N,N,...' : s.type === 'string' ? (s.choices ? ` ${s.choices.join('|')}` : ' TEXT') : ' N';
-    const def = s.type === 'bool' || s.default === '' ? '' : ` (default ${Array.isArray(s.default) ? s.default.join(',') : s.default})`;
+    const arg =
+      s.type === 'bool'
+        ? ''
+        : s.type === 'ints' || s.type === 'floats'
+          ? ' N,N,...'
+          : s.type === 'string'
+            ? s.choices
+              ? ` ${s.choices.join('|')}`
+              : ' TEXT'
+            : ' N';
+    const def =
+      s.type === 'bool' || s.default === ''
+        ? ''
+        : ` (default ${Array.isArray(s.default) ? s.default.join(',') : s.default})`;
     return `${`  --${name}${arg}`.padEnd(33)} ${s.help}${def}`;
   });
-  lines.push('  --help'.padEnd(34) + 'print this help');
+  lines.push(`${'  --help'.padEnd(34)}print this help`);
   return `usage: node runners/${program} [flags]\n${summary}\n\n${lines.join('\n')}`;
 }
 
@@ -49,7 +64,10 @@ export function usageLine(program: string): string {
 }
 
 /** Parses argv (without node and the script); throws UsageError; returns null for --help. */
-export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly string[], specs: S): FlagValues<S> | null {
+export function parseFlags<S extends Record<string, FlagSpec>>(
+  argv: readonly string[],
+  specs: S,
+): FlagValues<S> | null {
   const out: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(specs)) out[name] = Array.isArray(s.default) ? [...s.default] : s.default;
   for (let i = 0; i < argv.length; i++) {
@@ -87,7 +105,8 @@ export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly st
         const parts = raw.split(',');
         const vs = parts.map((p) => parseNumber(name, p, spec.type === 'ints'));
         for (const v of vs) checkRange(name, v, spec);
-        if (!(spec.type === 'ints' && spec.repeats) && new Set(vs).size !== vs.length) throw new UsageError(`--${name} ${raw}: values repeat`);
+        if (!(spec.type === 'ints' && spec.repeats) && new Set(vs).size !== vs.length)
+          throw new UsageError(`--${name} ${raw}: values repeat`);
         out[name] = vs;
         break;
       }

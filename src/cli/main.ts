@@ -7,7 +7,12 @@ import { parseFlags, usage, usageLine, UsageError, type FlagSpec, type FlagValue
 export const COMMON_FLAGS = {
   seed: { type: 'int', default: 0, min: 0, max: 2 ** 32 - 1, help: 'seed of initialisation, training and sampling' },
   out: { type: 'string', default: '', help: 'output folder (default out/<runner>)' },
-  adapter: { type: 'string', default: 'auto', choices: ['auto', 'hardware', 'lavapipe', 'swiftshader'], help: 'WebGPU adapter' },
+  adapter: {
+    type: 'string',
+    default: 'auto',
+    choices: ['auto', 'hardware', 'lavapipe', 'swiftshader'],
+    help: 'WebGPU adapter',
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 /** A runner that needs no device: flags, one-line errors and exit codes as runMain's. */
@@ -47,12 +52,18 @@ export function runMain<S extends Record<string, FlagSpec>>(
   body: (flags: FlagValues<S>, gpu: Gpu) => Promise<void>,
   argv: readonly string[] = process.argv.slice(2),
 ): Promise<void> {
-  return runCommand(program, summary, specs, async (flags) => {
-    const gpu = await getNodeGpu({ adapter: (flags as Record<string, unknown>).adapter as string | undefined });
-    try {
-      await body(flags, gpu);
-    } finally {
-      gpu.destroy();
-    }
-  }, argv);
+  return runCommand(
+    program,
+    summary,
+    specs,
+    async (flags) => {
+      const gpu = await getNodeGpu({ adapter: (flags as Record<string, unknown>).adapter as string | undefined });
+      try {
+        await body(flags, gpu);
+      } finally {
+        gpu.destroy();
+      }
+    },
+    argv,
+  );
 }

@@ -4,7 +4,11 @@ export class Progress {
   private readonly start = Date.now();
   private lastDraw = 0;
 
-  constructor(private readonly label: string, private readonly total: number, private readonly stream: NodeJS.WriteStream = process.stderr) {}
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {}
 
   update(done: number, note = ''): void {
     const now = Date.now();

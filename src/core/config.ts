@@ -31,15 +31,24 @@ function adapterInfo(device: GPUDevice): GPUAdapterInfo | undefined {
 export function defaultKernelConfig(device: GPUDevice): KernelConfig {
   const info = adapterInfo(device);
   const hardware = !info || adapterKind(info) === 'hardware';
-  const broadcasts = !hardware && device.features.has('subgroups') && info.subgroupMinSize === BROADCAST_LANES && info.subgroupMaxSize === BROADCAST_LANES;
+  const broadcasts =
+    !hardware &&
+    device.features.has('subgroups') &&
+    info.subgroupMinSize === BROADCAST_LANES &&
+    info.subgroupMaxSize === BROADCAST_LANES;
   return { matmul: hardware ? 'tiled' : 'blocked', broadcasts };
 }
 
 function check(c: Partial<KernelConfig>, device: GPUDevice, what: string): void {
-  if (c.matmul !== undefined && c.matmul !== 'tiled' && c.matmul !== 'blocked') throw new Error(`${what}: matmul variant "${c.matmul}" is not one of tiled, blocked`);
-  if (c.broadcasts !== undefined && typeof c.broadcasts !== 'boolean') throw new Error(`${what}: broadcasts ${c.broadcasts} is not a boolean`);
-  if (c.broadcasts && !defaultKernelConfig(device).broadcasts) throw new Error(`${what}: this device has no subgroups of ${BROADCAST_LANES} lanes for broadcasts`);
-  for (const k of Object.keys(c)) if (k !== 'matmul' && k !== 'broadcasts') throw new Error(`${what}: unknown kernel setting "${k}" (matmul, broadcasts)`);
+  if (c.matmul !== undefined && c.matmul !== 'tiled' && c.matmul !== 'blocked')
+    throw new Error(`${what}: matmul variant "${c.matmul}" is not one of tiled, blocked`);
+  if (c.broadcasts !== undefined && typeof c.broadcasts !== 'boolean')
+    throw new Error(`${what}: broadcasts ${c.broadcasts} is not a boolean`);
+  if (c.broadcasts && !defaultKernelConfig(device).broadcasts)
+    throw new Error(`${what}: this device has no subgroups of ${BROADCAST_LANES} lanes for broadcasts`);
+  for (const k of Object.keys(c))
+    if (k !== 'matmul' && k !== 'broadcasts')
+      throw new Error(`${what}: unknown kernel setting "${k}" (matmul, broadcasts)`);
 }
 
 /**
@@ -61,7 +70,11 @@ export function kernelConfig(device: GPUDevice, extra: Partial<KernelConfig> = {
 }
 
 /** Runs `f` with `config` set on `device`, then restores what was set before. */
-export async function withKernelConfig<R>(device: GPUDevice, config: Partial<KernelConfig>, f: () => Promise<R>): Promise<R> {
+export async function withKernelConfig<R>(
+  device: GPUDevice,
+  config: Partial<KernelConfig>,
+  f: () => Promise<R>,
+): Promise<R> {
   const before = overrides.get(device);
   setKernelConfig(device, { ...before, ...config });
   try {

@@ -86,7 +86,12 @@ export interface Emitter {
    * One dispatch of `kernel` with its bindings and parameters by name: a missing, extra or
    * mistyped one is an Error naming it.
    */
-  dispatch<B extends string, P extends string>(kernel: KernelDef<B, P>, bindings: Readonly<Record<B, Tensor>>, params: Readonly<Record<P, ParamValue>>, grid: Grid): void;
+  dispatch<B extends string, P extends string>(
+    kernel: KernelDef<B, P>,
+    bindings: Readonly<Record<B, Tensor>>,
+    params: Readonly<Record<P, ParamValue>>,
+    grid: Grid,
+  ): void;
   /** The gradient of an op's output (backward only). */
   grad(t: Tensor): Tensor;
   /** Where to put the gradient of an op's input, or null if none is needed. */
@@ -145,13 +150,26 @@ export class Graph {
     gradientOf?: Tensor,
   ): Tensor {
     checkShape(shape, name);
-    const t = new Tensor(this.tensors.length, name, [...shape], dtype, role, init, trainable, wantsGrad, constant, members, gradientOf);
+    const t = new Tensor(
+      this.tensors.length,
+      name,
+      [...shape],
+      dtype,
+      role,
+      init,
+      trainable,
+      wantsGrad,
+      constant,
+      members,
+      gradientOf,
+    );
     this.tensors.push(t);
     return t;
   }
 
   private claim(name: string, what: string): void {
-    if (typeof name !== 'string' || name === '') throw new Error(`${what} name ${JSON.stringify(name)} must be a non-empty string`);
+    if (typeof name !== 'string' || name === '')
+      throw new Error(`${what} name ${JSON.stringify(name)} must be a non-empty string`);
     if (this.names.has(name)) throw new Error(`${what} name "${name}" is already used in graph "${this.name}"`);
     this.names.add(name);
   }
@@ -161,7 +179,12 @@ export class Graph {
    * `constant` promises it is written once before the first run (ops reading only constants and
    * frozen parameters then run once, not every step).
    */
-  input(name: string, shape: readonly number[], dtype: DType = 'f32', options: { requiresGrad?: boolean; constant?: boolean } = {}): Tensor {
+  input(
+    name: string,
+    shape: readonly number[],
+    dtype: DType = 'f32',
+    options: { requiresGrad?: boolean; constant?: boolean } = {},
+  ): Tensor {
     this.claim(name, 'input');
     if (options.requiresGrad && dtype !== 'f32') throw new Error(`input ${name}: only f32 inputs can have gradients`);
     if (options.requiresGrad && options.constant) throw new Error(`input ${name}: a constant input has no gradient`);
@@ -186,7 +209,10 @@ export class Graph {
     if (members.length === 0) throw new Error(`parameter group ${name}: no members`);
     const first = this.params.indexOf(members[0]);
     members.forEach((m, i) => {
-      if (this.params[first + i] !== m || first < 0) throw new Error(`parameter group ${name}: ${m} is not the parameter made right after ${i === 0 ? 'nothing' : members[i - 1]} in graph "${this.name}"`);
+      if (this.params[first + i] !== m || first < 0)
+        throw new Error(
+          `parameter group ${name}: ${m} is not the parameter made right after ${i === 0 ? 'nothing' : members[i - 1]} in graph "${this.name}"`,
+        );
       if (!m.trainable) throw new Error(`parameter group ${name}: ${m} is frozen; a group holds trainable parameters`);
     });
     let offset = 0;
@@ -196,7 +222,17 @@ export class Graph {
       return at;
     });
     const last = placed[placed.length - 1];
-    const t = this.tensor(name, [last.offset + last.tensor.size], 'f32', 'param', undefined, true, false, false, placed);
+    const t = this.tensor(
+      name,
+      [last.offset + last.tensor.size],
+      'f32',
+      'param',
+      undefined,
+      true,
+      false,
+      false,
+      placed,
+    );
     this.groups.push(t);
     return t;
   }
@@ -204,7 +240,8 @@ export class Graph {
   /** The gradient of `t` (a parameter, a group, or an input made with requiresGrad) as an input of ops that run after the backward pass. */
   gradientOf(t: Tensor): Tensor {
     if (this.tensors[t.id] !== t) throw new Error(`gradientOf: ${t} belongs to another graph`);
-    if (!(t.role === 'param' && t.trainable) && !t.wantsGrad) throw new Error(`gradientOf: ${t} is neither a trainable parameter nor an input made with requiresGrad`);
+    if (!(t.role === 'param' && t.trainable) && !t.wantsGrad)
+      throw new Error(`gradientOf: ${t} is neither a trainable parameter nor an input made with requiresGrad`);
     return this.tensor(`grad(${t.name})`, t.shape, 'f32', 'gradient', undefined, false, false, false, undefined, t);
   }
 

@@ -14,7 +14,16 @@ import common from '../../shaders/common.wgsl';
 export type BindingDecl = string;
 
 /** A parameter's WGSL type: a scalar, a vector, or an array of vec4s (16-byte stride in a uniform). */
-export type ParamType = 'u32' | 'i32' | 'f32' | 'vec2u' | 'vec2f' | 'vec4u' | 'vec4f' | `array<vec4u, ${number}>` | `array<vec4f, ${number}>`;
+export type ParamType =
+  | 'u32'
+  | 'i32'
+  | 'f32'
+  | 'vec2u'
+  | 'vec2f'
+  | 'vec4u'
+  | 'vec4f'
+  | `array<vec4u, ${number}>`
+  | `array<vec4f, ${number}>`;
 
 /** A parameter's value: a number for a scalar, the components in order for a vector or array. */
 export type ParamValue = number | readonly number[];
@@ -102,7 +111,10 @@ function field(name: string, type: ParamType, at: number): Field {
     return { name, type, offset, count: 4 * Number(array[2]), scalar: array[1] === 'u' ? 'u32' : 'f32' };
   }
   const scalar = SCALARS[type as keyof typeof SCALARS];
-  if (!scalar) throw new Error(`parameter ${name}: type ${type} is not one of u32, i32, f32, vec2u, vec2f, vec4u, vec4f, array<vec4u, N>, array<vec4f, N>`);
+  if (!scalar)
+    throw new Error(
+      `parameter ${name}: type ${type} is not one of u32, i32, f32, vec2u, vec2f, vec4u, vec4f, array<vec4u, N>, array<vec4f, N>`,
+    );
   const count = type.startsWith('vec2') ? 2 : type.startsWith('vec4') ? 4 : 1;
   const align = 4 * (count === 1 ? 1 : count);
   return { name, type, offset: Math.ceil(at / align) * align, count, scalar };
@@ -112,18 +124,22 @@ function parseBinding(name: string, decl: string, index: number): Binding {
   const [kind, ...rest] = decl.trim().split(/\s+/);
   const type = rest.join(' ');
   if (kind === 'uniform') {
-    if (!type) throw new Error(`binding ${name}: 'uniform' needs the WGSL type of the buffer, e.g. 'uniform array<vec4f, 16>'`);
+    if (!type)
+      throw new Error(`binding ${name}: 'uniform' needs the WGSL type of the buffer, e.g. 'uniform array<vec4f, 16>'`);
     return { name, index, kind, type, dtype: /u32|vec\du/.test(type) ? 'u32' : 'f32' };
   }
-  if (kind !== 'read' && kind !== 'read_write') throw new Error(`binding ${name}: "${decl}" is not 'read', 'read_write' or 'uniform' with a type`);
+  if (kind !== 'read' && kind !== 'read_write')
+    throw new Error(`binding ${name}: "${decl}" is not 'read', 'read_write' or 'uniform' with a type`);
   const element = type || 'f32';
-  if (!/^(f32|u32|vec[234][fu]|mat\dx\df)$/.test(element)) throw new Error(`binding ${name}: element type "${element}" is not f32, u32, a vector or a matrix of them`);
+  if (!/^(f32|u32|vec[234][fu]|mat\dx\df)$/.test(element))
+    throw new Error(`binding ${name}: element type "${element}" is not f32, u32, a vector or a matrix of them`);
   return { name, index, kind, type: `array<${element}>`, dtype: /u/.test(element) ? 'u32' : 'f32' };
 }
 
 function constantLine(name: string, v: Constant): string {
   if (typeof v === 'number') {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`shader constant ${name} = ${v} is not a u32 (wrap floats as { f32: v })`);
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+      throw new Error(`shader constant ${name} = ${v} is not a u32 (wrap floats as { f32: v })`);
     return `const ${name}: u32 = ${v}u;`;
   }
   if (!Number.isFinite(v.f32)) throw new Error(`shader constant ${name} = ${v.f32} is not a finite f32`);
@@ -152,7 +168,9 @@ export interface Module<B extends string, P extends string> {
 }
 
 /** Declares a WGSL module; its kernels are declared with `.kernel(entry, { uses, workgroupSize })`. */
-export function shaderModule<const B extends string, const P extends string = never>(spec: ModuleSpec<B, P>): Module<B, P> {
+export function shaderModule<const B extends string, const P extends string = never>(
+  spec: ModuleSpec<B, P>,
+): Module<B, P> {
   const names = Object.keys(spec.bindings) as B[];
   const bindings = names.map((n, i) => parseBinding(n, spec.bindings[n], i));
   const fields: Field[] = [];
@@ -167,16 +185,27 @@ export function shaderModule<const B extends string, const P extends string = ne
     name: spec.name,
     kernel<const U extends B = B>(entry: string, o: KernelOptions<U> = {}): KernelDef<U, P> {
       const workgroupSize = o.workgroupSize ?? 64;
-      if (!Number.isInteger(workgroupSize) || workgroupSize < 1) throw new Error(`kernel ${spec.name}.${entry}: workgroup size ${workgroupSize} is not a positive integer`);
+      if (!Number.isInteger(workgroupSize) || workgroupSize < 1)
+        throw new Error(`kernel ${spec.name}.${entry}: workgroup size ${workgroupSize} is not a positive integer`);
       const uses = o.uses ?? names;
-      for (const u of uses) if (!names.includes(u)) throw new Error(`kernel ${spec.name}.${entry}: uses "${u}", which module ${spec.name} does not declare`);
+      for (const u of uses)
+        if (!names.includes(u))
+          throw new Error(`kernel ${spec.name}.${entry}: uses "${u}", which module ${spec.name} does not declare`);
       const constants = { ...spec.constants, ...o.constants, WG: workgroupSize };
       const header = [
         ...[...(spec.enable ?? []), ...(o.enable ?? [])].map((x) => `enable ${x};`),
         ...[...(spec.diagnostics ?? []), ...(o.diagnostics ?? [])].map((x) => `diagnostic(${x});`),
         ...Object.entries(constants).map(([n, v]) => constantLine(n, v)),
-        ...bindings.map((b) => `@group(0) @binding(${b.index}) var${b.kind === 'uniform' ? '<uniform>' : `<storage, ${b.kind}>`} ${b.name}: ${b.type};`),
-        ...(fields.length > 0 ? [`struct Params { ${fields.map((f) => `${f.name}: ${f.type}`).join(', ')} }`, `@group(0) @binding(${bindings.length}) var<uniform> p: Params;`] : []),
+        ...bindings.map(
+          (b) =>
+            `@group(0) @binding(${b.index}) var${b.kind === 'uniform' ? '<uniform>' : `<storage, ${b.kind}>`} ${b.name}: ${b.type};`,
+        ),
+        ...(fields.length > 0
+          ? [
+              `struct Params { ${fields.map((f) => `${f.name}: ${f.type}`).join(', ')} }`,
+              `@group(0) @binding(${bindings.length}) var<uniform> p: Params;`,
+            ]
+          : []),
         common,
         ...(spec.libraries ?? []),
         ...(o.libraries ?? []),
@@ -184,7 +213,13 @@ export function shaderModule<const B extends string, const P extends string = ne
       const code = `${header}\n${spec.source}`;
       const name = `${spec.name}.${entry}${o.tag ?? ''}`;
       return {
-        name, entry, code, workgroupSize, params: fields, paramBytes, paramBinding: bindings.length,
+        name,
+        entry,
+        code,
+        workgroupSize,
+        params: fields,
+        paramBytes,
+        paramBinding: bindings.length,
         sourceLine: header.split('\n').length + 1,
         bindings: bindings.filter((b) => (uses as readonly string[]).includes(b.name)),
         key: `${name}#${hash(code)}`,
@@ -201,7 +236,9 @@ export function packParams(kernel: KernelDef, values: Readonly<Record<string, Pa
     const v = values[f.name];
     const list = typeof v === 'number' ? [v] : v;
     if (!Array.isArray(list) || list.length !== f.count) {
-      throw new Error(`kernel ${kernel.name}: parameter ${f.name} is ${JSON.stringify(v)}, expected ${f.count === 1 ? `a ${f.type}` : `${f.count} numbers (${f.type})`}`);
+      throw new Error(
+        `kernel ${kernel.name}: parameter ${f.name} is ${JSON.stringify(v)}, expected ${f.count === 1 ? `a ${f.type}` : `${f.count} numbers (${f.type})`}`,
+      );
     }
     list.forEach((x, i) => {
       const at = f.offset + 4 * i;
@@ -218,7 +255,10 @@ export function packParams(kernel: KernelDef, values: Readonly<Record<string, Pa
       }
     });
   }
-  if (given.size > 0) throw new Error(`kernel ${kernel.name}: unknown parameter ${[...given].join(', ')} (it takes ${kernel.params.map((f) => f.name).join(', ') || 'none'})`);
+  if (given.size > 0)
+    throw new Error(
+      `kernel ${kernel.name}: unknown parameter ${[...given].join(', ')} (it takes ${kernel.params.map((f) => f.name).join(', ') || 'none'})`,
+    );
 }
 
 interface Compiled {
@@ -234,7 +274,8 @@ function layoutEntries(kernel: KernelDef): GPUBindGroupLayoutEntry[] {
     visibility: GPUShaderStage.COMPUTE,
     buffer: { type: b.kind === 'uniform' ? 'uniform' : b.kind === 'read' ? 'read-only-storage' : 'storage' },
   }));
-  if (kernel.paramBytes > 0) entries.push({ binding: kernel.paramBinding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+  if (kernel.paramBytes > 0)
+    entries.push({ binding: kernel.paramBinding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
   return entries;
 }
 
@@ -254,7 +295,10 @@ export function pipelineFor(device: GPUDevice, kernel: KernelDef): Promise<Compi
 export function describeLine(kernel: KernelDef, lineNum: number, message: string): string {
   const lines = kernel.code.split('\n');
   const text = (lines[lineNum - 1] ?? '').trim();
-  const where = lineNum >= kernel.sourceLine ? `source line ${lineNum - kernel.sourceLine + 1}` : `generated header line ${lineNum}`;
+  const where =
+    lineNum >= kernel.sourceLine
+      ? `source line ${lineNum - kernel.sourceLine + 1}`
+      : `generated header line ${lineNum}`;
   return `${where}: ${message}\n    ${text}`;
 }
 
@@ -276,7 +320,9 @@ async function compile(device: GPUDevice, kernel: KernelDef): Promise<Compiled> 
   const error = await device.popErrorScope();
   if (error || failure || !pipeline) {
     const info = await module.getCompilationInfo();
-    const messages = info.messages.filter((m) => m.type === 'error').map((m) => describeLine(kernel, m.lineNum, m.message));
+    const messages = info.messages
+      .filter((m) => m.type === 'error')
+      .map((m) => describeLine(kernel, m.lineNum, m.message));
     const why = messages.join('\n') || error?.message || String(failure);
     throw new Error(`kernel ${kernel.name} failed to compile: ${why}`);
   }

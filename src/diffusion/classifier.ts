@@ -28,7 +28,10 @@ export async function createClassifierTrainer(device: GPUDevice, o: ClassifierTr
   const batch = twoPixelBatch(g, o.batch, o.T, schedule, 0);
   const logits = twoPixelClassifier(g, reshape(g, batch.x, [o.batch, 2], 'clf.x'), batch.t, o.T);
   const loss = crossEntropy(g, logits, batch.y, { history: CHUNK });
-  const program = await Program.compile(device, g, { seed: o.seed, train: { loss, adam: { lr: o.lr, decaySteps: o.steps } } });
+  const program = await Program.compile(device, g, {
+    seed: o.seed,
+    train: { loss, adam: { lr: o.lr, decaySteps: o.steps } },
+  });
   program.write(schedule, scheduleTable('cosine', o.T));
   return TwoPixelTrainer.wrap(program, loss);
 }
@@ -60,10 +63,16 @@ export interface ClassifierGuidedOptions {
 }
 
 /** The unconditional model steered by the classifier's gradient (op-by-op: one replay per step). */
-export async function sampleClassifierGuided(device: GPUDevice, unet: ParamStore, classifier: ParamStore, o: ClassifierGuidedOptions): Promise<SampleResult> {
+export async function sampleClassifierGuided(
+  device: GPUDevice,
+  unet: ParamStore,
+  classifier: ParamStore,
+  o: ClassifierGuidedOptions,
+): Promise<SampleResult> {
   const T = o.model.T;
   const target = typeof o.labels === 'number' ? new Uint32Array(o.n).fill(o.labels) : Uint32Array.from(o.labels);
-  if (target.length !== o.n || target.some((v) => v > 1)) throw new Error(`classifier guidance needs ${o.n} labels in {0, 1}`);
+  if (target.length !== o.n || target.some((v) => v > 1))
+    throw new Error(`classifier guidance needs ${o.n} labels in {0, 1}`);
   const g = new Graph('two-pixel classifier-guided sampler');
   const x = g.input('x', [o.n, 1, 2], 'f32', { requiresGrad: true });
   const t = g.input('t', [o.n], 'u32');
@@ -87,7 +96,10 @@ export async function sampleClassifierGuided(device: GPUDevice, unet: ParamStore
     program.write(y, new Uint32Array(o.n).fill(NO_LABEL));
     program.write(want, target);
     program.run(T);
-    return { samples: await program.readF32(x), trajectory: o.record > 0 ? await program.readF32(trajectory) : new Float32Array(0) };
+    return {
+      samples: await program.readF32(x),
+      trajectory: o.record > 0 ? await program.readF32(trajectory) : new Float32Array(0),
+    };
   } finally {
     program.destroy();
     program.store.destroy();

@@ -52,10 +52,14 @@ function sampleCount(xy: ArrayLike<number>, what: string, min: number): number {
 }
 
 function nearestComponent(x: number, y: number): number {
-  let best = 0, bestD = Infinity;
+  let best = 0,
+    bestD = Infinity;
   MIXTURE.components.forEach((c, k) => {
     const d = (x - c.mean[0]) ** 2 + (y - c.mean[1]) ** 2;
-    if (d < bestD) { bestD = d; best = k; }
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
   });
   return best;
 }
@@ -63,7 +67,9 @@ function nearestComponent(x: number, y: number): number {
 export function modeStats(xy: ArrayLike<number>): ModeStats[] {
   const n = sampleCount(xy, 'samples', 1);
   const k = MIXTURE.components.length;
-  const count = new Float64Array(k), sx = new Float64Array(k), sy = new Float64Array(k);
+  const count = new Float64Array(k),
+    sx = new Float64Array(k),
+    sy = new Float64Array(k);
   const assigned = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     const c = nearestComponent(xy[2 * i], xy[2 * i + 1]);
@@ -73,14 +79,16 @@ export function modeStats(xy: ArrayLike<number>): ModeStats[] {
     sy[c] += xy[2 * i + 1];
   }
   // Second pass about the mean: the one-pass sum of squares loses digits when std << |mean|.
-  const vx = new Float64Array(k), vy = new Float64Array(k);
+  const vx = new Float64Array(k),
+    vy = new Float64Array(k);
   for (let i = 0; i < n; i++) {
     const c = assigned[i];
     vx[c] += (xy[2 * i] - sx[c] / count[c]) ** 2;
     vy[c] += (xy[2 * i + 1] - sy[c] / count[c]) ** 2;
   }
   return MIXTURE.components.map((comp, c) => {
-    const varX = vx[c] / count[c], varY = vy[c] / count[c];
+    const varX = vx[c] / count[c],
+      varY = vy[c] / count[c];
     return {
       label: comp.label,
       weight: count[c] / n,
@@ -104,9 +112,11 @@ function withinKernelMean(p: Float64Array, scale: number): number {
   const n = p.length / 2;
   let sum = 0;
   for (let i = 0; i < n; i++) {
-    const xi = p[2 * i], yi = p[2 * i + 1];
+    const xi = p[2 * i],
+      yi = p[2 * i + 1];
     for (let j = i + 1; j < n; j++) {
-      const dx = xi - p[2 * j], dy = yi - p[2 * j + 1];
+      const dx = xi - p[2 * j],
+        dy = yi - p[2 * j + 1];
       sum += Math.exp(scale * (dx * dx + dy * dy));
     }
   }
@@ -114,12 +124,15 @@ function withinKernelMean(p: Float64Array, scale: number): number {
 }
 
 function crossKernelMean(a: Float64Array, b: Float64Array, scale: number): number {
-  const m = a.length / 2, n = b.length / 2;
+  const m = a.length / 2,
+    n = b.length / 2;
   let sum = 0;
   for (let i = 0; i < m; i++) {
-    const xi = a[2 * i], yi = a[2 * i + 1];
+    const xi = a[2 * i],
+      yi = a[2 * i + 1];
     for (let j = 0; j < n; j++) {
-      const dx = xi - b[2 * j], dy = yi - b[2 * j + 1];
+      const dx = xi - b[2 * j],
+        dy = yi - b[2 * j + 1];
       sum += Math.exp(scale * (dx * dx + dy * dy));
     }
   }
@@ -137,7 +150,8 @@ export function mmdRbf(a: ArrayLike<number>, b: ArrayLike<number>, bandwidth = M
     throw new Error(`MMD bandwidth ${bandwidth} is not a positive finite number`);
   }
   const scale = -1 / (2 * bandwidth * bandwidth);
-  const fa = Float64Array.from(a), fb = Float64Array.from(b);
+  const fa = Float64Array.from(a),
+    fb = Float64Array.from(b);
   return withinKernelMean(fa, scale) + withinKernelMean(fb, scale) - 2 * crossKernelMean(fa, fb, scale);
 }
 
@@ -166,7 +180,9 @@ export function labelAccuracy(xy: ArrayLike<number>, label: number): number {
   const n = sampleCount(xy, 'samples', 1);
   const target = MIXTURE.components.findIndex((c) => c.label === label);
   if (target < 0) {
-    throw new Error(`label ${label} is not a mixture class: expected one of ${MIXTURE.components.map((c) => c.label).join(', ')}`);
+    throw new Error(
+      `label ${label} is not a mixture class: expected one of ${MIXTURE.components.map((c) => c.label).join(', ')}`,
+    );
   }
   let hits = 0;
   for (let i = 0; i < n; i++) if (nearestComponent(xy[2 * i], xy[2 * i + 1]) === target) hits++;
@@ -194,7 +210,8 @@ export function formatMetricsTable(rows: { name: string; metrics: SampleMetrics 
   });
   const table = [header, truth, ...body];
   const widths = header.map((_, col) => Math.max(...table.map((r) => r[col].length)));
-  const line = (r: string[]) => r.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]) : cell.padStart(widths[col]))).join('  ');
+  const line = (r: string[]) =>
+    r.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]) : cell.padStart(widths[col]))).join('  ');
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   return [line(header), rule, ...table.slice(1).map(line)].join('\n');
 }

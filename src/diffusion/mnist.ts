@@ -23,22 +23,44 @@ export interface MnistTrainOptions {
 }
 
 export const defaultMnistTrainOptions = (model: MnistUNetConfig, seed = 0): MnistTrainOptions => ({
-  model, batch: 64, lr: 2e-4, decaySteps: 0, loss: 'mse', pUncond: 0.1, seed,
+  model,
+  batch: 64,
+  lr: 2e-4,
+  decaySteps: 0,
+  loss: 'mse',
+  pUncond: 0.1,
+  seed,
 });
 
 /** A trainer (the two-pixel trainer's chunked loop and divergence check) around the MNIST graph. */
-export async function createMnistTrainer(device: GPUDevice, data: MnistSet, o: MnistTrainOptions): Promise<TwoPixelTrainer> {
+export async function createMnistTrainer(
+  device: GPUDevice,
+  data: MnistSet,
+  o: MnistTrainOptions,
+): Promise<TwoPixelTrainer> {
   const T = o.model.T;
   const side = Math.round(Math.sqrt(data.bytes.length / data.count));
   const g = new Graph('MNIST training');
   const images = g.input('mnist.pixels', [data.bytes.length / 4], 'u32', { constant: true });
   const labels = g.input('mnist.labels', [data.count], 'u32', { constant: true });
   const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
-  const batch = imageBatch(g, images, labels, schedule, { batch: o.batch, T, pUncond: o.pUncond, noLabel: MNIST_NO_LABEL, shape: [1, side, side] });
+  const batch = imageBatch(g, images, labels, schedule, {
+    batch: o.batch,
+    T,
+    pUncond: o.pUncond,
+    noLabel: MNIST_NO_LABEL,
+    shape: [1, side, side],
+  });
   const pred = mnistUNet(g, batch.x, batch.t, batch.y, o.model);
   const loss = regressionLoss(g, pred, batch.eps, o.loss, { history: CHUNK });
-  const program = await Program.compile(device, g, { seed: o.seed, train: { loss, adam: { lr: o.lr, decaySteps: o.decaySteps } } });
-  program.write(images, new Uint32Array(data.bytes.buffer.slice(data.bytes.byteOffset, data.bytes.byteOffset + data.bytes.length)));
+  const program = await Program.compile(device, g, {
+    seed: o.seed,
+    train: { loss, adam: { lr: o.lr, decaySteps: o.decaySteps } },
+  });
+  program.write(
+    images,
+    new Uint32Array(data.bytes.buffer.slice(data.bytes.byteOffset, data.bytes.byteOffset + data.bytes.length)),
+  );
   program.write(labels, Uint32Array.from(data.labels));
   program.write(schedule, scheduleTable('cosine', T));
   return TwoPixelTrainer.wrap(program, loss);
@@ -60,12 +82,17 @@ export interface MnistSampleOptions {
 }
 
 /** Images [n, 1, 28, 28] by the DDPM sampler; trajectory [T + 1, record, 784] when record > 0. */
-export async function sampleMnist(device: GPUDevice, store: ParamStore, o: MnistSampleOptions): Promise<{ images: Float32Array; trajectory: Float32Array }> {
+export async function sampleMnist(
+  device: GPUDevice,
+  store: ParamStore,
+  o: MnistSampleOptions,
+): Promise<{ images: Float32Array; trajectory: Float32Array }> {
   const T = o.model.T;
   const n = o.labels.length;
   if (n === 0) throw new Error('MNIST sampler: no labels given, expected one per image');
   const bad = Array.from(o.labels).findIndex((v) => !Number.isInteger(v) || v < 0 || v > MNIST_NO_LABEL);
-  if (bad >= 0) throw new Error(`MNIST sampler: label ${o.labels[bad]} at ${bad} is not a digit 0-9 or ${MNIST_NO_LABEL} (none)`);
+  if (bad >= 0)
+    throw new Error(`MNIST sampler: label ${o.labels[bad]} at ${bad} is not a digit 0-9 or ${MNIST_NO_LABEL} (none)`);
   const guided = o.guidance !== 0;
   const side = MNIST_SIDE;
   const dims = side * side;
@@ -96,7 +123,10 @@ export async function sampleMnist(device: GPUDevice, store: ParamStore, o: Mnist
       }
     }
     const all = await program.readF32(x);
-    return { images: all.slice(0, n * dims), trajectory: o.record > 0 ? await program.readF32(trajectory) : new Float32Array(0) };
+    return {
+      images: all.slice(0, n * dims),
+      trajectory: o.record > 0 ? await program.readF32(trajectory) : new Float32Array(0),
+    };
   } finally {
     program.destroy();
   }

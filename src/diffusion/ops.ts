@@ -22,7 +22,14 @@ export const DDPM_LIBRARIES = [philox, SCHEDULE_LIBRARY, stepCode] as const;
 /** The two-pixel mixture of SPEC section 1 as the draw's parameters (shaders/twopixel_draw.wgsl). */
 export function mixtureParams() {
   const [c0, c1] = MIXTURE.components;
-  return { weight0: c0.weight, mean0_x: c0.mean[0], mean0_y: c0.mean[1], mean1_x: c1.mean[0], mean1_y: c1.mean[1], sigma: MIXTURE.sigma };
+  return {
+    weight0: c0.weight,
+    mean0_x: c0.mean[0],
+    mean0_y: c0.mean[1],
+    mean1_x: c1.mean[0],
+    mean1_y: c1.mean[1],
+    sigma: MIXTURE.sigma,
+  };
 }
 
 const DDPM = shaderModule({
@@ -51,13 +58,20 @@ const DDPM = shaderModule({
     scale: 'f32', // classifier guidance's scale s
     record: 'u32', // samples recorded in the trajectory, 0..n
     clip: 'f32', // clip the predicted x_0 to [-clip, clip] (0: the plain update)
-    weight0: 'f32', mean0_x: 'f32', mean0_y: 'f32', mean1_x: 'f32', mean1_y: 'f32', sigma: 'f32',
+    weight0: 'f32',
+    mean0_x: 'f32',
+    mean0_y: 'f32',
+    mean1_x: 'f32',
+    mean1_y: 'f32',
+    sigma: 'f32',
   },
 });
 const BATCH = DDPM.kernel('two_pixel_batch', { uses: ['x', 'noise', 'steps', 'labels', 'state', 'schedule'] });
 const PREPARE = DDPM.kernel('sample_prepare', { uses: ['x', 'steps', 'state', 'trajectory'] });
 const UPDATE = DDPM.kernel('sample_update', { uses: ['x', 'noise', 'state', 'schedule', 'trajectory'] });
-const UPDATE_CLASSIFIER = DDPM.kernel('sample_update_classifier', { uses: ['x', 'noise', 'state', 'schedule', 'trajectory', 'ce_grad'] });
+const UPDATE_CLASSIFIER = DDPM.kernel('sample_update_classifier', {
+  uses: ['x', 'noise', 'state', 'schedule', 'trajectory', 'ce_grad'],
+});
 
 const IMAGE_BATCH = shaderModule({
   name: 'image_batch',
@@ -95,7 +109,13 @@ export function twoPixelBatch(g: Graph, batch: number, T: number, schedule: Tens
     type: 'two_pixel_batch',
     inputs: [schedule],
     outputs: [x, eps, t, y],
-    forward: (e) => e.dispatch(BATCH, { x, noise: eps, steps: t, labels: y, state: g.state, schedule }, ddpmParams({ n: batch, dims: 2, steps: T, stream: STREAM_TRAIN, p_uncond: pUncond }), batch),
+    forward: (e) =>
+      e.dispatch(
+        BATCH,
+        { x, noise: eps, steps: t, labels: y, state: g.state, schedule },
+        ddpmParams({ n: batch, dims: 2, steps: T, stream: STREAM_TRAIN, p_uncond: pUncond }),
+        batch,
+      ),
   });
   return { x, eps, t, y };
 }
@@ -106,7 +126,13 @@ export function twoPixelBatch(g: Graph, batch: number, T: number, schedule: Tens
  * (u32). x_t and eps [batch, ...shape], t [batch] in 1..T and the labels [batch], dropped to
  * `noLabel` with probability pUncond (shaders/image_batch.wgsl).
  */
-export function imageBatch(g: Graph, bytes: Tensor, labels: Tensor, schedule: Tensor, o: { batch: number; T: number; pUncond: number; noLabel: number; shape: readonly number[] }) {
+export function imageBatch(
+  g: Graph,
+  bytes: Tensor,
+  labels: Tensor,
+  schedule: Tensor,
+  o: { batch: number; T: number; pUncond: number; noLabel: number; shape: readonly number[] },
+) {
   checkSchedule(schedule, o.T);
   if (!(o.pUncond >= 0 && o.pUncond <= 1)) throw new Error(`label dropout ${o.pUncond} is not a probability in [0, 1]`);
   expectDtype(bytes, 'u32', 'dataset pixels');
@@ -123,8 +149,13 @@ export function imageBatch(g: Graph, bytes: Tensor, labels: Tensor, schedule: Te
     type: 'image_batch',
     inputs: [bytes, labels, schedule],
     outputs: [x, eps, t, y],
-    forward: (e) => e.dispatch(IMAGE_BATCH, { images: bytes, labels, state: g.state, schedule, xt: x, eps, t, y },
-      { batch: o.batch, dims, count, steps: o.T, stream: STREAM_TRAIN, no_label: o.noLabel, p_uncond: o.pUncond }, o.batch * dims),
+    forward: (e) =>
+      e.dispatch(
+        IMAGE_BATCH,
+        { images: bytes, labels, state: g.state, schedule, xt: x, eps, t, y },
+        { batch: o.batch, dims, count, steps: o.T, stream: STREAM_TRAIN, no_label: o.noLabel, p_uncond: o.pUncond },
+        o.batch * dims,
+      ),
   });
   return { x, eps, t, y };
 }
@@ -157,7 +188,13 @@ export function samplePrepare(g: Graph, s: SampleStepTensors, o: SampleStepOptio
     type: 'sample_prepare',
     inputs: [s.x, s.t, s.trajectory],
     outputs: [],
-    forward: (e) => e.dispatch(PREPARE, { x: s.x, steps: s.t, state: g.state, trajectory: s.trajectory }, params(o), Math.max(o.n * o.dims, netBatch(o))),
+    forward: (e) =>
+      e.dispatch(
+        PREPARE,
+        { x: s.x, steps: s.t, state: g.state, trajectory: s.trajectory },
+        params(o),
+        Math.max(o.n * o.dims, netBatch(o)),
+      ),
   });
 }
 
@@ -168,25 +205,53 @@ export function sampleUpdate(g: Graph, s: SampleStepTensors, eps: Tensor, o: Sam
     type: 'sample_update',
     inputs: [s.x, eps, s.schedule, s.trajectory],
     outputs: [],
-    forward: (e) => e.dispatch(UPDATE, { x: s.x, noise: eps, state: g.state, schedule: s.schedule, trajectory: s.trajectory }, params(o), o.n * o.dims),
+    forward: (e) =>
+      e.dispatch(
+        UPDATE,
+        { x: s.x, noise: eps, state: g.state, schedule: s.schedule, trajectory: s.trajectory },
+        params(o),
+        o.n * o.dims,
+      ),
   });
 }
 
 const netBatch = (o: SampleStepOptions) => (o.guidance === null ? o.n : 2 * o.n);
-const params = (o: SampleStepOptions, scale = 0) => ddpmParams({
-  n: o.n, dims: o.dims, steps: o.T, stream: STREAM_SAMPLE, guidance_on: o.guidance === null ? 0 : 1, guidance: o.guidance ?? 0, scale, record: o.record, clip: o.clip ?? 0,
-});
+const params = (o: SampleStepOptions, scale = 0) =>
+  ddpmParams({
+    n: o.n,
+    dims: o.dims,
+    steps: o.T,
+    stream: STREAM_SAMPLE,
+    guidance_on: o.guidance === null ? 0 : 1,
+    guidance: o.guidance ?? 0,
+    scale,
+    record: o.record,
+    clip: o.clip ?? 0,
+  });
 
 /** Every parameter of the DDPM kernels: those given, zero elsewhere, and the mixture's. */
-function ddpmParams(given: { n: number; dims: number; steps: number; stream: number; p_uncond?: number; guidance_on?: number; guidance?: number; scale?: number; record?: number; clip?: number }) {
+function ddpmParams(given: {
+  n: number;
+  dims: number;
+  steps: number;
+  stream: number;
+  p_uncond?: number;
+  guidance_on?: number;
+  guidance?: number;
+  scale?: number;
+  record?: number;
+  clip?: number;
+}) {
   return { p_uncond: 0, guidance_on: 0, guidance: 0, scale: 0, record: 0, clip: 0, ...given, ...mixtureParams() };
 }
 
 function checkTensors(s: SampleStepTensors, o: SampleStepOptions): void {
   checkSchedule(s.schedule, o.T);
   expectDtype(s.t, 'u32', 'sampler steps');
-  if (s.x.size !== netBatch(o) * o.dims) throw new Error(`sampler: x ${s.x} should hold ${netBatch(o)} samples of ${o.dims} values`);
-  if (!Number.isInteger(o.record) || o.record < 0 || o.record > o.n) throw new Error(`sampler: record ${o.record} must be an integer in [0, ${o.n}]`);
+  if (s.x.size !== netBatch(o) * o.dims)
+    throw new Error(`sampler: x ${s.x} should hold ${netBatch(o)} samples of ${o.dims} values`);
+  if (!Number.isInteger(o.record) || o.record < 0 || o.record > o.n)
+    throw new Error(`sampler: record ${o.record} must be an integer in [0, ${o.n}]`);
   if (o.record > 0) expectShape(s.trajectory, [o.T + 1, o.record, o.dims], 'trajectory');
 }
 
@@ -195,7 +260,12 @@ function checkTensors(s: SampleStepTensors, o: SampleStepOptions): void {
  * strength `scale`, from eps(x, t) and the gradient of the classifier's mean cross-entropy
  * with respect to x (gradientOf: the op runs after the backward pass).
  */
-export function sampleUpdateClassifier(g: Graph, s: SampleStepTensors, eps: Tensor, o: SampleStepOptions & { scale: number }): void {
+export function sampleUpdateClassifier(
+  g: Graph,
+  s: SampleStepTensors,
+  eps: Tensor,
+  o: SampleStepOptions & { scale: number },
+): void {
   expectShape(eps, s.x.shape, 'predicted noise');
   if (!(o.scale >= 0)) throw new Error(`classifier guidance scale ${o.scale} is not a non-negative number`);
   const ceGrad = g.gradientOf(s.x);
@@ -203,7 +273,12 @@ export function sampleUpdateClassifier(g: Graph, s: SampleStepTensors, eps: Tens
     type: 'sample_update_classifier',
     inputs: [s.x, eps, s.schedule, s.trajectory, ceGrad],
     outputs: [],
-    forward: (e) => e.dispatch(UPDATE_CLASSIFIER, { x: s.x, noise: eps, state: g.state, schedule: s.schedule, trajectory: s.trajectory, ce_grad: ceGrad },
-      { ...params({ ...o, guidance: null }, o.scale) }, o.n * o.dims),
+    forward: (e) =>
+      e.dispatch(
+        UPDATE_CLASSIFIER,
+        { x: s.x, noise: eps, state: g.state, schedule: s.schedule, trajectory: s.trajectory, ce_grad: ceGrad },
+        { ...params({ ...o, guidance: null }, o.scale) },
+        o.n * o.dims,
+      ),
   });
 }

@@ -21,7 +21,9 @@ export function exactEps(x: number, y: number, alphabar: number, label?: number)
       return { dx, dy, logw: Math.log(c.weight) - (dx * dx + dy * dy) / (2 * v) };
     });
   const top = Math.max(...parts.map((p) => p.logw));
-  let total = 0, gx = 0, gy = 0;
+  let total = 0,
+    gx = 0,
+    gy = 0;
   for (const p of parts) {
     const w = Math.exp(p.logw - top);
     total += w;
@@ -60,7 +62,13 @@ export function exactGamma(s: Schedule, n: number, seed: number): Float64Array {
 }
 
 /** n samples (interleaved) from the DDPM sampler driven by the exact eps*. */
-export function sampleOracle(n: number, T: number, kind: ScheduleKind, variance: VarianceKind, seed: number): Float32Array {
+export function sampleOracle(
+  n: number,
+  T: number,
+  kind: ScheduleKind,
+  variance: VarianceKind,
+  seed: number,
+): Float32Array {
   const s = makeSchedule(kind, T);
   const sigma = sigmas(s, variance, variance === 'analytic' ? exactGamma(s, 10000, seed) : undefined);
   const rng = new PhiloxStream(seed, 77);

@@ -69,8 +69,15 @@ export function makeSchedule(kind: ScheduleKind, T: number): Schedule {
     posteriorVariance[t] = ((1 - alphasCumprodPrev[t]) / (1 - alphasCumprod[t])) * betas[t];
   }
   return {
-    kind, T, betas, alphas, alphasCumprod, alphasCumprodPrev,
-    sqrtAlphasCumprod, sqrtOneMinusAlphasCumprod, posteriorVariance,
+    kind,
+    T,
+    betas,
+    alphas,
+    alphasCumprod,
+    alphasCumprodPrev,
+    sqrtAlphasCumprod,
+    sqrtOneMinusAlphasCumprod,
+    posteriorVariance,
   };
 }
 
@@ -86,7 +93,8 @@ export function sigmas(s: Schedule, variance: VarianceKind, gamma?: ArrayLike<nu
   else if (variance === 'analytic') {
     if (!gamma) throw new Error("the 'analytic' variance needs the model's Gamma table (estimateGamma)");
     v = analyticVariance(s, gamma);
-  } else throw new Error(`unknown variance kind ${JSON.stringify(variance)}: expected 'posterior', 'beta' or 'analytic'`);
+  } else
+    throw new Error(`unknown variance kind ${JSON.stringify(variance)}: expected 'posterior', 'beta' or 'analytic'`);
   if (variance !== 'analytic' && s.T >= 1) v[1] = 0;
   return v.map(Math.sqrt);
 }
@@ -107,7 +115,7 @@ export function analyticVariance(s: Schedule, gamma: ArrayLike<number>): Float64
     const g = gamma[t];
     if (!Number.isFinite(g)) throw new Error(`Gamma_${t} = ${g} is not a finite number`);
     const beta = s.betas[t];
-    const raw = s.posteriorVariance[t] + (beta * beta / (s.alphas[t] * (1 - s.alphasCumprod[t]))) * (1 - g);
+    const raw = s.posteriorVariance[t] + ((beta * beta) / (s.alphas[t] * (1 - s.alphasCumprod[t]))) * (1 - g);
     v[t] = Math.min(Math.max(raw, s.posteriorVariance[t]), beta);
   }
   return v;

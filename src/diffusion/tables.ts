@@ -3,9 +3,20 @@
 import { makeSchedule, sigmas, type ScheduleKind, type VarianceKind } from './schedule.js';
 
 /** The columns of a row, in order. */
-export const SCHEDULE_COLUMNS = ['sqrt_ab', 'sqrt_1m_ab', 'inv_sqrt_alpha', 'eps_coef', 'sigma', 'x0_coef', 'xt_coef'] as const;
+export const SCHEDULE_COLUMNS = [
+  'sqrt_ab',
+  'sqrt_1m_ab',
+  'inv_sqrt_alpha',
+  'eps_coef',
+  'sigma',
+  'x0_coef',
+  'xt_coef',
+] as const;
 export const SCHEDULE_WIDTH = SCHEDULE_COLUMNS.length;
-const COLUMN = Object.fromEntries(SCHEDULE_COLUMNS.map((c, i) => [c, i])) as Record<(typeof SCHEDULE_COLUMNS)[number], number>;
+const COLUMN = Object.fromEntries(SCHEDULE_COLUMNS.map((c, i) => [c, i])) as Record<
+  (typeof SCHEDULE_COLUMNS)[number],
+  number
+>;
 
 /**
  * WGSL for a kernel with a `schedule` binding (the table below): `struct Step` with one field per
@@ -23,7 +34,12 @@ export const SCHEDULE_LIBRARY = [
  * sqrt(alphabar_{t-1}) beta / (1 - alphabar), sqrt(alpha) (1 - alphabar_{t-1}) / (1 - alphabar).
  * The host's readers use column(row, name).
  */
-export function scheduleTable(kind: ScheduleKind, T: number, variance: VarianceKind = 'posterior', gamma?: ArrayLike<number>): Float32Array {
+export function scheduleTable(
+  kind: ScheduleKind,
+  T: number,
+  variance: VarianceKind = 'posterior',
+  gamma?: ArrayLike<number>,
+): Float32Array {
   const s = makeSchedule(kind, T);
   const sigma = sigmas(s, variance, gamma);
   const out = new Float32Array((T + 1) * SCHEDULE_WIDTH);
@@ -35,7 +51,8 @@ export function scheduleTable(kind: ScheduleKind, T: number, variance: VarianceK
     out[r + COLUMN.eps_coef] = t === 0 ? 0 : (1 - s.alphas[t]) / s.sqrtOneMinusAlphasCumprod[t];
     out[r + COLUMN.sigma] = sigma[t];
     out[r + COLUMN.x0_coef] = t === 0 ? 0 : (Math.sqrt(s.alphasCumprodPrev[t]) * s.betas[t]) / (1 - s.alphasCumprod[t]);
-    out[r + COLUMN.xt_coef] = t === 0 ? 1 : (Math.sqrt(s.alphas[t]) * (1 - s.alphasCumprodPrev[t])) / (1 - s.alphasCumprod[t]);
+    out[r + COLUMN.xt_coef] =
+      t === 0 ? 1 : (Math.sqrt(s.alphas[t]) * (1 - s.alphasCumprodPrev[t])) / (1 - s.alphasCumprod[t]);
   }
   return out;
 }

@@ -29,7 +29,16 @@ export interface TwoPixelTrainOptions {
 }
 
 export const defaultTrainOptions = (model: TwoPixelConfig, seed = 0): TwoPixelTrainOptions => ({
-  model, schedule: 'cosine', batch: 1024, lr: 1e-3, decaySteps: 0, ema: 0, loss: 'mse', pUncond: 0.1, seed, fused: true,
+  model,
+  schedule: 'cosine',
+  batch: 1024,
+  lr: 1e-3,
+  decaySteps: 0,
+  ema: 0,
+  loss: 'mse',
+  pUncond: 0.1,
+  seed,
+  fused: true,
 });
 
 /** The training graph: the batch drawn on the device, the network, the loss. */
@@ -41,7 +50,13 @@ export function buildTrainingGraph(o: TwoPixelTrainOptions, history: number) {
   let feeds: [Tensor, ArrayLike<number>][];
   if (o.fused) {
     const joint = twoPixelJointTable(g, o.model);
-    loss = fusedTwoPixelLoss(g, joint.table, schedule, unetGroup(g), { batch: o.batch, T, pUncond: o.pUncond, loss: o.loss, history });
+    loss = fusedTwoPixelLoss(g, joint.table, schedule, unetGroup(g), {
+      batch: o.batch,
+      T,
+      pUncond: o.pUncond,
+      loss: o.loss,
+      history,
+    });
     feeds = joint.feeds;
   } else {
     const tables = twoPixelBiasTables(g, o.model);
@@ -50,14 +65,22 @@ export function buildTrainingGraph(o: TwoPixelTrainOptions, history: number) {
     loss = regressionLoss(g, pred, batch.eps, o.loss, { history });
     feeds = tables.feeds;
   }
-  return { g, loss, schedule, feeds: [...feeds, [schedule, scheduleTable(o.schedule, T)]] as [Tensor, ArrayLike<number>][] };
+  return {
+    g,
+    loss,
+    schedule,
+    feeds: [...feeds, [schedule, scheduleTable(o.schedule, T)]] as [Tensor, ArrayLike<number>][],
+  };
 }
 
 /** Losses come back from the device every CHUNK steps (the loss history's length). */
 export const CHUNK = 100;
 
 export class TwoPixelTrainer {
-  private constructor(readonly program: Program, readonly loss: Tensor) {}
+  private constructor(
+    readonly program: Program,
+    readonly loss: Tensor,
+  ) {}
 
   /** A trainer around any compiled training program whose loss keeps a CHUNK-step history. */
   static wrap(program: Program, loss: Tensor): TwoPixelTrainer {
@@ -66,7 +89,10 @@ export class TwoPixelTrainer {
 
   static async create(device: GPUDevice, o: TwoPixelTrainOptions): Promise<TwoPixelTrainer> {
     const { g, loss, feeds } = buildTrainingGraph(o, CHUNK);
-    const program = await Program.compile(device, g, { seed: o.seed, train: { loss, adam: { lr: o.lr, decaySteps: o.decaySteps, ema: o.ema } } });
+    const program = await Program.compile(device, g, {
+      seed: o.seed,
+      train: { loss, adam: { lr: o.lr, decaySteps: o.decaySteps, ema: o.ema } },
+    });
     for (const [t, v] of feeds) program.write(t, v);
     return new TwoPixelTrainer(program, loss);
   }
@@ -75,7 +101,10 @@ export class TwoPixelTrainer {
    * Trains `steps` steps, CHUNK per submit; reads the losses of each chunk and stops with an error
    * naming the step at the first non-finite one. `onChunk` gets the step reached and the chunk's losses.
    */
-  async train(steps: number, onChunk: (step: number, losses: Float32Array) => void | Promise<void> = () => {}): Promise<void> {
+  async train(
+    steps: number,
+    onChunk: (step: number, losses: Float32Array) => void | Promise<void> = () => {},
+  ): Promise<void> {
     if (!Number.isInteger(steps) || steps < 0) throw new Error(`training steps ${steps} is not a non-negative integer`);
     let step = await this.program.step();
     const end = step + steps;
@@ -161,7 +190,10 @@ export async function sampleOpByOp(device: GPUDevice, store: ParamStore, o: Samp
     program.write(y, netLabels);
     program.run(T);
     const all = await program.readF32(x);
-    return { samples: all.slice(0, o.n * 2), trajectory: o.record > 0 ? await program.readF32(trajectory) : new Float32Array(0) };
+    return {
+      samples: all.slice(0, o.n * 2),
+      trajectory: o.record > 0 ? await program.readF32(trajectory) : new Float32Array(0),
+    };
   } finally {
     program.destroy();
   }
@@ -176,14 +208,27 @@ export async function sampleFused(device: GPUDevice, store: ParamStore, o: Sampl
   const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
   const labels = g.input('labels', [o.n], 'u32');
   const joint = twoPixelJointTable(g, o.model);
-  const out = fusedTwoPixelSampler(g, joint.table, schedule, labels, unetGroup(g), { n: o.n, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip });
-  const program = await Program.compile(device, g, { seed: o.seed, params: store, keep: [out.samples, out.trajectory] });
+  const out = fusedTwoPixelSampler(g, joint.table, schedule, labels, unetGroup(g), {
+    n: o.n,
+    T,
+    guidance: guided ? o.guidance : null,
+    record: o.record,
+    clip: o.clip,
+  });
+  const program = await Program.compile(device, g, {
+    seed: o.seed,
+    params: store,
+    keep: [out.samples, out.trajectory],
+  });
   try {
     program.write(schedule, scheduleTable(o.schedule, T, o.variance ?? 'beta', o.gamma));
     for (const [t, v] of joint.feeds) program.write(t, v);
     program.write(labels, labelArray(o.labels, o.n));
     program.run(1);
-    return { samples: await program.readF32(out.samples), trajectory: o.record > 0 ? await program.readF32(out.trajectory) : new Float32Array(0) };
+    return {
+      samples: await program.readF32(out.samples),
+      trajectory: o.record > 0 ? await program.readF32(out.trajectory) : new Float32Array(0),
+    };
   } finally {
     program.destroy();
   }
@@ -194,7 +239,9 @@ export async function sampleFused(device: GPUDevice, store: ParamStore, o: Sampl
  * n points (gammaProbe): what the analytic variance (analyticVariance) needs. One forward pass per t.
  */
 export async function estimateGamma(
-  device: GPUDevice, store: ParamStore, o: { model: TwoPixelConfig; schedule: ScheduleKind; n: number; seed: number },
+  device: GPUDevice,
+  store: ParamStore,
+  o: { model: TwoPixelConfig; schedule: ScheduleKind; n: number; seed: number },
 ): Promise<Float64Array> {
   const T = o.model.T;
   const g = new Graph('two-pixel Gamma table');

@@ -33,7 +33,9 @@ export async function openDevice(adapter: GPUAdapter, name: string): Promise<GPU
   const requiredLimits = limitsToRequest(adapter, name);
   // Timestamps let Program.profile() say where a step's time goes; subgroups let kernels share
   // reads between lanes (src/core/config.ts). Both optional.
-  const requiredFeatures = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+  const requiredFeatures = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) =>
+    adapter.features.has(f),
+  );
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: `engine on ${name}` });
   watch(device);
   return device;

@@ -19,9 +19,7 @@ export function limitsToRequest(adapter: GPUAdapter, adapterName: string): Recor
   for (const [name, need] of Object.entries(REQUIRED_LIMITS)) {
     const has = (adapter.limits as unknown as Record<string, number>)[name];
     if (typeof has !== 'number' || has < need) {
-      throw new Error(
-        `adapter "${adapterName}" has ${name} = ${has}, but the engine needs at least ${need}`,
-      );
+      throw new Error(`adapter "${adapterName}" has ${name} = ${has}, but the engine needs at least ${need}`);
     }
     out[name] = need;
   }

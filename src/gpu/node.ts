@@ -63,7 +63,10 @@ function firstExisting(paths: string[]): string | undefined {
 async function choose(choice: AdapterChoice): Promise<Candidate> {
   if (choice === 'lavapipe' || choice === 'swiftshader') {
     const icd = firstExisting(ICD_FILES[choice]);
-    if (!icd) throw new Error(`--adapter ${choice}: its Vulkan driver is not installed (looked for ${ICD_FILES[choice].join(', ')}). ${INSTALL_HINT}`);
+    if (!icd)
+      throw new Error(
+        `--adapter ${choice}: its Vulkan driver is not installed (looked for ${ICD_FILES[choice].join(', ')}). ${INSTALL_HINT}`,
+      );
     const c = await tryAdapter(icd);
     if (!c) throw new Error(`--adapter ${choice}: the driver at ${icd} gave no WebGPU adapter. ${INSTALL_HINT}`);
     return c;
@@ -96,7 +99,7 @@ export async function getNodeGpu(options: NodeGpuOptions = {}): Promise<Gpu> {
   installEventPump();
   let cand: Candidate | null = await choose(raw as AdapterChoice);
   if (cand.adapter.info.device === 'null-backend') {
-    throw new Error("Dawn's null backend runs nothing; refusing it. " + INSTALL_HINT);
+    throw new Error(`Dawn's null backend runs nothing; refusing it. ${INSTALL_HINT}`);
   }
   const device = await openDevice(cand.adapter, cand.name);
   const { name, kind } = cand;

@@ -56,5 +56,7 @@ export function installEventPump(): void {
     stats.deferred++;
     return setTimeout(poll, 1);
   };
-  globalThis.setImmediate = Object.assign(throttled, { __promisify__: immediate.__promisify__ }) as unknown as typeof setImmediate;
+  globalThis.setImmediate = Object.assign(throttled, {
+    __promisify__: immediate.__promisify__,
+  }) as unknown as typeof setImmediate;
 }

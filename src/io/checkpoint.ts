@@ -6,10 +6,19 @@ import type { Program } from '../core/program.js';
 
 export const CHECKPOINT_FORMAT = 'diffusion-webgpu/2';
 
-export async function saveCheckpoint(path: string, program: Program, settings: Record<string, string>, weights: 'params' | 'ema' = 'params'): Promise<void> {
+export async function saveCheckpoint(
+  path: string,
+  program: Program,
+  settings: Record<string, string>,
+  weights: 'params' | 'ema' = 'params',
+): Promise<void> {
   const store = program.store;
   const [params, ema, m, v, state] = await Promise.all([
-    program.readStore('params'), program.readStore('ema'), program.readStore('adamM'), program.readStore('adamV'), program.read(program.graph.state),
+    program.readStore('params'),
+    program.readStore('ema'),
+    program.readStore('adamM'),
+    program.readStore('adamV'),
+    program.read(program.graph.state),
   ]);
   const named = weights === 'ema' ? ema : params;
   const tensors = new Map<string, TensorEntry>();
@@ -31,21 +40,33 @@ export async function saveCheckpoint(path: string, program: Program, settings: R
  * raw parameters, the moving average, Adam's moments and the step counter are restored instead.
  * Returns the step the checkpoint was taken at. Errors are one line naming the file.
  */
-export function loadCheckpoint(path: string, program: Program, settings: Record<string, string>, resume = false): number {
+export function loadCheckpoint(
+  path: string,
+  program: Program,
+  settings: Record<string, string>,
+  resume = false,
+): number {
   const file = loadSafetensors(path);
   requireMetadata(file, { format: CHECKPOINT_FORMAT, ...settings }, path);
   const store = program.store;
   const state = file.tensors.get('optimizer.state');
-  if (!state || state.dtype !== 'U32' || state.data.length !== 4) throw new Error(`${path}: "optimizer.state" is missing or not U32 [4]`);
+  if (state?.dtype !== 'U32' || state.data.length !== 4)
+    throw new Error(`${path}: "optimizer.state" is missing or not U32 [4]`);
   const finite = (name: string, data: ArrayLike<number>) => {
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i])) throw new Error(`${path}: tensor "${name}" holds a non-finite value at ${i}`);
     }
   };
   if (resume) {
-    for (const [name, which] of [['optimizer.params', 'params'], ['optimizer.ema', 'ema'], ['optimizer.adam_m', 'adamM'], ['optimizer.adam_v', 'adamV']] as const) {
+    for (const [name, which] of [
+      ['optimizer.params', 'params'],
+      ['optimizer.ema', 'ema'],
+      ['optimizer.adam_m', 'adamM'],
+      ['optimizer.adam_v', 'adamV'],
+    ] as const) {
       const t = file.tensors.get(name);
-      if (!t || t.dtype !== 'F32' || t.data.length !== store.length) throw new Error(`${path}: "${name}" is missing or not F32 [${store.length}]`);
+      if (t?.dtype !== 'F32' || t.data.length !== store.length)
+        throw new Error(`${path}: "${name}" is missing or not F32 [${store.length}]`);
       finite(name, t.data);
       program.writeStore(which, t.data as Float32Array);
     }
@@ -57,7 +78,9 @@ export function loadCheckpoint(path: string, program: Program, settings: Record<
     const t = file.tensors.get(s.name);
     if (!t) throw new Error(`${path}: checkpoint has no tensor "${s.name}"`);
     if (t.dtype !== 'F32' || t.shape.join('x') !== s.shape.join('x')) {
-      throw new Error(`${path}: tensor "${s.name}" is ${t.dtype} [${t.shape.join(', ')}], expected F32 [${s.shape.join(', ')}]`);
+      throw new Error(
+        `${path}: tensor "${s.name}" is ${t.dtype} [${t.shape.join(', ')}], expected F32 [${s.shape.join(', ')}]`,
+      );
     }
     finite(s.name, t.data);
     params.set(t.data as Float32Array, s.offset);

@@ -66,7 +66,8 @@ export function parseCsv(text: string, path = 'csv'): { header: string[]; rows: 
       throw new Error(`${where}: row ${show(text)} has ${cells.length} cells, expected ${header.length}`);
     }
     return cells.map((cell, c) => {
-      if (!NUMBER.test(cell)) throw new Error(`${where}: cell ${show(cell)} in column ${show(header[c])} is not a number`);
+      if (!NUMBER.test(cell))
+        throw new Error(`${where}: cell ${show(cell)} in column ${show(header[c])} is not a number`);
       return Number(cell);
     });
   });

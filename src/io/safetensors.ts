@@ -94,7 +94,10 @@ function encodeWithSource(tensors: TensorSet, metadata: Record<string, string>, 
     checkName(name, 'tensor', source);
     if (!isDtype(dtype)) throw fail(source, `tensor ${show(name)} has dtype ${show(dtype)}, expected F32, U32 or I32`);
     if (!(data instanceof ARRAYS[dtype])) {
-      throw fail(source, `tensor ${show(name)} is ${dtype} but its data is a ${data?.constructor?.name ?? typeof data}, expected a ${ARRAYS[dtype].name}`);
+      throw fail(
+        source,
+        `tensor ${show(name)} is ${dtype} but its data is a ${data?.constructor?.name ?? typeof data}, expected a ${ARRAYS[dtype].name}`,
+      );
     }
     if (!Array.isArray(shape) || !shape.every(isDim)) {
       throw fail(source, `tensor ${show(name)} has shape ${show(shape)}, expected non-negative integers`);
@@ -148,7 +151,8 @@ function checkDepth(text: string, source: string): void {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) {
       inString = true;
@@ -221,11 +225,17 @@ function readEntry(name: string, value: unknown, dataLength: number, source: str
     throw fail(source, `${what} has data_offsets ${show(offsets)}, expected 0 <= begin <= end`);
   }
   if (end > dataLength) {
-    throw fail(source, `${what} has data_offsets ${show(offsets)}, past the end of the ${dataLength}-byte data section`);
+    throw fail(
+      source,
+      `${what} has data_offsets ${show(offsets)}, past the end of the ${dataLength}-byte data section`,
+    );
   }
   const bytes = count * ARRAYS[dtype].BYTES_PER_ELEMENT;
   if (end - begin !== bytes) {
-    throw fail(source, `${what} has shape ${show(shape)} (${bytes} bytes of ${dtype}) but data_offsets ${show(offsets)} span ${end - begin} bytes`);
+    throw fail(
+      source,
+      `${what} has shape ${show(shape)} (${bytes} bytes of ${dtype}) but data_offsets ${show(offsets)} span ${end - begin} bytes`,
+    );
   }
   return { name, dtype, shape, begin, end };
 }
@@ -237,7 +247,10 @@ function checkLayout(located: Located[], dataLength: number, source: string): vo
   let previous: Located | undefined;
   for (const t of byStart) {
     if (t.begin < covered) {
-      throw fail(source, `tensors ${show(previous?.name)} and ${show(t.name)} overlap in the data section at byte ${t.begin}`);
+      throw fail(
+        source,
+        `tensors ${show(previous?.name)} and ${show(t.name)} overlap in the data section at byte ${t.begin}`,
+      );
     }
     if (t.begin > covered) {
       throw fail(source, `data bytes ${covered}..${t.begin} are not covered by any tensor`);
@@ -310,7 +323,10 @@ export function requireMetadata(file: Safetensors, expected: Record<string, stri
 }
 
 /** The first key of `expected` that the file's metadata lacks or holds another value for, or null. */
-export function metadataMismatch(file: Safetensors, expected: Record<string, string>): { key: string; got?: string; want: string } | null {
+export function metadataMismatch(
+  file: Safetensors,
+  expected: Record<string, string>,
+): { key: string; got?: string; want: string } | null {
   for (const [key, want] of Object.entries(expected)) {
     const got = Object.hasOwn(file.metadata, key) ? file.metadata[key] : undefined;
     if (got !== want) return { key, got, want };

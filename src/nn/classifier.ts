@@ -12,7 +12,11 @@ export function twoPixelClassifier(g: Graph, x: Tensor, t: Tensor, T: number): T
   const W = CLASSIFIER_WIDTH;
   const freqs = g.param('clf.fourier', [16], { kind: 'normal', std: 30 }, { trainable: false });
   const time = fourierFeatures(g, t, freqs, 1 / T, 'clf.time.features');
-  let h = silu(g, add(g, linearLayer(g, 'clf.in', x, 2, W), linearLayer(g, 'clf.time', time, 32, W), 'clf.sum'), 'clf.silu1');
+  let h = silu(
+    g,
+    add(g, linearLayer(g, 'clf.in', x, 2, W), linearLayer(g, 'clf.time', time, 32, W), 'clf.sum'),
+    'clf.silu1',
+  );
   h = silu(g, linearLayer(g, 'clf.hidden', h, W, W), 'clf.silu2');
   return linearLayer(g, 'clf.out', h, W, 2);
 }

@@ -14,21 +14,76 @@ import { defaultTwoPixelConfig } from '../models/twopixel/unet.js';
 const GAMMA_POINTS = 2048;
 
 export const STUDY_FLAGS = {
-  steps: { type: 'int', default: 0, min: 0, max: 10_000_000, help: 'training steps per model (0: 320 per diffusion step, at least 2000, so 16000 at T = 50)' },
+  steps: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 10_000_000,
+    help: 'training steps per model (0: 320 per diffusion step, at least 2000, so 16000 at T = 50)',
+  },
   batch: { type: 'int', default: 1024, min: 1, max: 1_000_000, help: 'training batch' },
-  lr: { type: 'float', default: 1e-3, min: 0, exclusiveMin: true, max: 1, help: "Adam's learning rate (cosine decay to 0)" },
-  ema: { type: 'float', default: 0, min: 0, max: 0.999999, help: 'decay of the weight average sampling uses (0: none)' },
+  lr: {
+    type: 'float',
+    default: 1e-3,
+    min: 0,
+    exclusiveMin: true,
+    max: 1,
+    help: "Adam's learning rate (cosine decay to 0)",
+  },
+  ema: {
+    type: 'float',
+    default: 0,
+    min: 0,
+    max: 0.999999,
+    help: 'decay of the weight average sampling uses (0: none)',
+  },
   loss: { type: 'string', default: 'mse', choices: ['mse', 'l1', 'huber'], help: 'training loss' },
-  'p-uncond': { type: 'float', default: 0.2, min: 0, max: 1, help: 'label dropout probability (classifier-free guidance; 0.1 starves the unconditional model sweep-T samples, see README)' },
-  variance: { type: 'string', default: 'analytic', choices: ['beta', 'posterior', 'analytic'], help: "sampling sigma_t^2: beta_t, the posterior variance, or the model's optimal one (Analytic-DPM)" },
-  clip: { type: 'float', default: 3, min: 0, max: 1e6, help: 'clip the predicted x_0 to [-clip, clip] while sampling (0: off)' },
-  models: { type: 'string', default: 'out/models', help: 'folder of the trained models (model-T{T}.safetensors), shared by the runners' },
-  'checkpoint-every': { type: 'int', default: 1000, min: 0, max: 10_000_000, multipleOf: 100, help: 'save a resumable checkpoint every this many steps (0: never)' },
+  'p-uncond': {
+    type: 'float',
+    default: 0.2,
+    min: 0,
+    max: 1,
+    help: 'label dropout probability (classifier-free guidance; 0.1 starves the unconditional model sweep-T samples, see README)',
+  },
+  variance: {
+    type: 'string',
+    default: 'analytic',
+    choices: ['beta', 'posterior', 'analytic'],
+    help: "sampling sigma_t^2: beta_t, the posterior variance, or the model's optimal one (Analytic-DPM)",
+  },
+  clip: {
+    type: 'float',
+    default: 3,
+    min: 0,
+    max: 1e6,
+    help: 'clip the predicted x_0 to [-clip, clip] while sampling (0: off)',
+  },
+  models: {
+    type: 'string',
+    default: 'out/models',
+    help: 'folder of the trained models (model-T{T}.safetensors), shared by the runners',
+  },
+  'checkpoint-every': {
+    type: 'int',
+    default: 1000,
+    min: 0,
+    max: 10_000_000,
+    multipleOf: 100,
+    help: 'save a resumable checkpoint every this many steps (0: never)',
+  },
   retrain: { type: 'bool', default: false, help: 'train even when a checkpoint exists, and replace it' },
 } as const satisfies Record<string, FlagSpec>;
 
 interface StudyFlagValues {
-  steps: number; batch: number; lr: number; ema: number; loss: string; 'p-uncond': number; seed: number; variance: string; clip: number;
+  steps: number;
+  batch: number;
+  lr: number;
+  ema: number;
+  loss: string;
+  'p-uncond': number;
+  seed: number;
+  variance: string;
+  clip: number;
 }
 
 /**
@@ -40,14 +95,29 @@ interface StudyFlagValues {
 export const defaultSteps = (T: number): number => Math.max(2000, 320 * T);
 
 export function studySettings(f: StudyFlagValues, T: number): StudySettings {
-  return { T, steps: f.steps || defaultSteps(T), batch: f.batch, lr: f.lr, ema: f.ema, loss: f.loss as LossKind, pUncond: f['p-uncond'], seed: f.seed };
+  return {
+    T,
+    steps: f.steps || defaultSteps(T),
+    batch: f.batch,
+    lr: f.lr,
+    ema: f.ema,
+    loss: f.loss as LossKind,
+    pUncond: f['p-uncond'],
+    seed: f.seed,
+  };
 }
 
 /** How a trained model is sampled; the analytic variance measures the model's Gamma table first. */
 export async function samplerOptions(f: StudyFlagValues, device: GPUDevice, store: ParamStore, T: number) {
   const variance = f.variance as VarianceKind;
-  const gamma = variance === 'analytic'
-    ? await estimateGamma(device, store, { model: defaultTwoPixelConfig(T), schedule: 'cosine', n: GAMMA_POINTS, seed: f.seed })
-    : undefined;
+  const gamma =
+    variance === 'analytic'
+      ? await estimateGamma(device, store, {
+          model: defaultTwoPixelConfig(T),
+          schedule: 'cosine',
+          n: GAMMA_POINTS,
+          seed: f.seed,
+        })
+      : undefined;
   return { clip: f.clip, variance, gamma };
 }

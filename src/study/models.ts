@@ -26,16 +26,31 @@ export interface StudySettings {
 /** The settings a checkpoint must carry to be reused (everything that changes the weights). */
 export function checkpointSettings(s: StudySettings): Record<string, string> {
   return {
-    model: 'two-pixel-unet', T: String(s.T), embed: '256', fourier_scale: '30', schedule: 'cosine',
-    steps: String(s.steps), batch: String(s.batch), lr: String(s.lr), lr_decay: 'cosine', ema: String(s.ema),
-    loss: s.loss, p_uncond: String(s.pUncond), seed: String(s.seed),
+    model: 'two-pixel-unet',
+    T: String(s.T),
+    embed: '256',
+    fourier_scale: '30',
+    schedule: 'cosine',
+    steps: String(s.steps),
+    batch: String(s.batch),
+    lr: String(s.lr),
+    lr_decay: 'cosine',
+    ema: String(s.ema),
+    loss: s.loss,
+    p_uncond: String(s.pUncond),
+    seed: String(s.seed),
   };
 }
 
 export function trainOptions(s: StudySettings): TwoPixelTrainOptions {
   return {
     ...defaultTrainOptions(defaultTwoPixelConfig(s.T), s.seed),
-    batch: s.batch, lr: s.lr, decaySteps: s.steps, ema: s.ema, loss: s.loss, pUncond: s.pUncond,
+    batch: s.batch,
+    lr: s.lr,
+    decaySteps: s.steps,
+    ema: s.ema,
+    loss: s.loss,
+    pUncond: s.pUncond,
   };
 }
 
@@ -50,11 +65,19 @@ export function settingsMismatch(file: Safetensors, expected: Record<string, str
  * A damaged file stops here (loadSafetensors throws), and so does one of other settings: nothing
  * is overwritten without --retrain.
  */
-function reuseCheckpoint(path: string, program: Program, settings: Record<string, string>, what: string, retrain: boolean): boolean {
+function reuseCheckpoint(
+  path: string,
+  program: Program,
+  settings: Record<string, string>,
+  what: string,
+  retrain: boolean,
+): boolean {
   if (!existsSync(path) || retrain) return false;
   const mismatch = settingsMismatch(loadSafetensors(path), { format: CHECKPOINT_FORMAT, ...settings });
   if (mismatch) {
-    throw new Error(`${path} holds a ${what} trained with other settings (${mismatch}); pass --retrain to replace it, or --models to use another folder`);
+    throw new Error(
+      `${path} holds a ${what} trained with other settings (${mismatch}); pass --retrain to replace it, or --models to use another folder`,
+    );
   }
   loadCheckpoint(path, program, settings);
   process.stderr.write(`${what}: reusing ${path}\n`);
@@ -78,11 +101,23 @@ export interface ObtainedModel {
  * exactly after an interruption. A checkpoint that cannot be read or holds another model stops
  * with an error: nothing is overwritten without --retrain.
  */
-export async function obtainModel(device: GPUDevice, s: StudySettings, dir: string, retrain: boolean, checkpointEvery = 1000): Promise<ObtainedModel> {
+export async function obtainModel(
+  device: GPUDevice,
+  s: StudySettings,
+  dir: string,
+  retrain: boolean,
+  checkpointEvery = 1000,
+): Promise<ObtainedModel> {
   const trainer = await TwoPixelTrainer.create(device, trainOptions(s));
   return obtainTrained(trainer, {
-    dir, name: `model-T${s.T}`, label: `T=${s.T}`, settings: checkpointSettings(s),
-    steps: s.steps, weights: s.ema > 0 ? 'ema' : 'params', retrain, checkpointEvery,
+    dir,
+    name: `model-T${s.T}`,
+    label: `T=${s.T}`,
+    settings: checkpointSettings(s),
+    steps: s.steps,
+    weights: s.ema > 0 ? 'ema' : 'params',
+    retrain,
+    checkpointEvery,
   });
 }
 
@@ -154,10 +189,24 @@ export async function obtainTrained(trainer: TwoPixelTrainer, plan: TrainingPlan
  * The classifier p_phi(y | x_t, t) for classifier guidance, from `dir/classifier-T{T}.safetensors`
  * or trained (cross-entropy on noised mixture samples) and saved there. Same rules as obtainModel.
  */
-export async function obtainClassifier(device: GPUDevice, T: number, steps: number, seed: number, dir: string, retrain: boolean): Promise<ObtainedModel> {
+export async function obtainClassifier(
+  device: GPUDevice,
+  T: number,
+  steps: number,
+  seed: number,
+  dir: string,
+  retrain: boolean,
+): Promise<ObtainedModel> {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `classifier-T${T}.safetensors`);
-  const settings = { model: 'two-pixel-classifier', T: String(T), steps: String(steps), batch: '1024', lr: '0.003', seed: String(seed) };
+  const settings = {
+    model: 'two-pixel-classifier',
+    T: String(T),
+    steps: String(steps),
+    batch: '1024',
+    lr: '0.003',
+    seed: String(seed),
+  };
   const trainer = await createClassifierTrainer(device, { T, batch: 1024, lr: 3e-3, steps, seed });
   const program = trainer.program;
   try {

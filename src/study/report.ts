@@ -11,12 +11,21 @@ import { TRUE_MEAN_LOG_DENSITY, type SampleMetrics } from '../diffusion/metrics.
 import { defaultSteps } from './flags.js';
 
 export const REPORT_FLAGS = {
-  in: { type: 'string', default: 'out', help: "folder holding the runners' output folders (sweep-T, trajectory, guidance, guidance-classifier, mnist)" },
+  in: {
+    type: 'string',
+    default: 'out',
+    help: "folder holding the runners' output folders (sweep-T, trajectory, guidance, guidance-classifier, mnist)",
+  },
   report: { type: 'string', default: '', help: 'the Markdown file to write (default <in>/report.md)' },
 } as const satisfies Record<string, FlagSpec>;
 
 /** The study's targets (issue 3): at the largest T, and for guided samples. */
-export const TARGETS = { weightTolerance: 0.02, std: [0.09, 0.115], logDensityTolerance: 0.1, guidedShare: 0.99 } as const;
+export const TARGETS = {
+  weightTolerance: 0.02,
+  std: [0.09, 0.115],
+  logDensityTolerance: 0.1,
+  guidedShare: 0.99,
+} as const;
 
 interface SweepModel {
   T: number;
@@ -81,7 +90,8 @@ export interface Figures {
 const f3 = (v: number) => v.toFixed(3);
 const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
 const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
-const range = (vs: number[]) => (Math.min(...vs) === Math.max(...vs) ? f3(vs[0]) : `${f3(Math.min(...vs))}-${f3(Math.max(...vs))}`);
+const range = (vs: number[]) =>
+  Math.min(...vs) === Math.max(...vs) ? f3(vs[0]) : `${f3(Math.min(...vs))}-${f3(Math.max(...vs))}`;
 const sci = (v: number) => v.toExponential(1);
 const loss = (v: number | null) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(4) : '-');
 
@@ -118,9 +128,11 @@ function sweepSection(s: Sweep, figure: string | null, verdicts: string[][]): st
   const steps = Number(s.settings.steps) || null;
   for (const m of models) {
     const [c0, c1] = [modeOf(m.metrics, 0), modeOf(m.metrics, 1)];
-    out.push(`| ${m.T} | ${steps ?? `${defaultSteps(m.T)} (default)`} | ${m.trained ? m.trainSeconds.toFixed(0) : 'reused'} | ${loss(m.finalLoss)} | ${f3(c0.weight)} | ` +
-      `(${f3(c0.std[0])}, ${f3(c0.std[1])}) / (${f3(c1.std[0])}, ${f3(c1.std[1])}) | ${f3(m.metrics.meanLogDensity)} | ${f3(m.exactScoreSampler.meanLogDensity)} | ` +
-      `${sci(m.metrics.mmd)} (${sci(m.metrics.mmdFloor)}) |`);
+    out.push(
+      `| ${m.T} | ${steps ?? `${defaultSteps(m.T)} (default)`} | ${m.trained ? m.trainSeconds.toFixed(0) : 'reused'} | ${loss(m.finalLoss)} | ${f3(c0.weight)} | ` +
+        `(${f3(c0.std[0])}, ${f3(c0.std[1])}) / (${f3(c1.std[0])}, ${f3(c1.std[1])}) | ${f3(m.metrics.meanLogDensity)} | ${f3(m.exactScoreSampler.meanLogDensity)} | ` +
+        `${sci(m.metrics.mmd)} (${sci(m.metrics.mmdFloor)}) |`,
+    );
   }
   const last = models[models.length - 1];
   const w0 = modeOf(last.metrics, 0).weight;
@@ -128,26 +140,54 @@ function sweepSection(s: Sweep, figure: string | null, verdicts: string[][]): st
   const logp = last.metrics.meanLogDensity;
   const se = last.metrics.weightStdError;
   verdicts.push(
-    [`T = ${last.T}: mode weights within ${TARGETS.weightTolerance} of ${trueWeight(0)} / ${trueWeight(1)}`, `${f3(w0)} / ${f3(1 - w0)}`, yes(Math.abs(w0 - trueWeight(0)) <= TARGETS.weightTolerance)],
-    [`T = ${last.T}: per-mode, per-axis std in ${TARGETS.std[0]}-${TARGETS.std[1]}`, range(stds), yes(stds.every((v) => v >= TARGETS.std[0] && v <= TARGETS.std[1]))],
-    [`T = ${last.T}: mean log-density within ${TARGETS.logDensityTolerance} of the true samples' ${f3(TRUE_MEAN_LOG_DENSITY)}`, f3(logp), yes(Math.abs(logp - TRUE_MEAN_LOG_DENSITY) <= TARGETS.logDensityTolerance)],
+    [
+      `T = ${last.T}: mode weights within ${TARGETS.weightTolerance} of ${trueWeight(0)} / ${trueWeight(1)}`,
+      `${f3(w0)} / ${f3(1 - w0)}`,
+      yes(Math.abs(w0 - trueWeight(0)) <= TARGETS.weightTolerance),
+    ],
+    [
+      `T = ${last.T}: per-mode, per-axis std in ${TARGETS.std[0]}-${TARGETS.std[1]}`,
+      range(stds),
+      yes(stds.every((v) => v >= TARGETS.std[0] && v <= TARGETS.std[1])),
+    ],
+    [
+      `T = ${last.T}: mean log-density within ${TARGETS.logDensityTolerance} of the true samples' ${f3(TRUE_MEAN_LOG_DENSITY)}`,
+      f3(logp),
+      yes(Math.abs(logp - TRUE_MEAN_LOG_DENSITY) <= TARGETS.logDensityTolerance),
+    ],
   );
   const logps = models.map((m) => m.metrics.meanLogDensity);
-  const list = (vs: number[], fmt: (v: number) => string) => models.map((m, i) => `${fmt(vs[i])} at T = ${m.T}`).join(', ');
+  const list = (vs: number[], fmt: (v: number) => string) =>
+    models.map((m, i) => `${fmt(vs[i])} at T = ${m.T}`).join(', ');
   out.push('', 'What the numbers show:', '');
-  out.push(`- The mean log-density of the samples ${trend(logps)} with T: ${list(logps, f3)}, against ${f3(TRUE_MEAN_LOG_DENSITY)} for true samples.`);
+  out.push(
+    `- The mean log-density of the samples ${trend(logps)} with T: ${list(logps, f3)}, against ${f3(TRUE_MEAN_LOG_DENSITY)} for true samples.`,
+  );
   const gaps = models.map((m) => m.exactScoreSampler.meanLogDensity - m.metrics.meanLogDensity);
   const widest = gaps.reduce((at, g, i) => (Math.abs(g) > Math.abs(gaps[at]) ? i : at), 0);
-  out.push(`- The exact-score sampler reaches ${list(models.map((m) => m.exactScoreSampler.meanLogDensity), f3)}; the learned model's shortfall from it ` +
-    `(its learning error) is ${list(gaps, (v) => v.toFixed(2))}, largest at T = ${models[widest].T}.`);
-  const limited = models.filter((m) => m.exactScoreSampler.meanLogDensity < TRUE_MEAN_LOG_DENSITY - TARGETS.logDensityTolerance);
+  out.push(
+    `- The exact-score sampler reaches ${list(
+      models.map((m) => m.exactScoreSampler.meanLogDensity),
+      f3,
+    )}; the learned model's shortfall from it ` +
+      `(its learning error) is ${list(gaps, (v) => v.toFixed(2))}, largest at T = ${models[widest].T}.`,
+  );
+  const limited = models.filter(
+    (m) => m.exactScoreSampler.meanLogDensity < TRUE_MEAN_LOG_DENSITY - TARGETS.logDensityTolerance,
+  );
   if (limited.length > 0) {
-    out.push(`- At ${limited.map((m) => `T = ${m.T}`).join(' and ')} even the exact score falls more than ${TARGETS.logDensityTolerance} short of ${f3(TRUE_MEAN_LOG_DENSITY)} ` +
-      `(${limited.map((m) => f3(m.exactScoreSampler.meanLogDensity)).join(', ')}): there the number of steps limits the sampler, not the model.`);
+    out.push(
+      `- At ${limited.map((m) => `T = ${m.T}`).join(' and ')} even the exact score falls more than ${TARGETS.logDensityTolerance} short of ${f3(TRUE_MEAN_LOG_DENSITY)} ` +
+        `(${limited.map((m) => f3(m.exactScoreSampler.meanLogDensity)).join(', ')}): there the number of steps limits the sampler, not the model.`,
+    );
   }
-  out.push(`- The weight of class 0 at T = ${last.T} is ${f3(w0)} against ${trueWeight(0)}: ${(Math.abs(w0 - trueWeight(0)) / se).toFixed(1)} standard errors (${se.toFixed(4)} at ${last.metrics.n} samples).`);
+  out.push(
+    `- The weight of class 0 at T = ${last.T} is ${f3(w0)} against ${trueWeight(0)}: ${(Math.abs(w0 - trueWeight(0)) / se).toFixed(1)} standard errors (${se.toFixed(4)} at ${last.metrics.n} samples).`,
+  );
   const mmds = models.map((m) => m.metrics.mmd);
-  out.push(`- MMD against fresh true samples ${trend(mmds)} with T: ${list(mmds, sci)}; true against true gives ${sci(last.metrics.mmdFloor)}.`);
+  out.push(
+    `- MMD against fresh true samples ${trend(mmds)} with T: ${list(mmds, sci)}; true against true gives ${sci(last.metrics.mmdFloor)}.`,
+  );
   return out;
 }
 
@@ -158,9 +198,11 @@ function trajectorySection(t: Trajectory, figure: string | null): string[] {
   const nearest = MIXTURE.components
     .map((c) => ({ c, d: Math.hypot(x - c.mean[0], y - c.mean[1]) }))
     .sort((a, b) => a.d - b.d)[0];
-  out.push(`The trajectory starts at (${f3(t.start[0])}, ${f3(t.start[1])}) at t = ${t.settings.T} and ends at (${f3(x)}, ${f3(y)}), ` +
-    `${f3(nearest.d)} (${(nearest.d / MIXTURE.sigma).toFixed(1)} sigma) from the class-${nearest.c.label} peak at (${nearest.c.mean.join(', ')}). ` +
-    `The density panels are kernel density estimates over ${t.settings.starts} trajectories.`);
+  out.push(
+    `The trajectory starts at (${f3(t.start[0])}, ${f3(t.start[1])}) at t = ${t.settings.T} and ends at (${f3(x)}, ${f3(y)}), ` +
+      `${f3(nearest.d)} (${(nearest.d / MIXTURE.sigma).toFixed(1)} sigma) from the class-${nearest.c.label} peak at (${nearest.c.mean.join(', ')}). ` +
+      `The density panels are kernel density estimates over ${t.settings.starts} trajectories.`,
+  );
   return out;
 }
 
@@ -169,7 +211,10 @@ function guidanceSection(g: Guidance, figure: string | null, verdicts: string[][
   const symbol = g.mode === 'cfg' ? 'w' : 's';
   const out = [`## ${name} (SPEC 6.3)`, ''];
   if (figure) out.push(`![one noise denoised with y = 0 and y = 1](${figure})`, '');
-  out.push(`${g.settings.samples} samples per label and strength; the share that ends nearest its label's peak, and the per-axis std of those samples:`, '');
+  out.push(
+    `${g.settings.samples} samples per label and strength; the share that ends nearest its label's peak, and the per-axis std of those samples:`,
+    '',
+  );
   out.push(`| ${symbol} | y = 0 | y = 1 | std per axis, y = 0 / 1 |`, '| --- | --- | --- | --- |');
   // The classifier runner measures both kinds side by side; each section takes its own.
   const strengths = g.strengths.filter((s) => s.guidance === g.mode);
@@ -181,14 +226,21 @@ function guidanceSection(g: Guidance, figure: string | null, verdicts: string[][
   const guided = strengths.filter((s) => s.w > 0);
   if (guided.length > 0) {
     const worst = Math.min(...guided.flatMap((s) => s.labels.map((l) => l.inMode)));
-    verdicts.push([`${name.toLowerCase()}: at least ${pct(TARGETS.guidedShare)} of each label's samples in its mode (${symbol} = ${guided.map((s) => s.w).join(', ')})`, `lowest ${pct(worst)}`, yes(worst >= TARGETS.guidedShare)]);
+    verdicts.push([
+      `${name.toLowerCase()}: at least ${pct(TARGETS.guidedShare)} of each label's samples in its mode (${symbol} = ${guided.map((s) => s.w).join(', ')})`,
+      `lowest ${pct(worst)}`,
+      yes(worst >= TARGETS.guidedShare),
+    ]);
   }
   const unguided = strengths.find((s) => s.w === 0);
   if (unguided) {
     const shares = unguided.labels.map((l) => pct(l.inMode)).join(' / ');
-    out.push('', g.mode === 'cfg'
-      ? `At ${symbol} = 0 the conditional model alone puts ${shares} of each label's samples in its mode.`
-      : `At ${symbol} = 0 the sampler is the unconditional model (${shares} "in mode" is the mixture's weights, not guidance).`);
+    out.push(
+      '',
+      g.mode === 'cfg'
+        ? `At ${symbol} = 0 the conditional model alone puts ${shares} of each label's samples in its mode.`
+        : `At ${symbol} = 0 the sampler is the unconditional model (${shares} "in mode" is the mixture's weights, not guidance).`,
+    );
   }
   return out;
 }
@@ -198,20 +250,27 @@ function mnistSection(m: Mnist, figures: Figures): string[] {
   const out = ['## MNIST (SPEC 6.4)', ''];
   if (figures.mnistDigits) out.push(`![ten generated digits per row, 0 to 9](${figures.mnistDigits})`, '');
   if (figures.mnistTrajectory) out.push(`![one sample from t = T to 0](${figures.mnistTrajectory})`, '');
-  out.push(`UNet with channels ${(st.channels as number[]).join(' / ')}, embedding ${st.embed}, T = ${st.T}; ${st.steps} training steps of batch ${st.batch} ` +
-    `(Adam ${st.lr}, cosine decay, label dropout ${st['p-uncond']})${m.trained ? `, ${(m.trainSeconds / 60).toFixed(1)} min here` : ' (a reused checkpoint)'}, final loss ${loss(m.finalLoss)}; ` +
-    `sampled with guidance w = ${st.guidance} in ${m.sampleSeconds.toFixed(0)} s on ${m.adapter}.`, '');
+  out.push(
+    `UNet with channels ${(st.channels as number[]).join(' / ')}, embedding ${st.embed}, T = ${st.T}; ${st.steps} training steps of batch ${st.batch} ` +
+      `(Adam ${st.lr}, cosine decay, label dropout ${st['p-uncond']})${m.trained ? `, ${(m.trainSeconds / 60).toFixed(1)} min here` : ' (a reused checkpoint)'}, final loss ${loss(m.finalLoss)}; ` +
+      `sampled with guidance w = ${st.guidance} in ${m.sampleSeconds.toFixed(0)} s on ${m.adapter}.`,
+    '',
+  );
   const best = m.nearestLabelAgreementPerDigit.map((v, d) => [v, d]).sort((a, b) => b[0] - a[0]);
-  out.push(`A generated digit's nearest MNIST test image (in pixels) carries the label it was drawn with for ${pct(m.nearestLabelAgreement)} of the samples ` +
-    `(chance: 10 %; real test digits read this way against the training set: about 97 %). By digit: ` +
-    `${m.nearestLabelAgreementPerDigit.map((v, d) => `${d}: ${(100 * v).toFixed(0)} %`).join(', ')}; best ${best[0][1]}, worst ${best[best.length - 1][1]}.`);
+  out.push(
+    `A generated digit's nearest MNIST test image (in pixels) carries the label it was drawn with for ${pct(m.nearestLabelAgreement)} of the samples ` +
+      `(chance: 10 %; real test digits read this way against the training set: about 97 %). By digit: ` +
+      `${m.nearestLabelAgreementPerDigit.map((v, d) => `${d}: ${(100 * v).toFixed(0)} %`).join(', ')}; best ${best[0][1]}, worst ${best[best.length - 1][1]}.`,
+  );
   return out;
 }
 
 /** The report as Markdown. `generated` names when and from where, in the header. */
 export function buildReport(o: StudyOutputs, figures: Figures, generated: string): string {
   if (!o.sweep && !o.trajectory && !o.guidance && !o.classifier && !o.mnist) {
-    throw new Error('no runner output to report on: run node runners/sweep-T.js (and trajectory.js, guidance.js) first');
+    throw new Error(
+      'no runner output to report on: run node runners/sweep-T.js (and trajectory.js, guidance.js) first',
+    );
   }
   const verdicts: string[][] = [];
   const sections: string[][] = [];
@@ -233,12 +292,23 @@ export function buildReport(o: StudyOutputs, figures: Figures, generated: string
     `${generated}. Every number is read from the runners' \`metrics.json\`; rerun them and \`node runners/report.js\` to reproduce it.`,
   ];
   if (twoPixel) {
-    lines.push(`Two-pixel models: seed ${twoPixel.seed}, batch ${twoPixel.batch}, Adam ${twoPixel.lr} with cosine decay, label dropout ${twoPixel['p-uncond']}, loss ${twoPixel.loss}, ` +
-      `sampler variance ${twoPixel.variance}, predicted x_0 clipped to ±${twoPixel.clip}${o.sweep ? `; adapter ${o.sweep.adapter}` : ''}.`);
+    lines.push(
+      `Two-pixel models: seed ${twoPixel.seed}, batch ${twoPixel.batch}, Adam ${twoPixel.lr} with cosine decay, label dropout ${twoPixel['p-uncond']}, loss ${twoPixel.loss}, ` +
+        `sampler variance ${twoPixel.variance}, predicted x_0 clipped to ±${twoPixel.clip}${o.sweep ? `; adapter ${o.sweep.adapter}` : ''}.`,
+    );
   }
   lines.push('');
-  if (verdicts.length > 0) lines.push('## Targets', '', '| target | measured | |', '| --- | --- | --- |', ...verdicts.map((v) => `| ${v.join(' | ')} |`), '');
-  if (missing.length > 0) lines.push(`Not in this report, because their outputs are missing: ${missing.join('; ')}.`, '');
+  if (verdicts.length > 0)
+    lines.push(
+      '## Targets',
+      '',
+      '| target | measured | |',
+      '| --- | --- | --- |',
+      ...verdicts.map((v) => `| ${v.join(' | ')} |`),
+      '',
+    );
+  if (missing.length > 0)
+    lines.push(`Not in this report, because their outputs are missing: ${missing.join('; ')}.`, '');
   for (const s of sections) lines.push(...s, '');
   return lines.join('\n');
 }
@@ -252,37 +322,54 @@ function readOutput<T>(dir: string, runner: string): T | null {
   } catch (err) {
     throw new Error(`${path} is not readable JSON (${(err as Error).message}); rerun node runners/${runner}.js`);
   }
-  if (parsed.runner !== runner) throw new Error(`${path} was written by ${JSON.stringify(parsed.runner)}, expected the ${runner} runner`);
+  if (parsed.runner !== runner)
+    throw new Error(`${path} was written by ${JSON.stringify(parsed.runner)}, expected the ${runner} runner`);
   return parsed as T;
 }
 
 export function reportMain(argv?: readonly string[]): Promise<void> {
-  return runCommand('report.js', "Writes the study's report (Markdown) from the runners' outputs: figures, measured numbers and the targets.", REPORT_FLAGS, async (f) => {
-    if (!existsSync(f.in)) throw new Error(`--in ${f.in}: no such folder (the runners write to out/ by default)`);
-    const path = f.report || join(f.in, 'report.md');
-    const dirs = { sweep: 'sweep-T', trajectory: 'trajectory', guidance: 'guidance', classifier: 'guidance-classifier', mnist: 'mnist' } as const;
-    const outputs: StudyOutputs = {
-      sweep: readOutput<Sweep>(join(f.in, dirs.sweep), 'sweep-T'),
-      trajectory: readOutput<Trajectory>(join(f.in, dirs.trajectory), 'trajectory'),
-      guidance: readOutput<Guidance>(join(f.in, dirs.guidance), 'guidance'),
-      classifier: readOutput<Guidance>(join(f.in, dirs.classifier), 'guidance'),
-      mnist: readOutput<Mnist>(join(f.in, dirs.mnist), 'train-mnist'),
-    };
-    const figure = (dir: string, file: string) => {
-      const png = join(f.in, dir, file);
-      return existsSync(png) ? relative(dirname(path), png) : null;
-    };
-    const figures: Figures = {
-      sweep: figure(dirs.sweep, 'sweep-T.png'),
-      trajectory: figure(dirs.trajectory, 'trajectory.png'),
-      guidance: figure(dirs.guidance, 'guidance.png'),
-      classifier: figure(dirs.classifier, 'guidance.png'),
-      mnistDigits: figure(dirs.mnist, 'digits.png'),
-      mnistTrajectory: figure(dirs.mnist, 'trajectory.png'),
-    };
-    const text = buildReport(outputs, figures, `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC from ${f.in}`);
-    writeFileAtomic(path, text);
-    const failed = text.split('\n').filter((l) => l.startsWith('|') && l.includes('**not met**')).length;
-    process.stdout.write(`wrote ${path}${failed > 0 ? ` (${failed} target${failed > 1 ? 's' : ''} not met)` : ''}\n`);
-  }, argv);
+  return runCommand(
+    'report.js',
+    "Writes the study's report (Markdown) from the runners' outputs: figures, measured numbers and the targets.",
+    REPORT_FLAGS,
+    async (f) => {
+      if (!existsSync(f.in)) throw new Error(`--in ${f.in}: no such folder (the runners write to out/ by default)`);
+      const path = f.report || join(f.in, 'report.md');
+      const dirs = {
+        sweep: 'sweep-T',
+        trajectory: 'trajectory',
+        guidance: 'guidance',
+        classifier: 'guidance-classifier',
+        mnist: 'mnist',
+      } as const;
+      const outputs: StudyOutputs = {
+        sweep: readOutput<Sweep>(join(f.in, dirs.sweep), 'sweep-T'),
+        trajectory: readOutput<Trajectory>(join(f.in, dirs.trajectory), 'trajectory'),
+        guidance: readOutput<Guidance>(join(f.in, dirs.guidance), 'guidance'),
+        classifier: readOutput<Guidance>(join(f.in, dirs.classifier), 'guidance'),
+        mnist: readOutput<Mnist>(join(f.in, dirs.mnist), 'train-mnist'),
+      };
+      const figure = (dir: string, file: string) => {
+        const png = join(f.in, dir, file);
+        return existsSync(png) ? relative(dirname(path), png) : null;
+      };
+      const figures: Figures = {
+        sweep: figure(dirs.sweep, 'sweep-T.png'),
+        trajectory: figure(dirs.trajectory, 'trajectory.png'),
+        guidance: figure(dirs.guidance, 'guidance.png'),
+        classifier: figure(dirs.classifier, 'guidance.png'),
+        mnistDigits: figure(dirs.mnist, 'digits.png'),
+        mnistTrajectory: figure(dirs.mnist, 'trajectory.png'),
+      };
+      const text = buildReport(
+        outputs,
+        figures,
+        `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC from ${f.in}`,
+      );
+      writeFileAtomic(path, text);
+      const failed = text.split('\n').filter((l) => l.startsWith('|') && l.includes('**not met**')).length;
+      process.stdout.write(`wrote ${path}${failed > 0 ? ` (${failed} target${failed > 1 ? 's' : ''} not met)` : ''}\n`);
+    },
+    argv,
+  );
 }

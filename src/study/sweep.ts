@@ -27,45 +27,82 @@ export const SWEEP_FLAGS = {
 } as const satisfies Record<string, FlagSpec>;
 
 export function sweepMain(argv?: readonly string[]): Promise<void> {
-  return runMain('sweep-T.js', 'Trains two-pixel DDPMs for several T and compares their samples with the true mixture.', SWEEP_FLAGS, async (f, gpu) => {
-    const out = f.out || 'out/sweep-T';
-    mkdirSync(out, { recursive: true });
-    const truePdf = gridFromFunction(mixturePdf, RANGE, 120);
-    const panels: Panel[] = [];
-    const rows: { name: string; metrics: SampleMetrics }[] = [];
-    const results = [];
-    for (const T of f.T) {
-      const settings: StudySettings = studySettings(f, T);
-      const model = await obtainModel(gpu.device, settings, f.models, f.retrain, f['checkpoint-every']);
-      try {
-        const sampler = await samplerOptions(f, gpu.device, model.store, T); // the Gamma table, outside the timing
-        const t0 = performance.now();
-        const { samples } = await sampleFused(gpu.device, model.store, {
-          model: defaultTwoPixelConfig(T), schedule: 'cosine', n: f.samples, labels: null, guidance: null, seed: f.seed, record: 0, ...sampler,
-        });
-        const sampleSeconds = (performance.now() - t0) / 1000;
-        const csv = Array.from({ length: f.samples }, (_, i) => [samples[2 * i], samples[2 * i + 1]]);
-        writeCsvAtomic(join(out, `samples-T${T}.csv`), ['left', 'right'], csv);
-        const metrics = sampleMetrics(samples, f.seed + 1);
-        const oracle = sampleMetrics(sampleOracle(f.samples, T, 'cosine', f.variance as VarianceKind, f.seed), f.seed + 1);
-        rows.push({ name: `T=${T}`, metrics }, { name: `T=${T} exact eps`, metrics: oracle });
-        results.push({ T, checkpoint: model.path, trained: model.trained, trainSeconds: model.trainSeconds, finalLoss: model.finalLoss, sampleSeconds, metrics, exactScoreSampler: oracle });
-        const xs = samples.filter((_, i) => i % 2 === 0);
-        const ys = samples.filter((_, i) => i % 2 === 1);
-        panels.push(
-          { title: `T = ${T}: ${f.samples} samples over the true PDF`, density: truePdf, points: { x: xs, y: ys, radius: 1 } },
-          { title: `T = ${T}: density of the samples (KDE)`, density: kde2d(xs, ys, RANGE, 120, 0.05), contours: truePdf },
-        );
-        process.stderr.write(`T=${T}: sampled ${f.samples} in ${sampleSeconds.toFixed(2)} s\n`);
-      } finally {
-        model.release();
+  return runMain(
+    'sweep-T.js',
+    'Trains two-pixel DDPMs for several T and compares their samples with the true mixture.',
+    SWEEP_FLAGS,
+    async (f, gpu) => {
+      const out = f.out || 'out/sweep-T';
+      mkdirSync(out, { recursive: true });
+      const truePdf = gridFromFunction(mixturePdf, RANGE, 120);
+      const panels: Panel[] = [];
+      const rows: { name: string; metrics: SampleMetrics }[] = [];
+      const results = [];
+      for (const T of f.T) {
+        const settings: StudySettings = studySettings(f, T);
+        const model = await obtainModel(gpu.device, settings, f.models, f.retrain, f['checkpoint-every']);
+        try {
+          const sampler = await samplerOptions(f, gpu.device, model.store, T); // the Gamma table, outside the timing
+          const t0 = performance.now();
+          const { samples } = await sampleFused(gpu.device, model.store, {
+            model: defaultTwoPixelConfig(T),
+            schedule: 'cosine',
+            n: f.samples,
+            labels: null,
+            guidance: null,
+            seed: f.seed,
+            record: 0,
+            ...sampler,
+          });
+          const sampleSeconds = (performance.now() - t0) / 1000;
+          const csv = Array.from({ length: f.samples }, (_, i) => [samples[2 * i], samples[2 * i + 1]]);
+          writeCsvAtomic(join(out, `samples-T${T}.csv`), ['left', 'right'], csv);
+          const metrics = sampleMetrics(samples, f.seed + 1);
+          const oracle = sampleMetrics(
+            sampleOracle(f.samples, T, 'cosine', f.variance as VarianceKind, f.seed),
+            f.seed + 1,
+          );
+          rows.push({ name: `T=${T}`, metrics }, { name: `T=${T} exact eps`, metrics: oracle });
+          results.push({
+            T,
+            checkpoint: model.path,
+            trained: model.trained,
+            trainSeconds: model.trainSeconds,
+            finalLoss: model.finalLoss,
+            sampleSeconds,
+            metrics,
+            exactScoreSampler: oracle,
+          });
+          const xs = samples.filter((_, i) => i % 2 === 0);
+          const ys = samples.filter((_, i) => i % 2 === 1);
+          panels.push(
+            {
+              title: `T = ${T}: ${f.samples} samples over the true PDF`,
+              density: truePdf,
+              points: { x: xs, y: ys, radius: 1 },
+            },
+            {
+              title: `T = ${T}: density of the samples (KDE)`,
+              density: kde2d(xs, ys, RANGE, 120, 0.05),
+              contours: truePdf,
+            },
+          );
+          process.stderr.write(`T=${T}: sampled ${f.samples} in ${sampleSeconds.toFixed(2)} s\n`);
+        } finally {
+          model.release();
+        }
       }
-    }
-    await writeFigure(join(out, 'sweep-T.png'), panels, {
-      title: 'Two-pixel DDPM: samples for T = ' + f.T.join(', ') + ' (no label, no guidance)', columns: 2, range: RANGE,
-    });
-    const report = { runner: 'sweep-T', adapter: gpu.adapterName, settings: { ...f, out }, models: results };
-    writeFileAtomic(join(out, 'metrics.json'), JSON.stringify(report, null, 2) + '\n');
-    process.stdout.write(`${formatMetricsTable(rows)}\n\nwrote ${join(out, 'sweep-T.png')}, samples-T*.csv, metrics.json in ${out}\n`);
-  }, argv);
+      await writeFigure(join(out, 'sweep-T.png'), panels, {
+        title: `Two-pixel DDPM: samples for T = ${f.T.join(', ')} (no label, no guidance)`,
+        columns: 2,
+        range: RANGE,
+      });
+      const report = { runner: 'sweep-T', adapter: gpu.adapterName, settings: { ...f, out }, models: results };
+      writeFileAtomic(join(out, 'metrics.json'), `${JSON.stringify(report, null, 2)}\n`);
+      process.stdout.write(
+        `${formatMetricsTable(rows)}\n\nwrote ${join(out, 'sweep-T.png')}, samples-T*.csv, metrics.json in ${out}\n`,
+      );
+    },
+    argv,
+  );
 }

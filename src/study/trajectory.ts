@@ -24,52 +24,80 @@ export const TRAJECTORY_FLAGS = {
 } as const satisfies Record<string, FlagSpec>;
 
 export function trajectoryMain(argv?: readonly string[]): Promise<void> {
-  return runMain('trajectory.js', 'Draws one reverse trajectory over the learned densities p_theta(x_t) and the true PDF.', TRAJECTORY_FLAGS, async (f, gpu) => {
-    const out = f.out || 'out/trajectory';
-    mkdirSync(out, { recursive: true });
-    const T = f.T;
-    const model = await obtainModel(gpu.device, studySettings(f, T), f.models, f.retrain, f['checkpoint-every']);
-    let result;
-    try {
-      result = await sampleFused(gpu.device, model.store, {
-        model: defaultTwoPixelConfig(T), schedule: 'cosine', n: f.starts, labels: null, guidance: null, seed: f.seed, record: f.starts, ...(await samplerOptions(f, gpu.device, model.store, T)),
-      });
-    } finally {
-      model.release();
-    }
-    const n = f.starts;
-    // Row s of the recording holds x_{T - s}; sample 0 is the trajectory drawn.
-    const at = (t: number) => result.trajectory.subarray((T - t) * n * 2, (T - t + 1) * n * 2);
-    const path = { x: [] as number[], y: [] as number[] };
-    const csv: number[][] = [];
-    for (let t = T; t >= 0; t--) {
-      const row = at(t);
-      path.x.push(row[0]);
-      path.y.push(row[1]);
-      csv.push([t, row[0], row[1]]);
-    }
-    const panels: Panel[] = [];
-    for (let t = T; t >= 1; t -= f.every) {
-      const row = at(t);
-      const xs = row.filter((_, i) => i % 2 === 0);
-      const ys = row.filter((_, i) => i % 2 === 1);
-      const upTo = T - t + 1;
+  return runMain(
+    'trajectory.js',
+    'Draws one reverse trajectory over the learned densities p_theta(x_t) and the true PDF.',
+    TRAJECTORY_FLAGS,
+    async (f, gpu) => {
+      const out = f.out || 'out/trajectory';
+      mkdirSync(out, { recursive: true });
+      const T = f.T;
+      const model = await obtainModel(gpu.device, studySettings(f, T), f.models, f.retrain, f['checkpoint-every']);
+      let result: Awaited<ReturnType<typeof sampleFused>>;
+      try {
+        result = await sampleFused(gpu.device, model.store, {
+          model: defaultTwoPixelConfig(T),
+          schedule: 'cosine',
+          n: f.starts,
+          labels: null,
+          guidance: null,
+          seed: f.seed,
+          record: f.starts,
+          ...(await samplerOptions(f, gpu.device, model.store, T)),
+        });
+      } finally {
+        model.release();
+      }
+      const n = f.starts;
+      // Row s of the recording holds x_{T - s}; sample 0 is the trajectory drawn.
+      const at = (t: number) => result.trajectory.subarray((T - t) * n * 2, (T - t + 1) * n * 2);
+      const path = { x: [] as number[], y: [] as number[] };
+      const csv: number[][] = [];
+      for (let t = T; t >= 0; t--) {
+        const row = at(t);
+        path.x.push(row[0]);
+        path.y.push(row[1]);
+        csv.push([t, row[0], row[1]]);
+      }
+      const panels: Panel[] = [];
+      for (let t = T; t >= 1; t -= f.every) {
+        const row = at(t);
+        const xs = row.filter((_, i) => i % 2 === 0);
+        const ys = row.filter((_, i) => i % 2 === 1);
+        const upTo = T - t + 1;
+        panels.push({
+          title: `p_theta(x_t), t = ${t} (KDE of ${n} trajectories)`,
+          density: kde2d(xs, ys, RANGE, 100, 0.08),
+          paths: [
+            { x: path.x.slice(0, upTo), y: path.y.slice(0, upTo), color: '#d62728', label: `trajectory to t = ${t}` },
+          ],
+        });
+      }
       panels.push({
-        title: `p_theta(x_t), t = ${t} (KDE of ${n} trajectories)`,
-        density: kde2d(xs, ys, RANGE, 100, 0.08),
-        paths: [{ x: path.x.slice(0, upTo), y: path.y.slice(0, upTo), color: '#d62728', label: `trajectory to t = ${t}` }],
+        title: 'true PDF p(x_0) and the whole trajectory',
+        density: gridFromFunction(mixturePdf, RANGE, 150),
+        paths: [{ x: path.x, y: path.y, color: '#d62728', label: `x_${T} to x_0` }],
       });
-    }
-    panels.push({
-      title: 'true PDF p(x_0) and the whole trajectory',
-      density: gridFromFunction(mixturePdf, RANGE, 150),
-      paths: [{ x: path.x, y: path.y, color: '#d62728', label: `x_${T} to x_0` }],
-    });
-    writeCsvAtomic(join(out, 'trajectory.csv'), ['t', 'left', 'right'], csv);
-    await writeFigure(join(out, 'trajectory.png'), panels, { title: `One reverse trajectory over the learned densities (T = ${T})`, columns: 3, range: RANGE });
-    const end = csv[csv.length - 1];
-    const report = { runner: 'trajectory', adapter: gpu.adapterName, settings: { ...f, out }, checkpoint: model.path, start: csv[0].slice(1), end: end.slice(1) };
-    writeFileAtomic(join(out, 'metrics.json'), JSON.stringify(report, null, 2) + '\n');
-    process.stdout.write(`trajectory from (${csv[0][1].toFixed(3)}, ${csv[0][2].toFixed(3)}) at t = ${T} to (${end[1].toFixed(3)}, ${end[2].toFixed(3)}) at t = 0\nwrote trajectory.png, trajectory.csv, metrics.json in ${out}\n`);
-  }, argv);
+      writeCsvAtomic(join(out, 'trajectory.csv'), ['t', 'left', 'right'], csv);
+      await writeFigure(join(out, 'trajectory.png'), panels, {
+        title: `One reverse trajectory over the learned densities (T = ${T})`,
+        columns: 3,
+        range: RANGE,
+      });
+      const end = csv[csv.length - 1];
+      const report = {
+        runner: 'trajectory',
+        adapter: gpu.adapterName,
+        settings: { ...f, out },
+        checkpoint: model.path,
+        start: csv[0].slice(1),
+        end: end.slice(1),
+      };
+      writeFileAtomic(join(out, 'metrics.json'), `${JSON.stringify(report, null, 2)}\n`);
+      process.stdout.write(
+        `trajectory from (${csv[0][1].toFixed(3)}, ${csv[0][2].toFixed(3)}) at t = ${T} to (${end[1].toFixed(3)}, ${end[2].toFixed(3)}) at t = 0\nwrote trajectory.png, trajectory.csv, metrics.json in ${out}\n`,
+      );
+    },
+    argv,
+  );
 }

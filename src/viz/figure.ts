@@ -108,7 +108,14 @@ export async function figureSvg(panels: Panel[], opts: FigureOptions): Promise<s
   ].join('');
 }
 
-async function panelSvg(panel: Panel, opts: FigureOptions, size: number, document: Document, x: number, y: number): Promise<string> {
+async function panelSvg(
+  panel: Panel,
+  opts: FigureOptions,
+  size: number,
+  document: Document,
+  x: number,
+  y: number,
+): Promise<string> {
   const [lo, hi] = opts.range;
   const frame = size - MARGIN.left - MARGIN.right;
   const pixelRatio = opts.pixelRatio ?? 2;
@@ -117,15 +124,25 @@ async function panelSvg(panel: Panel, opts: FigureOptions, size: number, documen
     const side = Math.round(frame * pixelRatio);
     const src = await rgbaToDataUri(heatMap(panel.density, opts.range, side), side, side);
     const mid = (lo + hi) / 2;
-    marks.push(Plot.image({ length: 1 }, { x: [mid], y: [mid], src, width: frame, height: frame, preserveAspectRatio: 'none' }));
+    marks.push(
+      Plot.image({ length: 1 }, { x: [mid], y: [mid], src, width: frame, height: frame, preserveAspectRatio: 'none' }),
+    );
   }
   if (panel.points) {
     const p = panel.points;
     marks.push(
-      Plot.dot({ length: p.x.length }, {
-        x: Array.from(p.x), y: Array.from(p.y), r: p.radius ?? 1.2, fill: p.color ?? POINT_COLOUR,
-        fillOpacity: p.opacity ?? defaultOpacity(p.x.length), stroke: null, clip: true,
-      }),
+      Plot.dot(
+        { length: p.x.length },
+        {
+          x: Array.from(p.x),
+          y: Array.from(p.y),
+          r: p.radius ?? 1.2,
+          fill: p.color ?? POINT_COLOUR,
+          fillOpacity: p.opacity ?? defaultOpacity(p.x.length),
+          stroke: null,
+          clip: true,
+        },
+      ),
     );
   }
   // Contours go over the scatter, so the true PDF stays visible under thousands of points.
@@ -134,9 +151,17 @@ async function panelSvg(panel: Panel, opts: FigureOptions, size: number, documen
     const peak = maxOf(g.values);
     marks.push(
       Plot.contour(Array.from(g.values), {
-        width: g.nx, height: g.ny, x1: g.x[0], x2: g.x[1], y1: g.y[0], y2: g.y[1],
+        width: g.nx,
+        height: g.ny,
+        x1: g.x[0],
+        x2: g.x[1],
+        y1: g.y[0],
+        y2: g.y[1],
         thresholds: CONTOUR_LEVELS.map((f) => f * peak),
-        stroke: CONTOUR_COLOUR, strokeWidth: 0.9, strokeOpacity: 0.8, clip: true,
+        stroke: CONTOUR_COLOUR,
+        strokeWidth: 0.9,
+        strokeOpacity: 0.8,
+        clip: true,
       }),
     );
   }
@@ -148,10 +173,23 @@ async function panelSvg(panel: Panel, opts: FigureOptions, size: number, documen
     marks.push(
       Plot.line({ length: xs.length }, { x: xs, y: ys, stroke: path.color, strokeWidth: 1.6, clip: true }),
       Plot.dot({ length: xs.length }, { x: xs, y: ys, r: 1.9, fill: path.color, clip: true }),
-      Plot.dot({ length: 1 }, { x: [xs[0]], y: [ys[0]], r: 4.5, fill: 'white', stroke: path.color, strokeWidth: 1.8, clip: true }),
-      Plot.dot({ length: 1 }, {
-        x: [xs[last]], y: [ys[last]], r: 5.5, symbol: 'square', fill: path.color, stroke: 'white', strokeWidth: 1, clip: true,
-      }),
+      Plot.dot(
+        { length: 1 },
+        { x: [xs[0]], y: [ys[0]], r: 4.5, fill: 'white', stroke: path.color, strokeWidth: 1.8, clip: true },
+      ),
+      Plot.dot(
+        { length: 1 },
+        {
+          x: [xs[last]],
+          y: [ys[last]],
+          r: 5.5,
+          symbol: 'square',
+          fill: path.color,
+          stroke: 'white',
+          strokeWidth: 1,
+          clip: true,
+        },
+      ),
     );
   }
   if (panel.markers && panel.markers.length > 0) {
@@ -159,7 +197,16 @@ async function panelSvg(panel: Panel, opts: FigureOptions, size: number, documen
     const mid = (lo + hi) / 2;
     const left = panel.markers.filter((m) => m.x > mid);
     const right = panel.markers.filter((m) => m.x <= mid);
-    const label = { x: 'x', y: 'y', text: 'label', dy: -9, fontSize: 11, fill: '#111', stroke: 'white', strokeWidth: 3 } as const;
+    const label = {
+      x: 'x',
+      y: 'y',
+      text: 'label',
+      dy: -9,
+      fontSize: 11,
+      fill: '#111',
+      stroke: 'white',
+      strokeWidth: 3,
+    } as const;
     marks.push(
       Plot.dot(panel.markers, { x: 'x', y: 'y', symbol: 'times', r: 5, stroke: '#111', strokeWidth: 2, clip: true }),
       Plot.text(right, { ...label, dx: 7, textAnchor: 'start' }),
@@ -168,7 +215,10 @@ async function panelSvg(panel: Panel, opts: FigureOptions, size: number, documen
   }
   const axis = { domain: [lo, hi], nice: false, ticks: 5, labelAnchor: 'center', labelArrow: 'none' } as const;
   const svg = Plot.plot({
-    document, width: size, height: size, ...marginOptions(),
+    document,
+    width: size,
+    height: size,
+    ...marginOptions(),
     style: { fontFamily: FONT_FAMILY, fontSize: '11px', color: '#222' },
     x: { ...axis, label: opts.xLabel ?? 'left pixel', labelOffset: 34 },
     y: { ...axis, label: opts.yLabel ?? 'right pixel', labelOffset: 40 },
@@ -271,7 +321,7 @@ function maxOf(values: ArrayLike<number>): number {
 }
 
 function clamp(v: number, lo: number, hi: number): number {
-  return v < lo ? lo : v > hi ? hi : v;
+  return v < lo ? lo : Math.min(v, hi);
 }
 
 function checkOptions(opts: FigureOptions): void {
@@ -282,7 +332,10 @@ function checkOptions(opts: FigureOptions): void {
   if (opts.panelSize !== undefined && !(Number.isFinite(opts.panelSize) && opts.panelSize >= MIN_PANEL_SIZE)) {
     throw new Error(`panelSize ${opts.panelSize}: expected a finite number >= ${MIN_PANEL_SIZE}`);
   }
-  if (opts.pixelRatio !== undefined && !(Number.isFinite(opts.pixelRatio) && opts.pixelRatio > 0 && opts.pixelRatio <= 8)) {
+  if (
+    opts.pixelRatio !== undefined &&
+    !(Number.isFinite(opts.pixelRatio) && opts.pixelRatio > 0 && opts.pixelRatio <= 8)
+  ) {
     throw new Error(`pixelRatio ${opts.pixelRatio}: expected a finite number in (0, 8]`);
   }
 }

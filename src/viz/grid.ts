@@ -115,13 +115,7 @@ export function histogram2d(xs: ArrayLike<number>, ys: ArrayLike<number>, range:
  * standard deviation), at the centres of an `n` by `n` grid over `range`. The kernel is cut at 4
  * bandwidths, so the cost is O(points * cells within 4 bandwidths); the mass lost is below 1e-4.
  */
-export function kde2d(
-  xs: ArrayLike<number>,
-  ys: ArrayLike<number>,
-  range: Range,
-  n: number,
-  bandwidth: number,
-): Grid {
+export function kde2d(xs: ArrayLike<number>, ys: ArrayLike<number>, range: Range, n: number, bandwidth: number): Grid {
   checkPairs(xs, ys, 'kde2d points');
   checkRange(range, 'range');
   checkInteger(n, 'n', 1);

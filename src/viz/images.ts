@@ -78,7 +78,9 @@ export async function renderImageGrid(
       }
     }
   }
-  const tiles = await sharp(grey, { raw: { width: gridW, height: gridH, channels: 1 } }).png().toBuffer();
+  const tiles = await sharp(grey, { raw: { width: gridW, height: gridH, channels: 1 } })
+    .png()
+    .toBuffer();
   if (opts.title === undefined && !opts.rowLabels && !opts.columnLabels) {
     return new Uint8Array(tiles.buffer, tiles.byteOffset, tiles.byteLength);
   }

@@ -14,13 +14,17 @@ export function escapeXml(text: string): string {
 
 /** Rasterises an SVG document to PNG bytes, `pixelRatio` device pixels per SVG unit. */
 export async function svgToPng(svg: string, pixelRatio: number): Promise<Uint8Array> {
-  const png = await sharp(Buffer.from(svg), { density: 72 * pixelRatio }).png().toBuffer();
+  const png = await sharp(Buffer.from(svg), { density: 72 * pixelRatio })
+    .png()
+    .toBuffer();
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }
 
 /** Encodes raw RGBA pixels, row by row from the top, as a PNG data URI. */
 export async function rgbaToDataUri(rgba: Uint8Array, width: number, height: number): Promise<string> {
-  const png = await sharp(rgba, { raw: { width, height, channels: 4 } }).png().toBuffer();
+  const png = await sharp(rgba, { raw: { width, height, channels: 4 } })
+    .png()
+    .toBuffer();
   return `data:image/png;base64,${png.toString('base64')}`;
 }
 

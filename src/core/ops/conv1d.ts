@@ -9,7 +9,17 @@ const CONV1D = shaderModule({
   name: 'conv1d',
   source: convCode,
   bindings: { lhs: 'read', rhs: 'read', out: 'read_write', bias: 'read' },
-  params: { batch: 'u32', cin: 'u32', cout: 'u32', lin: 'u32', lout: 'u32', ksize: 'u32', stride: 'u32', pad: 'u32', accumulate: 'u32' },
+  params: {
+    batch: 'u32',
+    cin: 'u32',
+    cout: 'u32',
+    lin: 'u32',
+    lout: 'u32',
+    ksize: 'u32',
+    stride: 'u32',
+    pad: 'u32',
+    accumulate: 'u32',
+  },
 });
 const noBias = (entry: string) => CONV1D.kernel(entry, { uses: ['lhs', 'rhs', 'out'] });
 const CONV_FORWARD = CONV1D.kernel('conv_forward');
@@ -31,7 +41,14 @@ function shape3(x: Tensor, what: string): [number, number, number] {
 }
 
 /** y = conv1d(x, w) + b: x [B, Cin, L], w [Cout, Cin, K], b [Cout]. */
-export function conv1d(g: Graph, x: Tensor, w: Tensor, b: Tensor, options: Conv1dOptions = {}, name = 'conv1d'): Tensor {
+export function conv1d(
+  g: Graph,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor,
+  options: Conv1dOptions = {},
+  name = 'conv1d',
+): Tensor {
   const [B, Cin, Lin] = shape3(x, name);
   if (w.shape.length !== 3) throw new Error(`${name}: weight ${w} must be [Cout, Cin, K]`);
   const [Cout, , K] = w.shape;
@@ -46,7 +63,17 @@ export function conv1d(g: Graph, x: Tensor, w: Tensor, b: Tensor, options: Conv1
   if (span < 0) throw new Error(`${name}: kernel size ${K} exceeds the padded length ${Lin + padL + padR}`);
   const Lout = Math.floor(span / stride) + 1;
   const y = g.activation(name, [B, Cout, Lout]);
-  const params = (accumulate: number) => ({ batch: B, cin: Cin, cout: Cout, lin: Lin, lout: Lout, ksize: K, stride, pad: padL, accumulate });
+  const params = (accumulate: number) => ({
+    batch: B,
+    cin: Cin,
+    cout: Cout,
+    lin: Lin,
+    lout: Lout,
+    ksize: K,
+    stride,
+    pad: padL,
+    accumulate,
+  });
   g.add({
     type: 'conv1d',
     inputs: [x, w, b],
@@ -68,7 +95,14 @@ export function conv1d(g: Graph, x: Tensor, w: Tensor, b: Tensor, options: Conv1
 }
 
 /** y = convTranspose1d(x, w) + b: x [B, Cin, L], w [Cin, Cout, K], b [Cout]; Lout = (L-1) stride - 2 pad + K. */
-export function convTranspose1d(g: Graph, x: Tensor, w: Tensor, b: Tensor, options: { stride?: number; padding?: number } = {}, name = 'conv_transpose1d'): Tensor {
+export function convTranspose1d(
+  g: Graph,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor,
+  options: { stride?: number; padding?: number } = {},
+  name = 'conv_transpose1d',
+): Tensor {
   const [B, Cin, Lin] = shape3(x, name);
   if (w.shape.length !== 3) throw new Error(`${name}: weight ${w} must be [Cin, Cout, K]`);
   const [, Cout, K] = w.shape;
@@ -79,7 +113,17 @@ export function convTranspose1d(g: Graph, x: Tensor, w: Tensor, b: Tensor, optio
   const Lout = (Lin - 1) * stride - 2 * pad + K;
   if (Lout <= 0) throw new Error(`${name}: output length ${Lout} is not positive`);
   const y = g.activation(name, [B, Cout, Lout]);
-  const params = (accumulate: number) => ({ batch: B, cin: Cin, cout: Cout, lin: Lin, lout: Lout, ksize: K, stride, pad, accumulate });
+  const params = (accumulate: number) => ({
+    batch: B,
+    cin: Cin,
+    cout: Cout,
+    lin: Lin,
+    lout: Lout,
+    ksize: K,
+    stride,
+    pad,
+    accumulate,
+  });
   g.add({
     type: 'conv_transpose1d',
     inputs: [x, w, b],

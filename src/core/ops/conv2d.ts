@@ -26,8 +26,19 @@ const CONV2D = shaderModule({
     rows4: 'read vec4f', // the plain kernels' weight, transposed: [inner, rows_pad]
   },
   params: {
-    batch: 'u32', cin: 'u32', cout: 'u32', h: 'u32', w: 'u32', ho: 'u32', wo: 'u32',
-    kh: 'u32', kw: 'u32', stride: 'u32', pad_y: 'u32', pad_x: 'u32', accumulate: 'u32',
+    batch: 'u32',
+    cin: 'u32',
+    cout: 'u32',
+    h: 'u32',
+    w: 'u32',
+    ho: 'u32',
+    wo: 'u32',
+    kh: 'u32',
+    kw: 'u32',
+    stride: 'u32',
+    pad_y: 'u32',
+    pad_x: 'u32',
+    accumulate: 'u32',
     rows_pad: 'u32', // rows4's row length: the rows rounded up to a whole tile
   },
 });
@@ -36,7 +47,12 @@ const CONV2D = shaderModule({
 // reads its rows from rows_src.
 const kernels = <W extends 'rows_src' | 'rows4'>(weights: W) => {
   const sg = weights === 'rows_src';
-  const o = { workgroupSize: WG, tag: sg ? '_sg' : '', libraries: [sg ? rowsSubgroupCode : rowsCode], enable: sg ? ['subgroups'] : [] };
+  const o = {
+    workgroupSize: WG,
+    tag: sg ? '_sg' : '',
+    libraries: [sg ? rowsSubgroupCode : rowsCode],
+    enable: sg ? ['subgroups'] : [],
+  };
   return {
     forward: CONV2D.kernel('conv2d_forward', { ...o, uses: [weights, 'cols_src', 'out', 'bias'] }),
     forwardNoBias: CONV2D.kernel('conv2d_forward_nobias', { ...o, uses: [weights, 'cols_src', 'out'] }),
@@ -57,14 +73,35 @@ export interface Conv2dOptions {
 
 /** The forward conv's geometry, which every kernel of conv2d.wgsl takes. */
 interface Geometry {
-  batch: number; cin: number; cout: number;
-  h: number; w: number; ho: number; wo: number;
-  kh: number; kw: number; stride: number; padY: number; padX: number;
+  batch: number;
+  cin: number;
+  cout: number;
+  h: number;
+  w: number;
+  ho: number;
+  wo: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  padY: number;
+  padX: number;
 }
 
 const params = (s: Geometry, accumulate: number, rowsPad = 0) => ({
-  batch: s.batch, cin: s.cin, cout: s.cout, h: s.h, w: s.w, ho: s.ho, wo: s.wo,
-  kh: s.kh, kw: s.kw, stride: s.stride, pad_y: s.padY, pad_x: s.padX, accumulate, rows_pad: rowsPad,
+  batch: s.batch,
+  cin: s.cin,
+  cout: s.cout,
+  h: s.h,
+  w: s.w,
+  ho: s.ho,
+  wo: s.wo,
+  kh: s.kh,
+  kw: s.kw,
+  stride: s.stride,
+  pad_y: s.padY,
+  pad_x: s.padX,
+  accumulate,
+  rows_pad: rowsPad,
 });
 
 /**
@@ -72,7 +109,13 @@ const params = (s: Geometry, accumulate: number, rowsPad = 0) => ({
  * layout the forward (rows cout, inner (ci, ky, kx)) and the input gradient (outer co, rows ci,
  * inner (ky, kx)) read as vec4s. rowsPad: rows rounded up to a whole tile.
  */
-function transposedWeight(e: Emitter, w: Tensor, outer: number, rows: number, inner: number): { wt: Tensor; rowsPad: number } {
+function transposedWeight(
+  e: Emitter,
+  w: Tensor,
+  outer: number,
+  rows: number,
+  inner: number,
+): { wt: Tensor; rowsPad: number } {
   const rowsPad = Math.ceil(rows / TILE[0]) * TILE[0];
   const wt = emitTransposed(e, w, rows, inner, outer, { sm: inner, sk: 1, sb: rows * inner, off: 0 }, rowsPad);
   return { wt, rowsPad };
@@ -80,12 +123,24 @@ function transposedWeight(e: Emitter, w: Tensor, outer: number, rows: number, in
 
 function grid(rows: number, columns: number, name: string): [number, number, number] {
   const x = Math.ceil(columns / TILE[1]);
-  if (x > MAX_WORKGROUPS) throw new Error(`${name}: ${columns} output columns need ${x} workgroups in x, more than ${MAX_WORKGROUPS}; use a smaller batch`);
+  if (x > MAX_WORKGROUPS)
+    throw new Error(
+      `${name}: ${columns} output columns need ${x} workgroups in x, more than ${MAX_WORKGROUPS}; use a smaller batch`,
+    );
   return [x, Math.ceil(rows / TILE[0]), 1];
 }
 
 // The three products, in the forward conv's frame (x [B, cin, h, w] -> y [B, cout, ho, wo]).
-function emitForward(e: Emitter, s: Geometry, x: Tensor, w: Tensor, y: Tensor, accumulate: number, bias: Tensor | null, name: string): void {
+function emitForward(
+  e: Emitter,
+  s: Geometry,
+  x: Tensor,
+  w: Tensor,
+  y: Tensor,
+  accumulate: number,
+  bias: Tensor | null,
+  name: string,
+): void {
   const workgroups = { workgroups: grid(s.cout, s.batch * s.ho * s.wo, name) };
   const io = { cols_src: x, out: y };
   if (e.config.broadcasts) {
@@ -100,7 +155,16 @@ function emitForward(e: Emitter, s: Geometry, x: Tensor, w: Tensor, y: Tensor, a
   else e.dispatch(k.forwardNoBias, { rows4: wt, ...io }, params(s, accumulate, rowsPad), workgroups);
 }
 
-function emitInputGrad(e: Emitter, s: Geometry, dy: Tensor, w: Tensor, dx: Tensor, accumulate: number, bias: Tensor | null, name: string): void {
+function emitInputGrad(
+  e: Emitter,
+  s: Geometry,
+  dy: Tensor,
+  w: Tensor,
+  dx: Tensor,
+  accumulate: number,
+  bias: Tensor | null,
+  name: string,
+): void {
   const workgroups = { workgroups: grid(s.cin, s.batch * s.h * s.w, name) };
   const io = { cols_src: dy, out: dx };
   if (e.config.broadcasts) {
@@ -115,9 +179,19 @@ function emitInputGrad(e: Emitter, s: Geometry, dy: Tensor, w: Tensor, dx: Tenso
   else e.dispatch(k.inputGrad, { rows4: wt, ...io }, params(s, accumulate, rowsPad), workgroups);
 }
 
-function emitWeightGrad(e: Emitter, s: Geometry, dy: Tensor, x: Tensor, dw: Tensor, accumulate: number, name: string): void {
+function emitWeightGrad(
+  e: Emitter,
+  s: Geometry,
+  dy: Tensor,
+  x: Tensor,
+  dw: Tensor,
+  accumulate: number,
+  name: string,
+): void {
   const k = e.config.broadcasts ? KERNELS.sg.weightGrad : KERNELS.plain.weightGrad;
-  e.dispatch(k, { rows_src: dy, cols_src: x, out: dw }, params(s, accumulate), { workgroups: grid(s.cout, s.cin * s.kh * s.kw, name) });
+  e.dispatch(k, { rows_src: dy, cols_src: x, out: dw }, params(s, accumulate), {
+    workgroups: grid(s.cout, s.cin * s.kh * s.kw, name),
+  });
 }
 
 function shape4(x: Tensor, what: string): [number, number, number, number] {
@@ -129,19 +203,44 @@ function spacing(o: Conv2dOptions, name: string) {
   const stride = positiveInt(o.stride ?? 1, `${name} stride`);
   const pad = o.padding ?? 0;
   const [padY, padX] = typeof pad === 'number' ? [pad, pad] : pad;
-  return { stride, padY: nonNegativeInt(padY, `${name} padding (rows)`), padX: nonNegativeInt(padX, `${name} padding (columns)`) };
+  return {
+    stride,
+    padY: nonNegativeInt(padY, `${name} padding (rows)`),
+    padX: nonNegativeInt(padX, `${name} padding (columns)`),
+  };
 }
 
 /** y = conv2d(x, w) + b: x [B, Cin, H, W], w [Cout, Cin, KH, KW], b [Cout]; HO = (H + 2 pad - KH) / stride + 1. */
-export function conv2d(g: Graph, x: Tensor, w: Tensor, b: Tensor, options: Conv2dOptions = {}, name = 'conv2d'): Tensor {
+export function conv2d(
+  g: Graph,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor,
+  options: Conv2dOptions = {},
+  name = 'conv2d',
+): Tensor {
   const [batch, cin, h, wd] = shape4(x, name);
   if (w.shape.length !== 4) throw new Error(`${name}: weight ${w} must be [Cout, Cin, KH, KW]`);
   const [cout, , kh, kw] = w.shape;
   expectShape(w, [cout, cin, kh, kw], `${name} weight`);
   expectShape(b, [cout], `${name} bias`);
   const { stride, padY, padX } = spacing(options, name);
-  if (h + 2 * padY < kh || wd + 2 * padX < kw) throw new Error(`${name}: kernel ${kh}x${kw} exceeds the padded input ${h + 2 * padY}x${wd + 2 * padX}`);
-  const s: Geometry = { batch, cin, cout, h, w: wd, ho: Math.floor((h + 2 * padY - kh) / stride) + 1, wo: Math.floor((wd + 2 * padX - kw) / stride) + 1, kh, kw, stride, padY, padX };
+  if (h + 2 * padY < kh || wd + 2 * padX < kw)
+    throw new Error(`${name}: kernel ${kh}x${kw} exceeds the padded input ${h + 2 * padY}x${wd + 2 * padX}`);
+  const s: Geometry = {
+    batch,
+    cin,
+    cout,
+    h,
+    w: wd,
+    ho: Math.floor((h + 2 * padY - kh) / stride) + 1,
+    wo: Math.floor((wd + 2 * padX - kw) / stride) + 1,
+    kh,
+    kw,
+    stride,
+    padY,
+    padX,
+  };
   return addConvOp(g, 'conv2d', name, x, w, b, s, false);
 }
 
@@ -149,7 +248,14 @@ export function conv2d(g: Graph, x: Tensor, w: Tensor, b: Tensor, options: Conv2
  * y = convTranspose2d(x, w) + b: x [B, Cin, H, W], w [Cin, Cout, KH, KW], b [Cout];
  * HO = (H - 1) stride - 2 pad + KH (PyTorch's ConvTranspose2d without output padding).
  */
-export function convTranspose2d(g: Graph, x: Tensor, w: Tensor, b: Tensor, options: Conv2dOptions = {}, name = 'conv_transpose2d'): Tensor {
+export function convTranspose2d(
+  g: Graph,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor,
+  options: Conv2dOptions = {},
+  name = 'conv_transpose2d',
+): Tensor {
   const [batch, cin, h, wd] = shape4(x, name);
   if (w.shape.length !== 4) throw new Error(`${name}: weight ${w} must be [Cin, Cout, KH, KW]`);
   const [, cout, kh, kw] = w.shape;
@@ -157,7 +263,10 @@ export function convTranspose2d(g: Graph, x: Tensor, w: Tensor, b: Tensor, optio
   expectShape(b, [cout], `${name} bias`);
   const { stride, padY, padX } = spacing(options, name);
   const [ho, wo] = [(h - 1) * stride - 2 * padY + kh, (wd - 1) * stride - 2 * padX + kw];
-  if (ho <= 0 || wo <= 0) throw new Error(`${name}: output ${ho}x${wo} is empty (input ${h}x${wd}, kernel ${kh}x${kw}, stride ${stride}, padding ${padY}, ${padX})`);
+  if (ho <= 0 || wo <= 0)
+    throw new Error(
+      `${name}: output ${ho}x${wo} is empty (input ${h}x${wd}, kernel ${kh}x${kw}, stride ${stride}, padding ${padY}, ${padX})`,
+    );
   // The conv whose input gradient this is: input y [B, cout, ho, wo], output x [B, cin, h, w].
   const s: Geometry = { batch, cin: cout, cout: cin, h: ho, w: wo, ho: h, wo: wd, kh, kw, stride, padY, padX };
   return addConvOp(g, 'conv_transpose2d', name, x, w, b, s, true);
@@ -168,11 +277,22 @@ export function convTranspose2d(g: Graph, x: Tensor, w: Tensor, b: Tensor, optio
  * conv's output, y as its input), in the conv's geometry s: the forward of one is the input
  * gradient of the other, and the weight gradient takes x and dy in exchanged roles.
  */
-function addConvOp(g: Graph, type: string, name: string, x: Tensor, w: Tensor, b: Tensor, s: Geometry, transposed: boolean): Tensor {
+function addConvOp(
+  g: Graph,
+  type: string,
+  name: string,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor,
+  s: Geometry,
+  transposed: boolean,
+): Tensor {
   const [channels, height, width] = transposed ? [s.cin, s.h, s.w] : [s.cout, s.ho, s.wo];
   const y = g.activation(name, [s.batch, channels, height, width]);
-  const toOutput = (e: Emitter, from: Tensor, to: Tensor, accumulate: number, bias: Tensor | null) => emitForward(e, s, from, w, to, accumulate, bias, name);
-  const toInput = (e: Emitter, from: Tensor, to: Tensor, accumulate: number, bias: Tensor | null) => emitInputGrad(e, s, from, w, to, accumulate, bias, name);
+  const toOutput = (e: Emitter, from: Tensor, to: Tensor, accumulate: number, bias: Tensor | null) =>
+    emitForward(e, s, from, w, to, accumulate, bias, name);
+  const toInput = (e: Emitter, from: Tensor, to: Tensor, accumulate: number, bias: Tensor | null) =>
+    emitInputGrad(e, s, from, w, to, accumulate, bias, name);
   const [forward, backward] = transposed ? [toInput, toOutput] : [toOutput, toInput];
   g.add({
     type,

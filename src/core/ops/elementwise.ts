@@ -25,9 +25,22 @@ const CONCAT_CHANNELS = two('concat_channels');
 const SLICE_CHANNELS = one('slice_channels');
 const PLACE_CHANNELS = one('place_channels');
 
-interface Layout { channels?: number; length?: number; cA?: number; cOut?: number; offset?: number }
-const params = (n: number, accumulate: number, l: Layout = {}) =>
-  ({ n, accumulate, channels: l.channels ?? 0, length: l.length ?? 1, c_a: l.cA ?? 0, c_out: l.cOut ?? 0, offset: l.offset ?? 0 });
+interface Layout {
+  channels?: number;
+  length?: number;
+  cA?: number;
+  cOut?: number;
+  offset?: number;
+}
+const params = (n: number, accumulate: number, l: Layout = {}) => ({
+  n,
+  accumulate,
+  channels: l.channels ?? 0,
+  length: l.length ?? 1,
+  c_a: l.cA ?? 0,
+  c_out: l.cOut ?? 0,
+  offset: l.offset ?? 0,
+});
 
 /** target (+)= g: a gradient passed through unchanged. */
 export function emitCopy(e: Emitter, g: Tensor, target: GradTarget): void {
@@ -128,13 +141,23 @@ export function concatChannels(g: Graph, a: Tensor, b: Tensor, name = 'concat'):
     type: 'concat_channels',
     inputs: [a, b],
     outputs: [y],
-    forward: (e) => e.dispatch(CONCAT_CHANNELS, { a, b, out: y }, params(y.size, 0, { length: L, cA: Ca, cOut: Cout }), y.size),
+    forward: (e) =>
+      e.dispatch(CONCAT_CHANNELS, { a, b, out: y }, params(y.size, 0, { length: L, cA: Ca, cOut: Cout }), y.size),
     backward(e) {
       const dy = e.grad(y);
-      const parts: [Tensor, number, number][] = [[a, Ca, 0], [b, Cb, Ca]];
+      const parts: [Tensor, number, number][] = [
+        [a, Ca, 0],
+        [b, Cb, Ca],
+      ];
       for (const [x, channels, offset] of parts) {
         const dx = e.gradTarget(x);
-        if (dx) e.dispatch(SLICE_CHANNELS, { a: dy, out: dx.tensor }, params(x.size, dx.accumulate, { channels, length: L, cOut: Cout, offset }), x.size);
+        if (dx)
+          e.dispatch(
+            SLICE_CHANNELS,
+            { a: dy, out: dx.tensor },
+            params(x.size, dx.accumulate, { channels, length: L, cOut: Cout, offset }),
+            x.size,
+          );
       }
     },
   });
@@ -146,7 +169,9 @@ export function sliceColumns(g: Graph, x: Tensor, offset: number, width: number,
   if (x.shape.length !== 2) throw new Error(`${name}: ${x} must be [batch, columns]`);
   const [B, C] = x.shape;
   if (!Number.isInteger(offset) || !Number.isInteger(width) || offset < 0 || width < 1 || offset + width > C) {
-    throw new Error(`${name}: columns [${offset}, ${offset + width}) are not a non-empty range inside the ${C} columns of ${x}`);
+    throw new Error(
+      `${name}: columns [${offset}, ${offset + width}) are not a non-empty range inside the ${C} columns of ${x}`,
+    );
   }
   const y = g.activation(name, [B, width]);
   const layout = { channels: width, cOut: C, offset };
@@ -157,7 +182,8 @@ export function sliceColumns(g: Graph, x: Tensor, offset: number, width: number,
     forward: (e) => e.dispatch(SLICE_CHANNELS, { a: x, out: y }, params(y.size, 0, layout), y.size),
     backward(e) {
       const dx = e.gradTarget(x);
-      if (dx) e.dispatch(PLACE_CHANNELS, { a: e.grad(y), out: dx.tensor }, params(x.size, dx.accumulate, layout), x.size);
+      if (dx)
+        e.dispatch(PLACE_CHANNELS, { a: e.grad(y), out: dx.tensor }, params(x.size, dx.accumulate, layout), x.size);
     },
   });
   return y;
@@ -167,7 +193,8 @@ export function sliceColumns(g: Graph, x: Tensor, offset: number, width: number,
 export function reshape(g: Graph, x: Tensor, shape: readonly number[], name = 'reshape'): Tensor {
   if (x.dtype !== 'f32') throw new Error(`${name}: ${x} is ${x.dtype}, expected f32`);
   const y = g.activation(name, shape);
-  if (y.size !== x.size) throw new Error(`${name}: cannot reshape ${x} (${x.size} values) to [${shape.join(', ')}] (${y.size})`);
+  if (y.size !== x.size)
+    throw new Error(`${name}: cannot reshape ${x} (${x.size} values) to [${shape.join(', ')}] (${y.size})`);
   g.add({
     type: 'reshape',
     inputs: [x],

@@ -21,7 +21,8 @@ const GATHER_ROWS = EMBED.kernel('gather_rows', { uses: ['ids', 'table', 'out'] 
  */
 export function fourierFeatures(g: Graph, t: Tensor, w: Tensor, scale: number, name = 'fourier'): Tensor {
   expectDtype(t, 'u32', `${name} steps`);
-  if (t.shape.length !== 1 || w.shape.length !== 1) throw new Error(`${name}: steps ${t} and frequencies ${w} must be 1-D`);
+  if (t.shape.length !== 1 || w.shape.length !== 1)
+    throw new Error(`${name}: steps ${t} and frequencies ${w} must be 1-D`);
   if (!Number.isFinite(scale)) throw new Error(`${name}: scale ${scale} is not finite`);
   const B = t.shape[0];
   const width = 2 * w.shape[0];
@@ -30,7 +31,8 @@ export function fourierFeatures(g: Graph, t: Tensor, w: Tensor, scale: number, n
     type: 'fourier',
     inputs: [t, w],
     outputs: [y],
-    forward: (e) => e.dispatch(FOURIER, { ids: t, table: w, out: y }, { batch: B, width, rows: 0, scale, accumulate: 0 }, y.size),
+    forward: (e) =>
+      e.dispatch(FOURIER, { ids: t, table: w, out: y }, { batch: B, width, rows: 0, scale, accumulate: 0 }, y.size),
   });
   return y;
 }
@@ -38,7 +40,8 @@ export function fourierFeatures(g: Graph, t: Tensor, w: Tensor, scale: number, n
 /** onehot(labels) W + b: labels [B] (u32 in [0, rows)), W [rows, D], b [D] -> [B, D]. */
 export function classEmbedding(g: Graph, labels: Tensor, w: Tensor, b: Tensor, name = 'class_embedding'): Tensor {
   expectDtype(labels, 'u32', `${name} labels`);
-  if (labels.shape.length !== 1 || w.shape.length !== 2) throw new Error(`${name}: labels ${labels} must be [B] and W ${w} [rows, D]`);
+  if (labels.shape.length !== 1 || w.shape.length !== 2)
+    throw new Error(`${name}: labels ${labels} must be [B] and W ${w} [rows, D]`);
   const B = labels.shape[0];
   const [rows, D] = w.shape;
   expectShape(b, [D], `${name} bias`);
@@ -47,11 +50,23 @@ export function classEmbedding(g: Graph, labels: Tensor, w: Tensor, b: Tensor, n
     type: 'class_embedding',
     inputs: [labels, w, b],
     outputs: [y],
-    forward: (e) => e.dispatch(CLASS_FORWARD, { ids: labels, table: w, out: y, bias: b }, { batch: B, width: D, rows, scale: 0, accumulate: 0 }, y.size),
+    forward: (e) =>
+      e.dispatch(
+        CLASS_FORWARD,
+        { ids: labels, table: w, out: y, bias: b },
+        { batch: B, width: D, rows, scale: 0, accumulate: 0 },
+        y.size,
+      ),
     backward(e) {
       const dy = e.grad(y);
       const dw = e.gradTarget(w);
-      if (dw) e.dispatch(ROWS_BACKWARD, { ids: labels, table: dy, out: dw.tensor }, { batch: B, width: D, rows, scale: 0, accumulate: dw.accumulate }, w.size);
+      if (dw)
+        e.dispatch(
+          ROWS_BACKWARD,
+          { ids: labels, table: dy, out: dw.tensor },
+          { batch: B, width: D, rows, scale: 0, accumulate: dw.accumulate },
+          w.size,
+        );
       const db = e.gradTarget(b);
       if (db) emitSumBatchLength(e, dy, db, B, D, 1);
     },
@@ -62,7 +77,8 @@ export function classEmbedding(g: Graph, labels: Tensor, w: Tensor, b: Tensor, n
 /** out[b] = table[ids[b]]: table [rows, D], ids [B] (u32 in [0, rows)) -> [B, D]. */
 export function gatherRows(g: Graph, table: Tensor, ids: Tensor, name = 'gather_rows'): Tensor {
   expectDtype(ids, 'u32', `${name} ids`);
-  if (ids.shape.length !== 1 || table.shape.length !== 2) throw new Error(`${name}: ids ${ids} must be [B] and table ${table} [rows, D]`);
+  if (ids.shape.length !== 1 || table.shape.length !== 2)
+    throw new Error(`${name}: ids ${ids} must be [B] and table ${table} [rows, D]`);
   const B = ids.shape[0];
   const [rows, D] = table.shape;
   const y = g.activation(name, [B, D]);
@@ -70,10 +86,17 @@ export function gatherRows(g: Graph, table: Tensor, ids: Tensor, name = 'gather_
     type: 'gather_rows',
     inputs: [table, ids],
     outputs: [y],
-    forward: (e) => e.dispatch(GATHER_ROWS, { ids, table, out: y }, { batch: B, width: D, rows, scale: 0, accumulate: 0 }, y.size),
+    forward: (e) =>
+      e.dispatch(GATHER_ROWS, { ids, table, out: y }, { batch: B, width: D, rows, scale: 0, accumulate: 0 }, y.size),
     backward(e) {
       const dt = e.gradTarget(table);
-      if (dt) e.dispatch(ROWS_BACKWARD, { ids, table: e.grad(y), out: dt.tensor }, { batch: B, width: D, rows, scale: 0, accumulate: dt.accumulate }, table.size);
+      if (dt)
+        e.dispatch(
+          ROWS_BACKWARD,
+          { ids, table: e.grad(y), out: dt.tensor },
+          { batch: B, width: D, rows, scale: 0, accumulate: dt.accumulate },
+          table.size,
+        );
     },
   });
   return y;

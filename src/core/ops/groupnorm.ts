@@ -8,14 +8,30 @@ const NORM = shaderModule({
   name: 'groupnorm',
   source: normCode,
   // stats [B, G, 2]: (mean, rstd) per (sample, group), written by the forward for the backward
-  bindings: { x: 'read', gamma: 'read', beta: 'read', out: 'read_write', stats: 'read', stats_out: 'read_write', dy: 'read' },
+  bindings: {
+    x: 'read',
+    gamma: 'read',
+    beta: 'read',
+    out: 'read_write',
+    stats: 'read',
+    stats_out: 'read_write',
+    dy: 'read',
+  },
   params: { batch: 'u32', channels: 'u32', length: 'u32', groups: 'u32', eps: 'f32', accumulate: 'u32' },
 });
 const FORWARD = NORM.kernel('forward', { uses: ['x', 'gamma', 'beta', 'out', 'stats_out'] });
 const BACKWARD_INPUT = NORM.kernel('backward_input', { uses: ['x', 'gamma', 'out', 'stats', 'dy'] });
 const BACKWARD_GAMMA = NORM.kernel('backward_gamma', { uses: ['x', 'out', 'stats', 'dy'] });
 
-export function groupNorm(g: Graph, x: Tensor, gamma: Tensor, beta: Tensor, groups: number, eps = 1e-5, name = 'groupnorm'): Tensor {
+export function groupNorm(
+  g: Graph,
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  groups: number,
+  eps = 1e-5,
+  name = 'groupnorm',
+): Tensor {
   const [B, C, L] = channelView(x, name);
   positiveInt(groups, `${name} groups`);
   if (C % groups !== 0) throw new Error(`${name}: ${C} channels do not split into ${groups} groups`);

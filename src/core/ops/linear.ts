@@ -14,18 +14,34 @@ import { emitSumBatchLength } from './util.js';
 
 /** C (+)= op(A) op(B) (+ bias) by strides: shapes, strides and offsets of the three operands. */
 const MATMUL_PARAMS = {
-  m: 'u32', n: 'u32', k: 'u32',
-  a_sm: 'u32', a_sk: 'u32', a_sb: 'u32',
-  b_sk: 'u32', b_sn: 'u32', b_sb: 'u32',
+  m: 'u32',
+  n: 'u32',
+  k: 'u32',
+  a_sm: 'u32',
+  a_sk: 'u32',
+  a_sb: 'u32',
+  b_sk: 'u32',
+  b_sn: 'u32',
+  b_sb: 'u32',
   c_sb: 'u32',
   accumulate: 'u32', // 1: C += result (gradient accumulation)
-  a_off: 'u32', b_off: 'u32', // where A and B start in their bindings
-  c_sm: 'u32', c_sn: 'u32', // C's row and column strides (n and 1: row-major; 1 and m: C stored transposed)
+  a_off: 'u32',
+  b_off: 'u32', // where A and B start in their bindings
+  c_sm: 'u32',
+  c_sn: 'u32', // C's row and column strides (n and 1: row-major; 1 and m: C stored transposed)
   c_off: 'u32', // where C starts in its binding
   bias_rows: 'u32', // the bias entry points add the bias to rows below this one only
 } as const;
-const TILED = shaderModule({ name: 'matmul', source: matmulCode, bindings: { a: 'read', b: 'read', c: 'read_write', bias: 'read' }, params: MATMUL_PARAMS });
-const TILED_KERNELS = { plain: TILED.kernel('matmul', { uses: ['a', 'b', 'c'], workgroupSize: 256 }), bias: TILED.kernel('matmul_bias', { workgroupSize: 256 }) };
+const TILED = shaderModule({
+  name: 'matmul',
+  source: matmulCode,
+  bindings: { a: 'read', b: 'read', c: 'read_write', bias: 'read' },
+  params: MATMUL_PARAMS,
+});
+const TILED_KERNELS = {
+  plain: TILED.kernel('matmul', { uses: ['a', 'b', 'c'], workgroupSize: 256 }),
+  bias: TILED.kernel('matmul_bias', { workgroupSize: 256 }),
+};
 /** Invocations per workgroup of the blocked kernels: one SIMD batch of a CPU driver. */
 const BLOCKED_WG = 8;
 /**
@@ -38,7 +54,15 @@ const BLOCKED = shaderModule({
   name: 'matmul_blocked',
   source: blockedCode,
   libraries: [tileCode],
-  bindings: { a: 'read', a4: 'read vec4f', b: 'read', b4: 'read vec4f', c: 'read_write', c4: 'read_write vec4f', bias: 'read' },
+  bindings: {
+    a: 'read',
+    a4: 'read vec4f',
+    b: 'read',
+    b4: 'read vec4f',
+    c: 'read_write',
+    c4: 'read_write vec4f',
+    bias: 'read',
+  },
   params: MATMUL_PARAMS,
 });
 type BlockedBinding = 'a' | 'a4' | 'b' | 'b4' | 'c' | 'c4' | 'bias';
@@ -52,8 +76,19 @@ function blockedKernel(aRead: ARead, b4: boolean, c4: boolean, bias: boolean) {
   const tag = `${aRead === 'rows' ? '' : `_${aRead}`}${c4 ? '_c4' : ''}`;
   let k = blockedKernels.get(entry + tag);
   if (!k) {
-    const uses: BlockedBinding[] = [aRead === 'a4' ? 'a4' : 'a', b4 ? 'b4' : 'b', c4 ? 'c4' : 'c', ...(bias ? ['bias' as const] : [])];
-    k = BLOCKED.kernel(entry, { uses, tag, workgroupSize: BLOCKED_WG, libraries: [A_LIBRARIES[aRead], c4 ? cVec4Code : cRowsCode], enable: aRead === 'sg' ? ['subgroups'] : [] });
+    const uses: BlockedBinding[] = [
+      aRead === 'a4' ? 'a4' : 'a',
+      b4 ? 'b4' : 'b',
+      c4 ? 'c4' : 'c',
+      ...(bias ? ['bias' as const] : []),
+    ];
+    k = BLOCKED.kernel(entry, {
+      uses,
+      tag,
+      workgroupSize: BLOCKED_WG,
+      libraries: [A_LIBRARIES[aRead], c4 ? cVec4Code : cRowsCode],
+      enable: aRead === 'sg' ? ['subgroups'] : [],
+    });
     blockedKernels.set(entry + tag, k);
   }
   return k;
@@ -99,15 +134,37 @@ export interface MatmulShape {
  * zeros past m) into a scratch tensor: the layout whose rows at one k the blocked kernels read
  * as vec4s (shaders/transpose.wgsl).
  */
-export function emitTransposed(e: Emitter, A: Tensor, m: number, k: number, batch: number, a: { sm: number; sk: number; sb: number; off: number }, mp: number): Tensor {
-  if (mp < m || mp % 4 !== 0) throw new Error(`transposed operand: padded rows ${mp} must be a multiple of 4 and at least ${m}`);
+export function emitTransposed(
+  e: Emitter,
+  A: Tensor,
+  m: number,
+  k: number,
+  batch: number,
+  a: { sm: number; sk: number; sb: number; off: number },
+  mp: number,
+): Tensor {
+  if (mp < m || mp % 4 !== 0)
+    throw new Error(`transposed operand: padded rows ${mp} must be a multiple of 4 and at least ${m}`);
   const t = e.scratch('transposed', [batch, k, mp]);
-  e.dispatch(TRANSPOSE_A, { src: A, dst: t }, { m, k, mp, a_sm: a.sm, a_sk: a.sk, a_sb: a.sb, a_off: a.off }, { workgroups: [Math.ceil(k / TRANSPOSE_WG), batch, 1] });
+  e.dispatch(
+    TRANSPOSE_A,
+    { src: A, dst: t },
+    { m, k, mp, a_sm: a.sm, a_sk: a.sk, a_sb: a.sb, a_off: a.off },
+    { workgroups: [Math.ceil(k / TRANSPOSE_WG), batch, 1] },
+  );
   return t;
 }
 
 /** C (+)= op(A) op(B) (+ bias), C [batch, m, n]. */
-export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: MatmulShape, accumulate: number, bias?: Tensor): void {
+export function emitMatmul(
+  e: Emitter,
+  A: Tensor,
+  B: Tensor,
+  C: Tensor,
+  s: MatmulShape,
+  accumulate: number,
+  bias?: Tensor,
+): void {
   const batch = s.batch ?? 1;
   let a = A;
   let as = { sm: s.a.sm, sk: s.a.sk, sb: s.a.sb ?? 0, off: s.a.off ?? 0 };
@@ -123,15 +180,39 @@ export function emitMatmul(e: Emitter, A: Tensor, B: Tensor, C: Tensor, s: Matmu
     a4 = true;
   }
   const params = {
-    m: s.m, n: s.n, k: s.k, a_sm: as.sm, a_sk: as.sk, a_sb: as.sb, b_sk: s.b.sk, b_sn: s.b.sn, b_sb: s.b.sb ?? 0, c_sb: s.c?.sb ?? s.m * s.n,
-    accumulate, a_off: as.off, b_off: s.b.off ?? 0, c_sm: s.c?.sm ?? s.n, c_sn: s.c?.sn ?? 1, c_off: s.c?.off ?? 0, bias_rows: s.biasRows ?? s.m,
+    m: s.m,
+    n: s.n,
+    k: s.k,
+    a_sm: as.sm,
+    a_sk: as.sk,
+    a_sb: as.sb,
+    b_sk: s.b.sk,
+    b_sn: s.b.sn,
+    b_sb: s.b.sb ?? 0,
+    c_sb: s.c?.sb ?? s.m * s.n,
+    accumulate,
+    a_off: as.off,
+    b_off: s.b.off ?? 0,
+    c_sm: s.c?.sm ?? s.n,
+    c_sn: s.c?.sn ?? 1,
+    c_off: s.c?.off ?? 0,
+    bias_rows: s.biasRows ?? s.m,
   };
   if (blocked) {
-    const workgroups: [number, number, number] = [Math.ceil(s.n / BLOCKED_TILE[1]), Math.ceil(s.m / BLOCKED_TILE[0]), batch];
+    const workgroups: [number, number, number] = [
+      Math.ceil(s.n / BLOCKED_TILE[1]),
+      Math.ceil(s.m / BLOCKED_TILE[0]),
+      batch,
+    ];
     const b4 = s.b.sn === 1 && [s.n, s.b.sk, s.b.sb ?? 0, s.b.off ?? 0, B.size].every((v) => v % 4 === 0);
     const c = s.c ?? { sm: s.n, sn: 1 };
     const c4 = c.sn === 1 && [s.n, c.sm, c.sb ?? s.m * s.n, c.off ?? 0, C.size].every((v) => v % 4 === 0);
-    const tensors = { [a4 ? 'a4' : 'a']: a, [b4 ? 'b4' : 'b']: B, [c4 ? 'c4' : 'c']: C, ...(bias ? { bias } : {}) } as Record<BlockedBinding, Tensor>;
+    const tensors = {
+      [a4 ? 'a4' : 'a']: a,
+      [b4 ? 'b4' : 'b']: B,
+      [c4 ? 'c4' : 'c']: C,
+      ...(bias ? { bias } : {}),
+    } as Record<BlockedBinding, Tensor>;
     e.dispatch(blockedKernel(sg ? 'sg' : a4 ? 'a4' : 'rows', b4, c4, !!bias), tensors, params, { workgroups });
     return;
   }
@@ -160,9 +241,11 @@ export function linear(g: Graph, x: Tensor, w: Tensor, b: Tensor | null, name = 
     backward(e) {
       const dy = e.grad(y);
       const dx = e.gradTarget(x);
-      if (dx) emitMatmul(e, dy, w, dx.tensor, { m: M, n: K, k: N, a: { sm: N, sk: 1 }, b: { sk: 1, sn: N } }, dx.accumulate);
+      if (dx)
+        emitMatmul(e, dy, w, dx.tensor, { m: M, n: K, k: N, a: { sm: N, sk: 1 }, b: { sk: 1, sn: N } }, dx.accumulate);
       const dw = e.gradTarget(w);
-      if (dw) emitMatmul(e, x, dy, dw.tensor, { m: K, n: N, k: M, a: { sm: 1, sk: K }, b: { sk: N, sn: 1 } }, dw.accumulate);
+      if (dw)
+        emitMatmul(e, x, dy, dw.tensor, { m: K, n: N, k: M, a: { sm: 1, sk: K }, b: { sk: N, sn: 1 } }, dw.accumulate);
       const db = b && e.gradTarget(b);
       if (db) emitSumBatchLength(e, dy, db, M, N, 1);
     },

@@ -14,7 +14,14 @@ const LOSS = shaderModule({
   name: 'loss',
   source: lossCode,
   constants: { KIND_MSE: KINDS.mse, KIND_L1: KINDS.l1, KIND_HUBER: KINDS.huber, KIND_WEIGHTED_SUM: KINDS.weighted_sum },
-  bindings: { pred: 'read', target_values: 'read', labels: 'read u32', grad: 'read_write', loss: 'read_write', state: 'read u32' },
+  bindings: {
+    pred: 'read',
+    target_values: 'read',
+    labels: 'read u32',
+    grad: 'read_write',
+    loss: 'read_write',
+    state: 'read u32',
+  },
   params: { n: 'u32', kind: 'u32', delta: 'f32', history: 'u32', rows: 'u32', classes: 'u32', accumulate: 'u32' },
 });
 /** The loss reductions run in one workgroup this wide. */
@@ -44,24 +51,43 @@ function regressionOp(g: Graph, kind: Kind, pred: Tensor, target: Tensor, option
   if (!(delta > 0)) throw new Error(`${kind}: huber delta = ${delta}, expected a positive number`);
   expectDtype(pred, 'f32', kind);
   const loss = g.activation(`${kind}.loss`, [history(kind, options)]);
-  const params = (accumulate: number) => ({ n: pred.size, kind: KINDS[kind], delta, history: loss.size, rows: 0, classes: 0, accumulate });
+  const params = (accumulate: number) => ({
+    n: pred.size,
+    kind: KINDS[kind],
+    delta,
+    history: loss.size,
+    rows: 0,
+    classes: 0,
+    accumulate,
+  });
   g.add({
     type: kind,
     loss: true,
     inputs: [pred, target],
     outputs: [loss],
-    forward: (e) => e.dispatch(REGRESSION.loss, { pred, target_values: target, loss, state: g.state }, params(0), { workgroups: [1, 1, 1] }),
+    forward: (e) =>
+      e.dispatch(REGRESSION.loss, { pred, target_values: target, loss, state: g.state }, params(0), {
+        workgroups: [1, 1, 1],
+      }),
     backward(e) {
       const d = e.gradTarget(pred);
-      if (d) e.dispatch(REGRESSION.grad, { pred, target_values: target, grad: d.tensor }, params(d.accumulate), pred.size);
+      if (d)
+        e.dispatch(REGRESSION.grad, { pred, target_values: target, grad: d.tensor }, params(d.accumulate), pred.size);
     },
   });
   return loss;
 }
 
 /** mean f(pred - target) with f = squared, absolute or Huber; the default training loss is 'mse'. */
-export function regressionLoss(g: Graph, pred: Tensor, target: Tensor, kind: LossKind = 'mse', options: LossOptions = {}): Tensor {
-  if (!Object.hasOwn(KINDS, kind) || kind === ('weighted_sum' as LossKind)) throw new Error(`loss kind "${kind}" is not one of mse, l1, huber`);
+export function regressionLoss(
+  g: Graph,
+  pred: Tensor,
+  target: Tensor,
+  kind: LossKind = 'mse',
+  options: LossOptions = {},
+): Tensor {
+  if (!Object.hasOwn(KINDS, kind) || kind === ('weighted_sum' as LossKind))
+    throw new Error(`loss kind "${kind}" is not one of mse, l1, huber`);
   expectShape(target, pred.shape, `${kind} loss target`);
   return regressionOp(g, kind, pred, target, options);
 }
@@ -79,13 +105,24 @@ export function crossEntropy(g: Graph, logits: Tensor, labels: Tensor, options: 
   expectShape(labels, [rows], 'cross entropy labels');
   expectDtype(labels, 'u32', 'cross entropy labels');
   const loss = g.activation('cross_entropy.loss', [history('cross_entropy', options)]);
-  const params = (accumulate: number) => ({ n: logits.size, kind: 0, delta: 1, history: loss.size, rows, classes, accumulate });
+  const params = (accumulate: number) => ({
+    n: logits.size,
+    kind: 0,
+    delta: 1,
+    history: loss.size,
+    rows,
+    classes,
+    accumulate,
+  });
   g.add({
     type: 'cross_entropy',
     loss: true,
     inputs: [logits, labels],
     outputs: [loss],
-    forward: (e) => e.dispatch(CROSS_ENTROPY.loss, { pred: logits, labels, loss, state: g.state }, params(0), { workgroups: [1, 1, 1] }),
+    forward: (e) =>
+      e.dispatch(CROSS_ENTROPY.loss, { pred: logits, labels, loss, state: g.state }, params(0), {
+        workgroups: [1, 1, 1],
+      }),
     backward(e) {
       const d = e.gradTarget(logits);
       if (d) e.dispatch(CROSS_ENTROPY.grad, { pred: logits, labels, grad: d.tensor }, params(d.accumulate), rows);

@@ -22,7 +22,13 @@ export type Distribution =
   | { kind: 'randint'; low: number; high: number };
 
 /** A tensor redrawn every step from stream `stream`: uniform [0,1), normal, or integers in [low, high). */
-export function random(g: Graph, shape: readonly number[], dist: Distribution, stream: number, name = 'random'): Tensor {
+export function random(
+  g: Graph,
+  shape: readonly number[],
+  dist: Distribution,
+  stream: number,
+  name = 'random',
+): Tensor {
   checkShape(shape, name);
   nonNegativeInt(stream, `${name} stream`);
   const size = shape.reduce((a, b) => a * b, 1);
@@ -31,12 +37,25 @@ export function random(g: Graph, shape: readonly number[], dist: Distribution, s
     nonNegativeInt(dist.low, `${name} low`);
     positiveInt(dist.high - dist.low, `${name} range (high - low)`);
     const y = g.activation(name, shape, 'u32');
-    g.add({ type: 'random.randint', inputs: [], outputs: [y], forward: (e) => e.dispatch(RANDINT, { ints: y, state: g.state }, { ...draw, low: dist.low, range: dist.high - dist.low }, size) });
+    g.add({
+      type: 'random.randint',
+      inputs: [],
+      outputs: [y],
+      forward: (e) =>
+        e.dispatch(RANDINT, { ints: y, state: g.state }, { ...draw, low: dist.low, range: dist.high - dist.low }, size),
+    });
     return y;
   }
-  if (dist.kind !== 'uniform' && dist.kind !== 'normal') throw new Error(`${name}: unknown distribution ${JSON.stringify(dist)}`);
+  if (dist.kind !== 'uniform' && dist.kind !== 'normal')
+    throw new Error(`${name}: unknown distribution ${JSON.stringify(dist)}`);
   const y = g.activation(name, shape);
-  const [kernel, values] = dist.kind === 'normal' ? [NORMAL, { ...draw, mean: dist.mean ?? 0, stddev: dist.std ?? 1 }] : [UNIFORM, draw];
-  g.add({ type: `random.${dist.kind}`, inputs: [], outputs: [y], forward: (e) => e.dispatch(kernel, { values: y, state: g.state }, values, size) });
+  const [kernel, values] =
+    dist.kind === 'normal' ? [NORMAL, { ...draw, mean: dist.mean ?? 0, stddev: dist.std ?? 1 }] : [UNIFORM, draw];
+  g.add({
+    type: `random.${dist.kind}`,
+    inputs: [],
+    outputs: [y],
+    forward: (e) => e.dispatch(kernel, { values: y, state: g.state }, values, size),
+  });
   return y;
 }

@@ -24,7 +24,13 @@ export function upsample2x(g: Graph, x: Tensor, name = 'upsample'): Tensor {
     forward: (e) => e.dispatch(FORWARD, { src: x, dst: y }, { planes: B * C, h: H, w: W, accumulate: 0 }, y.size),
     backward(e) {
       const dx = e.gradTarget(x);
-      if (dx) e.dispatch(BACKWARD, { src: e.grad(y), dst: dx.tensor }, { planes: B * C, h: H, w: W, accumulate: dx.accumulate }, x.size);
+      if (dx)
+        e.dispatch(
+          BACKWARD,
+          { src: e.grad(y), dst: dx.tensor },
+          { planes: B * C, h: H, w: W, accumulate: dx.accumulate },
+          x.size,
+        );
     },
   });
   return y;

@@ -10,8 +10,20 @@ const SUM_BATCH_LENGTH = shaderModule({
 }).kernel('sum_batch_length');
 
 /** target[c] (+)= sum over b and l of x[b, c, l]: bias gradients in fixed order. */
-export function emitSumBatchLength(e: Emitter, x: Tensor, target: GradTarget, batch: number, channels: number, length: number): void {
-  e.dispatch(SUM_BATCH_LENGTH, { x, out: target.tensor }, { batch, channels, length, accumulate: target.accumulate }, channels);
+export function emitSumBatchLength(
+  e: Emitter,
+  x: Tensor,
+  target: GradTarget,
+  batch: number,
+  channels: number,
+  length: number,
+): void {
+  e.dispatch(
+    SUM_BATCH_LENGTH,
+    { x, out: target.tensor },
+    { batch, channels, length, accumulate: target.accumulate },
+    channels,
+  );
 }
 
 /**
@@ -19,7 +31,8 @@ export function emitSumBatchLength(e: Emitter, x: Tensor, target: GradTarget, ba
  * dimensions (a feature map [B, C, H, W] is [B, C, H W]); rank 3 or more.
  */
 export function channelView(x: Tensor, what: string): [number, number, number] {
-  if (x.shape.length < 3) throw new Error(`${what}: input ${x} must be [batch, channels, length] or [batch, channels, height, width]`);
+  if (x.shape.length < 3)
+    throw new Error(`${what}: input ${x} must be [batch, channels, length] or [batch, channels, height, width]`);
   return [x.shape[0], x.shape[1], x.shape.slice(2).reduce((a, b) => a * b, 1)];
 }
 

@@ -18,9 +18,20 @@ export interface MnistUNetConfig {
 export const MNIST_NO_LABEL = 10;
 export const MNIST_CLASSES_WITH_NONE = MNIST_NO_LABEL + 1;
 
-export const defaultMnistConfig = (T = 200): MnistUNetConfig => ({ T, channels: [32, 64, 128, 128], embed: 128, groups: 8, fourierScale: 30 });
+export const defaultMnistConfig = (T = 200): MnistUNetConfig => ({
+  T,
+  channels: [32, 64, 128, 128],
+  embed: 128,
+  groups: 8,
+  fourierScale: 30,
+});
 
 /** What a checkpoint of this model records about its architecture. */
 export const mnistSettings = (c: MnistUNetConfig): Record<string, string> => ({
-  model: 'mnist-unet', T: String(c.T), channels: c.channels.join(','), embed: String(c.embed), groups: String(c.groups), fourier_scale: String(c.fourierScale),
+  model: 'mnist-unet',
+  T: String(c.T),
+  channels: c.channels.join(','),
+  embed: String(c.embed),
+  groups: String(c.groups),
+  fourier_scale: String(c.fourierScale),
 });

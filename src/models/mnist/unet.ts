@@ -16,7 +16,13 @@ import { classEmbedding, fourierFeatures } from '../../core/ops/embed.js';
 import { linear } from '../../core/ops/linear.js';
 import { fanInBound } from '../../nn/layers.js';
 
-export { defaultMnistConfig, MNIST_CLASSES_WITH_NONE, MNIST_NO_LABEL, mnistSettings, type MnistUNetConfig } from './spec.js';
+export {
+  defaultMnistConfig,
+  MNIST_CLASSES_WITH_NONE,
+  MNIST_NO_LABEL,
+  mnistSettings,
+  type MnistUNetConfig,
+} from './spec.js';
 
 function conv(g: Graph, name: string, x: Tensor, cin: number, cout: number, k: number, stride = 1): Tensor {
   const w = g.param(`${name}.w`, [cout, cin, k, k], fanInBound(cin * k * k));
@@ -38,16 +44,29 @@ function dense(g: Graph, name: string, x: Tensor, inFeatures: number, outFeature
 
 /** h = SiLU(GN(conv(x))) + Dense(e); h = SiLU(GN(conv(h))); h + skip(x). */
 function resBlock(g: Graph, name: string, x: Tensor, e: Tensor, cin: number, cout: number, c: MnistUNetConfig): Tensor {
-  const h1 = silu(g, norm(g, `${name}.norm1`, conv(g, `${name}.conv1`, x, cin, cout, 3), cout, c.groups), `${name}.silu1`);
+  const h1 = silu(
+    g,
+    norm(g, `${name}.norm1`, conv(g, `${name}.conv1`, x, cin, cout, 3), cout, c.groups),
+    `${name}.silu1`,
+  );
   const h = addChannelBias(g, h1, dense(g, `${name}.dense`, e, c.embed, cout), `${name}.emb`);
-  const h2 = silu(g, norm(g, `${name}.norm2`, conv(g, `${name}.conv2`, h, cout, cout, 3), cout, c.groups), `${name}.silu2`);
+  const h2 = silu(
+    g,
+    norm(g, `${name}.norm2`, conv(g, `${name}.conv2`, h, cout, cout, 3), cout, c.groups),
+    `${name}.silu2`,
+  );
   return add(g, h2, cin === cout ? x : conv(g, `${name}.skip`, x, cin, cout, 1), `${name}.out`);
 }
 
 /** x + proj(attention(qkv(GN(x)))). */
 function attnBlock(g: Graph, name: string, x: Tensor, channels: number, c: MnistUNetConfig): Tensor {
   const qkv = conv(g, `${name}.qkv`, norm(g, `${name}.norm`, x, channels, c.groups), channels, 3 * channels, 1);
-  return add(g, x, conv(g, `${name}.proj`, attention(g, qkv, `${name}.attention`), channels, channels, 1), `${name}.out`);
+  return add(
+    g,
+    x,
+    conv(g, `${name}.proj`, attention(g, qkv, `${name}.attention`), channels, channels, 1),
+    `${name}.out`,
+  );
 }
 
 /** eps_theta(x_t, t, y): x [B, 1, 28, 28], t [B] (u32 in 0..T), y [B] (u32, 10 = no label) -> [B, 1, 28, 28]. */

@@ -11,9 +11,25 @@ import { expectDtype, expectShape, type Graph, type Tensor } from '../../core/gr
 import { nonNegativeInt, positiveInt } from '../../core/ops/util.js';
 import { emitMatmul } from '../../core/ops/linear.js';
 import type { LossKind } from '../../core/ops/loss.js';
-import { DDPM_LIBRARIES, checkSchedule, mixtureParams, SAMPLER_TAGS, STREAM_SAMPLE, STREAM_TRAIN } from '../../diffusion/ops.js';
+import {
+  DDPM_LIBRARIES,
+  checkSchedule,
+  mixtureParams,
+  SAMPLER_TAGS,
+  STREAM_SAMPLE,
+  STREAM_TRAIN,
+} from '../../diffusion/ops.js';
 import { BIAS_WIDTH, LABELS, NO_LABEL } from './spec.js';
-import { EVALS, FUSED_PARAM_NAMES, forwardRegs, offsetField, PACKED_FLOATS, SAMPLER_ROWS, trainEntry, WEIGHT_BLOCK } from './fusedgen.js';
+import {
+  EVALS,
+  FUSED_PARAM_NAMES,
+  forwardRegs,
+  offsetField,
+  PACKED_FLOATS,
+  SAMPLER_ROWS,
+  trainEntry,
+  WEIGHT_BLOCK,
+} from './fusedgen.js';
 import { twoPixelUNetParams } from './unet.js';
 
 const FUSED = {
@@ -54,16 +70,23 @@ const FUSED = {
     guidance: 'f32', // its strength w
     clip: 'f32', // sampling: clip of the predicted x_0 (0: none)
     record: 'u32', // sampling: samples whose trajectory is recorded
-    weight0: 'f32', mean0_x: 'f32', mean0_y: 'f32', mean1_x: 'f32', mean1_y: 'f32', sigma: 'f32',
+    weight0: 'f32',
+    mean0_x: 'f32',
+    mean0_y: 'f32',
+    mean1_x: 'f32',
+    mean1_y: 'f32',
+    sigma: 'f32',
     width: 'u32', // floats of the parameter group
     // where each UNet parameter starts in the group (o_w1 ... o_b4, fusedgen.ts)
     ...(Object.fromEntries(FUSED_PARAM_NAMES.map((_, i) => [offsetField(i), 'u32'])) as Record<string, ParamType>),
     // 32 and 64, the network's widths, as loop bounds: read from here the driver cannot unroll
     // the generated code's loops over channel blocks (unrolled, LLVM compiles for minutes)
-    n32: 'u32', n64: 'u32',
+    n32: 'u32',
+    n64: 'u32',
     // sampling: the steps t_hi down to t_lo this dispatch runs (their rows of P are in the weight
     // block); the first (t_hi = T) draws x_T, later ones continue from `samples`
-    t_hi: 'u32', t_lo: 'u32',
+    t_hi: 'u32',
+    t_lo: 'u32',
   },
 } as const;
 const FUSED_MODULE = shaderModule({ ...FUSED, libraries: [...DDPM_LIBRARIES, drawCode] });
@@ -79,8 +102,14 @@ const networkKernels = (sg: boolean) => {
     diagnostics: sg ? ['off, subgroup_uniformity'] : [],
   };
   return {
-    train: FUSED_MODULE.kernel('train', { ...o, uses: ['table4', 'state', 'schedule', 'partials', 'ids', 'weights', 'acts', 'bias_grads4'] }),
-    sample: FUSED_MODULE.kernel('sample', { ...o, uses: ['state', 'schedule', 'samples', 'trajectory', 'labels', 'weights'] }),
+    train: FUSED_MODULE.kernel('train', {
+      ...o,
+      uses: ['table4', 'state', 'schedule', 'partials', 'ids', 'weights', 'acts', 'bias_grads4'],
+    }),
+    sample: FUSED_MODULE.kernel('sample', {
+      ...o,
+      uses: ['state', 'schedule', 'samples', 'trajectory', 'labels', 'weights'],
+    }),
   };
 };
 const NETWORK = { plain: networkKernels(false), sg: networkKernels(true) };
@@ -92,7 +121,15 @@ const BUCKET = shaderModule({
   constants: { LABELS },
   bindings: { ids: 'read u32', partial: 'read_write vec4f', dy: 'read vec4f', out: 'read_write vec4f' },
   // in vec4s: width / 4, columns / 4
-  params: { batch: 'u32', width4: 'u32', p_rows: 'u32', chunk: 'u32', chunks: 'u32', columns4: 'u32', accumulate: 'u32' },
+  params: {
+    batch: 'u32',
+    width4: 'u32',
+    p_rows: 'u32',
+    chunk: 'u32',
+    chunks: 'u32',
+    columns4: 'u32',
+    accumulate: 'u32',
+  },
 });
 const PARTIAL_ROWS = BUCKET.kernel('partial_rows', { uses: ['ids', 'partial', 'dy'], workgroupSize: 8 });
 const TOTAL_ROWS = BUCKET.kernel('total_rows', { uses: ['partial', 'out'] });
@@ -117,23 +154,61 @@ const LOSS_KINDS: Record<LossKind, number> = { mse: 0, l1: 1, huber: 2 };
 /** The UNet's parameters (created here, in store order) as the one group the fused kernels take. */
 export function unetGroup(g: Graph): Tensor {
   const params = twoPixelUNetParams(g);
-  return g.paramGroup('unet', FUSED_PARAM_NAMES.map((name) => params.get(name)!));
+  return g.paramGroup(
+    'unet',
+    FUSED_PARAM_NAMES.map((name) => params.get(name)!),
+  );
 }
 
 /** Where each fused parameter starts in the group, in FUSED_PARAM_NAMES order. */
 function offsets(unet: Tensor): number[] {
-  if (!unet.members || unet.members.length !== FUSED_PARAM_NAMES.length || unet.members.some((m, i) => m.tensor.name !== FUSED_PARAM_NAMES[i])) {
+  if (
+    !unet.members ||
+    unet.members.length !== FUSED_PARAM_NAMES.length ||
+    unet.members.some((m, i) => m.tensor.name !== FUSED_PARAM_NAMES[i])
+  ) {
     throw new Error(`fused two-pixel kernel: ${unet} is not the UNet's parameter group (build it with unetGroup)`);
   }
   return unet.members.map((m) => m.offset);
 }
 
 /** Every parameter of the fused kernels: those given, zero elsewhere, and the group's layout and the mixture's. */
-function fusedParams(unet: Tensor, given: { batch: number; steps: number; stream: number } & Partial<Record<'threads' | 'p_uncond' | 'loss_kind' | 'huber_delta' | 'guidance_on' | 'guidance' | 'clip' | 'record' | 't_hi' | 't_lo', number>>) {
+function fusedParams(
+  unet: Tensor,
+  given: { batch: number; steps: number; stream: number } & Partial<
+    Record<
+      | 'threads'
+      | 'p_uncond'
+      | 'loss_kind'
+      | 'huber_delta'
+      | 'guidance_on'
+      | 'guidance'
+      | 'clip'
+      | 'record'
+      | 't_hi'
+      | 't_lo',
+      number
+    >
+  >,
+) {
   const at = Object.fromEntries(offsets(unet).map((o, i) => [offsetField(i), o]));
   return {
-    threads: 0, p_uncond: 0, loss_kind: 0, huber_delta: 1, guidance_on: 0, guidance: 0, clip: 0, record: 0, t_hi: 0, t_lo: 0,
-    ...given, ...mixtureParams(), width: unet.size, ...at, n32: 32, n64: 64,
+    threads: 0,
+    p_uncond: 0,
+    loss_kind: 0,
+    huber_delta: 1,
+    guidance_on: 0,
+    guidance: 0,
+    clip: 0,
+    record: 0,
+    t_hi: 0,
+    t_lo: 0,
+    ...given,
+    ...mixtureParams(),
+    width: unet.size,
+    ...at,
+    n32: 32,
+    n64: 64,
   };
 }
 
@@ -153,12 +228,19 @@ export interface FusedTrainOptions {
  * twoPixelBatch). Its backward sums the partial gradients into the UNet group's gradient and the
  * per-sample bias gradients into the rows of the table PQ's, from where the graph continues.
  */
-export function fusedTwoPixelLoss(g: Graph, table: Tensor, schedule: Tensor, unet: Tensor, o: FusedTrainOptions): Tensor {
+export function fusedTwoPixelLoss(
+  g: Graph,
+  table: Tensor,
+  schedule: Tensor,
+  unet: Tensor,
+  o: FusedTrainOptions,
+): Tensor {
   const T = positiveInt(o.T, 'T');
   const batch = positiveInt(o.batch, 'batch');
   const history = positiveInt(o.history, 'loss history');
   const threads = Math.min(batch, positiveInt(o.threads ?? 128, 'threads'));
-  if (!(o.loss in LOSS_KINDS) || !Object.hasOwn(LOSS_KINDS, o.loss)) throw new Error(`loss kind "${o.loss}" is not one of mse, l1, huber`);
+  if (!(o.loss in LOSS_KINDS) || !Object.hasOwn(LOSS_KINDS, o.loss))
+    throw new Error(`loss kind "${o.loss}" is not one of mse, l1, huber`);
   if (!(o.pUncond >= 0 && o.pUncond <= 1)) throw new Error(`label dropout ${o.pUncond} is not a probability in [0, 1]`);
   const delta = o.delta ?? 1;
   if (!(delta > 0)) throw new Error(`huber delta = ${delta}, expected a positive number`);
@@ -168,7 +250,15 @@ export function fusedTwoPixelLoss(g: Graph, table: Tensor, schedule: Tensor, une
   const loss = g.activation('fused.loss', [history]);
   const biasGrads = g.activation('fused.bias_grads', [batch, BIAS_WIDTH]);
   const ids = g.activation('fused.ids', [batch], 'u32');
-  const params = fusedParams(unet, { batch, steps: T, threads, stream: STREAM_TRAIN, p_uncond: o.pUncond, loss_kind: LOSS_KINDS[o.loss], huber_delta: delta });
+  const params = fusedParams(unet, {
+    batch,
+    steps: T,
+    threads,
+    stream: STREAM_TRAIN,
+    p_uncond: o.pUncond,
+    loss_kind: LOSS_KINDS[o.loss],
+    huber_delta: delta,
+  });
   let partials: Tensor | null = null;
   // Per sample and position: h1 and dL/dpre3 (32 wide), dL/dpre2 and h2 (64 wide), sample-major.
   const rows = 2 * batch;
@@ -183,35 +273,76 @@ export function fusedTwoPixelLoss(g: Graph, table: Tensor, schedule: Tensor, une
       e.dispatch(PACK, { unet, table, packed: weights }, params, PACKED_FLOATS);
       partials = e.scratch('fused.partials', [threads, unet.size + 1]);
       acts = e.scratch('fused.acts', [rows * 192]);
-      e.dispatch(NETWORK[e.config.broadcasts ? 'sg' : 'plain'].train, { table4: table, state: g.state, schedule, partials, ids, weights, acts, bias_grads4: biasGrads }, params, threads);
+      e.dispatch(
+        NETWORK[e.config.broadcasts ? 'sg' : 'plain'].train,
+        { table4: table, state: g.state, schedule, partials, ids, weights, acts, bias_grads4: biasGrads },
+        params,
+        threads,
+      );
     },
     backward(e) {
       const target = e.gradTarget(unet);
-      if (!target || target.accumulate) throw new Error('fused two-pixel loss: the UNet group must be trainable and used by no other op');
+      if (!target || target.accumulate)
+        throw new Error('fused two-pixel loss: the UNet group must be trainable and used by no other op');
       // W2's and W3's gradients ([64, 32] each) as one batched matmul over the activation rows:
       // h1^T dL/dpre2, then (dL/dpre3)^T h2 ([32, 64]: 64 columns fill the kernel's lanes, 32
       // would leave half idle), stored transposed into the group's gradient, W3's after W2's.
       const [o2, o3] = [at[W2], at[W3]];
       if (o3 < o2) throw new Error('fused two-pixel loss: expected W3 after W2 in the parameter group');
-      emitMatmul(e, acts!, acts!, target.tensor, {
-        m: 32, n: 64, k: rows, batch: 2,
-        a: { sm: 1, sk: 32, sb: rows * 32, off: 0 }, b: { sk: 64, sn: 1, sb: rows * 64, off: rows * 64 },
-        c: { sm: 1, sn: 32, sb: o3 - o2, off: o2 },
-      }, 0);
+      emitMatmul(
+        e,
+        acts!,
+        acts!,
+        target.tensor,
+        {
+          m: 32,
+          n: 64,
+          k: rows,
+          batch: 2,
+          a: { sm: 1, sk: 32, sb: rows * 32, off: 0 },
+          b: { sk: 64, sn: 1, sb: rows * 64, off: rows * 64 },
+          c: { sm: 1, sn: 32, sb: o3 - o2, off: o2 },
+        },
+        0,
+      );
       // Every other fused parameter sums the partial rows.
       const spans = at.flatMap((o, i) => (i === W2 || i === W3 ? [] : [o, unet.members![i].tensor.size]));
-      e.dispatch(REDUCE, { partials: partials!, grads: target.tensor, loss, state: g.state },
-        { rows: threads, width: unet.size, history, accumulate: 0, ranges: spans.length / 2, spans: [...spans, ...new Array(32 - spans.length).fill(0)] }, unet.size + 1);
+      e.dispatch(
+        REDUCE,
+        { partials: partials!, grads: target.tensor, loss, state: g.state },
+        {
+          rows: threads,
+          width: unet.size,
+          history,
+          accumulate: 0,
+          ranges: spans.length / 2,
+          spans: [...spans, ...new Array(32 - spans.length).fill(0)],
+        },
+        unet.size + 1,
+      );
       // The bias table's gradient: each sample's row into row t and row T + 1 + label.
       const tableTarget = e.gradTarget(table);
       if (!tableTarget) return;
       const tableRows = T + 1 + LABELS;
       const columns = [TABLE_COLUMNS, 16, 8, 4].find((c) => tableRows * c <= TABLE_FLOATS);
-      if (!columns) throw new Error(`fused two-pixel loss: T = ${T} needs ${tableRows} rows in the bias-table gradient pass, at most ${TABLE_FLOATS / 4} fit`);
+      if (!columns)
+        throw new Error(
+          `fused two-pixel loss: T = ${T} needs ${tableRows} rows in the bias-table gradient pass, at most ${TABLE_FLOATS / 4} fit`,
+        );
       const chunks = Math.ceil(batch / TABLE_CHUNK);
       const partial = e.scratch('fused.table_partial', [chunks, tableRows, BIAS_WIDTH]);
-      const bucketParams = { batch, width4: BIAS_WIDTH / 4, p_rows: T + 1, chunk: TABLE_CHUNK, chunks, columns4: columns / 4, accumulate: tableTarget.accumulate };
-      e.dispatch(PARTIAL_ROWS, { ids, partial, dy: biasGrads }, bucketParams, { workgroups: [chunks, BIAS_WIDTH / columns, 1] });
+      const bucketParams = {
+        batch,
+        width4: BIAS_WIDTH / 4,
+        p_rows: T + 1,
+        chunk: TABLE_CHUNK,
+        chunks,
+        columns4: columns / 4,
+        accumulate: tableTarget.accumulate,
+      };
+      e.dispatch(PARTIAL_ROWS, { ids, partial, dy: biasGrads }, bucketParams, {
+        workgroups: [chunks, BIAS_WIDTH / columns, 1],
+      });
       e.dispatch(TOTAL_ROWS, { partial, out: tableTarget.tensor }, bucketParams, (tableRows * BIAS_WIDTH) / 4);
     },
   });
@@ -233,7 +364,14 @@ export interface FusedSampleOptions {
  * the op-by-op sampler takes them. One dispatch runs up to SAMPLER_ROWS steps (the rows of P its
  * uniform block holds), so T = 50 is one dispatch and larger T a few.
  */
-export function fusedTwoPixelSampler(g: Graph, table: Tensor, schedule: Tensor, labels: Tensor, unet: Tensor, o: FusedSampleOptions) {
+export function fusedTwoPixelSampler(
+  g: Graph,
+  table: Tensor,
+  schedule: Tensor,
+  labels: Tensor,
+  unet: Tensor,
+  o: FusedSampleOptions,
+) {
   const n = positiveInt(o.n, 'samples');
   const T = positiveInt(o.T, 'T');
   const record = nonNegativeInt(o.record, 'recorded samples');
@@ -252,12 +390,24 @@ export function fusedTwoPixelSampler(g: Graph, table: Tensor, schedule: Tensor, 
     forward(e) {
       for (let hi = T; hi >= 1; hi -= SAMPLER_ROWS) {
         const params = fusedParams(unet, {
-          batch: n, steps: T, stream: STREAM_SAMPLE, guidance_on: guided ? 1 : 0, guidance: guided ? o.guidance! : 0, clip: o.clip ?? 0, record,
-          t_hi: hi, t_lo: Math.max(1, hi - SAMPLER_ROWS + 1),
+          batch: n,
+          steps: T,
+          stream: STREAM_SAMPLE,
+          guidance_on: guided ? 1 : 0,
+          guidance: guided ? o.guidance! : 0,
+          clip: o.clip ?? 0,
+          record,
+          t_hi: hi,
+          t_lo: Math.max(1, hi - SAMPLER_ROWS + 1),
         });
         const weights = e.scratch('fused.weights', [WEIGHT_BLOCK]);
         e.dispatch(PACK, { unet, table, packed: weights }, params, WEIGHT_BLOCK);
-        e.dispatch(NETWORK[e.config.broadcasts ? 'sg' : 'plain'].sample, { state: g.state, schedule, samples, trajectory, labels, weights }, params, Math.ceil(n / (guided ? EVALS / 2 : EVALS)));
+        e.dispatch(
+          NETWORK[e.config.broadcasts ? 'sg' : 'plain'].sample,
+          { state: g.state, schedule, samples, trajectory, labels, weights },
+          params,
+          Math.ceil(n / (guided ? EVALS / 2 : EVALS)),
+        );
       }
     },
   });

@@ -17,9 +17,24 @@ const GROUPS = TWO_PIXEL.blocks.map((b) => b.groups!);
 {
   const [b1, b2, b3] = TWO_PIXEL.blocks;
   const out = TWO_PIXEL.output;
-  const shape = [b1.cin, b1.kernel, b2.cin, b2.kernel, b3.cin, b3.kernel, out.cin, out.cout, out.kernel, TWO_PIXEL.length, GROUPS[1] * 2, C2 % 4];
+  const shape = [
+    b1.cin,
+    b1.kernel,
+    b2.cin,
+    b2.kernel,
+    b3.cin,
+    b3.kernel,
+    out.cin,
+    out.cout,
+    out.kernel,
+    TWO_PIXEL.length,
+    GROUPS[1] * 2,
+    C2 % 4,
+  ];
   if (shape.join() !== [1, 2, C1, 1, C2, 1, C3 + C1, 1, 1, 2, C2, 0].join()) {
-    throw new Error('fused two-pixel kernels: the spec is not the network the generator is written for (1 -> C1 kernel 2, C1 -> C2 and C2 -> C3 kernel 1, groups of 2 channels in block 2, an output over [C3, C1])');
+    throw new Error(
+      'fused two-pixel kernels: the spec is not the network the generator is written for (1 -> C1 kernel 2, C1 -> C2 and C2 -> C3 kernel 1, groups of 2 channels in block 2, an output over [C3, C1])',
+    );
   }
 }
 /** Floats the uniform weight block holds (64 KiB, WebGPU's guaranteed uniform binding size). */
@@ -47,8 +62,10 @@ const silu = (a: string) => `${a} / (1.0 + exp(-${a}))`;
  * once per subgroup: lane i reads the i-th of eight and the others take it with
  * subgroupBroadcast. `lane` is the invocation's lane (local index mod 8, lavapipe's SIMD lane).
  */
-const laneSelect = (indices: string[]) => indices.slice(1).reduce((acc, x, i) => `select(${acc}, ${x}, lane == ${i + 1}u)`, indices[0]);
-if (C1 / 4 !== BROADCAST_LANES || C3 / 4 !== BROADCAST_LANES) throw new Error('fused two-pixel kernels: the broadcast reads expect rows of W2 and W3 of eight vec4s');
+const laneSelect = (indices: string[]) =>
+  indices.slice(1).reduce((acc, x, i) => `select(${acc}, ${x}, lane == ${i + 1}u)`, indices[0]);
+if (C1 / 4 !== BROADCAST_LANES || C3 / 4 !== BROADCAST_LANES)
+  throw new Error('fused two-pixel kernels: the broadcast reads expect rows of W2 and W3 of eight vec4s');
 /**
  * vec4 k of row 4 blk + j of W2 or W3 ([64][32], eight vec4s per row): read directly, or (sg)
  * broadcast from lane k of sh_{m}_{j}, the row read one vec4 per lane.
@@ -72,7 +89,8 @@ export const offsetField = (i: number) => `o_${BASES[i]}`;
  * Where each fused parameter starts in the uniform weight block: a fixed layout (each start a
  * multiple of 4), so the generated code reads weights at constant indices the compiler can fold.
  */
-const WEIGHT_STARTS = SIZES.reduce<number[]>((starts, _, i) => [...starts, i === 0 ? 0 : starts[i - 1] + Math.ceil(SIZES[i - 1] / 4) * 4], []);
+const WEIGHT_STARTS: number[] = [];
+for (let i = 0, at = 0; i < SIZES.length; at += Math.ceil(SIZES[i] / 4) * 4, i++) WEIGHT_STARTS.push(at);
 /** Floats of the weight block the fused parameters fill. */
 export const PACKED_FLOATS = WEIGHT_STARTS[SIZES.length - 1] + SIZES[SIZES.length - 1];
 /** Where the sampler's copy of the class table Q [3, 128] starts in the block, then P [T + 1, 128]. */
@@ -109,7 +127,9 @@ function forward(code: Code, E: number, v: string, training: boolean, sg: boolea
     const looped = group === 'b2';
     if (training) {
       if (k === 0) {
-        const q = range(3).map((i) => (sg && looped ? `subgroupBroadcast(sh_q, ${i}u)` : `table4[q_row4 + ${i}u * ROW4 + ${v}]`));
+        const q = range(3).map((i) =>
+          sg && looped ? `subgroupBroadcast(sh_q, ${i}u)` : `table4[q_row4 + ${i}u * ROW4 + ${v}]`,
+        );
         at(n, `let qv${group} = array<vec4f, 3>(${q.join(', ')});`);
         for (const e of es) at(n, `let pv${group}_${e} = table4[pt4_${e} + ${v}];`);
       }
@@ -118,12 +138,18 @@ function forward(code: Code, E: number, v: string, training: boolean, sg: boolea
       at(n, `let qr${tag} = vec3f(sh_q0.${lane(k)}, sh_q1.${lane(k)}, sh_q2.${lane(k)});`);
       at(n, `let pr${tag} = sh_p.${lane(k)};`);
     } else {
-      at(n, `let qr${tag} = vec3f(weights[Q_START + ${v}].${lane(k)}, weights[Q_START + ROW4 + ${v}].${lane(k)}, weights[Q_START + 2u * ROW4 + ${v}].${lane(k)});`);
+      at(
+        n,
+        `let qr${tag} = vec3f(weights[Q_START + ${v}].${lane(k)}, weights[Q_START + ROW4 + ${v}].${lane(k)}, weights[Q_START + 2u * ROW4 + ${v}].${lane(k)});`,
+      );
       at(n, `let pr${tag} = weights[p_row + ${v}].${lane(k)};`);
     }
     for (const e of es) {
       const pe = training ? `pv${group}_${e}.${lane(k)}` : `pr${tag}`;
-      at(n, `let bias${tag}_${e} = ${pe} + select(select(qr${tag}.z, qr${tag}.y, label_${e} == 1u), qr${tag}.x, label_${e} == 0u);`);
+      at(
+        n,
+        `let bias${tag}_${e} = ${pe} + select(select(qr${tag}.z, qr${tag}.y, label_${e} == 1u), qr${tag}.x, label_${e} == 0u);`,
+      );
     }
   };
   const normSilu = (L: number, channels: number, groups: number) => {
@@ -133,7 +159,10 @@ function forward(code: Code, E: number, v: string, training: boolean, sg: boolea
       for (const e of es) {
         const pre = (c: number) => `pre${L}_${c}_${e}`;
         at(2, `let m${L}_${g}_${e} = (${cs.map((c) => `${pre(c)}.x + ${pre(c)}.y`).join(' + ')}) * ${1 / (2 * per)};`);
-        at(2, `let r${L}_${g}_${e} = inverseSqrt((${cs.map((c) => `dot(${pre(c)} - m${L}_${g}_${e}, ${pre(c)} - m${L}_${g}_${e})`).join(' + ')}) * ${1 / (2 * per)} + 1e-5);`);
+        at(
+          2,
+          `let r${L}_${g}_${e} = inverseSqrt((${cs.map((c) => `dot(${pre(c)} - m${L}_${g}_${e}, ${pre(c)} - m${L}_${g}_${e})`).join(' + ')}) * ${1 / (2 * per)} + 1e-5);`,
+        );
         for (const c of cs) {
           at(2, `let n${L}_${c}_${e} = (${pre(c)} - m${L}_${g}_${e}) * r${L}_${g}_${e};`);
           at(2, `let a${L}_${c}_${e} = n${L}_${c}_${e} * ${w(`g${L}`, c)} + ${w(`e${L}`, c)};`);
@@ -147,11 +176,15 @@ function forward(code: Code, E: number, v: string, training: boolean, sg: boolea
     biases(2, `1_${c}`, `1_${c >> 2}`, `${c >> 2}u`, c & 3);
     at(2, `let k1_${c} = vec3f(${w('w1', 2 * c)}, ${w('w1', 2 * c + 1)}, ${w('b1', c)});`);
     for (const e of es) {
-      at(2, `let pre1_${c}_${e} = vec2f(k1_${c}.z + bias1_${c}_${e}) + vec2f(k1_${c}.x * x_${e}.x + k1_${c}.y * x_${e}.y, k1_${c}.x * x_${e}.y);`);
+      at(
+        2,
+        `let pre1_${c}_${e} = vec2f(k1_${c}.z + bias1_${c}_${e}) + vec2f(k1_${c}.x * x_${e}.x + k1_${c}.y * x_${e}.y, k1_${c}.x * x_${e}.y);`,
+      );
     }
   }
   normSilu(1, C1, GROUPS[0]);
-  if (training) for (const q of range(C1 / 4)) actWrite(code, es, 2, 'act_h1', C1, `${q}u`, (e, k) => `h1_${4 * q + k}_${e}`);
+  if (training)
+    for (const q of range(C1 / 4)) actWrite(code, es, 2, 'act_h1', C1, `${q}u`, (e, k) => `h1_${4 * q + k}_${e}`);
   // Block 3 accumulates inside block 2's loop, as each four of block 2's outputs are ready (W3 is
   // [64][32], input-major: row ci is eight vec4s), so that no private array holds them.
   for (const c of range(C3)) {
@@ -173,7 +206,8 @@ function forward(code: Code, E: number, v: string, training: boolean, sg: boolea
       range(3).forEach((i) => at(4, `let sh_q${i} = subgroupBroadcast(sh_b, ${3 + i}u);`));
       at(4, `let sh_p = subgroupBroadcast(sh_b, 6u);`);
     }
-    for (const j of range(4)) for (const m of ['w2', 'w3']) at(4, `let sh_${m}_${j} = weights[base_${m} + (4u * blk + ${j}u) * 8u + lane];`);
+    for (const j of range(4))
+      for (const m of ['w2', 'w3']) at(4, `let sh_${m}_${j} = weights[base_${m} + (4u * blk + ${j}u) * 8u + lane];`);
   } else {
     at(4, `let bb = weights[base_b2 + blk];`);
     at(4, `let gm = weights[base_g2 + blk];`);
@@ -183,14 +217,22 @@ function forward(code: Code, E: number, v: string, training: boolean, sg: boolea
     biases(4, `${j}`, 'b2', v2, j);
     for (const k of range(C1 / 4)) at(4, `let r${j}_${k} = ${rowVec4(sg, 'w2', j, k)};`);
     for (const e of es) {
-      at(4, `let q${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e}) + ${range(C1).map((ci) => `r${j}_${ci >> 2}.${lane(ci)} * h1_${ci}_${e}`).join(' + ')};`);
+      at(
+        4,
+        `let q${j}_${e} = vec2f(bb.${lane(j)} + bias${j}_${e}) + ${range(C1)
+          .map((ci) => `r${j}_${ci >> 2}.${lane(ci)} * h1_${ci}_${e}`)
+          .join(' + ')};`,
+      );
     }
   }
   for (const e of es) {
     for (const g of [0, 1]) {
       const [a, b] = [`q${2 * g}_${e}`, `q${2 * g + 1}_${e}`];
       at(4, `let m${g}_${e} = (${a}.x + ${a}.y + ${b}.x + ${b}.y) * 0.25;`);
-      at(4, `let s${g}_${e} = inverseSqrt((dot(${a} - m${g}_${e}, ${a} - m${g}_${e}) + dot(${b} - m${g}_${e}, ${b} - m${g}_${e})) * 0.25 + 1e-5);`);
+      at(
+        4,
+        `let s${g}_${e} = inverseSqrt((dot(${a} - m${g}_${e}, ${a} - m${g}_${e}) + dot(${b} - m${g}_${e}, ${b} - m${g}_${e})) * 0.25 + 1e-5);`,
+      );
       for (const j of [2 * g, 2 * g + 1]) {
         at(4, `let n${j}_${e} = (q${j}_${e} - m${g}_${e}) * s${g}_${e};`);
         at(4, `let a${j}_${e} = n${j}_${e} * gm.${lane(j)} + bt.${lane(j)};`);
@@ -199,7 +241,10 @@ function forward(code: Code, E: number, v: string, training: boolean, sg: boolea
     }
     // One store of each array per iteration: four channels' values as a mat4x2f (column j:
     // channel 4 blk + j at both positions), 1/std of the two groups as a vec2f.
-    const four = (name: string) => `mat4x2f(${range(4).map((j) => `${name}${j}_${e}`).join(', ')})`;
+    const four = (name: string) =>
+      `mat4x2f(${range(4)
+        .map((j) => `${name}${j}_${e}`)
+        .join(', ')})`;
     if (training) {
       at(4, `${v}n2[${e}][blk] = ${four('n')};`);
       at(4, `${v}r2[${e}][blk] = vec2f(s0_${e}, s1_${e});`);
@@ -208,7 +253,13 @@ function forward(code: Code, E: number, v: string, training: boolean, sg: boolea
   }
   for (const j of range(4)) {
     for (const q of range(C3 / 4)) at(4, `let w3r${j}_${q} = ${rowVec4(sg, 'w3', j, q)};`);
-    for (const e of es) at(4, range(C3).map((c) => `acc3_${c}_${e} += w3r${j}_${c >> 2}.${lane(c)} * hb${j}_${e};`).join(' '));
+    for (const e of es)
+      at(
+        4,
+        range(C3)
+          .map((c) => `acc3_${c}_${e} += w3r${j}_${c >> 2}.${lane(c)} * hb${j}_${e};`)
+          .join(' '),
+      );
   }
   at(2, `}`);
   for (const e of es) for (const c of range(C3)) at(2, `let pre3_${c}_${e} = acc3_${c}_${e};`);
@@ -216,7 +267,10 @@ function forward(code: Code, E: number, v: string, training: boolean, sg: boolea
   // The output conv over [h3, h1] (the skip connection).
   for (const ci of range(C3 + C1)) at(2, `let k4_${ci} = ${w('w4', ci)};`);
   for (const e of es) {
-    const terms = [...range(C3).map((ci) => `k4_${ci} * h3_${ci}_${e}`), ...range(C1).map((ci) => `k4_${C3 + ci} * h1_${ci}_${e}`)];
+    const terms = [
+      ...range(C3).map((ci) => `k4_${ci} * h3_${ci}_${e}`),
+      ...range(C1).map((ci) => `k4_${C3 + ci} * h1_${ci}_${e}`),
+    ];
     at(2, `let out_${e} = vec2f(${w('b4', 0)}) + ${terms.join(' + ')};`);
   }
 }
@@ -227,16 +281,31 @@ function forward(code: Code, E: number, v: string, training: boolean, sg: boolea
  * acts[region / 4 + (2 i_e + position) * width / 4 + q] = vec4 of value(e, k) for k = 0..3 (one
  * vec4 store per lane where four scalar ones were).
  */
-function actWrite(code: Code, es: number[], n: number, region: string, width: number, q: string, value: (e: number, k: number) => string) {
+function actWrite(
+  code: Code,
+  es: number[],
+  n: number,
+  region: string,
+  width: number,
+  q: string,
+  value: (e: number, k: number) => string,
+) {
   for (const e of es) {
-    const pos = (p: 'x' | 'y') => `vec4f(${range(4).map((k) => `${value(e, k)}.${p}`).join(', ')})`;
-    code.emit(n, `if (live_${e}) { let row = ${region} / 4u + 2u * i_${e} * ${width / 4}u + ${q}; acts[row] = ${pos('x')}; acts[row + ${width / 4}u] = ${pos('y')}; }`);
+    const pos = (p: 'x' | 'y') =>
+      `vec4f(${range(4)
+        .map((k) => `${value(e, k)}.${p}`)
+        .join(', ')})`;
+    code.emit(
+      n,
+      `if (live_${e}) { let row = ${region} / 4u + 2u * i_${e} * ${width / 4}u + ${q}; acts[row] = ${pos('x')}; acts[row + ${width / 4}u] = ${pos('y')}; }`,
+    );
   }
 }
 
 /** Training's private arrays (forward): block 2's normalised values and its groups' 1/std. */
 function privates(v: string, E: number): string {
-  const decl = (name: string, type: string, n: number) => `var<private> ${v}${name}: array<array<${type}, ${n}>, ${E}>;`;
+  const decl = (name: string, type: string, n: number) =>
+    `var<private> ${v}${name}: array<array<${type}, ${n}>, ${E}>;`;
   return [decl('n2', 'mat4x2f', C2 / 4), decl('r2', 'vec2f', C2 / 4)].join('\n');
 }
 
@@ -246,7 +315,10 @@ const bases = (code: Code) => {
 
 /** `fn packed_source(k: u32) -> u32`: the flat-store index of weight-block float k (k < PACKED_FLOATS). */
 function packedSource(): string {
-  const lines = BASES.map((_, i) => `  if (k < ${WEIGHT_STARTS[i] + SIZES[i]}u) { return p.${offsetField(i)} + k - ${WEIGHT_STARTS[i]}u; } // ${PARAMS[i].name}`);
+  const lines = BASES.map(
+    (_, i) =>
+      `  if (k < ${WEIGHT_STARTS[i] + SIZES[i]}u) { return p.${offsetField(i)} + k - ${WEIGHT_STARTS[i]}u; } // ${PARAMS[i].name}`,
+  );
   return `const PACKED_FLOATS: u32 = ${PACKED_FLOATS}u;\nconst ROW4: u32 = BIAS_WIDTH / 4u;\nconst Q_START: u32 = ${Q_START / 4}u;\nconst P_START: u32 = ${P_START / 4}u;\nfn packed_source(k: u32) -> u32 {\n${lines.join('\n')}\n  return p.${offsetField(BASES.length - 1)};\n}\n`;
 }
 
@@ -260,10 +332,15 @@ export function forwardRegs(sg: boolean): string {
   code.emit(2, `let p_row = P_START + (t - p.t_lo) * ROW4;`);
   for (const e of range(EVALS)) code.emit(2, `let x_${e} = x[${e}]; let label_${e} = label[${e}];`);
   forward(code, EVALS, 's_', false, sg);
-  code.emit(2, `return array<vec2f, ${EVALS}>(${range(EVALS).map((e) => `out_${e}`).join(', ')});`);
+  code.emit(
+    2,
+    `return array<vec2f, ${EVALS}>(${range(EVALS)
+      .map((e) => `out_${e}`)
+      .join(', ')});`,
+  );
   return [
     `const EVALS: u32 = ${EVALS}u;`,
-    '// Lanes that run in step (subgroup broadcasts: lavapipe\'s SIMD batch of 8; else 1), and this invocation\'s.',
+    "// Lanes that run in step (subgroup broadcasts: lavapipe's SIMD batch of 8; else 1), and this invocation's.",
     `const LANES: u32 = ${sg ? BROADCAST_LANES : 1}u;`,
     'var<private> lane: u32;',
     packedSource(),
@@ -293,7 +370,13 @@ function trainBody(sg: boolean): { forward: string; backward: string; privates: 
   const sumE = (f: (e: number) => string) => es.map(f).join(' + ');
   // A live sample's block-bias gradient for four channels (vec4 v of its row): one vec4 store.
   const biasGrad4 = (n: number, v: string, value: (e: number, k: number) => string) => {
-    for (const e of es) at(n, `if (live_${e}) { bias_grads4[i_${e} * ROW4 + ${v}] = vec4f(${range(4).map((k) => value(e, k)).join(', ')}); }`);
+    for (const e of es)
+      at(
+        n,
+        `if (live_${e}) { bias_grads4[i_${e} * ROW4 + ${v}] = vec4f(${range(4)
+          .map((k) => value(e, k))
+          .join(', ')}); }`,
+      );
   };
   // Through SiLU, the affine and GroupNorm of a straight-line block: d{L}_{c}_{e} = dL/dh on
   // entry; defines dp{L}_{c}_{e} = dL/dpre and accumulates gamma and beta gradients.
@@ -304,17 +387,29 @@ function trainBody(sg: boolean): { forward: string; backward: string; privates: 
       for (const c of cs) {
         for (const e of es) {
           at(2, `let sg${L}_${c}_${e} = 1.0 / (1.0 + exp(-a${L}_${c}_${e}));`);
-          at(2, `let da${L}_${c}_${e} = ${d(c, e)} * sg${L}_${c}_${e} * (1.0 + a${L}_${c}_${e} * (1.0 - sg${L}_${c}_${e}));`);
+          at(
+            2,
+            `let da${L}_${c}_${e} = ${d(c, e)} * sg${L}_${c}_${e} * (1.0 + a${L}_${c}_${e} * (1.0 - sg${L}_${c}_${e}));`,
+          );
           at(2, `let dn${L}_${c}_${e} = da${L}_${c}_${e} * ${w(`g${L}`, c)};`);
         }
         at(2, `gg${L}[${c}] += ${sumE((e) => `dot(da${L}_${c}_${e}, n${L}_${c}_${e})`)};`);
         at(2, `ge${L}[${c}] += ${sumE((e) => `da${L}_${c}_${e}.x + da${L}_${c}_${e}.y`)};`);
       }
       for (const e of es) {
-        at(2, `let m1_${L}_${g}_${e} = (${cs.map((c) => `dn${L}_${c}_${e}.x + dn${L}_${c}_${e}.y`).join(' + ')}) * ${1 / (2 * per)};`);
-        at(2, `let m2_${L}_${g}_${e} = (${cs.map((c) => `dot(dn${L}_${c}_${e}, n${L}_${c}_${e})`).join(' + ')}) * ${1 / (2 * per)};`);
+        at(
+          2,
+          `let m1_${L}_${g}_${e} = (${cs.map((c) => `dn${L}_${c}_${e}.x + dn${L}_${c}_${e}.y`).join(' + ')}) * ${1 / (2 * per)};`,
+        );
+        at(
+          2,
+          `let m2_${L}_${g}_${e} = (${cs.map((c) => `dot(dn${L}_${c}_${e}, n${L}_${c}_${e})`).join(' + ')}) * ${1 / (2 * per)};`,
+        );
         for (const c of cs) {
-          at(2, `let dp${L}_${c}_${e} = r${L}_${g}_${e} * (dn${L}_${c}_${e} - m1_${L}_${g}_${e} - n${L}_${c}_${e} * m2_${L}_${g}_${e});`);
+          at(
+            2,
+            `let dp${L}_${c}_${e} = r${L}_${g}_${e} * (dn${L}_${c}_${e} - m1_${L}_${g}_${e} - n${L}_${c}_${e} * m2_${L}_${g}_${e});`,
+          );
         }
       }
     }
@@ -328,7 +423,8 @@ function trainBody(sg: boolean): { forward: string; backward: string; privates: 
   normBackward(3, C3, GROUPS[2], (c, e) => `(k4_${c} * slope_${e})`);
   for (const q of range(C3 / 4)) actWrite(code, es, 2, 'act_dp3', C3, `${q}u`, (e, k) => `dp3_${4 * q + k}_${e}`);
   for (const c of range(C3)) at(2, `gb3[${c}] += ${sumE((e) => `dp3_${c}_${e}.x + dp3_${c}_${e}.y`)};`);
-  for (const q of range(C3 / 4)) biasGrad4(2, `${(C1 + C2) / 4 + q}u`, (e, k) => `dp3_${4 * q + k}_${e}.x + dp3_${4 * q + k}_${e}.y`);
+  for (const q of range(C3 / 4))
+    biasGrad4(2, `${(C1 + C2) / 4 + q}u`, (e, k) => `dp3_${4 * q + k}_${e}.x + dp3_${4 * q + k}_${e}.y`);
   // Block 1's input gradient collects from block 2 (below) and the skip connection.
   for (const ci of range(C1)) for (const e of es) at(2, `var dh1_${ci}_${e} = k4_${C3 + ci} * slope_${e};`);
   // Blocks 3 and 2 backward, four block-2 channels c = 4 blk + j per iteration: dL/dh2_c from
@@ -339,7 +435,8 @@ function trainBody(sg: boolean): { forward: string; backward: string; privates: 
     at(4, `let sh_b = weights[${laneSelect(['base_g2 + blk', 'base_e2 + blk'])}];`);
     at(4, `let gm = subgroupBroadcast(sh_b, 0u);`);
     at(4, `let bt = subgroupBroadcast(sh_b, 1u);`);
-    for (const j of range(4)) for (const m of ['w2', 'w3']) at(4, `let sh_${m}_${j} = weights[base_${m} + (4u * blk + ${j}u) * 8u + lane];`);
+    for (const j of range(4))
+      for (const m of ['w2', 'w3']) at(4, `let sh_${m}_${j} = weights[base_${m} + (4u * blk + ${j}u) * 8u + lane];`);
   } else {
     at(4, `let gm = weights[base_g2 + blk];`);
     at(4, `let bt = weights[base_e2 + blk];`);
@@ -347,7 +444,12 @@ function trainBody(sg: boolean): { forward: string; backward: string; privates: 
   for (const j of range(4)) {
     for (const k of range(C3 / 4)) at(4, `let u${j}_${k} = ${rowVec4(sg, 'w3', j, k)};`);
     for (const e of es) {
-      at(4, `let dh2_${j}_${e} = ${range(C3).map((c3) => `u${j}_${c3 >> 2}.${lane(c3)} * dp3_${c3}_${e}`).join(' + ')};`);
+      at(
+        4,
+        `let dh2_${j}_${e} = ${range(C3)
+          .map((c3) => `u${j}_${c3 >> 2}.${lane(c3)} * dp3_${c3}_${e}`)
+          .join(' + ')};`,
+      );
     }
   }
   for (const e of es) {
@@ -364,7 +466,8 @@ function trainBody(sg: boolean): { forward: string; backward: string; privates: 
       }
       at(4, `let mb1_${g}_${e} = (${js.map((j) => `dn${j}_${e}.x + dn${j}_${e}.y`).join(' + ')}) * 0.25;`);
       at(4, `let mb2_${g}_${e} = (${js.map((j) => `dot(dn${j}_${e}, n${j}_${e})`).join(' + ')}) * 0.25;`);
-      for (const j of js) at(4, `let dp${j}_${e} = r2q_${e}.${lane(g)} * (dn${j}_${e} - mb1_${g}_${e} - n${j}_${e} * mb2_${g}_${e});`);
+      for (const j of js)
+        at(4, `let dp${j}_${e} = r2q_${e}.${lane(g)} * (dn${j}_${e} - mb1_${g}_${e} - n${j}_${e} * mb2_${g}_${e});`);
     }
   }
   actWrite(code, es, 4, 'act_dp2', C2, 'blk', (e, k) => `dp${k}_${e}`);
@@ -415,7 +518,11 @@ export function trainEntry(sg: boolean): string {
     post.emit(4, `if (live_${e}) { loss += ls_${e}.x; ids[i_${e}] = draw_${e}.t * LABELS + label_${e}; }`);
     post.emit(4, `let slope_${e} = select(vec2f(0.0), ls_${e}.yz, live_${e});`);
   }
-  const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n');
+  const indent = (text: string) =>
+    text
+      .split('\n')
+      .map((l) => `  ${l}`)
+      .join('\n');
   return [
     body.privates,
     '',

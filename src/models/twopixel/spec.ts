@@ -69,7 +69,10 @@ export function unetParamSpecs(): ParamSpec[] {
     const transposed = b.op === 'conv_transpose1d';
     const fanIn = (transposed ? b.cout : b.cin) * b.kernel;
     const shape = transposed ? [b.cin, b.cout, b.kernel] : [b.cout, b.cin, b.kernel];
-    return [{ name: `${b.name}.conv.w`, shape, fanIn }, { name: `${b.name}.conv.b`, shape: [b.cout], fanIn }];
+    return [
+      { name: `${b.name}.conv.w`, shape, fanIn },
+      { name: `${b.name}.conv.b`, shape: [b.cout], fanIn },
+    ];
   };
   const norm = (b: TwoPixelBlock): ParamSpec[] => [
     { name: `${b.name}.norm.gamma`, shape: [b.cout], fanIn: null, value: 1 },
@@ -87,9 +90,16 @@ export interface TwoPixelConfig {
   fourierScale: number;
 }
 
-export const defaultTwoPixelConfig = (T: number): TwoPixelConfig => ({ T, embed: TWO_PIXEL.embed, fourierScale: TWO_PIXEL.fourierScale });
+export const defaultTwoPixelConfig = (T: number): TwoPixelConfig => ({
+  T,
+  embed: TWO_PIXEL.embed,
+  fourierScale: TWO_PIXEL.fourierScale,
+});
 
 /** What a checkpoint of this model records about its architecture. */
 export const architectureSettings = (c: TwoPixelConfig): Record<string, string> => ({
-  model: TWO_PIXEL.model, T: String(c.T), embed: String(c.embed), fourier_scale: String(c.fourierScale),
+  model: TWO_PIXEL.model,
+  T: String(c.T),
+  embed: String(c.embed),
+  fourier_scale: String(c.fourierScale),
 });

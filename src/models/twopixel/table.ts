@@ -23,7 +23,10 @@ const TABLE = shaderModule({
     dpq: 'read', // dL/dPQ [T + 4, W]
     da: 'read_write', // dL/dA [T + 1, D]
     // the gradients of bt, Wc, bc and bp
-    d_time_b: 'read_write', d_class_w: 'read_write', d_class_b: 'read_write', d_proj_b: 'read_write',
+    d_time_b: 'read_write',
+    d_class_w: 'read_write',
+    d_class_b: 'read_write',
+    d_proj_b: 'read_write',
   },
   params: {
     steps: 'u32', // T + 1: rows of A
@@ -34,7 +37,9 @@ const TABLE = shaderModule({
   },
 });
 const FORWARD = TABLE.kernel('table_forward', { uses: ['a', 'class_w', 'class_b', 'e'] });
-const BACKWARD = TABLE.kernel('table_backward', { uses: ['a', 'de', 'dpq', 'da', 'd_time_b', 'd_class_w', 'd_class_b', 'd_proj_b'] });
+const BACKWARD = TABLE.kernel('table_backward', {
+  uses: ['a', 'de', 'dpq', 'da', 'd_time_b', 'd_class_w', 'd_class_b', 'd_proj_b'],
+});
 
 export interface JointTable {
   /** PQ [T + 4, 128]: rows 0..T are P(t), rows T + 1.. T + 3 are Q(label). */
@@ -59,21 +64,67 @@ export function twoPixelJointTable(g: Graph, cfg: TwoPixelConfig): JointTable {
       a = e.scratch('table.a', [steps, E]);
       emb = e.scratch('table.e', [rows, E]);
       emitMatmul(e, F, tw, a, { m: steps, n: E, k: E, a: { sm: E, sk: 1 }, b: { sk: E, sn: 1 } }, 0, tb);
-      e.dispatch(FORWARD, { a, class_w: cw, class_b: cb, e: emb }, { steps, width: E, proj: BIAS_WIDTH, write: [0, 0, 0, 0], accumulate: [0, 0, 0, 0] }, rows * E);
-      emitMatmul(e, emb, w, table, { m: rows, n: BIAS_WIDTH, k: E, a: { sm: E, sk: 1 }, b: { sk: BIAS_WIDTH, sn: 1 }, biasRows: steps }, 0, b);
+      e.dispatch(
+        FORWARD,
+        { a, class_w: cw, class_b: cb, e: emb },
+        { steps, width: E, proj: BIAS_WIDTH, write: [0, 0, 0, 0], accumulate: [0, 0, 0, 0] },
+        rows * E,
+      );
+      emitMatmul(
+        e,
+        emb,
+        w,
+        table,
+        { m: rows, n: BIAS_WIDTH, k: E, a: { sm: E, sk: 1 }, b: { sk: BIAS_WIDTH, sn: 1 }, biasRows: steps },
+        0,
+        b,
+      );
     },
     backward(e) {
       const dpq = e.grad(table);
       const [dtw, dtb, dcw, dcb, dw, db] = [tw, tb, cw, cb, w, b].map((t) => e.gradTarget(t));
       const de = e.scratch('table.de', [rows, E]);
       const da = e.scratch('table.da', [steps, E]);
-      emitMatmul(e, dpq, w, de, { m: rows, n: E, k: BIAS_WIDTH, a: { sm: BIAS_WIDTH, sk: 1 }, b: { sk: 1, sn: BIAS_WIDTH } }, 0);
-      if (dw) emitMatmul(e, emb!, dpq, dw.tensor, { m: E, n: BIAS_WIDTH, k: rows, a: { sm: 1, sk: E }, b: { sk: BIAS_WIDTH, sn: 1 } }, dw.accumulate);
+      emitMatmul(
+        e,
+        dpq,
+        w,
+        de,
+        { m: rows, n: E, k: BIAS_WIDTH, a: { sm: BIAS_WIDTH, sk: 1 }, b: { sk: 1, sn: BIAS_WIDTH } },
+        0,
+      );
+      if (dw)
+        emitMatmul(
+          e,
+          emb!,
+          dpq,
+          dw.tensor,
+          { m: E, n: BIAS_WIDTH, k: rows, a: { sm: 1, sk: E }, b: { sk: BIAS_WIDTH, sn: 1 } },
+          dw.accumulate,
+        );
       const small = [dtb, dcw, dcb, db];
       const [d_time_b, d_class_w, d_class_b, d_proj_b] = small.map((t) => t?.tensor ?? unused(e));
-      e.dispatch(BACKWARD, { a: a!, de, dpq, da, d_time_b, d_class_w, d_class_b, d_proj_b },
-        { steps, width: E, proj: BIAS_WIDTH, write: small.map((t) => (t ? 1 : 0)), accumulate: small.map((t) => t?.accumulate ?? 0) }, E + BIAS_WIDTH);
-      if (dtw) emitMatmul(e, F, da, dtw.tensor, { m: E, n: E, k: steps, a: { sm: 1, sk: E }, b: { sk: E, sn: 1 } }, dtw.accumulate);
+      e.dispatch(
+        BACKWARD,
+        { a: a!, de, dpq, da, d_time_b, d_class_w, d_class_b, d_proj_b },
+        {
+          steps,
+          width: E,
+          proj: BIAS_WIDTH,
+          write: small.map((t) => (t ? 1 : 0)),
+          accumulate: small.map((t) => t?.accumulate ?? 0),
+        },
+        E + BIAS_WIDTH,
+      );
+      if (dtw)
+        emitMatmul(
+          e,
+          F,
+          da,
+          dtw.tensor,
+          { m: E, n: E, k: steps, a: { sm: 1, sk: E }, b: { sk: E, sn: 1 } },
+          dtw.accumulate,
+        );
     },
   });
   return { table, feeds: [m.feed] };

@@ -19,12 +19,15 @@ export { BIAS_WIDTH, BLOCK_CHANNELS, LABELS, NO_LABEL, defaultTwoPixelConfig, ty
  */
 export function embeddingParams(g: Graph, cfg: TwoPixelConfig) {
   const E = cfg.embed;
-  if (!Number.isInteger(E) || E < 2 || E % 2 !== 0) throw new Error(`embedding width ${E} must be an even integer >= 2`);
+  if (!Number.isInteger(E) || E < 2 || E % 2 !== 0)
+    throw new Error(`embedding width ${E} must be an even integer >= 2`);
   const tIds = g.input('table.t', [cfg.T + 1], 'u32', { constant: true });
   const freqs = g.param('time.fourier', [E / 2], { kind: 'normal', std: cfg.fourierScale }, { trainable: false });
   const features = fourierFeatures(g, tIds, freqs, 1 / cfg.T);
   return {
-    E, tIds, features,
+    E,
+    tIds,
+    features,
     tw: g.param('time.dense.w', [E, E], fanInBound(E)),
     tb: g.param('time.dense.b', [E], fanInBound(E)),
     cw: g.param('class.w', [LABELS, E], fanInBound(LABELS)),
@@ -51,31 +54,51 @@ export function twoPixelBiasTables(g: Graph, cfg: TwoPixelConfig) {
   const temb = silu(g, linear(g, m.features, m.tw, m.tb, 'time.dense'), 'time.silu');
   const cemb = classEmbedding(g, yIds, m.cw, m.cb, 'class.embed');
   const feeds: [Tensor, Uint32Array][] = [m.feed, [yIds, Uint32Array.from({ length: LABELS }, (_, y) => y)]];
-  return { p: linear(g, temb, m.w, m.b, 'blocks.dense.time'), q: linear(g, cemb, m.w, null, 'blocks.dense.class'), feeds };
+  return {
+    p: linear(g, temb, m.w, m.b, 'blocks.dense.time'),
+    q: linear(g, cemb, m.w, null, 'blocks.dense.class'),
+    feeds,
+  };
 }
 
 export type BiasTables = ReturnType<typeof twoPixelBiasTables>;
 
 /** The UNet's own parameters (spec.ts: unetParamSpecs), by name, in store order. */
 export function twoPixelUNetParams(g: Graph): Map<string, Tensor> {
-  return new Map(unetParamSpecs().map((p) => [p.name, g.param(p.name, p.shape, p.fanIn === null ? { kind: 'const', value: p.value ?? 0 } : fanInBound(p.fanIn))]));
+  return new Map(
+    unetParamSpecs().map((p) => [
+      p.name,
+      g.param(p.name, p.shape, p.fanIn === null ? { kind: 'const', value: p.value ?? 0 } : fanInBound(p.fanIn)),
+    ]),
+  );
 }
 
 /** eps_theta(x_t, t, y): x [B, 1, 2] (f32), t [B] and y [B] (u32) -> [B, 1, 2]. */
 export function twoPixelUNet(g: Graph, x: Tensor, t: Tensor, y: Tensor, tables: BiasTables): Tensor {
-  if (x.shape.length !== 3 || x.shape[1] !== 1 || x.shape[2] !== TWO_PIXEL.length) throw new Error(`two-pixel UNet: input ${x} must be [batch, 1, ${TWO_PIXEL.length}]`);
+  if (x.shape.length !== 3 || x.shape[1] !== 1 || x.shape[2] !== TWO_PIXEL.length)
+    throw new Error(`two-pixel UNet: input ${x} must be [batch, 1, ${TWO_PIXEL.length}]`);
   const w = twoPixelUNetParams(g);
   const param = (name: string) => w.get(name)!;
   const bias = add(g, gatherRows(g, tables.p, t, 'bias.time'), gatherRows(g, tables.q, y, 'bias.class'), 'bias');
   const conv = (b: TwoPixelBlock, h: Tensor) => {
     const [cw, cb] = [param(`${b.name}.conv.w`), param(`${b.name}.conv.b`)];
-    return b.op === 'conv1d' ? conv1d(g, h, cw, cb, { padding: b.padding ? [b.padding[0], b.padding[1]] : 0 }, `${b.name}.conv`) : convTranspose1d(g, h, cw, cb, {}, `${b.name}.conv`);
+    return b.op === 'conv1d'
+      ? conv1d(g, h, cw, cb, { padding: b.padding ? [b.padding[0], b.padding[1]] : 0 }, `${b.name}.conv`)
+      : convTranspose1d(g, h, cw, cb, {}, `${b.name}.conv`);
   };
   let column = 0;
   const block = (b: TwoPixelBlock, h: Tensor) => {
     const d = sliceColumns(g, bias, column, b.cout, `${b.name}.dense`);
     column += b.cout;
-    const normed = groupNorm(g, addChannelBias(g, conv(b, h), d, `${b.name}.bias`), param(`${b.name}.norm.gamma`), param(`${b.name}.norm.beta`), b.groups!, TWO_PIXEL.normEps, `${b.name}.norm`);
+    const normed = groupNorm(
+      g,
+      addChannelBias(g, conv(b, h), d, `${b.name}.bias`),
+      param(`${b.name}.norm.gamma`),
+      param(`${b.name}.norm.beta`),
+      b.groups!,
+      TWO_PIXEL.normEps,
+      `${b.name}.norm`,
+    );
     return silu(g, normed, `${b.name}.silu`);
   };
   const [enc1, enc2, dec1] = TWO_PIXEL.blocks;
