@@ -15,7 +15,7 @@ export {
 
 // The graph and its ops
 export { Graph, Tensor } from './core/graph.js';
-export { shaderModule, type KernelDef } from './core/kernel.js';
+export { declaredKernels, shaderModule, type KernelDef } from './core/kernel.js';
 export { Program } from './core/program.js';
 export { linear } from './core/ops/linear.js';
 export { conv2d, convTranspose2d, type Conv2dOptions } from './core/ops/conv2d.js';

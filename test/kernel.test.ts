@@ -5,7 +5,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Graph, type Emitter, type Tensor } from '../src/core/graph.js';
 import { Program } from '../src/core/program.js';
-import { packParams, pipelineFor, shaderModule } from '../src/core/kernel.js';
+import { declaredKernels, packParams, pipelineFor, shaderModule } from '../src/core/kernel.js';
+import '../src/index.js';
 import { testGpu } from './device.js';
 import { randomValues } from './harness.js';
 
@@ -181,6 +182,15 @@ t('a compile error names the kernel and shows the failing line of its source', a
     () => pipelineFor(device, broken),
     /kernel broken\.run failed to compile: source line 3: [^\n]*\n\s+let v = undefined_name \+ 1\.0;/,
   );
+});
+
+t('the registry scripts/wgsl.mjs writes out holds the engine\'s kernels, the generated fused ones whole', () => {
+  const names = new Set(declaredKernels().map((k) => k.name));
+  for (const n of ['optim.adam', 'twopixel.train', 'twopixel.sample', 'conv2d.conv2d_forward', 'groupnorm.forward'])
+    assert.ok(names.has(n), `${n} is declared`);
+  const train = declaredKernels().find((k) => k.name === 'twopixel.train')!;
+  assert.match(train.code, /struct Params \{/);
+  assert.match(train.code, /fn train\(/);
 });
 
 t('a kernel may not use a binding its module does not declare', () => {

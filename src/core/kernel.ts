@@ -167,6 +167,12 @@ export interface Module<B extends string, P extends string> {
   kernel<const U extends B = B>(entry: string, options?: KernelOptions<U>): KernelDef<U, P>;
 }
 
+/** Every kernel declared so far, by cache key: what `node scripts/wgsl.mjs` writes out for a reader. */
+const declared = new Map<string, KernelDef>();
+export function declaredKernels(): KernelDef[] {
+  return [...declared.values()];
+}
+
 /** Declares a WGSL module; its kernels are declared with `.kernel(entry, { uses, workgroupSize })`. */
 export function shaderModule<const B extends string, const P extends string = never>(
   spec: ModuleSpec<B, P>,
@@ -212,7 +218,7 @@ export function shaderModule<const B extends string, const P extends string = ne
       ].join('\n');
       const code = `${header}\n${spec.source}`;
       const name = `${spec.name}.${entry}${o.tag ?? ''}`;
-      return {
+      const def: KernelDef<U, P> = {
         name,
         entry,
         code,
@@ -224,6 +230,8 @@ export function shaderModule<const B extends string, const P extends string = ne
         bindings: bindings.filter((b) => (uses as readonly string[]).includes(b.name)),
         key: `${name}#${hash(code)}`,
       };
+      declared.set(def.key, def);
+      return def;
     },
   };
 }
