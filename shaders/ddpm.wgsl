@@ -51,10 +51,18 @@ fn sample_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let s = schedule_step(p.steps - state[0]);
   var epshat = noise[e];
   if (guided) { epshat = (p.guidance + 1.0) * noise[e] - p.guidance * noise[count + e]; }
+  if (e < p.record_x0 * p.dims) { record_x0(e, x[e], s.sqrt_ab, s.sqrt_1m_ab, epshat); }
   let value = reverse_mean(s, x[e], epshat, p.clip) + s.sigma * sample_normal(e, TAG_STEP);
   x[e] = value;
   if (guided) { x[count + e] = value; }
   if (e < p.record * p.dims) { trajectory[(state[0] + 1u) * p.record * p.dims + e] = value; }
+}
+
+// Row s of x0s [S, record_x0, dims]: the prediction of x_0 at sampling step s (clipped as the step clips it).
+fn record_x0(e: u32, xt: f32, sqrt_ab: f32, sqrt_1m_ab: f32, epshat: f32) {
+  var x0 = (xt - sqrt_1m_ab * epshat) / sqrt_ab;
+  if (p.clip > 0.0) { x0 = clamp(x0, -p.clip, p.clip); }
+  x0s[state[0] * p.record_x0 * p.dims + e] = x0;
 }
 
 // Classifier guidance (SPEC section 5): epshat = eps(x, t) - s sqrt(1 - alphabar_t) grad_x log p(y | x, t),
@@ -69,5 +77,53 @@ fn sample_update_classifier(@builtin(global_invocation_id) gid: vec3u, @builtin(
   let epshat = noise[e] + p.scale * s.sqrt_1m_ab * f32(p.n) * ce_grad[e];
   let value = reverse_mean(s, x[e], epshat, p.clip) + s.sigma * sample_normal(e, TAG_STEP);
   x[e] = value;
+  if (e < p.record * p.dims) { trajectory[(state[0] + 1u) * p.record * p.dims + e] = value; }
+}
+
+// DDIM (Song et al. 2021) over the decreasing steps times[0] = T > times[1] > ... > times[S] = 0:
+// sampling step s goes from t = times[s] to t' = times[s + 1]. Before the network: draw x_T at
+// s = 0 (as sample_prepare) and feed the network t.
+@compute @workgroup_size(WG)
+fn ddim_prepare(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat_index(gid, nwg);
+  let guided = p.guidance_on == 1u;
+  let batch = select(p.n, 2u * p.n, guided);
+  if (e < batch) { steps[e] = times[state[0]]; }
+  if (e >= p.n * p.dims || state[0] != 0u) { return; }
+  let value = sample_normal(e, TAG_START);
+  x[e] = value;
+  if (guided) { x[p.n * p.dims + e] = value; }
+  if (e < p.record * p.dims) { trajectory[e] = value; }
+}
+
+// x_t' = sqrt(ab') x0 + sqrt(1 - ab' - sigma^2) epshat + sigma z, with x0 = (x_t - sqrt(1 - ab) epshat)
+// / sqrt(ab) and sigma = eta sqrt((1 - ab') / (1 - ab)) sqrt(1 - ab / ab') (ab' = 1 at t' = 0). With
+// clip > 0, x0 is clipped to [-clip, clip] and epshat recomputed from it, so that x_t' stays on the
+// line through x0 and x_t. eta = 0: deterministic given x_T; eta = 1 over all T steps: DDPM's
+// posterior variance. epshat as in sample_update (classifier-free guidance when on).
+@compute @workgroup_size(WG)
+fn ddim_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = flat_index(gid, nwg);
+  let count = p.n * p.dims;
+  if (e >= count) { return; }
+  let guided = p.guidance_on == 1u;
+  let now = schedule_step(times[state[0]]);
+  let next = times[state[0] + 1u];
+  var ab_next = 1.0;
+  if (next > 0u) { let s = schedule_step(next); ab_next = s.sqrt_ab * s.sqrt_ab; }
+  let ab = now.sqrt_ab * now.sqrt_ab;
+  var epshat = noise[e];
+  if (guided) { epshat = (p.guidance + 1.0) * noise[e] - p.guidance * noise[count + e]; }
+  if (e < p.record_x0 * p.dims) { record_x0(e, x[e], now.sqrt_ab, now.sqrt_1m_ab, epshat); }
+  var x0 = (x[e] - now.sqrt_1m_ab * epshat) / now.sqrt_ab;
+  if (p.clip > 0.0) {
+    x0 = clamp(x0, -p.clip, p.clip);
+    epshat = (x[e] - now.sqrt_ab * x0) / now.sqrt_1m_ab;
+  }
+  let sigma = p.eta * sqrt((1.0 - ab_next) / (1.0 - ab)) * sqrt(max(0.0, 1.0 - ab / ab_next));
+  var value = sqrt(ab_next) * x0 + sqrt(max(0.0, 1.0 - ab_next - sigma * sigma)) * epshat;
+  if (sigma > 0.0) { value += sigma * sample_normal(e, TAG_STEP); }
+  x[e] = value;
+  if (guided) { x[count + e] = value; }
   if (e < p.record * p.dims) { trajectory[(state[0] + 1u) * p.record * p.dims + e] = value; }
 }

@@ -184,7 +184,7 @@ t('a compile error names the kernel and shows the failing line of its source', a
   );
 });
 
-t('the registry scripts/wgsl.mjs writes out holds the engine\'s kernels, the generated fused ones whole', () => {
+t("the registry scripts/wgsl.mjs writes out holds the engine's kernels, the generated fused ones whole", () => {
   const names = new Set(declaredKernels().map((k) => k.name));
   for (const n of ['optim.adam', 'twopixel.train', 'twopixel.sample', 'conv2d.conv2d_forward', 'groupnorm.forward'])
     assert.ok(names.has(n), `${n} is declared`);

@@ -91,6 +91,8 @@ t('tiny MNIST UNet (channels 8/8/16/16, T = 20), batch 16, seed 7', async () => 
     batch: 16,
     lr: 1e-3,
     decaySteps: 0,
+    warmupSteps: 0,
+    ema: 0,
     loss: 'mse',
     pUncond: 0.1,
     seed: 7,

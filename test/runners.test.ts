@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync, rmSy
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseIdx } from '../src/data/mnist.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const t = suite('runners');
@@ -161,6 +162,8 @@ t('train-mnist.js trains, draws the digit grid and a trajectory, measures them, 
     '4',
     '--per-digit',
     '2',
+    '--eval-samples',
+    '20',
     '--models',
     dir,
     '--out',
@@ -168,17 +171,35 @@ t('train-mnist.js trains, draws the digit grid and a trajectory, measures them, 
   ];
   const first = run('train-mnist.js', small);
   assert.is(first.code, 0, first.stderr);
-  assert.equal(readdirSync(join(dir, 'out')).sort(), ['digits.png', 'metrics.json', 'trajectory.png']);
+  assert.equal(readdirSync(join(dir, 'out')).sort(), [
+    'digits.png',
+    'emergence.png',
+    'metrics.json',
+    'samples-images.idx3-ubyte',
+    'samples-labels.idx1-ubyte',
+    'trajectory.png',
+  ]);
   const metrics = JSON.parse(readFileSync(join(dir, 'out', 'metrics.json'), 'utf8'));
-  assert.ok(
-    metrics.trained && metrics.nearestLabelAgreement >= 0 && metrics.nearestLabelAgreement <= 1,
-    JSON.stringify(metrics),
+  assert.ok(metrics.trained && metrics.accuracy >= 0 && metrics.accuracy <= 1, JSON.stringify(metrics));
+  assert.is(metrics.accuracyPerDigit.length, 10);
+  assert.ok(Number.isFinite(metrics.frechetDistance) && metrics.frechetFloor >= 0, 'Frechet distances');
+  assert.ok(metrics.emergence.t.length === 8 && /^(all at once|part by part)/.test(metrics.emergence.answer));
+  const images = parseIdx(readFileSync(join(dir, 'out', 'samples-images.idx3-ubyte')), 'samples');
+  assert.equal(images.dims, [20, 28, 28]);
+  const labels = parseIdx(readFileSync(join(dir, 'out', 'samples-labels.idx1-ubyte')), 'labels');
+  assert.equal(
+    Array.from(labels.data),
+    Array.from({ length: 20 }, (_, i) => i % 10),
   );
-  assert.is(metrics.nearestLabelAgreementPerDigit.length, 10);
-  assert.ok(existsSync(join(dir, 'mnist-T8.safetensors')));
-  const again = run('train-mnist.js', small);
+  assert.ok(existsSync(join(dir, 'mnist-T8-8-8-16-16-e16.safetensors')));
+  const again = run('train-mnist.js', [...small, '--sampler', 'ddim', '--sample-steps', '4']);
   assert.is(again.code, 0, again.stderr);
   assert.match(again.stderr, /reusing/);
+  const ddim = JSON.parse(readFileSync(join(dir, 'out', 'metrics.json'), 'utf8'));
+  assert.equal(
+    [ddim.trained, ddim.sampler.kind, ddim.sampler.steps, ddim.emergence.t],
+    [false, 'ddim', 4, [8, 6, 4, 2]],
+  );
   const bad = run('train-mnist.js', [...small, '--channels', '8,8,10,16']);
   assert.is(bad.code, 1);
   assert.match(bad.errors[0], /--channels 8,8,10,16: 10 does not split into --groups 4/);

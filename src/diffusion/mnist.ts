@@ -7,7 +7,7 @@ import type { ParamStore } from '../core/params.js';
 import { regressionLoss, type LossKind } from '../core/ops/loss.js';
 import { MNIST_SIDE, type MnistSet } from '../data/mnist.js';
 import { mnistUNet, MNIST_NO_LABEL, type MnistUNetConfig } from '../models/mnist/unet.js';
-import { imageBatch, samplePrepare, sampleUpdate } from './ops.js';
+import { ddimPrepare, ddimTimes, ddimUpdate, imageBatch, samplePrepare, sampleUpdate } from './ops.js';
 import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
 import { CHUNK, TwoPixelTrainer } from './twopixel.js';
 
@@ -17,6 +17,10 @@ export interface MnistTrainOptions {
   lr: number;
   /** Cosine learning-rate decay to 0 over this many steps (0: constant). */
   decaySteps: number;
+  /** Linear learning-rate warm-up over this many first steps (0: none). */
+  warmupSteps: number;
+  /** Decay of the weights' moving average (with the usual warm-up; 0: none). */
+  ema: number;
   loss: LossKind;
   pUncond: number;
   seed: number;
@@ -27,6 +31,8 @@ export const defaultMnistTrainOptions = (model: MnistUNetConfig, seed = 0): Mnis
   batch: 64,
   lr: 2e-4,
   decaySteps: 0,
+  warmupSteps: 0,
+  ema: 0,
   loss: 'mse',
   pUncond: 0.1,
   seed,
@@ -55,7 +61,10 @@ export async function createMnistTrainer(
   const loss = regressionLoss(g, pred, batch.eps, o.loss, { history: CHUNK });
   const program = await Program.compile(device, g, {
     seed: o.seed,
-    train: { loss, adam: { lr: o.lr, decaySteps: o.decaySteps } },
+    train: {
+      loss,
+      adam: { lr: o.lr, decaySteps: o.decaySteps, warmupSteps: o.warmupSteps, ema: o.ema, emaWarmup: o.ema > 0 },
+    },
   });
   program.write(
     images,
@@ -79,14 +88,23 @@ export interface MnistSampleOptions {
   clip: number;
   /** Called after each reverse step with the steps done. */
   onStep?: (done: number) => void;
+  /** Images whose predicted x_0 is recorded at every step (the first ones; default none). */
+  recordX0?: number;
+  /** DDPM over all T steps (default), or DDIM over `sampleSteps` of them with noise `eta`. */
+  sampler?: 'ddpm' | 'ddim';
+  sampleSteps?: number;
+  eta?: number;
 }
 
-/** Images [n, 1, 28, 28] by the DDPM sampler; trajectory [T + 1, record, 784] when record > 0. */
+/**
+ * Images [n, 1, 28, 28] by the DDPM sampler, or DDIM's; trajectory [S + 1, record, 784] when
+ * record > 0 (S the reverse steps taken: T for DDPM), row 0 x_T.
+ */
 export async function sampleMnist(
   device: GPUDevice,
   store: ParamStore,
   o: MnistSampleOptions,
-): Promise<{ images: Float32Array; trajectory: Float32Array }> {
+): Promise<{ images: Float32Array; trajectory: Float32Array; x0s: Float32Array }> {
   const T = o.model.T;
   const n = o.labels.length;
   if (n === 0) throw new Error('MNIST sampler: no labels given, expected one per image');
@@ -102,21 +120,31 @@ export async function sampleMnist(
   const t = g.input('t', [netBatch], 'u32');
   const y = g.input('y', [netBatch], 'u32');
   const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
-  const trajectory = g.input('trajectory', o.record > 0 ? [T + 1, o.record, dims] : [1]);
-  const step = { n, dims, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip };
-  samplePrepare(g, { x, t, schedule, trajectory }, step);
+  const ddim = o.sampler === 'ddim';
+  const times = ddim ? ddimTimes(T, o.sampleSteps ?? T) : null;
+  const S = times ? times.length - 1 : T;
+  const trajectory = g.input('trajectory', o.record > 0 ? [S + 1, o.record, dims] : [1]);
+  const recordX0 = o.recordX0 ?? 0;
+  const x0s = recordX0 > 0 ? g.input('x0s', [S, recordX0, dims]) : undefined;
+  const step = { n, dims, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip, recordX0 };
+  const timesInput = times ? g.input('times', [times.length], 'u32', { constant: true }) : null;
+  if (timesInput) ddimPrepare(g, { x, t, schedule, trajectory, times: timesInput }, { ...step, eta: o.eta ?? 0 });
+  else samplePrepare(g, { x, t, schedule, trajectory }, step);
   const eps = mnistUNet(g, x, t, y, o.model);
-  sampleUpdate(g, { x, t, schedule, trajectory }, eps, step);
+  if (timesInput)
+    ddimUpdate(g, { x, t, schedule, trajectory, times: timesInput, x0s }, eps, { ...step, eta: o.eta ?? 0 });
+  else sampleUpdate(g, { x, t, schedule, trajectory, x0s }, eps, step);
   const program = await Program.compile(device, g, { seed: o.seed, params: store });
   try {
     program.write(schedule, scheduleTable('cosine', T));
+    if (timesInput && times) program.write(timesInput, times);
     const netLabels = new Uint32Array(netBatch).fill(MNIST_NO_LABEL);
     netLabels.set(Array.from(o.labels));
     program.write(y, netLabels);
     // All T steps in one submit, unless the caller follows them one by one.
-    if (!o.onStep) program.run(T);
+    if (!o.onStep) program.run(S);
     else {
-      for (let s = 0; s < T; s++) {
+      for (let s = 0; s < S; s++) {
         program.run(1);
         await device.queue.onSubmittedWorkDone();
         o.onStep(s + 1);
@@ -126,6 +154,7 @@ export async function sampleMnist(
     return {
       images: all.slice(0, n * dims),
       trajectory: o.record > 0 ? await program.readF32(trajectory) : new Float32Array(0),
+      x0s: x0s ? await program.readF32(x0s) : new Float32Array(0),
     };
   } finally {
     program.destroy();

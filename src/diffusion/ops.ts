@@ -11,9 +11,11 @@ import { MIXTURE } from '../data/mixture.js';
 import { SCHEDULE_LIBRARY, SCHEDULE_WIDTH } from './tables.js';
 import { NO_LABEL } from '../models/twopixel/unet.js';
 
-/** Philox streams: training data uses STREAM_TRAIN and the next; sampling uses STREAM_SAMPLE. */
+/** Philox streams: training data uses STREAM_TRAIN and the next; sampling uses STREAM_SAMPLE; the
+ *  MNIST classifier's batches (src/models/mnist/classifier.ts) STREAM_DIGITS. */
 export const STREAM_TRAIN = 10;
 export const STREAM_SAMPLE = 20;
+export const STREAM_DIGITS = 30;
 /** The last word of a sampler's Philox counter: x_T's draw, and each step's noise. */
 export const SAMPLER_TAGS = { TAG_START: 0, TAG_STEP: 1 } as const;
 /** The WGSL every DDPM kernel includes: Philox, the schedule rows, the reverse step. */
@@ -46,6 +48,8 @@ const DDPM = shaderModule({
     schedule: 'read',
     trajectory: 'read_write', // [T + 1, record, dims]
     ce_grad: 'read', // classifier guidance: the cross-entropy's gradient with respect to x
+    times: 'read u32', // DDIM: the steps visited, T down to 0
+    x0s: 'read_write', // [S, record_x0, dims]: the predicted x_0 at each sampling step
   },
   params: {
     n: 'u32', // samples in the batch
@@ -57,7 +61,9 @@ const DDPM = shaderModule({
     guidance: 'f32', // its strength w
     scale: 'f32', // classifier guidance's scale s
     record: 'u32', // samples recorded in the trajectory, 0..n
+    record_x0: 'u32', // samples whose predicted x_0 is recorded in x0s, 0..n
     clip: 'f32', // clip the predicted x_0 to [-clip, clip] (0: the plain update)
+    eta: 'f32', // DDIM's noise: 0 deterministic, 1 the DDPM posterior's
     weight0: 'f32',
     mean0_x: 'f32',
     mean0_y: 'f32',
@@ -68,7 +74,11 @@ const DDPM = shaderModule({
 });
 const BATCH = DDPM.kernel('two_pixel_batch', { uses: ['x', 'noise', 'steps', 'labels', 'state', 'schedule'] });
 const PREPARE = DDPM.kernel('sample_prepare', { uses: ['x', 'steps', 'state', 'trajectory'] });
-const UPDATE = DDPM.kernel('sample_update', { uses: ['x', 'noise', 'state', 'schedule', 'trajectory'] });
+const UPDATE = DDPM.kernel('sample_update', { uses: ['x', 'noise', 'state', 'schedule', 'trajectory', 'x0s'] });
+const DDIM_PREPARE = DDPM.kernel('ddim_prepare', { uses: ['x', 'steps', 'state', 'trajectory', 'times'] });
+const DDIM_UPDATE = DDPM.kernel('ddim_update', {
+  uses: ['x', 'noise', 'state', 'schedule', 'trajectory', 'times', 'x0s'],
+});
 const UPDATE_CLASSIFIER = DDPM.kernel('sample_update_classifier', {
   uses: ['x', 'noise', 'state', 'schedule', 'trajectory', 'ce_grad'],
 });
@@ -168,6 +178,8 @@ export interface SampleStepTensors {
   schedule: Tensor;
   /** [T + 1, record, dims]: every step of the first `record` samples (any shape of size >= 1 when record is 0). */
   trajectory: Tensor;
+  /** [S, recordX0, dims]: the predicted x_0 at every step of the first `recordX0` samples (absent: none). */
+  x0s?: Tensor;
 }
 
 export interface SampleStepOptions {
@@ -179,6 +191,19 @@ export interface SampleStepOptions {
   record: number;
   /** Clip the predicted x_0 to [-clip, clip] in each step (0 or absent: the plain DDPM update). */
   clip?: number;
+  /** Samples whose predicted x_0 goes to x0s at each step (0 or absent: none). */
+  recordX0?: number;
+}
+
+/** x0s, or a one-element stand-in when no prediction is recorded. */
+function x0Target(g: Graph, s: SampleStepTensors, o: SampleStepOptions, steps: number): Tensor {
+  const r = o.recordX0 ?? 0;
+  if (!Number.isInteger(r) || r < 0 || r > o.n)
+    throw new Error(`sampler: recordX0 ${r} must be an integer in [0, ${o.n}]`);
+  if (r === 0) return s.x0s ?? g.input('sampler.no_x0', [1]);
+  if (!s.x0s) throw new Error(`sampler: recordX0 ${r} needs an x0s tensor [${steps}, ${r}, ${o.dims}]`);
+  expectShape(s.x0s, [steps, r, o.dims], 'predicted x_0 record');
+  return s.x0s;
 }
 
 /** Before the network: draw x_T at the first step, and set the network's t = T - step. */
@@ -201,15 +226,76 @@ export function samplePrepare(g: Graph, s: SampleStepTensors, o: SampleStepOptio
 /** After the network: x_{t-1} from x_t and the predicted noise (guided or not). */
 export function sampleUpdate(g: Graph, s: SampleStepTensors, eps: Tensor, o: SampleStepOptions): void {
   expectShape(eps, s.x.shape, 'predicted noise');
+  const x0s = x0Target(g, s, o, o.T);
   g.add({
     type: 'sample_update',
-    inputs: [s.x, eps, s.schedule, s.trajectory],
+    inputs: [s.x, eps, s.schedule, s.trajectory, x0s],
     outputs: [],
     forward: (e) =>
       e.dispatch(
         UPDATE,
-        { x: s.x, noise: eps, state: g.state, schedule: s.schedule, trajectory: s.trajectory },
+        { x: s.x, noise: eps, state: g.state, schedule: s.schedule, trajectory: s.trajectory, x0s },
         params(o),
+        o.n * o.dims,
+      ),
+  });
+}
+
+/**
+ * The DDIM steps: `count` of the T steps, times[0] = T > ... > times[count] = 0, evenly spaced
+ * (times[k] = round(T (count - k) / count)).
+ */
+export function ddimTimes(T: number, count: number): Uint32Array {
+  if (!Number.isInteger(count) || count < 1 || count > T)
+    throw new Error(`DDIM: ${count} sampling steps, expected an integer from 1 to T = ${T}`);
+  return Uint32Array.from({ length: count + 1 }, (_, k) => Math.round((T * (count - k)) / count));
+}
+
+export interface DdimTensors extends SampleStepTensors {
+  /** [S + 1] (u32): the steps visited, from ddimTimes. */
+  times: Tensor;
+}
+
+function checkDdim(s: DdimTensors, o: SampleStepOptions & { eta: number }): number {
+  expectDtype(s.times, 'u32', 'DDIM steps');
+  const count = s.times.size - 1;
+  if (count < 1) throw new Error(`DDIM: times ${s.times} must hold at least two steps (T and 0)`);
+  if (!(o.eta >= 0 && o.eta <= 1)) throw new Error(`DDIM: eta ${o.eta}, expected a number in [0, 1]`);
+  if (o.record > 0) expectShape(s.trajectory, [count + 1, o.record, o.dims], 'DDIM trajectory');
+  return count;
+}
+
+/** DDIM's counterpart of samplePrepare: x_T at the first step, the network's t = times[step]. */
+export function ddimPrepare(g: Graph, s: DdimTensors, o: SampleStepOptions & { eta: number }): void {
+  checkDdim(s, o);
+  checkTensors({ ...s, trajectory: s.trajectory }, { ...o, record: 0 });
+  g.add({
+    type: 'ddim_prepare',
+    inputs: [s.x, s.t, s.trajectory, s.times],
+    outputs: [],
+    forward: (e) =>
+      e.dispatch(
+        DDIM_PREPARE,
+        { x: s.x, steps: s.t, state: g.state, trajectory: s.trajectory, times: s.times },
+        { ...params(o), eta: o.eta },
+        Math.max(o.n * o.dims, netBatch(o)),
+      ),
+  });
+}
+
+/** DDIM's step from times[step] to times[step + 1] (shaders/ddpm.wgsl, ddim_update). */
+export function ddimUpdate(g: Graph, s: DdimTensors, eps: Tensor, o: SampleStepOptions & { eta: number }): void {
+  expectShape(eps, s.x.shape, 'predicted noise');
+  const x0s = x0Target(g, s, o, checkDdim(s, o));
+  g.add({
+    type: 'ddim_update',
+    inputs: [s.x, eps, s.schedule, s.trajectory, s.times, x0s],
+    outputs: [],
+    forward: (e) =>
+      e.dispatch(
+        DDIM_UPDATE,
+        { x: s.x, noise: eps, state: g.state, schedule: s.schedule, trajectory: s.trajectory, times: s.times, x0s },
+        { ...params(o), eta: o.eta },
         o.n * o.dims,
       ),
   });
@@ -226,6 +312,7 @@ const params = (o: SampleStepOptions, scale = 0) =>
     guidance: o.guidance ?? 0,
     scale,
     record: o.record,
+    record_x0: o.recordX0 ?? 0,
     clip: o.clip ?? 0,
   });
 
@@ -240,9 +327,22 @@ function ddpmParams(given: {
   guidance?: number;
   scale?: number;
   record?: number;
+  record_x0?: number;
   clip?: number;
+  eta?: number;
 }) {
-  return { p_uncond: 0, guidance_on: 0, guidance: 0, scale: 0, record: 0, clip: 0, ...given, ...mixtureParams() };
+  return {
+    p_uncond: 0,
+    guidance_on: 0,
+    guidance: 0,
+    scale: 0,
+    record: 0,
+    record_x0: 0,
+    clip: 0,
+    eta: 0,
+    ...given,
+    ...mixtureParams(),
+  };
 }
 
 function checkTensors(s: SampleStepTensors, o: SampleStepOptions): void {

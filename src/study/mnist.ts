@@ -2,48 +2,87 @@
 // row per digit, classifier-free guidance) and one trajectory at t = T, 7T/8, ..., 0; measured by
 // how often a generated digit's nearest MNIST test image carries the label it was drawn with.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { runMain, COMMON_FLAGS } from '../cli/main.js';
-import type { FlagSpec } from '../cli/flags.js';
+import type { FlagSpec, FlagValues } from '../cli/flags.js';
 import { Progress } from '../cli/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadMnist, MNIST_CLASSES, MNIST_SIDE, type MnistSet } from '../data/mnist.js';
 import { defaultMnistConfig, type MnistUNetConfig } from '../models/mnist/unet.js';
+import { MNIST_PRESETS, mnistSettings } from '../models/mnist/spec.js';
 import { createMnistTrainer, defaultMnistTrainOptions, sampleMnist } from '../diffusion/mnist.js';
 import { renderImageGrid } from '../viz/index.js';
+import { renderEmergence } from '../viz/emergence.js';
+import { ddimTimes } from '../diffusion/ops.js';
+import { encodeIdx, toPixelBytes } from '../data/idx.js';
+import { defaultClassifierTrainOptions } from '../models/mnist/classifier.js';
+import { obtainDigitClassifier, shippedWeights } from './judge.js';
+import { scoreSamples } from './score.js';
+import { measureEmergence, TOLERANCE } from './emergence.js';
 import { obtainTrained } from './models.js';
 
+const FULL = MNIST_PRESETS.full;
+const CPU = MNIST_PRESETS.cpu;
+const both = (f: number | string, c: number | string) => ` (full preset ${f}, cpu preset ${c})`;
+
 export const MNIST_FLAGS = {
+  preset: {
+    type: 'string',
+    default: 'auto',
+    choices: ['auto', 'cpu', 'full'],
+    help: 'settings of model, training and scoring: auto picks cpu on a software adapter, full on a GPU; every flag below overrides its value',
+  },
   steps: {
     type: 'int',
-    default: 10000,
+    default: FULL.steps,
     min: 1,
     max: 10_000_000,
-    help: 'training steps (about 6 s each at batch 64 on a 2-core CPU driver; --channels makes a smaller model)',
+    help: `training steps${both(FULL.steps, CPU.steps)}`,
   },
-  batch: { type: 'int', default: 64, min: 1, max: 4096, help: 'training batch' },
+  batch: { type: 'int', default: FULL.batch, min: 1, max: 4096, help: `training batch${both(FULL.batch, CPU.batch)}` },
   lr: {
     type: 'float',
-    default: 2e-4,
+    default: FULL.lr,
     min: 0,
     exclusiveMin: true,
     max: 1,
-    help: "Adam's learning rate (cosine decay to 0)",
+    help: `Adam's peak learning rate, after the warm-up, cosine decay to 0${both(FULL.lr, CPU.lr)}`,
   },
+  warmup: {
+    type: 'int',
+    default: FULL.warmup,
+    min: 0,
+    max: 10_000_000,
+    help: `linear learning-rate warm-up steps${both(FULL.warmup, CPU.warmup)}`,
+  },
+  ema: {
+    type: 'float',
+    default: FULL.ema,
+    min: 0,
+    max: 0.99999,
+    help: `decay of the weights' moving average, with the usual warm-up; 0 keeps none${both(FULL.ema, CPU.ema)}`,
+  },
+  'no-ema': { type: 'bool', default: false, help: 'sample the raw weights instead of their moving average' },
   T: { type: 'int', default: 200, min: 8, max: 1000, help: 'diffusion steps' },
   channels: {
     type: 'ints',
-    default: [32, 64, 128, 128],
+    default: [...FULL.model.channels],
     min: 1,
     max: 1024,
     repeats: true,
-    help: 'channels at 28, 14, 7 and the bottleneck (multiples of --groups)',
+    help: `channels at 28, 14, 7 and the bottleneck (multiples of --groups)${both(FULL.model.channels.join(','), CPU.model.channels.join(','))}`,
   },
-  embed: { type: 'int', default: 128, min: 2, max: 4096, help: 'width of the step and class embedding (even)' },
-  groups: { type: 'int', default: 8, min: 1, max: 1024, help: 'GroupNorm groups' },
+  embed: {
+    type: 'int',
+    default: FULL.model.embed,
+    min: 2,
+    max: 4096,
+    help: `width of the step and class embedding (even)${both(FULL.model.embed, CPU.model.embed)}`,
+  },
+  groups: { type: 'int', default: FULL.model.groups, min: 1, max: 1024, help: 'GroupNorm groups' },
   'p-uncond': {
     type: 'float',
-    default: 0.1,
+    default: FULL.pUncond,
     min: 0,
     max: 1,
     help: 'label dropout probability (classifier-free guidance)',
@@ -62,6 +101,27 @@ export const MNIST_FLAGS = {
     max: 100,
     help: 'samples of each digit in the grid (one row per digit)',
   },
+  'eval-samples': {
+    type: 'int',
+    default: FULL.evalSamples,
+    min: 10,
+    max: 100_000,
+    multipleOf: 10,
+    help: `class-balanced samples written as IDX files and scored by the classifier${both(FULL.evalSamples, CPU.evalSamples)}`,
+  },
+  sampler: {
+    type: 'string',
+    default: 'ddpm',
+    choices: ['ddpm', 'ddim'],
+    help: 'reverse process: DDPM over all T steps, or DDIM',
+  },
+  'sample-steps': { type: 'int', default: 50, min: 1, max: 1000, help: 'DDIM: reverse steps (at most T)' },
+  eta: { type: 'float', default: 0, min: 0, max: 1, help: "DDIM's noise: 0 deterministic, 1 DDPM's variance" },
+  'sample-only': {
+    type: 'bool',
+    default: false,
+    help: 'sample and score a trained model (yours in --models, else the shipped weights) without training',
+  },
   models: { type: 'string', default: 'out/models', help: 'folder of the trained models, shared by the runners' },
   'checkpoint-every': {
     type: 'int',
@@ -74,6 +134,46 @@ export const MNIST_FLAGS = {
   retrain: { type: 'bool', default: false, help: 'train even when a checkpoint exists, and replace it' },
   ...COMMON_FLAGS,
 } as const satisfies Record<string, FlagSpec>;
+
+type MnistFlags = FlagValues<typeof MNIST_FLAGS>;
+
+/** The flags that change the trained weights: given any, the shipped weights do not apply. */
+const MODEL_FLAGS = ['steps', 'batch', 'lr', 'warmup', 'ema', 'T', 'channels', 'embed', 'groups', 'p-uncond', 'seed'];
+/** Samples whose predicted x_0 is recorded at every step for the emergence measurement. */
+export const EMERGENCE_SAMPLES = 50;
+
+/** The names of the flags given on the command line (the rest take the preset's values). */
+export function givenFlags(argv: readonly string[]): Set<string> {
+  return new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
+}
+
+/** The flags with the preset's values wherever a flag was not given; the preset's name. */
+export function applyPreset(
+  f: MnistFlags,
+  given: Set<string>,
+  hardware: boolean,
+): { f: MnistFlags; preset: 'cpu' | 'full' } {
+  const preset = f.preset === 'auto' ? (hardware ? 'full' : 'cpu') : (f.preset as 'cpu' | 'full');
+  const p = MNIST_PRESETS[preset];
+  const pick = <K extends keyof MnistFlags>(k: K, v: MnistFlags[K]): MnistFlags[K] =>
+    given.has(k as string) ? f[k] : v;
+  return {
+    preset,
+    f: {
+      ...f,
+      steps: pick('steps', p.steps),
+      batch: pick('batch', p.batch),
+      lr: pick('lr', p.lr),
+      warmup: pick('warmup', p.warmup),
+      ema: pick('ema', p.ema),
+      channels: pick('channels', [...p.model.channels]),
+      embed: pick('embed', p.model.embed),
+      groups: pick('groups', p.model.groups),
+      'p-uncond': pick('p-uncond', p.pUncond),
+      'eval-samples': pick('eval-samples', p.evalSamples),
+    },
+  };
+}
 
 /**
  * For each image, the label of its nearest (L2) image in `pool`: how a generated digit is read
@@ -102,34 +202,36 @@ export function mnistMain(argv?: readonly string[]): Promise<void> {
     'train-mnist.js',
     'Trains the MNIST UNet on the device and draws a 10x10 grid of digits and one trajectory.',
     MNIST_FLAGS,
-    async (f, gpu) => {
+    async (given_, gpu) => {
+      const given = givenFlags(argv ?? process.argv.slice(2));
+      const { f, preset } = applyPreset(given_, given, gpu.kind === 'hardware');
+      // The shipped weights stand in for training only when the model and its training are the preset's.
+      const givenAny = MODEL_FLAGS.some((k) => given.has(k));
+      if (f.sampler === 'ddim' && f['sample-steps'] > f.T)
+        throw new Error(`--sample-steps ${f['sample-steps']}: expected at most T = ${f.T}`);
+      if (f.embed % 2 !== 0) throw new Error(`--embed ${f.embed}: expected an even width (sine and cosine halves)`);
       const model: MnistUNetConfig = {
         ...defaultMnistConfig(f.T),
         channels: channels(f.channels, f.groups),
         embed: f.embed,
         groups: f.groups,
       };
-      if (f.embed % 2 !== 0) throw new Error(`--embed ${f.embed}: expected an even width (sine and cosine halves)`);
       const out = f.out || 'out/mnist';
       mkdirSync(out, { recursive: true });
-      if (gpu.kind !== 'hardware' && f.steps * f.batch * f.channels[0] >= 64 * 32 * 1000) {
-        process.stderr.write(
-          `note: ${gpu.adapterName} is a software adapter; the full UNet takes 6-10 s per step of batch 64 on two cores. ` +
-            'On a CPU, --steps 3000 --batch 32 --channels 16,32,64,64 --embed 64 --lr 1e-3 trained a smaller model to readable digits in about an hour.\n',
-        );
-      }
+      process.stderr.write(
+        `preset ${preset}${f.preset === 'auto' ? ` (auto: ${gpu.kind} adapter)` : ''}: channels ${f.channels.join(',')}, embed ${f.embed}, ` +
+          `batch ${f.batch}, ${f.steps} steps, lr ${f.lr} (warm-up ${f.warmup}, cosine), EMA ${f.ema}, T = ${f.T}\n`,
+      );
       const train = loadMnist('train');
       const settings = {
-        model: 'mnist-unet',
-        T: String(f.T),
-        channels: f.channels.join(','),
-        embed: String(f.embed),
-        groups: String(f.groups),
+        ...mnistSettings(model),
         schedule: 'cosine',
         steps: String(f.steps),
         batch: String(f.batch),
         lr: String(f.lr),
         lr_decay: 'cosine',
+        warmup: String(f.warmup),
+        ema: String(f.ema),
         loss: 'mse',
         p_uncond: String(f['p-uncond']),
         seed: String(f.seed),
@@ -139,82 +241,156 @@ export function mnistMain(argv?: readonly string[]): Promise<void> {
         batch: f.batch,
         lr: f.lr,
         decaySteps: f.steps,
+        warmupSteps: f.warmup,
+        ema: f.ema,
         pUncond: f['p-uncond'],
       });
+      const name = `mnist-T${f.T}-${f.channels.join('-')}-e${f.embed}`;
+      const shipped = join(shippedWeights(), `mnist-${preset}.safetensors`);
+      const own = join(f.models, `${name}.safetensors`);
+      const useShipped = !f.retrain && !existsSync(own) && existsSync(shipped) && (f['sample-only'] || !givenAny);
+      if (f['sample-only'] && !existsSync(own) && !existsSync(shipped))
+        throw new Error(
+          `--sample-only: no trained model at ${own} nor shipped weights at ${shipped}; run without --sample-only to train one`,
+        );
+      const started = performance.now();
       const obtained = await obtainTrained(trainer, {
-        dir: f.models,
-        name: `mnist-T${f.T}`,
+        dir: useShipped ? shippedWeights() : f.models,
+        name: useShipped ? `mnist-${preset}` : name,
         label: 'MNIST',
         settings,
         steps: f.steps,
-        weights: 'params',
+        weights: f.ema > 0 && !f['no-ema'] ? 'ema' : 'params',
         retrain: f.retrain,
         checkpointEvery: f['checkpoint-every'],
       });
-      const labels = Array.from({ length: MNIST_CLASSES * f['per-digit'] }, (_, i) => Math.floor(i / f['per-digit']));
+      const n = f['eval-samples'];
+      const perDigit = n / MNIST_CLASSES;
+      // Digits interleaved (0, 1, ..., 9, 0, ...) so the recorded first samples cover every digit.
+      const labels = Array.from({ length: n }, (_, i) => i % MNIST_CLASSES);
+      const recordX0 = Math.min(n, EMERGENCE_SAMPLES);
       let result: Awaited<ReturnType<typeof sampleMnist>>;
-      const t0 = performance.now();
+      const sampleStart = performance.now();
+      const steps = f.sampler === 'ddim' ? f['sample-steps'] : f.T;
       try {
-        const bar = new Progress('sample', f.T);
+        const bar = new Progress('sample', steps);
         result = await sampleMnist(gpu.device, obtained.store, {
           model,
           labels,
           guidance: f.guidance,
           seed: f.seed,
           record: 1,
+          recordX0,
           clip: 1,
-          onStep: (s) => bar.update(s, `${labels.length} images, w = ${f.guidance}`),
+          sampler: f.sampler as 'ddpm' | 'ddim',
+          sampleSteps: steps,
+          eta: f.eta,
+          onStep: (s) => bar.update(s, `${n} images, ${f.sampler}, w = ${f.guidance}`),
         });
       } finally {
         obtained.release();
       }
-      const sampleSeconds = (performance.now() - t0) / 1000;
+      const sampleSeconds = (performance.now() - sampleStart) / 1000;
       const side = MNIST_SIDE;
-      const grid = await renderImageGrid(result.images, labels.length, side, side, f['per-digit'], {
-        scale: 3,
-        title: `MNIST UNet, T = ${f.T}, guidance w = ${f.guidance}: ${f['per-digit']} samples per digit`,
-        rowLabels: Array.from({ length: MNIST_CLASSES }, (_, d) => String(d)),
-      });
-      writeFileAtomic(join(out, 'digits.png'), grid);
-      // Row s of the recording holds x_{T - s}: frames at t = T, 7T/8, ..., 0.
+      const dims = side * side;
+      const times =
+        f.sampler === 'ddim' ? Array.from(ddimTimes(f.T, steps)) : Array.from({ length: f.T + 1 }, (_, s) => f.T - s);
+      // The grid: the first `per-digit` samples of each digit, one row per digit.
+      const shown = Math.min(f['per-digit'], perDigit);
+      const gridImages = new Float32Array(MNIST_CLASSES * shown * dims);
+      for (let d = 0; d < MNIST_CLASSES; d++)
+        for (let k = 0; k < shown; k++)
+          gridImages.set(
+            result.images.subarray((k * MNIST_CLASSES + d) * dims, (k * MNIST_CLASSES + d + 1) * dims),
+            (d * shown + k) * dims,
+          );
+      writeFileAtomic(
+        join(out, 'digits.png'),
+        await renderImageGrid(gridImages, MNIST_CLASSES * shown, side, side, shown, {
+          scale: 3,
+          title: `MNIST UNet (${preset}), T = ${f.T}, ${f.sampler}${f.sampler === 'ddim' ? ` ${steps} steps` : ''}, w = ${f.guidance}`,
+          rowLabels: Array.from({ length: MNIST_CLASSES }, (_, d) => String(d)),
+        }),
+      );
+      // Frames at t = T, 7T/8, ..., 0 (the recorded step nearest each).
       const frames = Array.from({ length: 9 }, (_, i) => Math.round((f.T * (8 - i)) / 8));
-      const trajectory = new Float32Array(frames.length * side * side);
+      const rowOf = (t: number) =>
+        times.reduce((best, v, s) => (Math.abs(v - t) < Math.abs(times[best] - t) ? s : best), 0);
+      const trajectory = new Float32Array(frames.length * dims);
       frames.forEach((t, i) =>
-        trajectory.set(
-          result.trajectory.subarray((f.T - t) * side * side, (f.T - t + 1) * side * side),
-          i * side * side,
-        ),
+        trajectory.set(result.trajectory.subarray(rowOf(t) * dims, (rowOf(t) + 1) * dims), i * dims),
       );
       writeFileAtomic(
         join(out, 'trajectory.png'),
         await renderImageGrid(trajectory, frames.length, side, side, frames.length, {
           scale: 4,
           title: `One trajectory (label 0, w = ${f.guidance})`,
-          columnLabels: frames.map((t) => `t = ${t}`),
+          columnLabels: frames.map((t) => `t = ${times[rowOf(t)]}`),
         }),
       );
-      const read = nearestLabels(result.images, loadMnist('t10k'));
-      const perDigit = Array.from(
-        { length: MNIST_CLASSES },
-        (_, d) => labels.filter((l, i) => l === d && read[i] === d).length / f['per-digit'],
+      // The samples as data: MNIST's own format.
+      writeFileAtomic(join(out, 'samples-images.idx3-ubyte'), encodeIdx([n, side, side], toPixelBytes(result.images)));
+      writeFileAtomic(join(out, 'samples-labels.idx1-ubyte'), encodeIdx([n], Uint8Array.from(labels)));
+      // Scores by the engine's classifier.
+      const judge = await obtainDigitClassifier(gpu.device, defaultClassifierTrainOptions(), f.models);
+      const scores = await (async () => {
+        try {
+          return await scoreSamples(gpu.device, judge.store, result.images, labels);
+        } finally {
+          judge.release();
+        }
+      })();
+      // Emergence along the recorded chains.
+      const emergence = measureEmergence(result.x0s, result.images.subarray(0, recordX0 * dims), times.slice(0, -1));
+      writeFileAtomic(
+        join(out, 'emergence.png'),
+        await renderEmergence(
+          emergence,
+          `When each part of a digit settles (${recordX0} samples, x0_hat within ${TOLERANCE})`,
+        ),
       );
-      const agreement = labels.filter((l, i) => read[i] === l).length / labels.length;
+      const totalSeconds = (performance.now() - started) / 1000;
       const report = {
         runner: 'train-mnist',
+        date: new Date().toISOString(),
         adapter: gpu.adapterName,
+        preset,
         settings: { ...f, out },
         checkpoint: obtained.path,
         trained: obtained.trained,
         trainSeconds: obtained.trainSeconds,
         finalLoss: obtained.finalLoss,
-        sampleSeconds,
-        nearestLabelAgreement: agreement,
-        nearestLabelAgreementPerDigit: perDigit,
+        sampler: { kind: f.sampler, steps, eta: f.eta, guidance: f.guidance, seconds: sampleSeconds },
+        classifier: judge.path,
+        accuracy: scores.accuracy,
+        accuracyPerDigit: scores.perDigit,
+        frechetDistance: scores.fd,
+        frechetFloor: scores.fdFloor,
+        diversity: scores.diversity,
+        realDiversity: scores.realDiversity,
+        emergence: {
+          tolerance: TOLERANCE,
+          samples: recordX0,
+          patchSpread: emergence.patchSpread,
+          transitionWidth: emergence.transitionWidth,
+          ratio: emergence.ratio,
+          answer: emergence.answer,
+          t: emergence.t,
+          settled: emergence.settled,
+          patchSettled: emergence.patchSettled,
+          settleT: emergence.settleT,
+        },
+        totalSeconds,
       };
       writeFileAtomic(join(out, 'metrics.json'), `${JSON.stringify(report, null, 2)}\n`);
+      const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
       process.stdout.write(
-        `${labels.length} digits sampled in ${sampleSeconds.toFixed(1)} s; their nearest MNIST test image carries the label they were drawn with for ` +
-          `${(100 * agreement).toFixed(1)} % (per digit ${perDigit.map((v) => `${(100 * v).toFixed(0)}%`).join(' ')}; chance 10 %)\nwrote digits.png, trajectory.png, metrics.json in ${out}\n`,
+        `${n} digits sampled (${f.sampler}, ${steps} steps, w = ${f.guidance}) in ${sampleSeconds.toFixed(1)} s; ` +
+          `the classifier reads ${pct(scores.accuracy)} as the digit they were drawn as (per digit ${scores.perDigit.map((v) => (100 * v).toFixed(0)).join(' ')})\n` +
+          `Frechet distance of the classifier's features ${scores.fd.toFixed(2)} (real against real at n = ${n}: ${scores.fdFloor.toFixed(2)}); ` +
+          `diversity ${scores.diversity.toFixed(2)} against real ${scores.realDiversity.toFixed(2)} (mean pairwise L2 within a digit)\n` +
+          `emergence: ${emergence.answer}\n` +
+          `wrote digits.png, trajectory.png, emergence.png, samples-images.idx3-ubyte, samples-labels.idx1-ubyte, metrics.json in ${out} (${totalSeconds.toFixed(0)} s in all)\n`,
       );
     },
     argv,

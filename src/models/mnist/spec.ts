@@ -35,3 +35,47 @@ export const mnistSettings = (c: MnistUNetConfig): Record<string, string> => ({
   groups: String(c.groups),
   fourier_scale: String(c.fourierScale),
 });
+
+/** Everything a preset of train-mnist fixes: the model and how it is trained and scored. */
+export interface MnistPreset {
+  model: MnistUNetConfig;
+  steps: number;
+  batch: number;
+  lr: number;
+  /** Linear learning-rate warm-up steps before the cosine decay. */
+  warmup: number;
+  /** Decay of the weights' moving average (with its warm-up); samples come from it. */
+  ema: number;
+  pUncond: number;
+  /** Class-balanced samples written as IDX files and scored by the classifier. */
+  evalSamples: number;
+}
+
+/**
+ * `full`: the reference model of w2_torch.py (2 396 353 parameters, batch 64). `cpu`: the same
+ * structure (residual blocks, GroupNorm, attention at 7x7, four levels, skips, T = 200) at the
+ * widths, batch and step count that train to clean digits within 30 minutes on a 2-core CPU
+ * driver (README.md, "MNIST presets", has the measurements behind the choice).
+ */
+export const MNIST_PRESETS: Readonly<Record<'cpu' | 'full', MnistPreset>> = {
+  full: {
+    model: defaultMnistConfig(200),
+    steps: 10000,
+    batch: 64,
+    lr: 2e-4,
+    warmup: 500,
+    ema: 0.999,
+    pUncond: 0.1,
+    evalSamples: 1000,
+  },
+  cpu: {
+    model: { ...defaultMnistConfig(200), channels: [16, 32, 32, 32], embed: 64 },
+    steps: 3000,
+    batch: 32,
+    lr: 2e-3,
+    warmup: 100,
+    ema: 0.995,
+    pUncond: 0.1,
+    evalSamples: 200,
+  },
+};
