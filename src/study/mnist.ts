@@ -2,9 +2,8 @@
 // row per digit, classifier-free guidance) and one trajectory at t = T, 7T/8, ..., 0; measured by
 // how often a generated digit's nearest MNIST test image carries the label it was drawn with.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { runMain, COMMON_FLAGS } from '../cli/main.js';
-import type { FlagSpec } from '../cli/flags.js';
+import { UsageError, type FlagSpec } from '../cli/flags.js';
 import { Progress } from '../cli/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadMnist, MNIST_CLASSES, MNIST_SIDE, type MnistSet } from '../data/mnist.js';
@@ -109,16 +108,14 @@ export function mnistMain(argv?: readonly string[]): Promise<void> {
         embed: f.embed,
         groups: f.groups,
       };
-      if (f.embed % 2 !== 0) throw new Error(`--embed ${f.embed}: expected an even width (sine and cosine halves)`);
       const out = f.out || 'out/mnist';
-      mkdirSync(out, { recursive: true });
       if (gpu.kind !== 'hardware' && f.steps * f.batch * f.channels[0] >= 64 * 32 * 1000) {
         process.stderr.write(
           `note: ${gpu.adapterName} is a software adapter; the full UNet takes 6-10 s per step of batch 64 on two cores. ` +
             'On a CPU, --steps 3000 --batch 32 --channels 16,32,64,64 --embed 64 --lr 1e-3 trained a smaller model to readable digits in about an hour.\n',
         );
       }
-      const train = loadMnist('train');
+      const train = loadMnist('train', undefined, f.batch);
       const settings = {
         model: 'mnist-unet',
         T: String(f.T),
@@ -218,13 +215,22 @@ export function mnistMain(argv?: readonly string[]): Promise<void> {
       );
     },
     argv,
+    {
+      check: (f) => {
+        channels(f.channels, f.groups);
+        if (f.embed % 2 !== 0)
+          throw new UsageError(`--embed ${f.embed}: expected an even width (sine and cosine halves)`);
+      },
+      folders: (f) => ({ out: f.out || 'out/mnist', models: f.models }),
+    },
   );
 }
 
 function channels(v: number[], groups: number): MnistUNetConfig['channels'] {
   if (v.length !== 4)
-    throw new Error(`--channels ${v.join(',')}: expected four widths (28x28, 14x14, 7x7, bottleneck)`);
+    throw new UsageError(`--channels ${v.join(',')}: expected four widths (28x28, 14x14, 7x7, bottleneck)`);
   const bad = v.find((c) => c % groups !== 0);
-  if (bad !== undefined) throw new Error(`--channels ${v.join(',')}: ${bad} does not split into --groups ${groups}`);
+  if (bad !== undefined)
+    throw new UsageError(`--channels ${v.join(',')}: ${bad} does not split into --groups ${groups}`);
   return [v[0], v[1], v[2], v[3]];
 }
