@@ -2,6 +2,9 @@
 // that is not IDX, or is cut short, is refused with its name.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadMnist, parseIdx, MNIST_SIDE } from '../src/data/mnist.js';
 import { nearestLabels } from '../src/study/mnist.js';
 
@@ -68,6 +71,39 @@ t('a file that is not IDX, or is cut short, is refused with its name', () => {
     () => loadMnist('train', '/nonexistent'),
     /MNIST file \/nonexistent\/train-images-idx3-ubyte cannot be read/,
   );
+});
+
+t('an IDX file declaring no items, or fewer than one training batch, is refused with its name', () => {
+  const write = (dir: string, split: string, count: number) => {
+    const images = new Uint8Array(16 + count * MNIST_SIDE * MNIST_SIDE);
+    const labels = new Uint8Array(8 + count);
+    images.set([0, 0, 8, 3]);
+    labels.set([0, 0, 8, 1]);
+    const iv = new DataView(images.buffer);
+    [count, MNIST_SIDE, MNIST_SIDE].forEach((d, i) => iv.setUint32(4 + 4 * i, d));
+    new DataView(labels.buffer).setUint32(4, count);
+    writeFileSync(join(dir, `${split}-images-idx3-ubyte`), images);
+    writeFileSync(join(dir, `${split}-labels-idx1-ubyte`), labels);
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'mnist-'));
+  try {
+    write(dir, 'train', 0);
+    assert.throws(
+      () => loadMnist('train', dir),
+      new RegExp(
+        `${join(dir, 'train-images-idx3-ubyte')}: declares 0 items \\(dimensions 0x28x28\\), expected at least one`,
+      ),
+    );
+    write(dir, 'train', 3);
+    assert.is(loadMnist('train', dir).count, 3);
+    assert.throws(
+      () => loadMnist('train', dir, 4),
+      new RegExp(`${join(dir, 'train-images-idx3-ubyte')}: declares 3 items, fewer than the 4 of one batch`),
+    );
+    assert.is(loadMnist('train', dir, 3).count, 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 t.run();

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import { silu } from '../src/core/ops/elementwise.js';
 import { TwoPixelTrainer, defaultTrainOptions, sampleFused } from '../src/diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/io/checkpoint.js';
-import { loadSafetensors } from '../src/io/safetensors.js';
+import { encodeSafetensors, loadSafetensors } from '../src/io/safetensors.js';
 import { checkpointSettings, trainOptions, settingsMismatch, type StudySettings } from '../src/study/models.js';
 import { CHECKPOINT_FORMAT } from '../src/io/checkpoint.js';
 
@@ -80,6 +80,47 @@ t('a saved model loads back and samples identically', async () => {
     () => loadCheckpoint(path, fresh.program, { test: 'other' }),
     /metadata "test" is "reliability", expected "other"/,
   );
+});
+
+t('a checkpoint refuses flipped weight bits by tensor name; one without checksums loads, noted once', async () => {
+  const gpu = await testGpu();
+  const trainer = await TwoPixelTrainer.create(gpu.device, options);
+  await trainer.train(10);
+  const dir = tmp();
+  const path = join(dir, 'model.safetensors');
+  await saveCheckpoint(path, trainer.program, settings);
+  const saved = readFileSync(path);
+  const file = loadSafetensors(path);
+  assert.ok(file.checksummed);
+  const dataStart = 8 + Number(saved.readBigUInt64LE(0));
+  const errors: string[] = [];
+  for (const at of [dataStart, dataStart + 1000, saved.length - 1]) {
+    const flipped = Buffer.from(saved);
+    flipped[at] ^= 0x10;
+    writeFileSync(path, flipped);
+    try {
+      loadCheckpoint(path, trainer.program, settings);
+      assert.unreachable('a flipped bit loaded');
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+  }
+  for (const message of errors)
+    assert.match(message, new RegExp(`^${path}: tensor "[^"]+" does not match its SHA-256`));
+  writeFileSync(path, encodeSafetensors(file.tensors, file.metadata));
+  const logged: string[] = [];
+  const log = console.error;
+  console.error = (...args: unknown[]) => logged.push(args.join(' '));
+  try {
+    loadCheckpoint(path, trainer.program, settings);
+    loadCheckpoint(path, trainer.program, settings);
+  } finally {
+    console.error = log;
+    trainer.destroy();
+  }
+  assert.equal(logged, [
+    `note: ${path} carries no checksums (an older checkpoint, or another tool's); loaded unverified`,
+  ]);
 });
 
 t('a diverging run stops with the step of the first non-finite loss', async () => {

@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,11 +19,8 @@ const mkdtemp = (prefix: string) => {
 };
 t.after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-function run(script: string, args: string[]) {
-  const r = spawnSync(process.execPath, [join(root, 'runners', script), ...args], {
-    encoding: 'utf8',
-    timeout: 240_000,
-  });
+function run(script: string, args: string[], timeout = 240_000) {
+  const r = spawnSync(process.execPath, [join(root, 'runners', script), ...args], { encoding: 'utf8', timeout });
   const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
   return { code: r.status, stderr: r.stderr, stdout: r.stdout, errors };
 }
@@ -42,6 +39,23 @@ const badFlags: [string, string[], RegExp][] = [
   ['report.js', ['--in'], /--in needs a value/],
   ['train-mnist.js', ['--T', '4'], /--T 4: expected at least 8/],
   ['train-mnist.js', ['--guidance', 'strong'], /--guidance "strong": expected a number/],
+  ['sweep-T.js', ['--seed', '0x10'], /--seed "0x10": expected an integer \(decimal digits/],
+  ['sweep-T.js', ['--seed', '0b11'], /--seed "0b11": expected an integer/],
+  ['trajectory.js', ['--seed', ' 7 '], /--seed " 7 ": expected an integer/],
+  ['guidance.js', ['--samples', '1e3'], /--samples "1e3": expected an integer/],
+  ['sweep-T.js', ['--steps', '1e20'], /--steps "1e20": expected an integer/],
+  ['sweep-T.js', ['--steps', '100000000000000000000'], /--steps "100000000000000000000": expected an integer/],
+  ['sweep-T.js', ['--steps', '20000000'], /--steps 20000000: expected at most 10000000/],
+  ['guidance.js', ['--lr', '0x10'], /--lr "0x10": expected a number/],
+  ['sweep-T.js', ['--seed', '1', '--seed', '2'], /--seed "1" is given again as --seed "2": give it once/],
+  ['trajectory.js', ['--retrain', '--retrain'], /--retrain is given again as --retrain/],
+  ['train-mnist.js', ['--channels', '8,8,8'], /--channels 8,8,8: expected four widths/],
+  ['train-mnist.js', ['--embed', '63'], /--embed 63: expected an even width/],
+  [
+    'train-mnist.js',
+    ['--channels', '8,8,10,16', '--groups', '4'],
+    /--channels 8,8,10,16: 10 does not split into --groups 4/,
+  ],
 ];
 
 for (const [script, args, pattern] of badFlags) {
@@ -67,6 +81,9 @@ t('an unreadable checkpoint stops the run with an error naming it, and is left a
   const dir = mkdtemp(join(tmpdir(), 'runner-'));
   const path = join(dir, 'model-T5.safetensors');
   writeFileSync(path, 'not a checkpoint');
+  // What a write killed mid-way leaves (pid 4194305 is above Linux's pid_max, so never alive).
+  const stale = join(dir, '.model-T5.progress.safetensors.4194305.1764680000000.tmp');
+  writeFileSync(stale, new Uint8Array(100));
   const r = run('sweep-T.js', [
     '--T',
     '5',
@@ -83,8 +100,67 @@ t('an unreadable checkpoint stops the run with an error naming it, and is left a
   assert.is(r.errors.length, 1, r.stderr);
   assert.ok(r.errors[0].includes(path), r.errors[0]);
   assert.is(readFileSync(path, 'utf8'), 'not a checkpoint');
-  assert.ok(!existsSync(join(dir, 'out', 'metrics.json')));
-  assert.ok(readdirSync(dir).every((f) => !f.endsWith('.tmp')));
+  assert.ok(!existsSync(join(dir, 'out')), 'the output folder the failed run created is removed');
+  assert.ok(
+    readdirSync(dir).every((f) => !f.endsWith('.tmp')),
+    'the stale temporary file is removed',
+  );
+  assert.ok(r.stderr.includes(`note: removed ${stale}`), r.stderr);
+});
+
+t('a folder where the checkpoint should be is named in the error', () => {
+  const dir = mkdtemp(join(tmpdir(), 'runner-'));
+  const path = join(dir, 'model-T5.safetensors');
+  mkdirSync(path);
+  const r = run('sweep-T.js', [
+    '--T',
+    '5',
+    '--steps',
+    '1',
+    '--samples',
+    '10',
+    '--models',
+    dir,
+    '--out',
+    join(dir, 'out'),
+  ]);
+  assert.is(r.code, 1, r.stderr);
+  assert.is(r.errors[0], `error: ${path}: is a folder, expected a safetensors file`);
+  assert.ok(!existsSync(join(dir, 'out')));
+});
+
+const deviceRunners = ['sweep-T.js', 'trajectory.js', 'guidance.js', 'train-mnist.js'];
+for (const script of deviceRunners) {
+  t(`${script} --out /proc/x or --models FILE exits at once naming the path, and creates nothing`, () => {
+    const dir = mkdtemp(join(tmpdir(), 'runner-'));
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    const fresh = join(dir, 'fresh', 'deeper');
+    for (const [args, path] of [
+      [['--out', '/proc/x', '--models', fresh], '/proc/x'],
+      [['--out', '/proc/x/y/z', '--models', fresh], '/proc/x/y/z'],
+      [['--out', fresh, '--models', file], file],
+      [['--out', fresh, '--models', join(file, 'sub')], file],
+    ] as const) {
+      const t0 = Date.now();
+      const r = run(script, [...args], 20_000);
+      assert.ok(r.code !== null && r.code !== 0, `${args.join(' ')}: exit ${r.code} ${r.stderr}`);
+      assert.ok(Date.now() - t0 < 15_000, `${args.join(' ')}: took ${Date.now() - t0} ms`);
+      assert.is(r.errors.length, 1, r.stderr);
+      assert.ok(r.errors[0].includes(path), r.errors[0]);
+      assert.equal(readdirSync(dir), ['a-file'], `${args.join(' ')}: nothing created`);
+      assert.not.ok(existsSync('/proc/x'));
+    }
+  });
+}
+
+t('report.js --in FILE says the path is a file', () => {
+  const dir = mkdtemp(join(tmpdir(), 'runner-'));
+  const file = join(dir, 'metrics.json');
+  writeFileSync(file, '{}');
+  const r = run('report.js', ['--in', file]);
+  assert.is(r.code, 1, r.stderr);
+  assert.is(r.errors[0], `error: --in ${file}: is a file, expected the folder the runners wrote to (out/ by default)`);
 });
 
 t('a checkpoint of other settings is refused without --retrain, then replaced with it', () => {
@@ -200,8 +276,8 @@ t('train-mnist.js trains, draws the digit grid and a trajectory, measures them, 
     [ddim.trained, ddim.sampler.kind, ddim.sampler.steps, ddim.emergence.t],
     [false, 'ddim', 4, [8, 6, 4, 2]],
   );
-  const bad = run('train-mnist.js', [...small, '--channels', '8,8,10,16']);
-  assert.is(bad.code, 1);
+  const bad = run('train-mnist.js', [...small.slice(0, 6), ...small.slice(8), '--channels', '8,8,10,16']);
+  assert.is(bad.code, 2);
   assert.match(bad.errors[0], /--channels 8,8,10,16: 10 does not split into --groups 4/);
 });
 

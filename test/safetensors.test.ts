@@ -357,6 +357,133 @@ t('load names the path in its errors', () => {
   }
 });
 
+t('the header must begin with "{", keys appear once, and integers are decimal digits', () => {
+  const ok = entry('F32', [0], [0, 0]);
+  rejects(file(` {"a":${ok}}`), /header begins with whitespace, expected "\{" as its first byte/);
+  rejects(file(`\n{"a":${ok}}`), /header begins with whitespace/);
+  rejects(file(`{"a":${ok},"a":${ok}}`), /header has the key "a" twice/);
+  rejects(file('{"__metadata__":{"k":"1","k":"2"}}'), /__metadata__ has the key "k" twice/);
+  rejects(file('{"__metadata__":{},"__metadata__":{}}'), /header has the key "__metadata__" twice/);
+  rejects(
+    file('{"a":{"dtype":"F32","shape":[0],"shape":[0],"data_offsets":[0,0]}}'),
+    /tensor "a" has the key "shape" twice/,
+  );
+  for (const n of ['4.0', '1e0', '-0', '0.0', '1E+0']) {
+    rejects(
+      file(`{"a":{"dtype":"F32","shape":[${n}],"data_offsets":[0,0]}}`),
+      new RegExp(`tensor "a" has shape element ${n.replace(/[.+]/g, '\\$&')}, expected`),
+    );
+    rejects(
+      file(`{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,${n}]}}`),
+      new RegExp(`tensor "a" has data_offsets element ${n.replace(/[.+]/g, '\\$&')}, expected`),
+    );
+  }
+  // Trailing spaces are the spec's padding; anything else after the object is not.
+  assert.is(decodeSafetensors(file(`{"a":${ok}}    `), SOURCE).tensors.size, 1);
+  rejects(
+    file(`{"a":${ok}} x`),
+    /header is not valid JSON \("x" at byte \d+, expected only spaces after the header object\)/,
+  );
+});
+
+t('a header is refused past 4096 tensors, 4352 metadata entries or rank 8', () => {
+  const zero = entry('F32', [0], [0, 0]);
+  const tensors = (n: number) => `{${Array.from({ length: n }, (_, i) => `"t${i}":${zero}`).join(',')}}`;
+  assert.is(decodeSafetensors(file(tensors(4096)), SOURCE).tensors.size, 4096);
+  rejects(file(tensors(4097)), /header has more than 4096 tensors, the limit/);
+  const meta = (n: number) => `{"__metadata__":{${Array.from({ length: n }, (_, i) => `"k${i}":""`).join(',')}}}`;
+  assert.is(Object.keys(decodeSafetensors(file(meta(4352)), SOURCE).metadata).length, 4352);
+  rejects(file(meta(4353)), /__metadata__ has more than 4352 entries, the limit/);
+  assert.is(decodeSafetensors(file(`{"a":${entry('F32', [1, 1, 1, 1, 1, 1, 1, 0], [0, 0])}}`), SOURCE).tensors.size, 1);
+  rejects(
+    file(`{"a":${entry('F32', [1, 1, 1, 1, 1, 1, 1, 1, 0], [0, 0])}}`),
+    /tensor "a" has more than 8 dimensions, the limit/,
+  );
+});
+
+/** `bytes` with its header rewritten by `edit` (the length field follows), the data unchanged. */
+interface Header {
+  __metadata__: Record<string, string>;
+  [name: string]: { dtype: string; shape: number[]; data_offsets: number[] } | Record<string, string>;
+}
+type Entry = { dtype: string; shape: number[]; data_offsets: number[] };
+
+function reheader(bytes: Uint8Array, edit: (header: Header) => void): Uint8Array {
+  const start = 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, start)));
+  edit(header);
+  return file(JSON.stringify(header), bytes.subarray(start));
+}
+
+t('checksums: each tensor and the metadata round-trip verified, and stay out of the metadata', () => {
+  const bytes = encodeSafetensors(sample(), META, { checksums: true });
+  const decoded = decodeSafetensors(bytes, SOURCE);
+  assertSame(decoded, sample(), META);
+  assert.ok(decoded.checksummed);
+  assert.equal(encodeSafetensors(decoded.tensors, decoded.metadata, { checksums: true }), bytes);
+  const header = JSON.parse(
+    new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true)))),
+  );
+  assert.match(header.__metadata__['sha256:w'], /^F32\[2,3\]:[0-9a-f]{64}$/);
+  assert.match(header.__metadata__['sha256:__metadata__'], /^[0-9a-f]{64}$/);
+  assert.not.ok(decodeSafetensors(encodeSafetensors(sample(), META), SOURCE).checksummed);
+  assert.throws(
+    () => encodeSafetensors(sample(), { 'sha256:x': 'y' }),
+    /metadata key "sha256:x" is reserved for checksums/,
+  );
+});
+
+t('checksums: flipped bits, a renamed tensor, a changed dtype or shape, an edited setting are refused by name', () => {
+  const bytes = encodeSafetensors(sample(), META, { checksums: true });
+  for (let i = 1; i <= 8; i++) {
+    const flipped = bytes.slice();
+    flipped[bytes.length - i * 3] ^= 1 << (i % 8);
+    rejects(flipped, /tensor "(w|scale|labels)" does not match its SHA-256: its bytes are corrupted/);
+  }
+  rejects(
+    reheader(bytes, (h) => {
+      h.w2 = h.w;
+      delete h.w;
+    }),
+    /tensor "w2" has no checksum, where every other tensor has one \(renamed or added\?\)/,
+  );
+  rejects(
+    reheader(bytes, (h) => {
+      (h.counts as Entry).dtype = 'I32';
+    }),
+    /tensor "counts" is I32\[4\] but its checksum records "U32\[4\]"/,
+  );
+  rejects(
+    reheader(bytes, (h) => {
+      (h.grid as Entry).shape = [4];
+    }),
+    /tensor "grid" is U32\[4\] but its checksum records "U32\[2,2\]"/,
+  );
+  rejects(
+    reheader(bytes, (h) => {
+      h.__metadata__.step = '2000';
+    }),
+    /the metadata does not match its SHA-256 \(sha256:__metadata__\)/,
+  );
+  rejects(
+    reheader(bytes, (h) => {
+      delete h.__metadata__['sha256:__metadata__'];
+    }),
+    /lacks sha256:__metadata__/,
+  );
+});
+
+t('load names a folder where the file should be, and a missing file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'safetensors-'));
+  try {
+    assert.is(thrown(() => loadSafetensors(dir)).message, `${dir}: is a folder, expected a safetensors file`);
+    const missing = join(dir, 'none.safetensors');
+    assert.is(thrown(() => loadSafetensors(missing)).message, `${missing}: cannot be read (ENOENT)`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 /** mulberry32: a tiny seeded generator, so every run sees the same mutants. */
 function prng(seed: number): () => number {
   let a = seed >>> 0;

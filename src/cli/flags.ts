@@ -22,19 +22,29 @@ export type FlagValues<S extends Record<string, FlagSpec>> = {
 /** A bad command line: the runner prints the message and the usage line, and exits 2. */
 export class UsageError extends Error {}
 
+// Decimal only: Number() would also take "0x10", "0b11", " 7 " and "1e3" as integers.
+const INTEGER = /^-?[0-9]+$/;
+const DECIMAL = /^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/;
+
 function parseNumber(name: string, raw: string, integer: boolean): number {
-  const v = raw.trim() === '' ? NaN : Number(raw);
-  if (!Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    throw new UsageError(`--${name} ${JSON.stringify(raw)}: expected ${integer ? 'an integer' : 'a number'}`);
+  const v = (integer ? INTEGER : DECIMAL).test(raw) ? Number(raw) : NaN;
+  if (integer ? !Number.isSafeInteger(v) : !Number.isFinite(v)) {
+    const expected = integer ? 'an integer (decimal digits, at most 2^53-1)' : 'a number';
+    throw new UsageError(`--${name} ${JSON.stringify(raw)}: expected ${expected}`);
   }
   return v;
 }
 
-function checkRange(name: string, v: number, spec: { min?: number; max?: number; exclusiveMin?: boolean }): void {
+function checkRange(
+  name: string,
+  raw: string,
+  v: number,
+  spec: { min?: number; max?: number; exclusiveMin?: boolean },
+): void {
   if (spec.min !== undefined && (spec.exclusiveMin ? v <= spec.min : v < spec.min)) {
-    throw new UsageError(`--${name} ${v}: expected ${spec.exclusiveMin ? 'more than' : 'at least'} ${spec.min}`);
+    throw new UsageError(`--${name} ${raw}: expected ${spec.exclusiveMin ? 'more than' : 'at least'} ${spec.min}`);
   }
-  if (spec.max !== undefined && v > spec.max) throw new UsageError(`--${name} ${v}: expected at most ${spec.max}`);
+  if (spec.max !== undefined && v > spec.max) throw new UsageError(`--${name} ${raw}: expected at most ${spec.max}`);
 }
 
 export function usage(program: string, summary: string, specs: Record<string, FlagSpec>): string {
@@ -70,6 +80,7 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
 ): FlagValues<S> | null {
   const out: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(specs)) out[name] = Array.isArray(s.default) ? [...s.default] : s.default;
+  const given = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') return null;
@@ -78,8 +89,15 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
     if (!spec) throw new UsageError(`unknown flag --${name}`);
+    const once = (raw: string) => {
+      const before = given.get(name);
+      const shown = (v: string) => (v === '' ? `--${name}` : `--${name} ${JSON.stringify(v)}`);
+      if (before !== undefined) throw new UsageError(`${shown(before)} is given again as ${shown(raw)}: give it once`);
+      given.set(name, raw);
+    };
     if (spec.type === 'bool') {
       if (eq >= 0) throw new UsageError(`--${name} takes no value`);
+      once('');
       out[name] = true;
       continue;
     }
@@ -89,13 +107,14 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
       if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) throw new UsageError(`--${name} needs a value`);
       raw = argv[++i];
     }
+    once(raw);
     switch (spec.type) {
       case 'int':
       case 'float': {
         const v = parseNumber(name, raw, spec.type === 'int');
-        checkRange(name, v, spec);
+        checkRange(name, raw, v, spec);
         if (spec.type === 'int' && spec.multipleOf && v % spec.multipleOf !== 0) {
-          throw new UsageError(`--${name} ${v}: expected a multiple of ${spec.multipleOf}`);
+          throw new UsageError(`--${name} ${raw}: expected a multiple of ${spec.multipleOf}`);
         }
         out[name] = v;
         break;
@@ -104,7 +123,7 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
       case 'floats': {
         const parts = raw.split(',');
         const vs = parts.map((p) => parseNumber(name, p, spec.type === 'ints'));
-        for (const v of vs) checkRange(name, v, spec);
+        vs.forEach((v, k) => checkRange(name, parts[k], v, spec));
         if (!(spec.type === 'ints' && spec.repeats) && new Set(vs).size !== vs.length)
           throw new UsageError(`--${name} ${raw}: values repeat`);
         out[name] = vs;

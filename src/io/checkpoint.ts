@@ -6,6 +6,9 @@ import type { Program } from '../core/program.js';
 
 export const CHECKPOINT_FORMAT = 'diffusion-webgpu/2';
 
+/** Checkpoints already noted as carrying no checksums: the note is given once per file. */
+const noted = new Set<string>();
+
 export async function saveCheckpoint(
   path: string,
   program: Program,
@@ -31,7 +34,7 @@ export async function saveCheckpoint(
   tensors.set('optimizer.adam_m', flat(m));
   tensors.set('optimizer.adam_v', flat(v));
   tensors.set('optimizer.state', { dtype: 'U32', shape: [4], data: Uint32Array.from(state) });
-  saveSafetensors(path, tensors, { format: CHECKPOINT_FORMAT, weights, ...settings });
+  saveSafetensors(path, tensors, { format: CHECKPOINT_FORMAT, weights, ...settings }, { checksums: true });
 }
 
 /**
@@ -47,6 +50,10 @@ export function loadCheckpoint(
   resume = false,
 ): number {
   const file = loadSafetensors(path);
+  if (!file.checksummed && !noted.has(path)) {
+    noted.add(path);
+    console.error(`note: ${path} carries no checksums (an older checkpoint, or another tool's); loaded unverified`);
+  }
   requireMetadata(file, { format: CHECKPOINT_FORMAT, ...settings }, path);
   const store = program.store;
   const state = file.tensors.get('optimizer.state');

@@ -14,6 +14,6 @@ export function exportWeights(from: string, to: string): number {
     if (!name.startsWith('optimizer.')) count += t.data.length;
   }
   if (!kept.has('optimizer.state')) throw new Error(`${from}: no "optimizer.state", not a checkpoint of this engine`);
-  saveSafetensors(to, kept, { ...file.metadata, weights_only: 'true' });
+  saveSafetensors(to, kept, { ...file.metadata, weights_only: 'true' }, { checksums: true });
   return count;
 }

@@ -2,7 +2,6 @@
 // free guidance, with the same per-step noise, so only the label differs; both trajectories over
 // the true PDF; and 5000 samples per label to measure how many land in their label's mode.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { runMain, COMMON_FLAGS } from '../cli/main.js';
 import type { FlagSpec } from '../cli/flags.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -54,6 +53,9 @@ export const GUIDANCE_FLAGS = {
   ...COMMON_FLAGS,
 } as const satisfies Record<string, FlagSpec>;
 
+const outFolder = (f: { out: string; mode: string }) =>
+  f.out || (f.mode === 'classifier' ? 'out/guidance-classifier' : 'out/guidance');
+
 export function guidanceMain(argv?: readonly string[]): Promise<void> {
   return runMain(
     'guidance.js',
@@ -61,8 +63,7 @@ export function guidanceMain(argv?: readonly string[]): Promise<void> {
     GUIDANCE_FLAGS,
     async (f, gpu) => {
       const strengths = f.strengths;
-      const out = f.out || (f.mode === 'classifier' ? 'out/guidance-classifier' : 'out/guidance');
-      mkdirSync(out, { recursive: true });
+      const out = outFolder(f);
       const T = f.T;
       const model = await obtainModel(gpu.device, studySettings(f, T), f.models, f.retrain, f['checkpoint-every']);
       const classifier =
@@ -171,5 +172,6 @@ export function guidanceMain(argv?: readonly string[]): Promise<void> {
       );
     },
     argv,
+    { folders: (f) => ({ out: outFolder(f), models: f.models }) },
   );
 }

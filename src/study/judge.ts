@@ -1,7 +1,7 @@
 // The MNIST classifier as a runner (runners/mnist-classifier.js) and as the judge train-mnist
 // scores its samples with: trained with the engine on the 60 000 training digits, checkpointed
 // and reused, its accuracy measured on the 10 000 test digits.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runMain, COMMON_FLAGS } from '../cli/main.js';
@@ -63,7 +63,7 @@ export async function obtainDigitClassifier(
 ): Promise<ObtainedModel> {
   const own = join(dir, 'mnist-classifier.safetensors');
   const shipped = !retrain && !existsSync(own) && existsSync(join(shippedWeights(), 'mnist-classifier.safetensors'));
-  const trainer = await createDigitClassifierTrainer(device, loadMnist('train'), o);
+  const trainer = await createDigitClassifierTrainer(device, loadMnist('train', undefined, o.batch), o);
   return obtainTrained(trainer, {
     dir: shipped ? shippedWeights() : dir,
     name: 'mnist-classifier',
@@ -99,7 +99,6 @@ export function classifierMain(argv?: readonly string[]): Promise<void> {
     CLASSIFIER_FLAGS,
     async (f, gpu) => {
       const out = f.out || 'out/mnist-classifier';
-      mkdirSync(out, { recursive: true });
       const o: ClassifierTrainOptions = {
         ...DEFAULTS,
         config: MNIST_CLASSIFIER,
@@ -110,7 +109,7 @@ export function classifierMain(argv?: readonly string[]): Promise<void> {
         seed: f.seed,
       };
       const t0 = performance.now();
-      const trainer = await createDigitClassifierTrainer(gpu.device, loadMnist('train'), o);
+      const trainer = await createDigitClassifierTrainer(gpu.device, loadMnist('train', undefined, o.batch), o);
       const judge = await obtainTrained(trainer, {
         dir: f.models,
         name: 'mnist-classifier',
@@ -151,5 +150,6 @@ export function classifierMain(argv?: readonly string[]): Promise<void> {
       }
     },
     argv,
+    { folders: (f) => ({ out: f.out || 'out/mnist-classifier', models: f.models }) },
   );
 }

@@ -2,9 +2,9 @@
 // row per digit, classifier-free guidance) and one trajectory at t = T, 7T/8, ..., 0; measured by
 // how often a generated digit's nearest MNIST test image carries the label it was drawn with.
 import { join } from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { runMain, COMMON_FLAGS } from '../cli/main.js';
-import type { FlagSpec, FlagValues } from '../cli/flags.js';
+import { UsageError, type FlagSpec, type FlagValues } from '../cli/flags.js';
 import { Progress } from '../cli/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadMnist, MNIST_CLASSES, MNIST_SIDE, type MnistSet } from '../data/mnist.js';
@@ -207,9 +207,6 @@ export function mnistMain(argv?: readonly string[]): Promise<void> {
       const { f, preset } = applyPreset(given_, given, gpu.kind === 'hardware');
       // The shipped weights stand in for training only when the model and its training are the preset's.
       const givenAny = MODEL_FLAGS.some((k) => given.has(k));
-      if (f.sampler === 'ddim' && f['sample-steps'] > f.T)
-        throw new Error(`--sample-steps ${f['sample-steps']}: expected at most T = ${f.T}`);
-      if (f.embed % 2 !== 0) throw new Error(`--embed ${f.embed}: expected an even width (sine and cosine halves)`);
       const model: MnistUNetConfig = {
         ...defaultMnistConfig(f.T),
         channels: channels(f.channels, f.groups),
@@ -217,12 +214,11 @@ export function mnistMain(argv?: readonly string[]): Promise<void> {
         groups: f.groups,
       };
       const out = f.out || 'out/mnist';
-      mkdirSync(out, { recursive: true });
       process.stderr.write(
         `preset ${preset}${f.preset === 'auto' ? ` (auto: ${gpu.kind} adapter)` : ''}: channels ${f.channels.join(',')}, embed ${f.embed}, ` +
           `batch ${f.batch}, ${f.steps} steps, lr ${f.lr} (warm-up ${f.warmup}, cosine), EMA ${f.ema}, T = ${f.T}\n`,
       );
-      const train = loadMnist('train');
+      const train = loadMnist('train', undefined, f.batch);
       const settings = {
         ...mnistSettings(model),
         schedule: 'cosine',
@@ -394,13 +390,30 @@ export function mnistMain(argv?: readonly string[]): Promise<void> {
       );
     },
     argv,
+    {
+      check: (raw) => {
+        // Every preset the run may take, with the flags given on top.
+        const given = givenFlags(argv ?? process.argv.slice(2));
+        const presets = raw.preset === 'auto' ? [false, true] : [raw.preset === 'full'];
+        for (const hardware of presets) {
+          const { f } = applyPreset(raw, given, hardware);
+          channels(f.channels, f.groups);
+          if (f.embed % 2 !== 0)
+            throw new UsageError(`--embed ${f.embed}: expected an even width (sine and cosine halves)`);
+        }
+        if (raw.sampler === 'ddim' && raw['sample-steps'] > raw.T)
+          throw new UsageError(`--sample-steps ${raw['sample-steps']}: expected at most --T ${raw.T}`);
+      },
+      folders: (f) => ({ out: f.out || 'out/mnist', models: f.models }),
+    },
   );
 }
 
 function channels(v: number[], groups: number): MnistUNetConfig['channels'] {
   if (v.length !== 4)
-    throw new Error(`--channels ${v.join(',')}: expected four widths (28x28, 14x14, 7x7, bottleneck)`);
+    throw new UsageError(`--channels ${v.join(',')}: expected four widths (28x28, 14x14, 7x7, bottleneck)`);
   const bad = v.find((c) => c % groups !== 0);
-  if (bad !== undefined) throw new Error(`--channels ${v.join(',')}: ${bad} does not split into --groups ${groups}`);
+  if (bad !== undefined)
+    throw new UsageError(`--channels ${v.join(',')}: ${bad} does not split into --groups ${groups}`);
   return [v[0], v[1], v[2], v[3]];
 }

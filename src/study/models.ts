@@ -1,6 +1,7 @@
 // Trained two-pixel models for the runners: train with the study's settings, or reuse the
 // checkpoint in the output folder when its settings match (--retrain forces training).
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { ensureFolder } from '../io/folders.js';
 import { join } from 'node:path';
 import type { ParamStore } from '../core/params.js';
 import { CHECKPOINT_FORMAT, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
@@ -141,7 +142,7 @@ export interface TrainingPlan {
  * failure (a non-finite loss, a lost device) names the last good checkpoint.
  */
 export async function obtainTrained(trainer: TwoPixelTrainer, plan: TrainingPlan): Promise<ObtainedModel> {
-  mkdirSync(plan.dir, { recursive: true });
+  ensureFolder(plan.dir, '--models');
   const path = join(plan.dir, `${plan.name}.safetensors`);
   const progress = join(plan.dir, `${plan.name}.progress.safetensors`);
   const { settings } = plan;
@@ -197,7 +198,7 @@ export async function obtainClassifier(
   dir: string,
   retrain: boolean,
 ): Promise<ObtainedModel> {
-  mkdirSync(dir, { recursive: true });
+  ensureFolder(dir, '--models');
   const path = join(dir, `classifier-T${T}.safetensors`);
   const settings = {
     model: 'two-pixel-classifier',

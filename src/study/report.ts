@@ -1,7 +1,7 @@
 // The study's report (out/report.md): the runners' figures and measured numbers, the targets of
 // the study checked against them, and what they show, every sentence built from the numbers in
 // the runners' metrics.json files. Reads only; `node runners/report.js` after the runners.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { runCommand } from '../cli/main.js';
 import type { FlagSpec } from '../cli/flags.js';
@@ -334,6 +334,8 @@ export function reportMain(argv?: readonly string[]): Promise<void> {
     REPORT_FLAGS,
     async (f) => {
       if (!existsSync(f.in)) throw new Error(`--in ${f.in}: no such folder (the runners write to out/ by default)`);
+      if (!statSync(f.in).isDirectory())
+        throw new Error(`--in ${f.in}: is a file, expected the folder the runners wrote to (out/ by default)`);
       const path = f.report || join(f.in, 'report.md');
       const dirs = {
         sweep: 'sweep-T',

@@ -2,7 +2,6 @@
 // label, no guidance); a 4x2 figure (samples over the true PDF | density estimated from them),
 // the samples as CSV, and the measured fidelity beside the exact-score sampler's.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { runMain, COMMON_FLAGS } from '../cli/main.js';
 import type { FlagSpec } from '../cli/flags.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -17,6 +16,8 @@ import { gridFromFunction, kde2d, writeFigure, type Panel, type Range } from '..
 import { obtainModel, type StudySettings } from './models.js';
 import { STUDY_FLAGS, studySettings, samplerOptions } from './flags.js';
 
+/** Where the outputs go without --out. */
+const DEFAULT_OUT = 'out/sweep-T';
 const RANGE: Range = [-1.5, 1.5];
 
 export const SWEEP_FLAGS = {
@@ -32,8 +33,7 @@ export function sweepMain(argv?: readonly string[]): Promise<void> {
     'Trains two-pixel DDPMs for several T and compares their samples with the true mixture.',
     SWEEP_FLAGS,
     async (f, gpu) => {
-      const out = f.out || 'out/sweep-T';
-      mkdirSync(out, { recursive: true });
+      const out = f.out || DEFAULT_OUT;
       const truePdf = gridFromFunction(mixturePdf, RANGE, 120);
       const panels: Panel[] = [];
       const rows: { name: string; metrics: SampleMetrics }[] = [];
@@ -104,5 +104,6 @@ export function sweepMain(argv?: readonly string[]): Promise<void> {
       );
     },
     argv,
+    { folders: (f) => ({ out: f.out || DEFAULT_OUT, models: f.models }) },
   );
 }

@@ -1,7 +1,6 @@
 // SPEC section 6.1: T = 50; one reverse trajectory drawn over the learned densities p_theta(x_t)
 // at t = 50, 40, 30, 20, 10 (estimated from many trajectories at step t) and over the true PDF.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { runMain, COMMON_FLAGS } from '../cli/main.js';
 import type { FlagSpec } from '../cli/flags.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -13,6 +12,8 @@ import { gridFromFunction, kde2d, writeFigure, type Panel, type Range } from '..
 import { obtainModel } from './models.js';
 import { STUDY_FLAGS, studySettings, samplerOptions } from './flags.js';
 
+/** Where the outputs go without --out. */
+const DEFAULT_OUT = 'out/trajectory';
 const RANGE: Range = [-3, 3];
 
 export const TRAJECTORY_FLAGS = {
@@ -29,8 +30,7 @@ export function trajectoryMain(argv?: readonly string[]): Promise<void> {
     'Draws one reverse trajectory over the learned densities p_theta(x_t) and the true PDF.',
     TRAJECTORY_FLAGS,
     async (f, gpu) => {
-      const out = f.out || 'out/trajectory';
-      mkdirSync(out, { recursive: true });
+      const out = f.out || DEFAULT_OUT;
       const T = f.T;
       const model = await obtainModel(gpu.device, studySettings(f, T), f.models, f.retrain, f['checkpoint-every']);
       let result: Awaited<ReturnType<typeof sampleFused>>;
@@ -99,5 +99,6 @@ export function trajectoryMain(argv?: readonly string[]): Promise<void> {
       );
     },
     argv,
+    { folders: (f) => ({ out: f.out || DEFAULT_OUT, models: f.models }) },
   );
 }
