@@ -19,6 +19,8 @@ import { loadCheckpoint, saveCheckpoint } from '../src/io/checkpoint.js';
 import { encodeSafetensors, loadSafetensors } from '../src/io/safetensors.js';
 import { checkpointSettings, trainOptions, settingsMismatch, type StudySettings } from '../src/study/models.js';
 import { CHECKPOINT_FORMAT } from '../src/io/checkpoint.js';
+import { createMnistTrainer, defaultMnistTrainOptions } from '../src/diffusion/mnist.js';
+import { loadMnist } from '../src/data/mnist.js';
 
 const t = suite('reliability');
 const model = defaultTwoPixelConfig(5);
@@ -60,6 +62,42 @@ t('training N steps, saving, and resuming to 2N is bit-identical to 2N straight'
   const got = await snapshot(second.program);
   second.destroy();
   got.forEach((g, i) => assert.ok(Buffer.from(g.buffer).equals(Buffer.from(want[i].buffer)), `part ${i} differs`));
+});
+
+t('the MNIST trainer with EMA and warm-up resumes bit-identically, the moving average included', async () => {
+  const gpu = await testGpu();
+  const all = loadMnist('t10k');
+  const n = 128;
+  const data = {
+    count: n,
+    images: all.images.slice(0, n * 784),
+    bytes: all.bytes.slice(0, n * 784),
+    labels: all.labels.slice(0, n),
+  };
+  const mnist = {
+    ...defaultMnistTrainOptions({ T: 20, channels: [8, 8, 16, 16], embed: 16, groups: 4, fourierScale: 30 }, 2),
+    batch: 8,
+    lr: 1e-3,
+    decaySteps: 40,
+    warmupSteps: 10,
+    ema: 0.99,
+  };
+  const straight = await createMnistTrainer(gpu.device, data, mnist);
+  await straight.train(40);
+  const want = await snapshot(straight.program);
+  straight.destroy();
+  const path = join(tmp(), 'mnist-half.safetensors');
+  const first = await createMnistTrainer(gpu.device, data, mnist);
+  await first.train(20);
+  await saveCheckpoint(path, first.program, settings);
+  first.destroy();
+  const second = await createMnistTrainer(gpu.device, data, { ...mnist, seed: 77 });
+  assert.is(loadCheckpoint(path, second.program, settings, true), 20);
+  await second.train(20);
+  const got = await snapshot(second.program);
+  second.destroy();
+  got.forEach((g, i) => assert.ok(Buffer.from(g.buffer).equals(Buffer.from(want[i].buffer)), `part ${i} differs`));
+  assert.not.ok(Buffer.from(want[1].buffer).equals(Buffer.from(want[0].buffer)), 'the EMA is not the parameters');
 });
 
 t('a saved model loads back and samples identically', async () => {

@@ -276,6 +276,24 @@ t('train-mnist.js trains, draws the digit grid and a trajectory, measures them, 
     [ddim.trained, ddim.sampler.kind, ddim.sampler.steps, ddim.emergence.t],
     [false, 'ddim', 4, [8, 6, 4, 2]],
   );
+  // A data folder with a truncated images file: refused by name before any training.
+  const data = join(dir, 'data');
+  mkdirSync(data);
+  writeFileSync(
+    join(data, 'train-images-idx3-ubyte'),
+    Uint8Array.from([0, 0, 8, 3, 0, 0, 0, 9, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2]),
+  );
+  writeFileSync(
+    join(data, 'train-labels-idx1-ubyte'),
+    Uint8Array.from([0, 0, 8, 1, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+  );
+  const truncated = run('train-mnist.js', [...small, '--data', data, '--retrain']);
+  assert.is(truncated.code, 1);
+  assert.match(truncated.errors[0], /train-images-idx3-ubyte: dimensions 9x28x28 need 7072 bytes, the file has 18/);
+  assert.not.match(truncated.stderr, /train MNIST/);
+  const missing = run('train-mnist.js', [...small, '--data', join(dir, 'out'), '--retrain']);
+  assert.is(missing.code, 1);
+  assert.match(missing.errors[0], /MNIST file .*train-images-idx3-ubyte cannot be read/);
   const bad = run('train-mnist.js', [...small.slice(0, 6), ...small.slice(8), '--channels', '8,8,10,16']);
   assert.is(bad.code, 2);
   assert.match(bad.errors[0], /--channels 8,8,10,16: 10 does not split into --groups 4/);

