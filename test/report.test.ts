@@ -2,7 +2,8 @@
 // named rather than skipped silently.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildReport, type Figures, type StudyOutputs } from '../src/study/report.js';
+import { buildReport, composeReport, type Figures, type StudyOutputs } from '../src/study/report.js';
+import type { MnistMetrics } from '../src/study/mnist.js';
 import type { SampleMetrics } from '../src/diffusion/metrics.js';
 
 const t = suite('report');
@@ -112,39 +113,72 @@ t('the sentences follow the numbers', () => {
   assert.ok(text.includes('ends at (-0.300, 0.500)'), text);
 });
 
-t('the MNIST section reports the label agreement of the generated digits, digit by digit', () => {
+t("the MNIST section reports the classifier's reading of the generated digits, digit by digit, and its targets", () => {
   const mnist = {
+    runner: 'train-mnist',
+    date: '2026-12-02T00:00:00Z',
     adapter: 'test adapter',
+    preset: 'cpu',
     settings: {
-      channels: [32, 64, 128, 128],
-      embed: 128,
+      channels: [16, 32, 32, 32],
+      embed: 64,
       T: 200,
       steps: 3000,
       batch: 32,
-      lr: 0.001,
+      lr: 0.002,
+      warmup: 100,
+      ema: 0.995,
       'p-uncond': 0.1,
       guidance: 2,
+      'eval-samples': 200,
     },
+    checkpoint: 'x.safetensors',
     trained: true,
     trainSeconds: 600,
     finalLoss: 0.05,
-    sampleSeconds: 40,
-    nearestLabelAgreement: 0.42,
-    nearestLabelAgreementPerDigit: [0.9, 0.8, 0.1, 0.3, 0.4, 0.2, 0.5, 0.6, 0.0, 0.4],
-  };
+    sampler: { kind: 'ddim', steps: 50, eta: 0, guidance: 2, seconds: 40 },
+    classifier: 'weights/mnist-classifier.safetensors',
+    accuracy: 0.42,
+    accuracyPerDigit: [0.9, 0.8, 0.1, 0.3, 0.4, 0.2, 0.5, 0.6, 0.0, 0.4],
+    frechetDistance: 1500,
+    frechetFloor: 100,
+    diversity: 17,
+    realDiversity: 18,
+    emergence: {
+      tolerance: 0.2,
+      samples: 50,
+      patchSpread: 10,
+      transitionWidth: 100,
+      ratio: 0.1,
+      answer: 'all at once: the regions ...',
+      t: [],
+      settled: [],
+      patchSettled: [],
+      settleT: [],
+    },
+    totalSeconds: 700,
+  } as unknown as MnistMetrics;
   const text = buildReport(
     { sweep: null, trajectory: null, guidance: null, classifier: null, mnist },
     { ...figures, mnistDigits: 'mnist/digits.png' },
     'test',
   );
   assert.ok(text.includes('![ten generated digits per row, 0 to 9](mnist/digits.png)'), text);
-  assert.ok(text.includes('carries the label it was drawn with for 42.00 % of the samples'), text);
+  assert.ok(text.includes('reads 42.00 % of the samples as the digit they were conditioned on'), text);
   assert.ok(text.includes('best 0, worst 8'), text);
+  assert.ok(text.includes('15.0 times the floor'), text);
+  assert.ok(text.includes('All at once: the regions'), text);
+  assert.ok(text.includes('| MNIST: at least 90 % read as their conditioned digit | 42.00 % | **not met** |'), text);
   assert.ok(
-    !text.includes('Two-pixel models') && !text.includes('## Targets'),
-    'no two-pixel settings or targets without two-pixel outputs',
+    text.includes('| MNIST: Frechet distance within 10x its floor | 1500.0 (floor 100.0) | **not met** |'),
+    text,
   );
+  assert.ok(!text.includes('Two-pixel models'), 'no two-pixel settings without two-pixel outputs');
   assert.match(text, /missing: `node runners\/sweep-T\.js`/);
+  assert.is(
+    composeReport({ sweep: null, trajectory: null, guidance: null, classifier: null, mnist }, figures, 't').unmet,
+    2,
+  );
 });
 
 t('a reused model (no training, so no final loss: null in the JSON) is reported without one', () => {

@@ -142,6 +142,41 @@ export const MNIST_FLAGS = {
 
 type MnistFlags = FlagValues<typeof MNIST_FLAGS>;
 
+/** What train-mnist writes to metrics.json (and report.js reads). */
+export interface MnistMetrics {
+  runner: 'train-mnist';
+  date: string;
+  adapter: string;
+  preset: 'cpu' | 'full';
+  settings: MnistFlags & { out: string };
+  checkpoint: string;
+  trained: boolean;
+  trainSeconds: number;
+  /** null in the JSON when the model was reused (NaN here). */
+  finalLoss: number | null;
+  sampler: { kind: string; steps: number; eta: number; guidance: number; seconds: number };
+  classifier: string;
+  accuracy: number;
+  accuracyPerDigit: number[];
+  frechetDistance: number;
+  frechetFloor: number;
+  diversity: number;
+  realDiversity: number;
+  emergence: {
+    tolerance: number;
+    samples: number;
+    patchSpread: number;
+    transitionWidth: number;
+    ratio: number;
+    answer: string;
+    t: number[];
+    settled: number[];
+    patchSettled: number[][];
+    settleT: number[];
+  };
+  totalSeconds: number;
+}
+
 /** The flags that change the trained weights: given any, the shipped weights do not apply. */
 const MODEL_FLAGS = ['steps', 'batch', 'lr', 'warmup', 'ema', 'T', 'channels', 'embed', 'groups', 'p-uncond', 'seed'];
 /** Samples whose predicted x_0 is recorded at every step for the emergence measurement. */
@@ -176,6 +211,8 @@ export function applyPreset(
       groups: pick('groups', p.model.groups),
       'p-uncond': pick('p-uncond', p.pUncond),
       'eval-samples': pick('eval-samples', p.evalSamples),
+      sampler: pick('sampler', p.sampler),
+      'sample-steps': pick('sample-steps', Math.min(p.sampleSteps, f.T)),
     },
   };
 }
@@ -351,7 +388,7 @@ export function mnistMain(argv?: readonly string[]): Promise<void> {
         ),
       );
       const totalSeconds = (performance.now() - started) / 1000;
-      const report = {
+      const report: MnistMetrics = {
         runner: 'train-mnist',
         date: new Date().toISOString(),
         adapter: gpu.adapterName,
@@ -405,9 +442,9 @@ export function mnistMain(argv?: readonly string[]): Promise<void> {
           channels(f.channels, f.groups);
           if (f.embed % 2 !== 0)
             throw new UsageError(`--embed ${f.embed}: expected an even width (sine and cosine halves)`);
+          if (f.sampler === 'ddim' && f['sample-steps'] > f.T)
+            throw new UsageError(`--sample-steps ${f['sample-steps']}: expected at most --T ${f.T}`);
         }
-        if (raw.sampler === 'ddim' && raw['sample-steps'] > raw.T)
-          throw new UsageError(`--sample-steps ${raw['sample-steps']}: expected at most --T ${raw.T}`);
       },
       folders: (f) => ({ out: f.out || 'out/mnist', models: f.models }),
     },

@@ -6,6 +6,7 @@ import { dirname, join, relative } from 'node:path';
 import { runCommand } from '../cli/main.js';
 import type { FlagSpec } from '../cli/flags.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import type { MnistMetrics } from './mnist.js';
 import { MIXTURE } from '../data/mixture.js';
 import { TRUE_MEAN_LOG_DENSITY, type SampleMetrics } from '../diffusion/metrics.js';
 import { defaultSteps } from './flags.js';
@@ -56,17 +57,7 @@ interface Guidance {
   strengths: { guidance: string; w: number; labels: { label: number; inMode: number; std?: [number, number] }[] }[];
 }
 
-interface Mnist {
-  adapter: string;
-  settings: Record<string, unknown>;
-  trained: boolean;
-  trainSeconds: number;
-  /** null in the JSON when the model was reused, not trained (NaN there). */
-  finalLoss: number | null;
-  sampleSeconds: number;
-  nearestLabelAgreement: number;
-  nearestLabelAgreementPerDigit: number[];
-}
+type Mnist = MnistMetrics;
 
 /** What the runners left in one folder each; null where a runner has not been run. */
 export interface StudyOutputs {
@@ -245,28 +236,48 @@ function guidanceSection(g: Guidance, figure: string | null, verdicts: string[][
   return out;
 }
 
-function mnistSection(m: Mnist, figures: Figures): string[] {
+function mnistSection(m: Mnist, figures: Figures, verdicts: string[][]): string[] {
   const st = m.settings;
   const out = ['## MNIST (SPEC 6.4)', ''];
   if (figures.mnistDigits) out.push(`![ten generated digits per row, 0 to 9](${figures.mnistDigits})`, '');
   if (figures.mnistTrajectory) out.push(`![one sample from t = T to 0](${figures.mnistTrajectory})`, '');
   out.push(
-    `UNet with channels ${(st.channels as number[]).join(' / ')}, embedding ${st.embed}, T = ${st.T}; ${st.steps} training steps of batch ${st.batch} ` +
-      `(Adam ${st.lr}, cosine decay, label dropout ${st['p-uncond']})${m.trained ? `, ${(m.trainSeconds / 60).toFixed(1)} min here` : ' (a reused checkpoint)'}, final loss ${loss(m.finalLoss)}; ` +
-      `sampled with guidance w = ${st.guidance} in ${m.sampleSeconds.toFixed(0)} s on ${m.adapter}.`,
+    `Preset ${m.preset}: UNet with channels ${st.channels.join(' / ')}, embedding ${st.embed}, T = ${st.T}; ${st.steps} training steps of batch ${st.batch} ` +
+      `(Adam ${st.lr} after ${st.warmup} warm-up steps, cosine decay, EMA ${st.ema}, label dropout ${st['p-uncond']})${m.trained ? `, ${(m.trainSeconds / 60).toFixed(1)} min here` : ' (a reused checkpoint)'}, final loss ${loss(m.finalLoss)}; ` +
+      `${st['eval-samples']} samples by ${m.sampler.kind} in ${m.sampler.steps} steps with guidance w = ${m.sampler.guidance}, ${m.sampler.seconds.toFixed(0)} s on ${m.adapter}.`,
     '',
   );
-  const best = m.nearestLabelAgreementPerDigit.map((v, d) => [v, d]).sort((a, b) => b[0] - a[0]);
+  const order = m.accuracyPerDigit.map((v, d) => [v, d]).sort((a, b) => b[0] - a[0]);
   out.push(
-    `A generated digit's nearest MNIST test image (in pixels) carries the label it was drawn with for ${pct(m.nearestLabelAgreement)} of the samples ` +
-      `(chance: 10 %; real test digits read this way against the training set: about 97 %). By digit: ` +
-      `${m.nearestLabelAgreementPerDigit.map((v, d) => `${d}: ${(100 * v).toFixed(0)} %`).join(', ')}; best ${best[0][1]}, worst ${best[best.length - 1][1]}.`,
+    `The engine's classifier reads ${pct(m.accuracy)} of the samples as the digit they were conditioned on. By digit: ` +
+      `${m.accuracyPerDigit.map((v, d) => `${d}: ${(100 * v).toFixed(0)} %`).join(', ')}; best ${order[0][1]}, worst ${order[order.length - 1][1]}. ` +
+      `The Frechet distance of its features to the test digits' is ${m.frechetDistance.toFixed(1)}, ${(m.frechetDistance / m.frechetFloor).toFixed(1)} times the floor of real digits at the same n (${m.frechetFloor.toFixed(1)}); ` +
+      `within a digit the samples lie ${m.diversity.toFixed(2)} apart on average against ${m.realDiversity.toFixed(2)} for real digits.`,
+    '',
+    `Is a digit generated part by part or all at once? ${m.emergence.answer[0].toUpperCase()}${m.emergence.answer.slice(1)}.`,
+  );
+  verdicts.push(
+    ['MNIST: at least 90 % read as their conditioned digit', pct(m.accuracy), yes(m.accuracy >= 0.9)],
+    [
+      'MNIST: Frechet distance within 10x its floor',
+      `${m.frechetDistance.toFixed(1)} (floor ${m.frechetFloor.toFixed(1)})`,
+      yes(m.frechetDistance <= 10 * m.frechetFloor),
+    ],
   );
   return out;
 }
 
 /** The report as Markdown. `generated` names when and from where, in the header. */
 export function buildReport(o: StudyOutputs, figures: Figures, generated: string): string {
+  return composeReport(o, figures, generated).markdown;
+}
+
+/** The report and the number of its targets not met. */
+export function composeReport(
+  o: StudyOutputs,
+  figures: Figures,
+  generated: string,
+): { markdown: string; unmet: number } {
   if (!o.sweep && !o.trajectory && !o.guidance && !o.classifier && !o.mnist) {
     throw new Error(
       'no runner output to report on: run node runners/sweep-T.js (and trajectory.js, guidance.js) first',
@@ -283,7 +294,7 @@ export function buildReport(o: StudyOutputs, figures: Figures, generated: string
   else missing.push('`node runners/guidance.js` (classifier-free guidance)');
   if (o.classifier) sections.push(guidanceSection(o.classifier, figures.classifier, verdicts));
   else missing.push('`node runners/guidance.js --mode classifier` (classifier guidance)');
-  if (o.mnist) sections.push(mnistSection(o.mnist, figures));
+  if (o.mnist) sections.push(mnistSection(o.mnist, figures, verdicts));
   else missing.push('`node runners/train-mnist.js` (MNIST)');
   const twoPixel = (o.sweep ?? o.trajectory ?? o.guidance ?? o.classifier)?.settings;
   const lines = [
@@ -310,7 +321,7 @@ export function buildReport(o: StudyOutputs, figures: Figures, generated: string
   if (missing.length > 0)
     lines.push(`Not in this report, because their outputs are missing: ${missing.join('; ')}.`, '');
   for (const s of sections) lines.push(...s, '');
-  return lines.join('\n');
+  return { markdown: lines.join('\n'), unmet: verdicts.filter((v) => v[2] !== 'met').length };
 }
 
 function readOutput<T>(dir: string, runner: string): T | null {
@@ -363,13 +374,12 @@ export function reportMain(argv?: readonly string[]): Promise<void> {
         mnistDigits: figure(dirs.mnist, 'digits.png'),
         mnistTrajectory: figure(dirs.mnist, 'trajectory.png'),
       };
-      const text = buildReport(
+      const { markdown, unmet: failed } = composeReport(
         outputs,
         figures,
         `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC from ${f.in}`,
       );
-      writeFileAtomic(path, text);
-      const failed = text.split('\n').filter((l) => l.startsWith('|') && l.includes('**not met**')).length;
+      writeFileAtomic(path, markdown);
       process.stdout.write(`wrote ${path}${failed > 0 ? ` (${failed} target${failed > 1 ? 's' : ''} not met)` : ''}\n`);
     },
     argv,

@@ -49,6 +49,9 @@ export interface MnistPreset {
   pUncond: number;
   /** Class-balanced samples written as IDX files and scored by the classifier. */
   evalSamples: number;
+  /** How they are sampled: DDPM over all T steps, or DDIM over `sampleSteps`. */
+  sampler: 'ddpm' | 'ddim';
+  sampleSteps: number;
 }
 
 /**
@@ -67,6 +70,8 @@ export const MNIST_PRESETS: Readonly<Record<'cpu' | 'full', MnistPreset>> = {
     ema: 0.999,
     pUncond: 0.1,
     evalSamples: 1000,
+    sampler: 'ddpm',
+    sampleSteps: 200,
   },
   cpu: {
     model: { ...defaultMnistConfig(200), channels: [16, 32, 32, 32], embed: 64 },
@@ -77,5 +82,7 @@ export const MNIST_PRESETS: Readonly<Record<'cpu' | 'full', MnistPreset>> = {
     ema: 0.995,
     pUncond: 0.1,
     evalSamples: 200,
+    sampler: 'ddim',
+    sampleSteps: 50,
   },
 };
