@@ -10,6 +10,7 @@ import {
   randomValues,
   runGraph,
   backward,
+  withKernels,
   type Operand,
 } from './harness.js';
 import { addRef, groupNormBackward, groupNormRef } from './reference.js';
@@ -56,27 +57,35 @@ const forwardCases: NormCase[] = [
   { batch: 2, channels: 4, length: 6, groups: 4 }, // a group per channel: instance norm
 ];
 
-for (const c of forwardCases) {
-  t(`forward matches PyTorch's definition in float64 for ${label(c)}`, async () => {
-    const { x, gamma, beta, list, ref } = operands(c, 1);
-    const { values } = await runGraph((g) => {
-      const [tx, tg, tb] = list.map((o) => g.input(o.name, o.shape));
-      return {
-        feeds: [
-          [tx, x],
-          [tg, gamma],
-          [tb, beta],
-        ],
-        outputs: [groupNorm(g, tx, tg, tb, c.groups, c.eps)],
-      };
-    });
-    assertClose(values[0], ref(x, gamma, beta), FWD[0], FWD[1], 'y');
-  });
-}
+// Both reduction variants (src/core/config.ts): one invocation per span (CPU drivers), one
+// workgroup per span (GPUs); the spans below are shorter and longer than a workgroup of 256.
+const REDUCTIONS = ['invocation', 'workgroup'] as const;
+forwardCases.push({ batch: 2, channels: 16, length: 49, groups: 2 }); // 392-element spans: 256 lanes, some twice
+for (const reductions of REDUCTIONS)
+  for (const c of forwardCases) {
+    t(`forward matches PyTorch's definition in float64 for ${label(c)} (${reductions} reductions)`, () =>
+      withKernels({ reductions }, async () => {
+        const { x, gamma, beta, list, ref } = operands(c, 1);
+        const { values } = await runGraph((g) => {
+          const [tx, tg, tb] = list.map((o) => g.input(o.name, o.shape));
+          return {
+            feeds: [
+              [tx, x],
+              [tg, gamma],
+              [tb, beta],
+            ],
+            outputs: [groupNorm(g, tx, tg, tb, c.groups, c.eps)],
+          };
+        });
+        assertClose(values[0], ref(x, gamma, beta), FWD[0], FWD[1], 'y');
+      }),
+    );
+  }
 
 const GRADS = ['dx', 'dgamma', 'dbeta'];
 const gradCases: NormCase[] = [
   { batch: 2, channels: 4, length: 3, groups: 2 },
+  { batch: 3, channels: 4, length: 100, groups: 2 }, // spans of 200 and a gamma reduction over 300
   { batch: 2, channels: 64, length: 2, groups: 32 },
   { batch: 2, channels: 6, length: 2, groups: 3, eps: 0.1 },
 ];
@@ -96,12 +105,17 @@ for (const c of gradCases) {
     );
   });
 
-  t(`gradients of x, gamma and beta match the analytic reference and finite differences for ${label(c)}`, async () => {
-    const { x, gamma, beta, list, ref } = operands(c, 4);
-    const { grads, up } = await backward(list, (g, [tx, tg, tb]) => groupNorm(g, tx, tg, tb, c.groups, c.eps), 7);
-    assertGradients(grads, analytic(x, gamma, up), BWD, GRADS, 'the analytic reference');
-    assertGradients(grads, numericGradients(ref, [x, gamma, beta], up), BWD, GRADS, 'finite differences');
-  });
+  for (const reductions of REDUCTIONS)
+    t(
+      `gradients of x, gamma and beta match the analytic reference and finite differences for ${label(c)} (${reductions} reductions)`,
+      () =>
+        withKernels({ reductions }, async () => {
+          const { x, gamma, beta, list, ref } = operands(c, 4);
+          const { grads, up } = await backward(list, (g, [tx, tg, tb]) => groupNorm(g, tx, tg, tb, c.groups, c.eps), 7);
+          assertGradients(grads, analytic(x, gamma, up), BWD, GRADS, 'the analytic reference');
+          assertGradients(grads, numericGradients(ref, [x, gamma, beta], up), BWD, GRADS, 'finite differences');
+        }),
+    );
 }
 
 t('gradients accumulate where x feeds the norm and a residual add', async () => {

@@ -19,6 +19,13 @@ export interface KernelConfig {
    * address once anyway. Needs the 'subgroups' feature with subgroups of exactly 8 lanes.
    */
   readonly broadcasts: boolean;
+  /**
+   * How a reduction over a span of thousands of elements (GroupNorm's per (sample, group)
+   * statistics and gradients) is split: 'invocation', one invocation walks the span (2 cores
+   * want few, long invocations); 'workgroup', a workgroup of 256 strides over it and reduces in
+   * workgroup memory (a GPU wants tens of thousands of lanes busy).
+   */
+  readonly reductions: 'invocation' | 'workgroup';
 }
 
 const overrides = new WeakMap<GPUDevice, Partial<KernelConfig>>();
@@ -36,7 +43,7 @@ export function defaultKernelConfig(device: GPUDevice): KernelConfig {
     device.features.has('subgroups') &&
     info.subgroupMinSize === BROADCAST_LANES &&
     info.subgroupMaxSize === BROADCAST_LANES;
-  return { matmul: hardware ? 'tiled' : 'blocked', broadcasts };
+  return { matmul: hardware ? 'tiled' : 'blocked', broadcasts, reductions: hardware ? 'workgroup' : 'invocation' };
 }
 
 function check(c: Partial<KernelConfig>, device: GPUDevice, what: string): void {
@@ -46,9 +53,11 @@ function check(c: Partial<KernelConfig>, device: GPUDevice, what: string): void 
     throw new Error(`${what}: broadcasts ${c.broadcasts} is not a boolean`);
   if (c.broadcasts && !defaultKernelConfig(device).broadcasts)
     throw new Error(`${what}: this device has no subgroups of ${BROADCAST_LANES} lanes for broadcasts`);
+  if (c.reductions !== undefined && c.reductions !== 'invocation' && c.reductions !== 'workgroup')
+    throw new Error(`${what}: reductions "${c.reductions}" is not one of invocation, workgroup`);
   for (const k of Object.keys(c))
-    if (k !== 'matmul' && k !== 'broadcasts')
-      throw new Error(`${what}: unknown kernel setting "${k}" (matmul, broadcasts)`);
+    if (k !== 'matmul' && k !== 'broadcasts' && k !== 'reductions')
+      throw new Error(`${what}: unknown kernel setting "${k}" (matmul, broadcasts, reductions)`);
 }
 
 /**
