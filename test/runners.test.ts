@@ -202,19 +202,28 @@ t(
     assert.is(sweep.code, 0, sweep.stderr);
     const r = run('report.js', ['--in', dir]);
     assert.is(r.code, 0, r.stderr);
-    const text = readFileSync(join(dir, 'report.md'), 'utf8');
+    assert.equal(readdirSync(join(dir, 'report')).sort(), ['report.html', 'report.md', 'report.pdf']);
+    const text = readFileSync(join(dir, 'report', 'report.md'), 'utf8');
+    const html = readFileSync(join(dir, 'report', 'report.html'), 'utf8');
+    assert.match(html, /<img src="data:image\/png;base64,/);
+    assert.ok(
+      readFileSync(join(dir, 'report', 'report.pdf'))
+        .subarray(0, 5)
+        .toString() === '%PDF-',
+      'a PDF',
+    );
     assert.match(text, /\| 5 \| 2 \| /);
     assert.match(
       text,
       /\| T = 5: mode weights within 0\.02 of 0\.35 \/ 0\.65 \| [0-9.]+ \/ [0-9.]+ \| (met|\*\*not met\*\*) \|/,
     );
-    assert.match(text, /\(sweep-T\/sweep-T\.png\)/);
+    assert.match(text, /\(\.\.\/sweep-T\/sweep-T\.png\)/);
     assert.match(text, /missing: `node runners\/trajectory\.js`/);
     writeFileSync(join(dir, 'sweep-T', 'metrics.json'), '{ truncated');
-    const bad = run('report.js', ['--in', dir, '--report', join(dir, 'again.md')]);
+    const bad = run('report.js', ['--in', dir, '--out', join(dir, 'again')]);
     assert.is(bad.code, 1, bad.stderr);
     assert.ok(bad.errors[0].includes(join(dir, 'sweep-T', 'metrics.json')), bad.errors[0]);
-    assert.ok(!existsSync(join(dir, 'again.md')));
+    assert.ok(!existsSync(join(dir, 'again')));
     const none = run('report.js', ['--in', join(dir, 'nowhere')]);
     assert.is(none.code, 1);
     assert.match(none.errors[0], /--in .*nowhere: no such folder/);

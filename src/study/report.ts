@@ -7,6 +7,8 @@ import { runCommand } from '../cli/main.js';
 import type { FlagSpec } from '../cli/flags.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { MnistMetrics } from './mnist.js';
+import { printPdf, reportHtml } from './reportfiles.js';
+import { ensureFolder } from '../io/folders.js';
 import { MIXTURE } from '../data/mixture.js';
 import { TRUE_MEAN_LOG_DENSITY, type SampleMetrics } from '../diffusion/metrics.js';
 import { defaultSteps } from './flags.js';
@@ -17,7 +19,12 @@ export const REPORT_FLAGS = {
     default: 'out',
     help: "folder holding the runners' output folders (sweep-T, trajectory, guidance, guidance-classifier, mnist)",
   },
-  report: { type: 'string', default: '', help: 'the Markdown file to write (default <in>/report.md)' },
+  out: {
+    type: 'string',
+    default: '',
+    help: 'folder of report.md, report.html (figures embedded) and report.pdf (default <in>/report)',
+  },
+  'no-pdf': { type: 'bool', default: false, help: 'write only report.md and report.html (the PDF needs Chromium)' },
 } as const satisfies Record<string, FlagSpec>;
 
 /** The study's targets (issue 3): at the largest T, and for guided samples. */
@@ -76,6 +83,7 @@ export interface Figures {
   classifier: string | null;
   mnistDigits?: string | null;
   mnistTrajectory?: string | null;
+  mnistEmergence?: string | null;
 }
 
 const f3 = (v: number) => v.toFixed(3);
@@ -256,6 +264,7 @@ function mnistSection(m: Mnist, figures: Figures, verdicts: string[][]): string[
     '',
     `Is a digit generated part by part or all at once? ${m.emergence.answer[0].toUpperCase()}${m.emergence.answer.slice(1)}.`,
   );
+  if (figures.mnistEmergence) out.push('', `![when each part of a digit settles](${figures.mnistEmergence})`);
   verdicts.push(
     ['MNIST: at least 90 % read as their conditioned digit', pct(m.accuracy), yes(m.accuracy >= 0.9)],
     [
@@ -264,6 +273,71 @@ function mnistSection(m: Mnist, figures: Figures, verdicts: string[][]): string[
       yes(m.frechetDistance <= 10 * m.frechetFloor),
     ],
   );
+  return out;
+}
+
+/** Page 1: what was built, how to run it, the changes from the source design, the machine and times. */
+function modelSection(o: StudyOutputs, twoPixel: Record<string, unknown> | undefined): string[] {
+  const out = [
+    '## The model and the code',
+    '',
+    'A WebGPU compute-shader engine in TypeScript trains and samples every model here on the device through hand-written WGSL kernels ' +
+      '(a graph with per-op backward rules, one fused Adam with an EMA of the weights, batches, noise and timesteps drawn on the device by Philox), ' +
+      'in Node through Dawn and in the browser. The two-pixel UNet is the one SPEC.md settles; the MNIST UNet follows `w2_torch.py`.',
+    '',
+    'To reproduce: `bash .ci/setup-system && npm ci`, then the runners (`node runners/sweep-T.js`, `trajectory.js`, `guidance.js`, ' +
+      '`guidance.js --mode classifier`, `train-mnist.js`) and `node runners/report.js`; `npm test` runs the tests.',
+    '',
+  ];
+  if (twoPixel) {
+    out.push(
+      `Changes from the source design, as run: convolutions with padding 'same'; label dropout ${twoPixel['p-uncond']} (classifier-free guidance needs the unconditional model); ` +
+        `sampler variance ${twoPixel.variance}; the predicted x_0 clipped to ±${twoPixel.clip} in each reverse step (without it the first step at T = 50 multiplies the noise error by 1/sqrt(alpha_T)); ` +
+        `two-pixel models: seed ${twoPixel.seed}, batch ${twoPixel.batch}, Adam ${twoPixel.lr} with cosine decay, loss ${twoPixel.loss}.`,
+      '',
+    );
+  }
+  const adapter = o.sweep?.adapter ?? o.mnist?.adapter;
+  const times: string[] = [];
+  if (o.sweep)
+    times.push(
+      `the sweep's models trained in ${o.sweep.models.map((m) => (m.trained ? `${m.trainSeconds.toFixed(0)} s` : 'reused')).join(', ')} (T = ${o.sweep.models.map((m) => m.T).join(', ')})`,
+    );
+  if (o.mnist)
+    times.push(
+      `MNIST ${o.mnist.trained ? `trained in ${(o.mnist.trainSeconds / 60).toFixed(1)} min` : 'from a reused checkpoint'} and sampled and scored in ${(o.mnist.totalSeconds - o.mnist.trainSeconds).toFixed(0)} s`,
+    );
+  if (adapter)
+    out.push(
+      `Obstacles met: no GPU; every run here is on ${adapter}, a software adapter, so times are CPU times and speed is reported as ratios against PyTorch on the same cores (bench/README.md). ` +
+        `${times.length > 0 ? `Times: ${times.join('; ')}.` : ''}`,
+      '',
+    );
+  return out;
+}
+
+/** The last page: what a reader should doubt, from the numbers. */
+function limitationsSection(o: StudyOutputs): string[] {
+  const out = ['## Known limitations', ''];
+  if (o.sweep) {
+    const gaps = o.sweep.models.map((m) => [m.T, m.exactScoreSampler.meanLogDensity - m.metrics.meanLogDensity]);
+    const worst = gaps.reduce((a, b) => (Math.abs(b[1]) > Math.abs(a[1]) ? b : a));
+    out.push(
+      `- The learned two-pixel models fall short of the exact-score sampler by up to ${worst[1].toFixed(2)} in mean log-density (at T = ${worst[0]}): ` +
+        'part of what the sweep shows is learning error, not the effect of T.',
+    );
+  }
+  if (o.mnist) {
+    const worst = o.mnist.accuracyPerDigit.reduce((a, v, d) => (v < o.mnist!.accuracyPerDigit[a] ? d : a), 0);
+    out.push(
+      `- MNIST is scored by the engine's own classifier on ${o.mnist.settings['eval-samples']} samples: the digit it reads worst is ${worst} ` +
+        `(${pct(o.mnist.accuracyPerDigit[worst])}), and the Frechet distance's floor at that n is ${o.mnist.frechetFloor.toFixed(1)}, so differences smaller than that are noise.`,
+    );
+    out.push(
+      `- The emergence answer rests on one tolerance (${o.mnist.emergence.tolerance} of the pixel range) and ${o.mnist.emergence.samples} chains of one model.`,
+    );
+  }
+  out.push("- Nothing here ran on a GPU: the engine's hardware path is tested only where a session was lent one.");
   return out;
 }
 
@@ -286,10 +360,11 @@ export function composeReport(
   const verdicts: string[][] = [];
   const sections: string[][] = [];
   const missing: string[] = [];
-  if (o.sweep) sections.push(sweepSection(o.sweep, figures.sweep, verdicts));
-  else missing.push('`node runners/sweep-T.js` (the sweep over T)');
+  // The assignment's order: the trajectory, the sweep over T, guidance, MNIST.
   if (o.trajectory) sections.push(trajectorySection(o.trajectory, figures.trajectory));
   else missing.push('`node runners/trajectory.js` (one trajectory)');
+  if (o.sweep) sections.push(sweepSection(o.sweep, figures.sweep, verdicts));
+  else missing.push('`node runners/sweep-T.js` (the sweep over T)');
   if (o.guidance) sections.push(guidanceSection(o.guidance, figures.guidance, verdicts));
   else missing.push('`node runners/guidance.js` (classifier-free guidance)');
   if (o.classifier) sections.push(guidanceSection(o.classifier, figures.classifier, verdicts));
@@ -301,17 +376,12 @@ export function composeReport(
     '# Diffusion on two-pixel images and MNIST: what the study measured',
     '',
     `${generated}. Every number is read from the runners' \`metrics.json\`; rerun them and \`node runners/report.js\` to reproduce it.`,
+    '',
+    ...modelSection(o, twoPixel),
   ];
-  if (twoPixel) {
-    lines.push(
-      `Two-pixel models: seed ${twoPixel.seed}, batch ${twoPixel.batch}, Adam ${twoPixel.lr} with cosine decay, label dropout ${twoPixel['p-uncond']}, loss ${twoPixel.loss}, ` +
-        `sampler variance ${twoPixel.variance}, predicted x_0 clipped to ±${twoPixel.clip}${o.sweep ? `; adapter ${o.sweep.adapter}` : ''}.`,
-    );
-  }
-  lines.push('');
   if (verdicts.length > 0)
     lines.push(
-      '## Targets',
+      '### Targets',
       '',
       '| target | measured | |',
       '| --- | --- | --- |',
@@ -321,6 +391,7 @@ export function composeReport(
   if (missing.length > 0)
     lines.push(`Not in this report, because their outputs are missing: ${missing.join('; ')}.`, '');
   for (const s of sections) lines.push(...s, '');
+  lines.push(...limitationsSection(o), '');
   return { markdown: lines.join('\n'), unmet: verdicts.filter((v) => v[2] !== 'met').length };
 }
 
@@ -347,7 +418,8 @@ export function reportMain(argv?: readonly string[]): Promise<void> {
       if (!existsSync(f.in)) throw new Error(`--in ${f.in}: no such folder (the runners write to out/ by default)`);
       if (!statSync(f.in).isDirectory())
         throw new Error(`--in ${f.in}: is a file, expected the folder the runners wrote to (out/ by default)`);
-      const path = f.report || join(f.in, 'report.md');
+      const outDir = f.out || join(f.in, 'report');
+      const path = join(outDir, 'report.md');
       const dirs = {
         sweep: 'sweep-T',
         trajectory: 'trajectory',
@@ -373,14 +445,24 @@ export function reportMain(argv?: readonly string[]): Promise<void> {
         classifier: figure(dirs.classifier, 'guidance.png'),
         mnistDigits: figure(dirs.mnist, 'digits.png'),
         mnistTrajectory: figure(dirs.mnist, 'trajectory.png'),
+        mnistEmergence: figure(dirs.mnist, 'emergence.png'),
       };
       const { markdown, unmet: failed } = composeReport(
         outputs,
         figures,
         `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC from ${f.in}`,
       );
+      // The HTML first (its figures must all be readable), then the files, then the PDF.
+      ensureFolder(outDir, '--out');
+      const title = 'Diffusion on two-pixel images and MNIST: what the study measured';
+      const html = reportHtml(markdown, outDir, title);
       writeFileAtomic(path, markdown);
-      process.stdout.write(`wrote ${path}${failed > 0 ? ` (${failed} target${failed > 1 ? 's' : ''} not met)` : ''}\n`);
+      writeFileAtomic(join(outDir, 'report.html'), html);
+      if (!f['no-pdf']) await printPdf(html, join(outDir, 'report.pdf'));
+      const files = ['report.md', 'report.html', ...(f['no-pdf'] ? [] : ['report.pdf'])].join(', ');
+      process.stdout.write(
+        `wrote ${files} in ${outDir}${failed > 0 ? ` (${failed} target${failed > 1 ? 's' : ''} not met)` : ''}\n`,
+      );
     },
     argv,
   );

@@ -40,7 +40,8 @@ const WORKGROUP = {
 };
 
 /** The kernels of a reduction variant and the invocations each span gets. */
-const variant = (r: 'invocation' | 'workgroup') => (r === 'workgroup' ? ([WORKGROUP, REDUCE_WG] as const) : ([INVOCATION, 1] as const));
+const variant = (r: 'invocation' | 'workgroup') =>
+  r === 'workgroup' ? ([WORKGROUP, REDUCE_WG] as const) : ([INVOCATION, 1] as const);
 
 export function groupNorm(
   g: Graph,
