@@ -200,7 +200,7 @@ t(
       join(dir, 'sweep-T'),
     ]);
     assert.is(sweep.code, 0, sweep.stderr);
-    const r = run('report.js', ['--in', dir]);
+    const r = run('report.js', ['--in', dir, '--no-run']);
     assert.is(r.code, 0, r.stderr);
     assert.equal(readdirSync(join(dir, 'report')).sort(), ['report.html', 'report.md', 'report.pdf']);
     const text = readFileSync(join(dir, 'report', 'report.md'), 'utf8');
@@ -213,6 +213,15 @@ t(
       'a PDF',
     );
     assert.match(text, /\| 5 \| 2 \| /);
+    // The numbers on the page are the metrics' own.
+    const m = JSON.parse(readFileSync(join(dir, 'sweep-T', 'metrics.json'), 'utf8')).models[0];
+    assert.ok(
+      text.includes(`| ${m.metrics.meanLogDensity.toFixed(3)} | ${m.exactScoreSampler.meanLogDensity.toFixed(3)} |`),
+      text,
+    );
+    assert.match(html, /<h2[^>]*>The model and the code<\/h2>/);
+    assert.match(html, /<h2[^>]*>Sweep over T \(SPEC 6\.2\)<\/h2>/);
+    assert.match(html, /<h2[^>]*>Known limitations<\/h2>/);
     assert.match(
       text,
       /\| T = 5: mode weights within 0\.02 of 0\.35 \/ 0\.65 \| [0-9.]+ \/ [0-9.]+ \| (met|\*\*not met\*\*) \|/,
@@ -220,11 +229,11 @@ t(
     assert.match(text, /\(\.\.\/sweep-T\/sweep-T\.png\)/);
     assert.match(text, /missing: `node runners\/trajectory\.js`/);
     writeFileSync(join(dir, 'sweep-T', 'metrics.json'), '{ truncated');
-    const bad = run('report.js', ['--in', dir, '--out', join(dir, 'again')]);
+    const bad = run('report.js', ['--in', dir, '--out', join(dir, 'again'), '--no-run']);
     assert.is(bad.code, 1, bad.stderr);
     assert.ok(bad.errors[0].includes(join(dir, 'sweep-T', 'metrics.json')), bad.errors[0]);
     assert.ok(!existsSync(join(dir, 'again')));
-    const none = run('report.js', ['--in', join(dir, 'nowhere')]);
+    const none = run('report.js', ['--in', join(dir, 'nowhere'), '--no-run']);
     assert.is(none.code, 1);
     assert.match(none.errors[0], /--in .*nowhere: no such folder/);
   },

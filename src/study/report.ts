@@ -3,12 +3,16 @@
 // the runners' metrics.json files. Reads only; `node runners/report.js` after the runners.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { runCommand } from '../cli/main.js';
+import { COMMON_FLAGS, runCommand } from '../cli/main.js';
 import type { FlagSpec } from '../cli/flags.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { MnistMetrics } from './mnist.js';
 import { printPdf, reportHtml } from './reportfiles.js';
 import { ensureFolder } from '../io/folders.js';
+import { sweepMain } from './sweep.js';
+import { trajectoryMain } from './trajectory.js';
+import { guidanceMain } from './guidance.js';
+import { mnistMain } from './mnist.js';
 import { MIXTURE } from '../data/mixture.js';
 import { TRUE_MEAN_LOG_DENSITY, type SampleMetrics } from '../diffusion/metrics.js';
 import { defaultSteps } from './flags.js';
@@ -16,14 +20,20 @@ import { defaultSteps } from './flags.js';
 export const REPORT_FLAGS = {
   in: {
     type: 'string',
-    default: 'out',
-    help: "folder holding the runners' output folders (sweep-T, trajectory, guidance, guidance-classifier, mnist)",
+    default: '',
+    help: "folder holding the runners' output folders (sweep-T, trajectory, guidance, guidance-classifier, mnist; default out, or out/quick with --quick)",
   },
   out: {
     type: 'string',
     default: '',
     help: 'folder of report.md, report.html (figures embedded) and report.pdf (default <in>/report)',
   },
+  quick: {
+    type: 'bool',
+    default: false,
+    help: "run what is missing with short trainings (minutes, not the study's defaults), marked as such on every page; --in defaults to out/quick",
+  },
+  'no-run': { type: 'bool', default: false, help: 'only report what the runners already wrote; run nothing' },
   'no-pdf': { type: 'bool', default: false, help: 'write only report.md and report.html (the PDF needs Chromium)' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -351,6 +361,7 @@ export function composeReport(
   o: StudyOutputs,
   figures: Figures,
   generated: string,
+  quick = false,
 ): { markdown: string; unmet: number } {
   if (!o.sweep && !o.trajectory && !o.guidance && !o.classifier && !o.mnist) {
     throw new Error(
@@ -372,12 +383,17 @@ export function composeReport(
   if (o.mnist) sections.push(mnistSection(o.mnist, figures, verdicts));
   else missing.push('`node runners/train-mnist.js` (MNIST)');
   const twoPixel = (o.sweep ?? o.trajectory ?? o.guidance ?? o.classifier)?.settings;
+  // A quick report says so under every page's heading.
+  const mark = (page: string[]) =>
+    quick && page[0]?.startsWith('## ')
+      ? [page[0], '', "*Quick run: short trainings for a first look, not the study's results.*", ...page.slice(1)]
+      : page;
   const lines = [
     '# Diffusion on two-pixel images and MNIST: what the study measured',
     '',
     `${generated}. Every number is read from the runners' \`metrics.json\`; rerun them and \`node runners/report.js\` to reproduce it.`,
     '',
-    ...modelSection(o, twoPixel),
+    ...mark(modelSection(o, twoPixel)),
   ];
   if (verdicts.length > 0)
     lines.push(
@@ -390,8 +406,8 @@ export function composeReport(
     );
   if (missing.length > 0)
     lines.push(`Not in this report, because their outputs are missing: ${missing.join('; ')}.`, '');
-  for (const s of sections) lines.push(...s, '');
-  lines.push(...limitationsSection(o), '');
+  for (const s of sections) lines.push(...mark(s), '');
+  lines.push(...mark(limitationsSection(o)), '');
   return { markdown: lines.join('\n'), unmet: verdicts.filter((v) => v[2] !== 'met').length };
 }
 
@@ -413,10 +429,12 @@ export function reportMain(argv?: readonly string[]): Promise<void> {
   return runCommand(
     'report.js',
     "Writes the study's report (Markdown) from the runners' outputs: figures, measured numbers and the targets.",
-    REPORT_FLAGS,
-    async (f) => {
-      if (!existsSync(f.in)) throw new Error(`--in ${f.in}: no such folder (the runners write to out/ by default)`);
-      if (!statSync(f.in).isDirectory())
+    { ...REPORT_FLAGS, seed: COMMON_FLAGS.seed },
+    async (flags) => {
+      const f = { ...flags, in: flags.in || (flags.quick ? 'out/quick' : 'out') };
+      if (f['no-run'] && !existsSync(f.in))
+        throw new Error(`--in ${f.in}: no such folder (the runners write to out/ by default)`);
+      if (existsSync(f.in) && !statSync(f.in).isDirectory())
         throw new Error(`--in ${f.in}: is a file, expected the folder the runners wrote to (out/ by default)`);
       const outDir = f.out || join(f.in, 'report');
       const path = join(outDir, 'report.md');
@@ -427,13 +445,60 @@ export function reportMain(argv?: readonly string[]): Promise<void> {
         classifier: 'guidance-classifier',
         mnist: 'mnist',
       } as const;
-      const outputs: StudyOutputs = {
+      const read = (): StudyOutputs => ({
         sweep: readOutput<Sweep>(join(f.in, dirs.sweep), 'sweep-T'),
         trajectory: readOutput<Trajectory>(join(f.in, dirs.trajectory), 'trajectory'),
         guidance: readOutput<Guidance>(join(f.in, dirs.guidance), 'guidance'),
         classifier: readOutput<Guidance>(join(f.in, dirs.classifier), 'guidance'),
         mnist: readOutput<Mnist>(join(f.in, dirs.mnist), 'train-mnist'),
-      };
+      });
+      let outputs = read();
+      const failedRuns: string[] = [];
+      if (!f['no-run']) {
+        ensureFolder(f.in, '--in');
+        const models = ['--models', join(f.in, 'models'), '--seed', String(f.seed)];
+        const q = (quick: string[]) => (f.quick ? quick : []);
+        const parts: [keyof StudyOutputs, string, (argv: string[]) => Promise<void>, string[]][] = [
+          ['trajectory', 'trajectory.js', trajectoryMain, q(['--steps', '400', '--starts', '1000'])],
+          ['sweep', 'sweep-T.js', sweepMain, q(['--steps', '400', '--samples', '1000'])],
+          ['guidance', 'guidance.js', guidanceMain, q(['--steps', '400', '--samples', '1000'])],
+          [
+            'classifier',
+            'guidance.js --mode classifier',
+            (argv) => guidanceMain(['--mode', 'classifier', ...argv]),
+            q(['--steps', '400', '--samples', '1000', '--classifier-steps', '300']),
+          ],
+          [
+            'mnist',
+            'train-mnist.js',
+            mnistMain,
+            q([
+              '--steps',
+              '300',
+              '--channels',
+              '8,8,16,16',
+              '--groups',
+              '4',
+              '--embed',
+              '16',
+              '--eval-samples',
+              '50',
+              '--sample-steps',
+              '20',
+            ]),
+          ],
+        ];
+        for (const [key, name, main, extra] of parts) {
+          if (outputs[key]) continue;
+          process.stderr.write(`report: running node runners/${name}${f.quick ? ' (quick)' : ''}\n`);
+          const saved = process.exitCode;
+          process.exitCode = undefined;
+          await main([...extra, ...models, '--out', join(f.in, dirs[key])]);
+          if (process.exitCode) failedRuns.push(`\`node runners/${name}\` (it failed: see its error above)`);
+          process.exitCode = saved;
+        }
+        outputs = read();
+      }
       const figure = (dir: string, file: string) => {
         const png = join(f.in, dir, file);
         return existsSync(png) ? relative(dirname(path), png) : null;
@@ -450,7 +515,9 @@ export function reportMain(argv?: readonly string[]): Promise<void> {
       const { markdown, unmet: failed } = composeReport(
         outputs,
         figures,
-        `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC from ${f.in}`,
+        `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC from ${f.in}` +
+          (failedRuns.length > 0 ? `; could not run ${failedRuns.join(', ')}` : ''),
+        f.quick,
       );
       // The HTML first (its figures must all be readable), then the files, then the PDF.
       ensureFolder(outDir, '--out');
