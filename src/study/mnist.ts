@@ -116,7 +116,13 @@ export const MNIST_FLAGS = {
     help: 'reverse process: DDPM over all T steps, or DDIM',
   },
   'sample-steps': { type: 'int', default: 50, min: 1, max: 1000, help: 'DDIM: reverse steps (at most T)' },
-  eta: { type: 'float', default: 0, min: 0, max: 1, help: "DDIM's noise: 0 deterministic, 1 DDPM's variance" },
+  eta: {
+    type: 'float',
+    default: FULL.eta,
+    min: 0,
+    max: 1,
+    help: `DDIM's noise: 0 deterministic, 1 DDPM's variance${both(FULL.eta, CPU.eta)}`,
+  },
   'sample-only': {
     type: 'bool',
     default: false,
@@ -212,6 +218,7 @@ export function applyPreset(
       'p-uncond': pick('p-uncond', p.pUncond),
       'eval-samples': pick('eval-samples', p.evalSamples),
       sampler: pick('sampler', p.sampler),
+      eta: pick('eta', p.eta),
       'sample-steps': pick('sample-steps', Math.min(p.sampleSteps, f.T)),
     },
   };

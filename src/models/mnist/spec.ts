@@ -52,6 +52,8 @@ export interface MnistPreset {
   /** How they are sampled: DDPM over all T steps, or DDIM over `sampleSteps`. */
   sampler: 'ddpm' | 'ddim';
   sampleSteps: number;
+  /** DDIM's noise (1: the DDPM posterior's variance on the coarser steps). */
+  eta: number;
 }
 
 /**
@@ -72,6 +74,7 @@ export const MNIST_PRESETS: Readonly<Record<'cpu' | 'full', MnistPreset>> = {
     evalSamples: 1000,
     sampler: 'ddpm',
     sampleSteps: 200,
+    eta: 0,
   },
   cpu: {
     model: { ...defaultMnistConfig(200), channels: [16, 32, 32, 32], embed: 64 },
@@ -84,5 +87,6 @@ export const MNIST_PRESETS: Readonly<Record<'cpu' | 'full', MnistPreset>> = {
     evalSamples: 200,
     sampler: 'ddim',
     sampleSteps: 50,
+    eta: 1,
   },
 };
