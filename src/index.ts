@@ -36,6 +36,8 @@ export {
   sampleOpByOp,
   sampleFused,
   estimateGamma,
+  epsErrorByT,
+  P_UNCOND,
 } from './diffusion/twopixel.js';
 export { createClassifierTrainer, sampleClassifierGuided } from './diffusion/classifier.js';
 export { exactEps, exactGamma, sampleOracle } from './diffusion/oracle.js';
@@ -52,6 +54,7 @@ export { trajectoryMain } from './study/trajectory.js';
 export { guidanceMain } from './study/guidance.js';
 export { reportMain, buildReport } from './study/report.js';
 export { mnistMain } from './study/mnist.js';
-export { obtainModel } from './study/models.js';
+export { obtainModel, modelConfig } from './study/models.js';
+export { studySettings, samplerOptions } from './study/flags.js';
 export { writeFileAtomic } from './io/atomic.js';
 export * from './viz/index.js';

@@ -19,6 +19,7 @@ import { loadCheckpoint, saveCheckpoint } from '../src/io/checkpoint.js';
 import { loadSafetensors } from '../src/io/safetensors.js';
 import { checkpointSettings, trainOptions, settingsMismatch, type StudySettings } from '../src/study/models.js';
 import { CHECKPOINT_FORMAT } from '../src/io/checkpoint.js';
+import { STUDY_FLAGS, studySettings } from '../src/study/flags.js';
 
 const t = suite('reliability');
 const model = defaultTwoPixelConfig(5);
@@ -132,7 +133,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 t('SIGKILL at random moments while checkpointing always leaves a checkpoint that loads and resumes', async () => {
   const gpu = await testGpu();
   const dir = tmp();
-  const s: StudySettings = { T: 5, steps: 1_000_000, batch: 16, lr: 1e-3, ema: 0, loss: 'mse', pUncond: 0.1, seed: 4 };
+  // The runner's defaults (from its flags) but for the flags passed below.
+  const defaults = Object.fromEntries(Object.entries(STUDY_FLAGS).map(([k, v]) => [k, v.default]));
+  const s: StudySettings = {
+    ...studySettings({ ...defaults, seed: 4 } as Parameters<typeof studySettings>[0], 5),
+    steps: 1_000_000,
+    batch: 16,
+    pUncond: 0.1,
+  };
   const progress = join(dir, 'model-T5.progress.safetensors');
   let rng = 12345;
   const next = () => (rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
