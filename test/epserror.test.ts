@@ -11,7 +11,10 @@ const t = suite('learned eps against the exact eps');
 const model = defaultTwoPixelConfig(10);
 const probe = { model, schedule: 'cosine' as const, n: 1024, seed: 3 };
 const STEPS = 1000;
-/** Largest per-t RMS error allowed after STEPS steps (measured: see the assertion messages). */
+/**
+ * Largest per-t RMS error allowed after STEPS steps. Measured on lavapipe, 2026-12-02: trained 0.04-0.17
+ * (largest at t = 2), untrained 2.2-3.4, the trained model with its time embedding zeroed 0.90-1.36.
+ */
 const BOUND = 0.5;
 
 t('a short training run learns eps at every t; zeroing its time embedding breaks it', async () => {
@@ -27,16 +30,14 @@ t('a short training run learns eps at every t; zeroing its time embedding breaks
     assert.is(err[0], 0);
     const worst = Math.max(...err.slice(1));
     const show = (e: Float64Array) => Array.from(e.slice(1), (v) => v.toFixed(3)).join(' ');
-    process.stderr.write(`trained ${show(err)}\nuntrained ${show(untrained)}\n`);
     assert.ok(worst < BOUND, `trained: per-t error ${show(err)}`);
     assert.ok(Math.max(...untrained.slice(1)) > BOUND, `untrained: ${show(untrained)}`);
     // The time embedding zeroed: the frozen Fourier frequencies set to 0, so every t looks alike.
     const slot = store.slot('time.fourier');
     gpu.device.queue.writeBuffer(store.params, slot.offset * 4, new Float32Array(slot.size));
     const broken = await epsErrorByT(gpu.device, store, probe);
-    process.stderr.write(`zeroed ${show(broken)}\n`);
     const brokenWorst = Math.max(...broken.slice(1));
-    assert.ok(brokenWorst > BOUND, `time embedding zeroed: ${Array.from(broken.slice(1), (v) => v.toFixed(3)).join(' ')}`);
+    assert.ok(brokenWorst > BOUND, `time embedding zeroed: ${show(broken)}`);
     process.stderr.write(
       `eps error after ${STEPS} steps: max ${worst.toFixed(4)}; untrained ${Math.max(...untrained.slice(1)).toFixed(4)}; time embedding zeroed ${brokenWorst.toFixed(4)}\n`,
     );
