@@ -36,6 +36,8 @@ export {
   sampleOpByOp,
   sampleFused,
   estimateGamma,
+  epsErrorByT,
+  P_UNCOND,
 } from './diffusion/twopixel.js';
 export { createClassifierTrainer, sampleClassifierGuided } from './diffusion/classifier.js';
 export { exactEps, exactGamma, sampleOracle } from './diffusion/oracle.js';
@@ -57,6 +59,7 @@ export { classifierMain } from './study/judge.js';
 export { exportWeights } from './io/weights.js';
 export { renderEmergence } from './viz/emergence.js';
 export { measureEmergence } from './study/emergence.js';
-export { obtainModel } from './study/models.js';
+export { obtainModel, modelConfig } from './study/models.js';
+export { studySettings, samplerOptions } from './study/flags.js';
 export { writeFileAtomic } from './io/atomic.js';
 export * from './viz/index.js';

@@ -61,6 +61,8 @@ for (const fused of [true, false]) {
       batch: 256,
       lr: 1e-3,
       decaySteps: 0,
+      warmupSteps: 0,
+      emaWarmup: false,
       ema: 0,
       loss: 'mse',
       pUncond: 0.1,

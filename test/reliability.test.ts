@@ -21,6 +21,7 @@ import { checkpointSettings, trainOptions, settingsMismatch, type StudySettings 
 import { CHECKPOINT_FORMAT } from '../src/io/checkpoint.js';
 import { createMnistTrainer, defaultMnistTrainOptions } from '../src/diffusion/mnist.js';
 import { loadMnist } from '../src/data/mnist.js';
+import { STUDY_FLAGS, studySettings } from '../src/study/flags.js';
 
 const t = suite('reliability');
 const model = defaultTwoPixelConfig(5);
@@ -211,7 +212,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 t('SIGKILL at random moments while checkpointing always leaves a checkpoint that loads and resumes', async () => {
   const gpu = await testGpu();
   const dir = tmp();
-  const s: StudySettings = { T: 5, steps: 1_000_000, batch: 16, lr: 1e-3, ema: 0, loss: 'mse', pUncond: 0.1, seed: 4 };
+  // The runner's defaults (from its flags) but for the flags passed below.
+  const defaults = Object.fromEntries(Object.entries(STUDY_FLAGS).map(([k, v]) => [k, v.default]));
+  const s: StudySettings = {
+    ...studySettings({ ...defaults, seed: 4 } as Parameters<typeof studySettings>[0], 5),
+    steps: 1_000_000,
+    batch: 16,
+    pUncond: 0.1,
+  };
   const progress = join(dir, 'model-T5.progress.safetensors');
   let rng = 12345;
   const next = () => (rng = (rng * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;

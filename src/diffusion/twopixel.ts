@@ -9,7 +9,16 @@ import { twoPixelJointTable } from '../models/twopixel/table.js';
 import { twoPixelBatch, samplePrepare, sampleUpdate } from './ops.js';
 import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
 import { makeSchedule, type ScheduleKind, type VarianceKind } from './schedule.js';
-import { gammaProbe } from './oracle.js';
+import { exactEps, gammaProbe } from './oracle.js';
+
+/**
+ * Probability of dropping the label to "no label" in training, the one default every trainer and
+ * runner uses. Sweep-T samples the unconditional model, which only the dropped labels train: at
+ * SPEC's "about 0.1" it put too much mass on the 0.35 mode at T = 50, at 0.2 still 0.037 too much
+ * at T = 25 and 0.019-0.031 at T = 10 against the exact-score sampler; 0.5 brought T = 25 to 0.015
+ * (README, 2026-12-02).
+ */
+export const P_UNCOND = 0.5;
 
 export interface TwoPixelTrainOptions {
   model: TwoPixelConfig;
@@ -18,8 +27,12 @@ export interface TwoPixelTrainOptions {
   lr: number;
   /** Cosine learning-rate decay to 0 over this many steps (0: constant). */
   decaySteps: number;
+  /** Linear learning-rate warm-up over this many steps (0: none). */
+  warmupSteps: number;
   /** Decay of the parameters' moving average that sampling uses (0: sample the raw parameters). */
   ema: number;
+  /** The EMA warm-up: the decay at step k is min(ema, (1 + k) / (10 + k)). */
+  emaWarmup: boolean;
   loss: LossKind;
   /** Probability of dropping the label to "none" (classifier-free guidance). */
   pUncond: number;
@@ -34,9 +47,11 @@ export const defaultTrainOptions = (model: TwoPixelConfig, seed = 0): TwoPixelTr
   batch: 1024,
   lr: 1e-3,
   decaySteps: 0,
+  warmupSteps: 0,
   ema: 0,
+  emaWarmup: false,
   loss: 'mse',
-  pUncond: 0.1,
+  pUncond: P_UNCOND,
   seed,
   fused: true,
 });
@@ -91,7 +106,10 @@ export class TwoPixelTrainer {
     const { g, loss, feeds } = buildTrainingGraph(o, CHUNK);
     const program = await Program.compile(device, g, {
       seed: o.seed,
-      train: { loss, adam: { lr: o.lr, decaySteps: o.decaySteps, ema: o.ema } },
+      train: {
+        loss,
+        adam: { lr: o.lr, decaySteps: o.decaySteps, warmupSteps: o.warmupSteps, ema: o.ema, emaWarmup: o.emaWarmup },
+      },
     });
     for (const [t, v] of feeds) program.write(t, v);
     return new TwoPixelTrainer(program, loss);
@@ -235,16 +253,18 @@ export async function sampleFused(device: GPUDevice, store: ParamStore, o: Sampl
 }
 
 /**
- * The model's Gamma_t = E ||eps_theta(x_t, t, none)||^2 / 2 over the noised mixture, t = 0..T, from
- * n points (gammaProbe): what the analytic variance (analyticVariance) needs. One forward pass per t.
+ * The unconditional model's eps_theta(x_t, t, none) on the probe points of `gammaProbe` (n noised
+ * mixture samples, the same x_0 and noise at every t), t = 1..T: `visit(t, x_t, eps)` sees each t.
+ * One forward pass per t.
  */
-export async function estimateGamma(
+async function probeModel(
   device: GPUDevice,
   store: ParamStore,
   o: { model: TwoPixelConfig; schedule: ScheduleKind; n: number; seed: number },
-): Promise<Float64Array> {
+  visit: (t: number, xt: Float32Array, eps: Float32Array) => void,
+): Promise<void> {
   const T = o.model.T;
-  const g = new Graph('two-pixel Gamma table');
+  const g = new Graph('two-pixel probe');
   const x = g.input('x', [o.n, 1, 2]);
   const t = g.input('t', [o.n], 'u32');
   const y = g.input('y', [o.n], 'u32');
@@ -255,18 +275,56 @@ export async function estimateGamma(
     for (const [tensor, v] of tables.feeds) program.write(tensor, v);
     program.write(y, new Uint32Array(o.n).fill(NO_LABEL));
     const probe = gammaProbe(makeSchedule(o.schedule, T), o.n, o.seed);
-    const gamma = new Float64Array(T + 1);
     for (let step = 1; step <= T; step++) {
-      program.write(x, probe(step));
+      const xt = probe(step);
+      program.write(x, xt);
       program.write(t, new Uint32Array(o.n).fill(step));
       program.run(1);
-      const e = await program.readF32(eps);
-      let sum = 0;
-      for (const v of e) sum += v * v;
-      gamma[step] = sum / (2 * o.n);
+      visit(step, xt, await program.readF32(eps));
     }
-    return gamma;
   } finally {
     program.destroy();
   }
+}
+
+/**
+ * The model's Gamma_t = E ||eps_theta(x_t, t, none)||^2 / 2 over the noised mixture, t = 0..T, from
+ * n points (gammaProbe): what the analytic variance (analyticVariance) needs. One forward pass per t.
+ */
+export async function estimateGamma(
+  device: GPUDevice,
+  store: ParamStore,
+  o: { model: TwoPixelConfig; schedule: ScheduleKind; n: number; seed: number },
+): Promise<Float64Array> {
+  const gamma = new Float64Array(o.model.T + 1);
+  await probeModel(device, store, o, (step, _xt, e) => {
+    let sum = 0;
+    for (const v of e) sum += v * v;
+    gamma[step] = sum / (2 * o.n);
+  });
+  return gamma;
+}
+
+/**
+ * The learning error at each step: the root mean square, per coordinate, of eps_theta(x_t, t, none)
+ * - eps*(x_t, t) over n noised mixture points (gammaProbe), where eps* is the mixture's exact noise
+ * predictor on the same x_t. Entry t for t = 1..T (entry 0 is 0). A perfect model gives 0; a model
+ * that ignores x_t or t errs by up to about 1.
+ */
+export async function epsErrorByT(
+  device: GPUDevice,
+  store: ParamStore,
+  o: { model: TwoPixelConfig; schedule: ScheduleKind; n: number; seed: number },
+): Promise<Float64Array> {
+  const s = makeSchedule(o.schedule, o.model.T);
+  const err = new Float64Array(o.model.T + 1);
+  await probeModel(device, store, o, (step, xt, e) => {
+    let sum = 0;
+    for (let i = 0; i < o.n; i++) {
+      const [ex, ey] = exactEps(xt[2 * i], xt[2 * i + 1], s.alphasCumprod[step]);
+      sum += (e[2 * i] - ex) ** 2 + (e[2 * i + 1] - ey) ** 2;
+    }
+    err[step] = Math.sqrt(sum / (2 * o.n));
+  });
+  return err;
 }

@@ -4,8 +4,9 @@ import type { StudySettings } from './models.js';
 import type { LossKind } from '../core/ops/loss.js';
 import type { VarianceKind } from '../diffusion/schedule.js';
 import type { ParamStore } from '../core/params.js';
-import { estimateGamma } from '../diffusion/twopixel.js';
+import { estimateGamma, P_UNCOND } from '../diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../models/twopixel/unet.js';
+import { TWO_PIXEL } from '../models/twopixel/spec.js';
 
 /**
  * Noised data points the analytic variance's Gamma table is measured on: the standard error of
@@ -37,13 +38,38 @@ export const STUDY_FLAGS = {
     max: 0.999999,
     help: 'decay of the weight average sampling uses (0: none)',
   },
-  loss: { type: 'string', default: 'mse', choices: ['mse', 'l1', 'huber'], help: 'training loss' },
+  loss: {
+    type: 'string',
+    default: 'huber',
+    choices: ['mse', 'l1', 'huber'],
+    help: 'training loss (Huber: closer to the exact-score sampler at T = 10 and 25 than L2, see README)',
+  },
   'p-uncond': {
     type: 'float',
-    default: 0.2,
+    default: P_UNCOND,
     min: 0,
     max: 1,
-    help: 'label dropout probability (classifier-free guidance; 0.1 starves the unconditional model sweep-T samples, see README)',
+    help: 'label dropout probability (classifier-free guidance; lower values starve the unconditional model sweep-T samples, see README)',
+  },
+  warmup: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 10_000_000,
+    help: "linear warm-up of Adam's learning rate over this many steps (0: none)",
+  },
+  'ema-warmup': {
+    type: 'bool',
+    default: false,
+    help: 'EMA warm-up: the decay at step k is min(ema, (1 + k) / (10 + k))',
+  },
+  'fourier-scale': {
+    type: 'float',
+    default: TWO_PIXEL.fourierScale,
+    min: 0,
+    exclusiveMin: true,
+    max: 1e6,
+    help: 'std of the frozen Fourier frequencies applied to t / T',
   },
   variance: {
     type: 'string',
@@ -79,6 +105,9 @@ interface StudyFlagValues {
   batch: number;
   lr: number;
   ema: number;
+  warmup: number;
+  'ema-warmup': boolean;
+  'fourier-scale': number;
   loss: string;
   'p-uncond': number;
   seed: number;
@@ -101,6 +130,9 @@ export function studySettings(f: StudyFlagValues, T: number): StudySettings {
     batch: f.batch,
     lr: f.lr,
     ema: f.ema,
+    emaWarmup: f['ema-warmup'],
+    warmupSteps: f.warmup,
+    fourierScale: f['fourier-scale'],
     loss: f.loss as LossKind,
     pUncond: f['p-uncond'],
     seed: f.seed,

@@ -9,7 +9,7 @@ import { loadSafetensors, metadataMismatch, type Safetensors } from '../io/safet
 import type { Program } from '../core/program.js';
 import { Progress } from '../cli/progress.js';
 import { TwoPixelTrainer, defaultTrainOptions, type TwoPixelTrainOptions } from '../diffusion/twopixel.js';
-import { defaultTwoPixelConfig } from '../models/twopixel/unet.js';
+import { defaultTwoPixelConfig, type TwoPixelConfig } from '../models/twopixel/unet.js';
 import { createClassifierTrainer } from '../diffusion/classifier.js';
 import type { LossKind } from '../core/ops/loss.js';
 
@@ -19,6 +19,9 @@ export interface StudySettings {
   batch: number;
   lr: number;
   ema: number;
+  emaWarmup: boolean;
+  warmupSteps: number;
+  fourierScale: number;
   loss: LossKind;
   pUncond: number;
   seed: number;
@@ -30,26 +33,36 @@ export function checkpointSettings(s: StudySettings): Record<string, string> {
     model: 'two-pixel-unet',
     T: String(s.T),
     embed: '256',
-    fourier_scale: '30',
+    fourier_scale: String(s.fourierScale),
     schedule: 'cosine',
     steps: String(s.steps),
     batch: String(s.batch),
     lr: String(s.lr),
     lr_decay: 'cosine',
+    warmup: String(s.warmupSteps),
     ema: String(s.ema),
+    ema_warmup: String(s.emaWarmup),
     loss: s.loss,
     p_uncond: String(s.pUncond),
     seed: String(s.seed),
   };
 }
 
+/** The network a study model of these settings has. */
+export const modelConfig = (s: StudySettings): TwoPixelConfig => ({
+  ...defaultTwoPixelConfig(s.T),
+  fourierScale: s.fourierScale,
+});
+
 export function trainOptions(s: StudySettings): TwoPixelTrainOptions {
   return {
-    ...defaultTrainOptions(defaultTwoPixelConfig(s.T), s.seed),
+    ...defaultTrainOptions(modelConfig(s), s.seed),
     batch: s.batch,
     lr: s.lr,
     decaySteps: s.steps,
+    warmupSteps: s.warmupSteps,
     ema: s.ema,
+    emaWarmup: s.emaWarmup,
     loss: s.loss,
     pUncond: s.pUncond,
   };

@@ -6,14 +6,13 @@ import { runMain, COMMON_FLAGS } from '../cli/main.js';
 import type { FlagSpec } from '../cli/flags.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeCsvAtomic } from '../io/csv.js';
-import { sampleFused } from '../diffusion/twopixel.js';
+import { epsErrorByT, sampleFused } from '../diffusion/twopixel.js';
 import { sampleOracle } from '../diffusion/oracle.js';
 import type { VarianceKind } from '../diffusion/schedule.js';
 import { formatMetricsTable, sampleMetrics, type SampleMetrics } from '../diffusion/metrics.js';
-import { defaultTwoPixelConfig } from '../models/twopixel/unet.js';
 import { mixturePdf } from '../data/mixture.js';
 import { gridFromFunction, kde2d, writeFigure, type Panel, type Range } from '../viz/index.js';
-import { obtainModel, type StudySettings } from './models.js';
+import { modelConfig, obtainModel, type StudySettings } from './models.js';
 import { STUDY_FLAGS, studySettings, samplerOptions } from './flags.js';
 
 /** Where the outputs go without --out. */
@@ -27,6 +26,29 @@ export const SWEEP_FLAGS = {
   ...COMMON_FLAGS,
 } as const satisfies Record<string, FlagSpec>;
 
+/** Noised data points per t on which the learned eps is compared with the exact eps. */
+const EPS_ERROR_POINTS = 2048;
+
+/**
+ * The learning error per step, one line per T: the RMS of eps_theta - eps* (per coordinate, on the
+ * same x_t; 0 for a perfect model), its mean over t, its largest value and where, then every t
+ * from t = 1 up.
+ */
+export function formatEpsErrors(rows: { T: number; epsError: number[] }[]): string {
+  const lines = ['learned eps against the exact eps on the same x_t: RMS error per coordinate, by step t'];
+  for (const { T, epsError: e } of rows) {
+    const mean = e.reduce((a, b) => a + b, 0) / e.length;
+    const worst = e.indexOf(Math.max(...e));
+    const head = `T=${T}`.padEnd(5);
+    lines.push(`${head}  mean ${mean.toFixed(4)}  max ${e[worst].toFixed(4)} at t=${worst + 1}`);
+    for (let i = 0; i < e.length; i += 10) {
+      const cells = e.slice(i, i + 10).map((v) => v.toFixed(4));
+      lines.push(`       t=${String(i + 1).padEnd(3)} ${cells.join(' ')}`);
+    }
+  }
+  return lines.join('\n');
+}
+
 export function sweepMain(argv?: readonly string[]): Promise<void> {
   return runMain(
     'sweep-T.js',
@@ -37,6 +59,7 @@ export function sweepMain(argv?: readonly string[]): Promise<void> {
       const truePdf = gridFromFunction(mixturePdf, RANGE, 120);
       const panels: Panel[] = [];
       const rows: { name: string; metrics: SampleMetrics }[] = [];
+      const epsRows: { T: number; epsError: number[] }[] = [];
       const results = [];
       for (const T of f.T) {
         const settings: StudySettings = studySettings(f, T);
@@ -45,7 +68,7 @@ export function sweepMain(argv?: readonly string[]): Promise<void> {
           const sampler = await samplerOptions(f, gpu.device, model.store, T); // the Gamma table, outside the timing
           const t0 = performance.now();
           const { samples } = await sampleFused(gpu.device, model.store, {
-            model: defaultTwoPixelConfig(T),
+            model: modelConfig(settings),
             schedule: 'cosine',
             n: f.samples,
             labels: null,
@@ -55,6 +78,15 @@ export function sweepMain(argv?: readonly string[]): Promise<void> {
             ...sampler,
           });
           const sampleSeconds = (performance.now() - t0) / 1000;
+          const epsError = Array.from(
+            await epsErrorByT(gpu.device, model.store, {
+              model: modelConfig(settings),
+              schedule: 'cosine',
+              n: EPS_ERROR_POINTS,
+              seed: f.seed + 2,
+            }),
+          ).slice(1);
+          epsRows.push({ T, epsError });
           const csv = Array.from({ length: f.samples }, (_, i) => [samples[2 * i], samples[2 * i + 1]]);
           writeCsvAtomic(join(out, `samples-T${T}.csv`), ['left', 'right'], csv);
           const metrics = sampleMetrics(samples, f.seed + 1);
@@ -70,6 +102,7 @@ export function sweepMain(argv?: readonly string[]): Promise<void> {
             trainSeconds: model.trainSeconds,
             finalLoss: model.finalLoss,
             sampleSeconds,
+            epsErrorByT: epsError,
             metrics,
             exactScoreSampler: oracle,
           });
@@ -100,7 +133,7 @@ export function sweepMain(argv?: readonly string[]): Promise<void> {
       const report = { runner: 'sweep-T', adapter: gpu.adapterName, settings: { ...f, out }, models: results };
       writeFileAtomic(join(out, 'metrics.json'), `${JSON.stringify(report, null, 2)}\n`);
       process.stdout.write(
-        `${formatMetricsTable(rows)}\n\nwrote ${join(out, 'sweep-T.png')}, samples-T*.csv, metrics.json in ${out}\n`,
+        `${formatMetricsTable(rows)}\n\n${formatEpsErrors(epsRows)}\n\nwrote ${join(out, 'sweep-T.png')}, samples-T*.csv, metrics.json in ${out}\n`,
       );
     },
     argv,
