@@ -44,6 +44,8 @@ interface DemoResult {
   /** Training steps per second of training time (pauses and sampling left out). */
   stepsPerSecond?: number;
   snapshots: Snapshot[];
+  /** The time slider's x_t: its t, and the mean and standard deviation of both coordinates. */
+  time?: { t: number; T: number; mean: number; std: number };
   /** Samples [n, 2] interleaved, per panel. */
   samples: Record<string, number[]>;
   /** Share of each panel's samples nearest to the class-0 peak. */
@@ -236,6 +238,80 @@ function drawDensity(id: string, xy: Float32Array, title: string) {
   ctx.fillText(title, 8, 18);
 }
 
+/** Trajectories drawn as lines on the time slider's panel. */
+const TRACES = 5;
+const slider = $<HTMLInputElement>('t');
+const playButton = $<HTMLButtonElement>('play');
+let trajectories: { rows: Float32Array; T: number; n: number } | null = null;
+
+/** The time slider's panel at t: the density of x_t over all n trajectories, TRACES of them from x_T to x_t (a square at x_t). */
+function drawTime(t: number) {
+  if (!trajectories) return;
+  const { rows, T, n } = trajectories;
+  // Row s of the trajectory holds x_{T-s}.
+  const at = (s: number) => rows.subarray(s * n * 2, (s + 1) * n * 2);
+  const xt = at(T - t);
+  let sum = 0,
+    sq = 0;
+  for (const v of xt) sum += v;
+  const m = sum / xt.length;
+  for (const v of xt) sq += (v - m) * (v - m);
+  demo.time = { t, T, mean: m, std: Math.sqrt(sq / xt.length) };
+  drawDensity('time', xt, `x_t at t = ${t} of ${T}`);
+  const ctx = $<HTMLCanvasElement>('time').getContext('2d')!;
+  const { width, height } = ctx.canvas;
+  ctx.strokeStyle = '#d9730d';
+  ctx.globalAlpha = 0.8;
+  for (let k = 0; k < Math.min(TRACES, n); k++) {
+    ctx.beginPath();
+    for (let s = 0; s <= T - t; s++) {
+      const p = at(s);
+      const x = toPixel(p[2 * k], width),
+        y = height - toPixel(p[2 * k + 1], height);
+      if (s === 0) ctx.moveTo(x, y);
+      else ctx.lineTo(x, y);
+    }
+    ctx.stroke();
+    ctx.fillStyle = '#d9730d';
+    ctx.fillRect(toPixel(xt[2 * k], width) - 3, height - toPixel(xt[2 * k + 1], height) - 3, 6, 6);
+  }
+  ctx.globalAlpha = 1;
+  $('t-value').textContent = `t = ${t}`;
+}
+
+function showTrajectories(rows: Float32Array, T: number, n: number) {
+  trajectories = { rows, T, n };
+  slider.max = String(T);
+  slider.value = String(T);
+  slider.disabled = false;
+  playButton.disabled = false;
+  drawTime(T);
+}
+
+let playing: ReturnType<typeof setInterval> | null = null;
+function stopPlaying() {
+  if (playing !== null) clearInterval(playing);
+  playing = null;
+  playButton.textContent = 'Play';
+}
+slider.addEventListener('input', () => {
+  stopPlaying();
+  drawTime(Number(slider.value));
+});
+// Play runs t from T down to 0, a step every 250 ms, as the sampler does.
+playButton.addEventListener('click', () => {
+  if (playing !== null || !trajectories) return stopPlaying();
+  let t = Number(slider.value) === 0 ? trajectories.T : Number(slider.value);
+  playButton.textContent = 'Stop';
+  drawTime(t);
+  playing = setInterval(() => {
+    t -= 1;
+    slider.value = String(t);
+    drawTime(t);
+    if (t <= 0) stopPlaying();
+  }, 250);
+});
+
 let gpu: Gpu | null = null;
 
 /** Pause, resume and reset act between training chunks; `control` is what the buttons ask for. */
@@ -276,10 +352,15 @@ async function run(s: Settings) {
     stepsPerSecond: undefined,
     samples: {},
     class0Share: {},
+    time: undefined,
     error: undefined,
   });
+  stopPlaying();
+  trajectories = null;
+  slider.disabled = true;
+  playButton.disabled = true;
   document.body.dataset.state = 'running';
-  for (const id of ['uncond', 'density', 'class0', 'class1']) {
+  for (const id of ['uncond', 'density', 'time', 'class0', 'class1']) {
     const ctx = $<HTMLCanvasElement>(id).getContext('2d')!;
     ctx.clearRect(0, 0, ctx.canvas.width, ctx.canvas.height);
   }
@@ -294,7 +375,7 @@ async function run(s: Settings) {
       decaySteps: s.steps,
       pUncond: P_UNCOND,
     });
-    const sample = (n: number, label: number | null, guidance: number | null) =>
+    const sample = (n: number, label: number | null, guidance: number | null, record = 0) =>
       sampleFused(gpu!.device, trainer!.program.store, {
         model,
         schedule: 'cosine',
@@ -302,7 +383,7 @@ async function run(s: Settings) {
         labels: label,
         guidance,
         seed: s.seed,
-        record: 0,
+        record,
         clip: 3,
       });
     // Training time only: the clock runs over train() calls, not pauses or redraws.
@@ -338,6 +419,10 @@ async function run(s: Settings) {
         drawDensity('density', samples, `density of the samples, step ${demo.step}`);
       }
     }
+    status.textContent = 'Sampling trajectories for the time slider…';
+    await checkControls();
+    const { trajectory } = await sample(s.n, null, null, s.n);
+    showTrajectories(trajectory, s.T, s.n);
     status.textContent = 'Sampling with labels…';
     // Labels, guidance, colour, title; clipping the predicted x_0 to [-3, 3] as the runners do.
     const panels: [string, number, string][] = [
