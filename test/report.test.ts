@@ -144,6 +144,8 @@ t("the MNIST section reports the classifier's reading of the generated digits, d
     frechetFloor: 100,
     diversity: 17,
     realDiversity: 18,
+    diversityPerDigit: [17, 17, 17, 20, 17, 17, 17, 9, 17, 17],
+    realDiversityPerDigit: [18, 18, 18, 18, 18, 18, 18, 18, 18, 18],
     emergence: {
       tolerance: 0.2,
       samples: 50,
@@ -167,6 +169,7 @@ t("the MNIST section reports the classifier's reading of the generated digits, d
   assert.ok(text.includes('reads 42.00 % of the samples as the digit they were conditioned on'), text);
   assert.ok(text.includes('best 0, worst 8'), text);
   assert.ok(text.includes('15.0 times the floor'), text);
+  assert.ok(text.includes('the most varied samples are the 3s (1.11x) and the least varied the 7s (0.50x)'), text);
   assert.ok(text.includes('All at once: the regions'), text);
   assert.ok(text.includes('| MNIST: at least 90 % read as their conditioned digit | 42.00 % | **not met** |'), text);
   assert.ok(

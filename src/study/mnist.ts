@@ -167,6 +167,9 @@ export interface MnistMetrics {
   frechetDistance: number;
   frechetFloor: number;
   diversity: number;
+  /** Mean pairwise L2 distance within each digit, 0-9, of the samples and of as many real digits. */
+  diversityPerDigit: number[];
+  realDiversityPerDigit: number[];
   realDiversity: number;
   emergence: {
     tolerance: number;
@@ -412,6 +415,8 @@ export function mnistMain(argv?: readonly string[]): Promise<void> {
         frechetDistance: scores.fd,
         frechetFloor: scores.fdFloor,
         diversity: scores.diversity,
+        diversityPerDigit: scores.diversityPerDigit,
+        realDiversityPerDigit: scores.realDiversityPerDigit,
         realDiversity: scores.realDiversity,
         emergence: {
           tolerance: TOLERANCE,

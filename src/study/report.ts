@@ -270,7 +270,15 @@ function mnistSection(m: Mnist, figures: Figures, verdicts: string[][]): string[
     `The engine's classifier reads ${pct(m.accuracy)} of the samples as the digit they were conditioned on. By digit: ` +
       `${m.accuracyPerDigit.map((v, d) => `${d}: ${(100 * v).toFixed(0)} %`).join(', ')}; best ${order[0][1]}, worst ${order[order.length - 1][1]}. ` +
       `The Frechet distance of its features to the test digits' is ${m.frechetDistance.toFixed(1)}, ${(m.frechetDistance / m.frechetFloor).toFixed(1)} times the floor of real digits at the same n (${m.frechetFloor.toFixed(1)}); ` +
-      `within a digit the samples lie ${m.diversity.toFixed(2)} apart on average against ${m.realDiversity.toFixed(2)} for real digits.`,
+      `within a digit the samples lie ${m.diversity.toFixed(2)} apart on average against ${m.realDiversity.toFixed(2)} for real digits` +
+      (m.diversityPerDigit
+        ? (() => {
+            const ratio = m.diversityPerDigit.map((v, d) => v / m.realDiversityPerDigit[d]);
+            const most = ratio.indexOf(Math.max(...ratio));
+            const least = ratio.indexOf(Math.min(...ratio));
+            return `; against real digits the most varied samples are the ${most}s (${ratio[most].toFixed(2)}x) and the least varied the ${least}s (${ratio[least].toFixed(2)}x).`;
+          })()
+        : '.'),
     '',
     `Is a digit generated part by part or all at once? ${m.emergence.answer[0].toUpperCase()}${m.emergence.answer.slice(1)}.`,
   );

@@ -81,15 +81,18 @@ function balanced(set: MnistSet, count: number): { images: Float32Array; labels:
   return { images, labels };
 }
 
-/** Mean over digits of the mean pairwise distance among the images of each digit. */
-function diversityOf(images: Float32Array, labels: readonly number[]): number {
-  let sum = 0;
-  for (let d = 0; d < MNIST_CLASSES; d++) {
-    const rows = labels.flatMap((l, i) => (l === d ? [i] : []));
-    sum += meanPairwiseDistance(images, rows, 784);
-  }
-  return sum / MNIST_CLASSES;
+/** The mean pairwise distance among the images of each digit. */
+function diversityPerDigit(images: Float32Array, labels: readonly number[]): number[] {
+  return Array.from({ length: MNIST_CLASSES }, (_, d) =>
+    meanPairwiseDistance(
+      images,
+      labels.flatMap((l, i) => (l === d ? [i] : [])),
+      784,
+    ),
+  );
 }
+
+const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 
 /**
  * Generated digits [n, 784] conditioned on `labels`, judged by the classifier in `store`:
@@ -124,7 +127,9 @@ export async function scoreSamples(
     perDigit: right.map((r, d) => (total[d] > 0 ? r / total[d] : Number.NaN)),
     fd: frechetDistance(gaussianFit(mine.features, hidden), refFit),
     fdFloor: frechetDistance(gaussianFit(floor.features, hidden), refFit),
-    diversity: diversityOf(images, labels),
-    realDiversity: diversityOf(real.images, real.labels),
+    diversity: mean(diversityPerDigit(images, labels)),
+    diversityPerDigit: diversityPerDigit(images, labels),
+    realDiversity: mean(diversityPerDigit(real.images, real.labels)),
+    realDiversityPerDigit: diversityPerDigit(real.images, real.labels),
   };
 }
