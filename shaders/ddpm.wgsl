@@ -28,15 +28,31 @@ fn two_pixel_batch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
 // network batch hold the same x. One invocation per element of the n samples.
 @compute @workgroup_size(WG)
 fn sample_prepare(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let e = flat_index(gid, nwg);
+  prepare(flat_index(gid, nwg), p.steps - state[0]);
+}
+
+// Element e of a sampler's prologue: the network's t, and x_T drawn at the first step.
+fn prepare(e: u32, t: u32) {
   let guided = p.guidance_on == 1u;
-  let batch = select(p.n, 2u * p.n, guided);
-  if (e < batch) { steps[e] = p.steps - state[0]; }
+  if (e < select(p.n, 2u * p.n, guided)) { steps[e] = t; }
   if (e >= p.n * p.dims || state[0] != 0u) { return; }
   let value = sample_normal(e, TAG_START);
   x[e] = value;
   if (guided) { x[p.n * p.dims + e] = value; }
   if (e < p.record * p.dims) { trajectory[e] = value; }
+}
+
+// The prediction a step uses: eps, or under classifier-free guidance (w + 1) eps(y) - w eps(none).
+fn guided_eps(e: u32, count: u32) -> f32 {
+  if (p.guidance_on == 1u) { return (p.guidance + 1.0) * noise[e] - p.guidance * noise[count + e]; }
+  return noise[e];
+}
+
+// The step's new value of element e: x (both halves under guidance) and trajectory row s + 1.
+fn store_step(e: u32, count: u32, value: f32) {
+  x[e] = value;
+  if (p.guidance_on == 1u) { x[count + e] = value; }
+  if (e < p.record * p.dims) { trajectory[(state[0] + 1u) * p.record * p.dims + e] = value; }
 }
 
 // x_{t-1} = reverse_mean(x_t, epshat) + sigma_t z (the table's sigma_1 is 0 unless the variance is
@@ -47,15 +63,10 @@ fn sample_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let e = flat_index(gid, nwg);
   let count = p.n * p.dims;
   if (e >= count) { return; }
-  let guided = p.guidance_on == 1u;
   let s = schedule_step(p.steps - state[0]);
-  var epshat = noise[e];
-  if (guided) { epshat = (p.guidance + 1.0) * noise[e] - p.guidance * noise[count + e]; }
+  let epshat = guided_eps(e, count);
   if (e < p.record_x0 * p.dims) { record_x0(e, x[e], s.sqrt_ab, s.sqrt_1m_ab, epshat); }
-  let value = reverse_mean(s, x[e], epshat, p.clip) + s.sigma * sample_normal(e, TAG_STEP);
-  x[e] = value;
-  if (guided) { x[count + e] = value; }
-  if (e < p.record * p.dims) { trajectory[(state[0] + 1u) * p.record * p.dims + e] = value; }
+  store_step(e, count, reverse_mean(s, x[e], epshat, p.clip) + s.sigma * sample_normal(e, TAG_STEP));
 }
 
 // Row s of x0s [S, record_x0, dims]: the prediction of x_0 at sampling step s (clipped as the step clips it).
@@ -75,9 +86,7 @@ fn sample_update_classifier(@builtin(global_invocation_id) gid: vec3u, @builtin(
   if (e >= count) { return; }
   let s = schedule_step(p.steps - state[0]);
   let epshat = noise[e] + p.scale * s.sqrt_1m_ab * f32(p.n) * ce_grad[e];
-  let value = reverse_mean(s, x[e], epshat, p.clip) + s.sigma * sample_normal(e, TAG_STEP);
-  x[e] = value;
-  if (e < p.record * p.dims) { trajectory[(state[0] + 1u) * p.record * p.dims + e] = value; }
+  store_step(e, count, reverse_mean(s, x[e], epshat, p.clip) + s.sigma * sample_normal(e, TAG_STEP));
 }
 
 // DDIM (Song et al. 2021) over the decreasing steps times[0] = T > times[1] > ... > times[S] = 0:
@@ -85,15 +94,7 @@ fn sample_update_classifier(@builtin(global_invocation_id) gid: vec3u, @builtin(
 // s = 0 (as sample_prepare) and feed the network t.
 @compute @workgroup_size(WG)
 fn ddim_prepare(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let e = flat_index(gid, nwg);
-  let guided = p.guidance_on == 1u;
-  let batch = select(p.n, 2u * p.n, guided);
-  if (e < batch) { steps[e] = times[state[0]]; }
-  if (e >= p.n * p.dims || state[0] != 0u) { return; }
-  let value = sample_normal(e, TAG_START);
-  x[e] = value;
-  if (guided) { x[p.n * p.dims + e] = value; }
-  if (e < p.record * p.dims) { trajectory[e] = value; }
+  prepare(flat_index(gid, nwg), times[state[0]]);
 }
 
 // x_t' = sqrt(ab') x0 + sqrt(1 - ab' - sigma^2) epshat + sigma z, with x0 = (x_t - sqrt(1 - ab) epshat)
@@ -106,14 +107,12 @@ fn ddim_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let e = flat_index(gid, nwg);
   let count = p.n * p.dims;
   if (e >= count) { return; }
-  let guided = p.guidance_on == 1u;
   let now = schedule_step(times[state[0]]);
   let next = times[state[0] + 1u];
   var ab_next = 1.0;
   if (next > 0u) { let s = schedule_step(next); ab_next = s.sqrt_ab * s.sqrt_ab; }
   let ab = now.sqrt_ab * now.sqrt_ab;
-  var epshat = noise[e];
-  if (guided) { epshat = (p.guidance + 1.0) * noise[e] - p.guidance * noise[count + e]; }
+  var epshat = guided_eps(e, count);
   if (e < p.record_x0 * p.dims) { record_x0(e, x[e], now.sqrt_ab, now.sqrt_1m_ab, epshat); }
   var x0 = (x[e] - now.sqrt_1m_ab * epshat) / now.sqrt_ab;
   if (p.clip > 0.0) {
@@ -123,7 +122,5 @@ fn ddim_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let sigma = p.eta * sqrt((1.0 - ab_next) / (1.0 - ab)) * sqrt(max(0.0, 1.0 - ab / ab_next));
   var value = sqrt(ab_next) * x0 + sqrt(max(0.0, 1.0 - ab_next - sigma * sigma)) * epshat;
   if (sigma > 0.0) { value += sigma * sample_normal(e, TAG_STEP); }
-  x[e] = value;
-  if (guided) { x[count + e] = value; }
-  if (e < p.record * p.dims) { trajectory[(state[0] + 1u) * p.record * p.dims + e] = value; }
+  store_step(e, count, value);
 }
