@@ -122,14 +122,15 @@ export async function scoreSamples(
     if (mine.labels[i] === l) right[l]++;
   });
   const refFit = gaussianFit(ref.features, hidden);
+  const [spread, realSpread] = [diversityPerDigit(images, labels), diversityPerDigit(real.images, real.labels)];
   return {
     accuracy: right.reduce((a, b) => a + b, 0) / n,
     perDigit: right.map((r, d) => (total[d] > 0 ? r / total[d] : Number.NaN)),
     fd: frechetDistance(gaussianFit(mine.features, hidden), refFit),
     fdFloor: frechetDistance(gaussianFit(floor.features, hidden), refFit),
-    diversity: mean(diversityPerDigit(images, labels)),
-    diversityPerDigit: diversityPerDigit(images, labels),
-    realDiversity: mean(diversityPerDigit(real.images, real.labels)),
-    realDiversityPerDigit: diversityPerDigit(real.images, real.labels),
+    diversity: mean(spread),
+    diversityPerDigit: spread,
+    realDiversity: mean(realSpread),
+    realDiversityPerDigit: realSpread,
   };
 }
