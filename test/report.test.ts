@@ -79,6 +79,7 @@ function outputs(w0: number, std: number, logp: number, guided = 1): StudyOutput
         { t: 0, fromData: 0.05, fromNoise: 0.95, point: [-0.3, 0.5] },
       ],
       distanceFloor: 0.03,
+      noiseFloor: 0.02,
     },
     guidance: {
       runner: 'guidance',
@@ -139,7 +140,12 @@ t('the sentences follow the numbers', () => {
 t('the trajectory page gives each t its distances from the data and from noise, and says where they cross', () => {
   const text = buildReport(outputs(0.36, 0.1, 1.08), figures, 'test');
   assert.ok(text.includes('| 10 | 0.200 | 0.700 | (-0.200, 0.400) | class 0, 0.292 |'), text);
-  assert.ok(text.includes('At t = 50 the learned density is 0.040 from N(0, I) and 0.930 from the data'), text);
+  assert.ok(
+    text.includes(
+      'At t = 50 the learned density is 0.040 from N(0, I) (a KDE of as many N(0, I) draws is 0.020 from it) and 0.930 from the data',
+    ),
+    text,
+  );
   assert.ok(text.includes('where a KDE of as many true samples is 0.030 from it'), text);
   assert.ok(text.includes('It is nearer the data than the noise from t = 10 down.'), text);
   const never = outputs(0.36, 0.1, 1.08);

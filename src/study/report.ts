@@ -210,7 +210,7 @@ function trajectorySection(t: Trajectory, figure: string | null): string[] {
   const nearer = t.densities.filter((d) => d.fromData < d.fromNoise);
   out.push(
     '',
-    `At t = ${first.t} the learned density is ${f3(first.fromNoise)} from N(0, I) and ${f3(first.fromData)} from the data; ` +
+    `At t = ${first.t} the learned density is ${f3(first.fromNoise)} from N(0, I) (a KDE of as many N(0, I) draws is ${f3(t.noiseFloor)} from it) and ${f3(first.fromData)} from the data; ` +
       `at t = ${last.t} it is ${f3(last.fromData)} from the data, where a KDE of as many true samples is ${f3(t.distanceFloor)} from it. ` +
       (nearer.length > 0
         ? `It is nearer the data than the noise from t = ${Math.max(...nearer.map((d) => d.t))} down.`

@@ -52,6 +52,8 @@ export interface TrajectoryMetrics {
   densities: TrajectoryStep[];
   /** The distance of a KDE of as many true samples from the data's: what sampling noise alone gives. */
   distanceFloor: number;
+  /** The same for N(0, I): a KDE of as many standard normal draws, from N(0, I)'s. */
+  noiseFloor: number;
 }
 
 export interface GuidanceLabel {
@@ -105,6 +107,7 @@ const REQUIRED: { [R in keyof RunnerMetrics]: [string, 'number' | 'string' | 'ar
     ['densities[].fromData', 'number'],
     ['densities[].fromNoise', 'number'],
     ['distanceFloor', 'number'],
+    ['noiseFloor', 'number'],
   ],
   guidance: [
     ['mode', 'string'],

@@ -10,6 +10,7 @@ import { defaultTwoPixelConfig } from '../models/twopixel/unet.js';
 import { MIXTURE, mixturePdf, sampleMixture } from '../data/mixture.js';
 import { gridFromFunction, kde2d, totalVariation, writeFigure, type Panel, type Range } from '../viz/index.js';
 import type { TrajectoryMetrics, TrajectoryStep } from './schema.js';
+import { PhiloxStream, toNormalPair } from '../core/philox.js';
 import { obtainModel } from './models.js';
 import { STUDY_FLAGS, studySettings, samplerOptions } from './flags.js';
 
@@ -115,17 +116,22 @@ export function trajectoryMain(argv?: readonly string[]): Promise<void> {
         paths: [{ x: path.x, y: path.y, color: '#d62728', label: `x_${T} to x_0` }],
       });
       kdeAt(0);
-      const truth = sampleMixture(n, f.seed + 1).xy;
-      const distanceFloor = totalVariation(
-        kde2d(
-          truth.filter((_, i) => i % 2 === 0),
-          truth.filter((_, i) => i % 2 === 1),
-          RANGE,
-          CELLS,
-          BANDWIDTH,
-        ),
-        SMOOTHED_DATA,
-      );
+      // What sampling noise alone gives: KDEs of as many draws of the data and of N(0, I).
+      const floor = (xy: ArrayLike<number>, reference: typeof SMOOTHED_DATA) =>
+        totalVariation(
+          kde2d(
+            Array.from({ length: n }, (_, i) => xy[2 * i]),
+            Array.from({ length: n }, (_, i) => xy[2 * i + 1]),
+            RANGE,
+            CELLS,
+            BANDWIDTH,
+          ),
+          reference,
+        );
+      const rng = new PhiloxStream(f.seed + 1, 1);
+      const noise = Array.from({ length: n }, () => toNormalPair(rng.u32(), rng.u32())).flat();
+      const distanceFloor = floor(sampleMixture(n, f.seed + 1).xy, SMOOTHED_DATA);
+      const noiseFloor = floor(noise, SMOOTHED_NOISE);
       writeCsvAtomic(join(out, 'trajectory.csv'), ['t', 'left', 'right'], csv);
       await writeFigure(join(out, 'trajectory.png'), panels, {
         title: `One reverse trajectory over the learned densities (T = ${T})`,
@@ -142,11 +148,12 @@ export function trajectoryMain(argv?: readonly string[]): Promise<void> {
         end: [end[1], end[2]],
         densities,
         distanceFloor,
+        noiseFloor,
       };
       writeFileAtomic(join(out, 'metrics.json'), `${JSON.stringify(report, null, 2)}\n`);
       process.stdout.write(
         `trajectory from (${csv[0][1].toFixed(3)}, ${csv[0][2].toFixed(3)}) at t = ${T} to (${end[1].toFixed(3)}, ${end[2].toFixed(3)}) at t = 0\n` +
-          `total-variation distance of p_theta(x_t) from the data / from N(0, I) (a KDE of ${n} true samples: ${distanceFloor.toFixed(3)} from the data):\n` +
+          `total-variation distance of p_theta(x_t) from the data / from N(0, I) (KDEs of ${n} true samples and of ${n} N(0, I) draws: ${distanceFloor.toFixed(3)} and ${noiseFloor.toFixed(3)}):\n` +
           densities
             .map((d) => `  t = ${String(d.t).padEnd(4)} ${d.fromData.toFixed(3)} / ${d.fromNoise.toFixed(3)}`)
             .join('\n') +
