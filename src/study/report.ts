@@ -213,7 +213,12 @@ function trajectorySection(t: Trajectory, figure: string | null): string[] {
     `At t = ${first.t} the learned density is ${f3(first.fromNoise)} from N(0, I) (a KDE of as many N(0, I) draws is ${f3(t.noiseFloor)} from it) and ${f3(first.fromData)} from the data; ` +
       `at t = ${last.t} it is ${f3(last.fromData)} from the data, where a KDE of as many true samples is ${f3(t.distanceFloor)} from it. ` +
       (nearer.length > 0
-        ? `It is nearer the data than the noise from t = ${Math.max(...nearer.map((d) => d.t))} down.`
+        ? (() => {
+            const from = Math.max(...nearer.map((d) => d.t));
+            return from === last.t
+              ? `It is nearer the data than the noise only at t = ${from}.`
+              : `It is nearer the data than the noise from t = ${from} down.`;
+          })()
         : 'At no t shown is it nearer the data than the noise.'),
     '',
     `The trajectory starts at (${f3(t.start[0])}, ${f3(t.start[1])}) at t = ${t.settings.T} and ends at (${f3(t.end[0])}, ${f3(t.end[1])}), ` +
