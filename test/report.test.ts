@@ -70,6 +70,9 @@ function outputs(w0: number, std: number, logp: number, guided = 1): StudyOutput
       runner: 'trajectory',
       adapter: 'test adapter',
       checkpoint: 'models/T50.safetensors',
+      trained: true,
+      trainSeconds: 30,
+      seconds: 41,
       settings,
       start: [0.5, 0.2],
       end: [-0.3, 0.5],
@@ -85,6 +88,9 @@ function outputs(w0: number, std: number, logp: number, guided = 1): StudyOutput
       runner: 'guidance',
       adapter: 'test adapter',
       checkpoint: 'models/T50.safetensors',
+      trained: false,
+      trainSeconds: 0,
+      seconds: 12,
       mode: 'cfg',
       settings,
       strengths: [
@@ -135,6 +141,10 @@ t('the sentences follow the numbers', () => {
   assert.ok(text.includes('The weight of class 0 at T = 50 is 0.363 against 0.35: 2.0 standard errors'), text);
   assert.ok(text.includes('rises with T: -1.300 at T = 5, 1.080 at T = 50'), text);
   assert.ok(text.includes('ends at (-0.300, 0.500)'), text);
+  assert.ok(
+    text.includes('the trajectory 41 s (training its model 30 s); classifier-free guidance 12 s (its model reused)'),
+    text,
+  );
 });
 
 t('the trajectory page gives each t its distances from the data and from noise, and says where they cross', () => {

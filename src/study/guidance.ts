@@ -63,6 +63,7 @@ export function guidanceMain(argv?: readonly string[]): Promise<void> {
     'One noise denoised toward each label with guidance (classifier-free or classifier), and the share of guided samples in their mode.',
     GUIDANCE_FLAGS,
     async (f, gpu) => {
+      const started = performance.now();
       const strengths = f.strengths;
       const out = outFolder(f);
       const T = f.T;
@@ -161,6 +162,9 @@ export function guidanceMain(argv?: readonly string[]): Promise<void> {
         adapter: gpu.adapterName,
         settings: { ...f, out },
         checkpoint: model.path,
+        trained: model.trained,
+        trainSeconds: model.trainSeconds,
+        seconds: (performance.now() - started) / 1000,
         strengths: measured,
       };
       writeFileAtomic(join(out, 'metrics.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -394,6 +394,16 @@ function modelSection(o: StudyOutputs, twoPixel: Record<string, unknown> | undef
     times.push(
       `the sweep's models trained in ${o.sweep.models.map((m) => (m.trained ? `${m.trainSeconds.toFixed(0)} s` : 'reused')).join(', ')} (T = ${o.sweep.models.map((m) => m.T).join(', ')})`,
     );
+  const run = (what: string, r: Trajectory | Guidance | null) => {
+    // Files written before the runners recorded their times have none.
+    if (r && typeof r.seconds === 'number')
+      times.push(
+        `${what} ${r.seconds.toFixed(0)} s${r.trained ? ` (training its model ${r.trainSeconds.toFixed(0)} s)` : ' (its model reused)'}`,
+      );
+  };
+  run('the trajectory', o.trajectory);
+  run('classifier-free guidance', o.guidance);
+  run('classifier guidance', o.classifier);
   if (o.mnist)
     times.push(
       `MNIST ${o.mnist.trained ? `trained in ${(o.mnist.trainSeconds / 60).toFixed(1)} min` : 'from a reused checkpoint'} and sampled and scored in ${(o.mnist.totalSeconds - o.mnist.trainSeconds).toFixed(0)} s`,

@@ -41,11 +41,20 @@ export interface TrajectoryStep {
   point: [number, number];
 }
 
-export interface TrajectoryMetrics {
+/** What every two-pixel runner but the sweep records of its model and its time. */
+interface RunTimes {
+  checkpoint: string;
+  trained: boolean;
+  /** Training time of the model (0 when a checkpoint was reused). */
+  trainSeconds: number;
+  /** The whole run: training, sampling, measuring, figures. */
+  seconds: number;
+}
+
+export interface TrajectoryMetrics extends RunTimes {
   runner: 'trajectory';
   adapter: string;
   settings: Record<string, unknown>;
-  checkpoint: string;
   start: [number, number];
   end: [number, number];
   /** Each density panel's t, from T down, and t = 0. */
@@ -71,12 +80,11 @@ export interface GuidanceStrength {
   labels: GuidanceLabel[];
 }
 
-export interface GuidanceMetrics {
+export interface GuidanceMetrics extends RunTimes {
   runner: 'guidance';
   mode: 'cfg' | 'classifier';
   adapter: string;
   settings: Record<string, unknown>;
-  checkpoint: string;
   strengths: GuidanceStrength[];
 }
 

@@ -52,6 +52,7 @@ export function trajectoryMain(argv?: readonly string[]): Promise<void> {
     'Draws one reverse trajectory over the learned densities p_theta(x_t) and the true PDF.',
     TRAJECTORY_FLAGS,
     async (f, gpu) => {
+      const started = performance.now();
       const out = f.out || DEFAULT_OUT;
       const T = f.T;
       const model = await obtainModel(gpu.device, studySettings(f, T), f.models, f.retrain, f['checkpoint-every']);
@@ -144,6 +145,9 @@ export function trajectoryMain(argv?: readonly string[]): Promise<void> {
         adapter: gpu.adapterName,
         settings: { ...f, out },
         checkpoint: model.path,
+        trained: model.trained,
+        trainSeconds: model.trainSeconds,
+        seconds: (performance.now() - started) / 1000,
         start: [csv[0][1], csv[0][2]],
         end: [end[1], end[2]],
         densities,
