@@ -43,6 +43,7 @@ const settings = {
   samples: 5000,
   T: 50,
   starts: 4000,
+  w: 1,
 };
 
 function outputs(w0: number, std: number, logp: number, guided = 1): StudyOutputs {
@@ -189,6 +190,11 @@ t('the guidance page puts both guidances in one table and says what stronger gui
   assert.ok(text.includes('<img src="guidance-classifier/guidance.png"'), text);
   assert.is(text.split('## Guidance').length - 1, 1, 'one page for both guidances');
   assert.is(verdict(text, 'classifier guidance'), 'met');
+  // Weaker than the study's strength (--w 1), guidance is measured, not judged.
+  o.guidance!.strengths[1] = at('cfg', 0.5, 0.6, 0.095);
+  assert.is(verdict(buildReport(o, figures, 'test'), 'classifier-free guidance'), 'met');
+  o.guidance!.strengths[2] = at('cfg', 5, 0.98, 0.07);
+  assert.is(verdict(buildReport(o, figures, 'test'), 'classifier-free guidance'), 'not met');
 });
 
 t("the MNIST section reports the classifier's reading of the generated digits, digit by digit, and its targets", () => {

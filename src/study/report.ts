@@ -293,7 +293,9 @@ function guidanceSection(
             ? `: stronger guidance widens the modes (${f3(p1)} against the data's ${MIXTURE.sigma}).`
             : '.'),
     );
-    const guided = k.strengths.filter((s) => s.w > 0);
+    // The target is the study's guided samples: the strength its figure shows (--w) and stronger.
+    const chosen = Number(k.run!.settings.w ?? 0);
+    const guided = k.strengths.filter((s) => s.w > 0 && s.w >= chosen);
     if (guided.length > 0) {
       const worst = Math.min(...guided.flatMap((s) => s.labels.map((l) => l.inMode)));
       verdicts.push([
