@@ -10,6 +10,8 @@ import { type Mixture, MIXTURE, checkMixture, mixturePdf, sampleMixture } from '
 import { mixtureParams, STREAM_TRAIN, twoPixelBatch } from '../src/diffusion/ops.js';
 import { scheduleTable, scheduleValue, SCHEDULE_WIDTH } from '../src/diffusion/tables.js';
 import { modeStats } from '../src/diffusion/metrics.js';
+import { buildTrainingGraph, defaultTrainOptions } from '../src/diffusion/twopixel.js';
+import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
 import { assertClose } from './harness.js';
 import { testGpu } from './device.js';
 
@@ -126,5 +128,33 @@ t('the on-device training batch of a four-peak mixture is the TS twin of its dra
     program.store.destroy();
   }
 });
+
+/** The training loss of one step (step 3 of seed 7) over a batch of 95 from `mixture`. */
+async function oneStepLoss(fused: boolean, mixture?: Mixture) {
+  const { device } = await testGpu();
+  const o = { ...defaultTrainOptions(defaultTwoPixelConfig(10), 7), batch: 95, fused, mixture };
+  const built = buildTrainingGraph(o, 1);
+  const program = await Program.compile(device, built.g, { seed: 7, gradientsOf: built.loss });
+  try {
+    for (const [tensor, v] of built.feeds) program.write(tensor, v);
+    program.setSeed(7, 3);
+    program.run(1);
+    return (await program.readF32(built.loss))[0];
+  } finally {
+    program.destroy();
+    program.store.destroy();
+  }
+}
+
+t(
+  "the fused training kernel draws a four-peak mixture as the op-by-op batch does (the same loss), not SPEC's",
+  async () => {
+    const ref = await oneStepLoss(false, FOUR);
+    const got = await oneStepLoss(true, FOUR);
+    assert.ok(Math.abs(got - ref) <= 1e-5 * Math.abs(ref) + 1e-6, `loss ${got} vs ${ref}`);
+    const spec = await oneStepLoss(true);
+    assert.ok(Math.abs(spec - got) > 1e-3 * Math.abs(ref), `SPEC's mixture: loss ${spec}, four peaks: ${got}`);
+  },
+);
 
 t.run();
