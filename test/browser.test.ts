@@ -257,6 +257,7 @@ t(
     const { page, errors } = await newPage();
     await page.goto(`${base}?autorun=1&T=5&steps=300&every=100&n=300&w=2&seed=4`);
     await waitFor(page, 'window.demo.snapshots.length >= 1 || window.demo.state === "error"');
+    await page.screenshot({ path: '/tmp/demo-training.png', fullPage: true });
     const frames = async () => (await state(page)).view3d?.frames ?? 0;
     const at = async (t: number) => {
       const before = await frames();
