@@ -163,8 +163,7 @@ export class DensityView {
     for (let j = 0; j < grid - 1; j++)
       for (let i = 0; i < grid - 1; i++) {
         if (wire) {
-          if (j % 2 === 0) idx.push(id(i, j), id(i + 1, j));
-          if (i % 2 === 0) idx.push(id(i, j), id(i, j + 1));
+          idx.push(id(i, j), id(i + 1, j), id(i, j), id(i, j + 1));
         } else idx.push(id(i, j), id(i + 1, j), id(i + 1, j + 1), id(i, j), id(i + 1, j + 1), id(i, j + 1));
       }
     return { v, idx: new Uint32Array(idx) };

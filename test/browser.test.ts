@@ -247,6 +247,14 @@ t('dragging a peak retrains on the moved data: the data drawn on the device and 
   const three = await state(page);
   assert.is(three.mixture.components.length, 3);
   assert.ok(Math.abs(three.mixture.components.reduce((s, c) => s + c.weight, 0) - 1) < 1e-9, 'weights sum to 1');
+  // Removing it restarts training on the two peaks left.
+  await page.click('[data-peak="2"] button');
+  await waitFor(page, 'window.demo.runs === 4 && window.demo.data !== undefined');
+  const two = await state(page);
+  assert.equal(
+    two.mixture.components.map((c) => c.mean),
+    [before.mixture.components[0].mean, after.mixture.components[1].mean],
+  );
   await page.close();
   assert.equal(errors, []);
 });
@@ -289,6 +297,15 @@ t(
     await waitFor(page, `window.demo.view3d.frames > ${withTruth.frames}`);
     assert.not.equal((await state(page)).view3d!.checksum, withTruth.checksum, 'the wireframe is drawn');
     await page.check('#truth');
+    // A drag across the 3-D view rotates it.
+    const still = (await state(page)).view3d!;
+    const box = (await page.locator('#view3d').boundingBox())!;
+    await page.mouse.move(box.x + 200, box.y + 160);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 280, box.y + 140, { steps: 4 });
+    await page.mouse.up();
+    await waitFor(page, `window.demo.view3d.frames > ${still.frames}`);
+    assert.not.equal((await state(page)).view3d!.checksum, still.checksum, 'a drag rotates the 3-D view');
     await waitFor(page, '["done", "error"].includes(document.body.dataset.state)');
     await page.locator('#view3d').screenshot({ path: '/tmp/demo-3d.png' });
     // Label 0 with guidance: x_0 lands on the class-0 peak, (-0.35, 0.65), not the other.
