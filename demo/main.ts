@@ -88,6 +88,8 @@ interface DemoResult {
     std: number;
     n: number;
     seed: number;
+    /** The steps the trajectories visit, T down to 0 (every t for DDPM). */
+    times: number[];
     sets: { label: number | null; mean: [number, number]; xT: [number, number] }[];
   };
   /** The 3-D view's last frame. */
@@ -345,7 +347,17 @@ const playButton = $<HTMLButtonElement>('play');
 const timeForm = $<HTMLFormElement>('time-controls');
 const pairButton = $<HTMLButtonElement>('pair');
 const truthToggle = $<HTMLInputElement>('truth');
-let trajectories: { sets: TimeSet[]; T: number; n: number; seed: number } | null = null;
+/** The slider's trajectories: row s of each set holds x at t = times[s] (every t for DDPM, DDIM's steps). */
+let trajectories: { sets: TimeSet[]; T: number; n: number; seed: number; times: Uint32Array } | null = null;
+
+/** The row of the visited step nearest t. */
+function rowAt(times: Uint32Array, t: number): number {
+  let best = 0;
+  times.forEach((v, s) => {
+    if (Math.abs(v - t) < Math.abs(times[best] - t)) best = s;
+  });
+  return best;
+}
 let view: DensityView | null = null;
 
 /** The true density of x_t on the grid: the mixture's peaks at sqrt(abar_t) m, spread sqrt(abar_t s^2 + 1 - abar_t). */
@@ -367,13 +379,16 @@ function trueDensityAt(t: number, T: number): Float64Array {
 }
 
 /** The time slider's panels at t: the density of x_t over all trajectories in 2-D and 3-D, TRACES per set from x_T to x_t. */
-function drawTime(t: number) {
+function drawTime(asked: number) {
   if (!trajectories) return;
-  const { sets, T, n } = trajectories;
-  // Row s of a trajectory holds x_{T-s}.
+  const { sets, T, n, times } = trajectories;
+  // The nearest step the sampler visited (DDIM skips steps); row s holds x at t = times[s].
+  const row = rowAt(times, asked);
+  const t = times[row];
+  slider.value = String(t);
   const at = (rows: Float32Array, s: number) => rows.subarray(s * n * 2, (s + 1) * n * 2);
   const xt = new Float32Array(sets.length * n * 2);
-  sets.forEach((set, k) => xt.set(at(set.rows, T - t), k * n * 2));
+  sets.forEach((set, k) => xt.set(at(set.rows, row), k * n * 2));
   let sum = 0,
     sq = 0;
   for (const v of xt) sum += v;
@@ -395,9 +410,10 @@ function drawTime(t: number) {
     std: Math.sqrt(sq / xt.length),
     n,
     seed: trajectories.seed,
+    times: Array.from(times),
     sets: sets.map((set) => ({
       label: set.label,
-      mean: setMean(at(set.rows, T - t)),
+      mean: setMean(at(set.rows, row)),
       xT: [set.rows[0], set.rows[1]],
     })),
   };
@@ -414,10 +430,10 @@ function drawTime(t: number) {
     const color = set.label === null ? '#d9730d' : CLASS_COLORS[set.label];
     ctx.strokeStyle = color;
     ctx.fillStyle = color;
-    const end = at(set.rows, T - t);
+    const end = at(set.rows, row);
     for (let k = 0; k < Math.min(TRACES, n); k++) {
       ctx.beginPath();
-      for (let s = 0; s <= T - t; s++) {
+      for (let s = 0; s <= row; s++) {
         const p = at(set.rows, s);
         const x = toPixel(p[2 * k], width),
           y = height - toPixel(p[2 * k + 1], height);
@@ -437,9 +453,9 @@ function drawTime(t: number) {
   }
 }
 
-function showTrajectories(sets: TimeSet[], T: number, n: number, seed: number) {
+function showTrajectories(sets: TimeSet[], T: number, n: number, seed: number, times: Uint32Array) {
   const keep = trajectories?.T === T ? Number(slider.value) : T;
-  trajectories = { sets, T, n, seed };
+  trajectories = { sets, T, n, seed, times };
   slider.max = String(T);
   slider.value = String(keep);
   slider.disabled = false;
@@ -468,14 +484,17 @@ slider.addEventListener('input', (e) => {
 // Play runs t from T down to 0, a step every 250 ms, as the sampler does.
 playButton.addEventListener('click', () => {
   if (playing !== null || !trajectories) return stopPlaying();
-  let t = Number(slider.value) === 0 ? trajectories.T : Number(slider.value);
+  const { times } = trajectories;
+  // Through the steps the sampler visited, from the slider's (or from T when it stands at 0).
+  let row = Number(slider.value) === 0 ? 0 : rowAt(times, Number(slider.value));
   playButton.textContent = 'Stop';
-  drawTime(t);
+  slider.value = String(times[row]);
+  drawTime(times[row]);
   playing = setInterval(() => {
-    t -= 1;
-    slider.value = String(t);
-    drawTime(t);
-    if (t <= 0) stopPlaying();
+    row += 1;
+    slider.value = String(times[row]);
+    drawTime(times[row]);
+    if (row >= times.length - 1) stopPlaying();
   }, 250);
 });
 truthToggle.addEventListener('change', (e) => {
@@ -515,7 +534,20 @@ function setPaused(paused: boolean) {
   if (!paused) control.wake();
 }
 
-function sample(n: number, label: number | null, w: number | null, seed: number, record = 0) {
+/** How the time slider samples: DDPM over every step, or deterministic DDIM (eta = 0) over `steps` of them. */
+interface Sampler {
+  sampler: 'ddpm' | 'ddim';
+  steps: number;
+}
+
+function sample(
+  n: number,
+  label: number | null,
+  w: number | null,
+  seed: number,
+  record = 0,
+  how: Sampler = { sampler: 'ddpm', steps: 0 },
+) {
   const c = current;
   if (!c) throw new Error('no model to sample: train one first');
   return exclusive(() =>
@@ -529,6 +561,7 @@ function sample(n: number, label: number | null, w: number | null, seed: number,
       record,
       // Clipping the predicted x_0 to [-3, 3], as the runners do.
       clip: 3,
+      ...(how.sampler === 'ddim' ? { sampler: 'ddim' as const, sampleSteps: how.steps, eta: 0 } : {}),
     }),
   );
 }
@@ -630,7 +663,7 @@ async function run(s: Settings) {
       if (demo.step % s.every === 0 || demo.step === s.steps) {
         await checkControls();
         // The unconditional samples, every trajectory recorded for the time slider.
-        const { samples, trajectory } = await sample(s.n, null, null, s.seed, s.n);
+        const { samples, trajectory, times } = await sample(s.n, null, null, s.seed, s.n);
         const since = demo.losses.slice(lastSnapshot);
         const share = labelAccuracy(samples, 0, m);
         demo.snapshots.push({
@@ -646,8 +679,13 @@ async function run(s: Settings) {
         showFidelity(demo.step, samples);
         // The time slider shows these trajectories unless its own settings ask for others.
         const field = (name: string) => (timeForm.elements.namedItem(name) as HTMLInputElement).value;
-        if (field('label') === 'none' && field('samples') === String(s.n) && field('seed') === String(s.seed))
-          showTrajectories([{ label: null, w: 0, rows: trajectory }], s.T, s.n, s.seed);
+        if (
+          field('label') === 'none' &&
+          field('sampler') === 'ddpm' &&
+          field('samples') === String(s.n) &&
+          field('seed') === String(s.seed)
+        )
+          showTrajectories([{ label: null, w: 0, rows: trajectory }], s.T, s.n, s.seed, times);
         else await resampleTime().catch((e) => showError((e as Error).message));
         pairButton.disabled = classes(m).length < 2;
       }
@@ -709,7 +747,7 @@ function meanXY(xy: Float32Array): [number, number] {
 }
 
 /** The time slider's own sampling settings: label (null: none), guidance, sample count and seed. */
-function timeSettings(): { label: number | null; w: number; n: number; seed: number } {
+function timeSettings(): { label: number | null; w: number; n: number; seed: number } & Sampler {
   const field = (name: string) => (timeForm.elements.namedItem(name) as HTMLInputElement).value;
   const integer = (name: string, lo: number, hi: number) => {
     const raw = field(name);
@@ -719,7 +757,13 @@ function timeSettings(): { label: number | null; w: number; n: number; seed: num
     return v;
   };
   const label = field('label');
+  const sampler = field('sampler');
+  if (sampler !== 'ddpm' && sampler !== 'ddim')
+    throw new Error(`time slider sampler = "${sampler}": expected ddpm or ddim`);
+  const T = current?.s.T ?? 1000;
   return {
+    sampler,
+    steps: sampler === 'ddim' ? integer('steps', 1, T) : T,
     label: label === 'none' ? null : Number(label),
     w: guidance(field('w')),
     n: integer('samples', 1, 20000),
@@ -734,12 +778,14 @@ async function resampleTime(pair = false) {
   const o = timeSettings();
   const labels = pair ? [0, 1] : [o.label];
   const sets: TimeSet[] = [];
+  let times: Uint32Array = new Uint32Array(0);
   // The same seed gives the same x_T and step noise for every label: the pair shares its noise.
   for (const label of labels) {
-    const { trajectory } = await sample(o.n, label, o.w, o.seed, o.n);
+    const { trajectory, times: visited } = await sample(o.n, label, o.w, o.seed, o.n, o);
     sets.push({ label, w: o.w, rows: trajectory });
+    times = visited;
   }
-  if (current === c) showTrajectories(sets, c.s.T, o.n, o.seed);
+  if (current === c) showTrajectories(sets, c.s.T, o.n, o.seed, times);
 }
 
 async function onTimeControl(pair: boolean, e: Event) {

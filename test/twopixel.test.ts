@@ -16,6 +16,7 @@ import {
 import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
 import { SAMPLER_ROWS } from '../src/models/twopixel/fusedgen.js';
 import { assertClose, withKernels } from './harness.js';
+import { ddimTimes } from '../src/diffusion/ops.js';
 import { defaultKernelConfig } from '../src/core/config.js';
 
 const t = suite('two-pixel fused kernels');
@@ -98,6 +99,37 @@ async function expectSameSamples(trainer: TwoPixelTrainer, o: SampleOptions, pla
   assertClose(got.samples, ref.samples, 1e-3, 1e-3, `samples ${what}`);
   assertClose(got.trajectory, ref.trajectory, 1e-3, 1e-3, `trajectory ${what}`);
 }
+
+t(
+  'two-pixel DDIM: the visited steps, x_T shared with DDPM, the last row the samples, deterministic at eta = 0',
+  async () => {
+    const gpu = await testGpu();
+    const trainer = await TwoPixelTrainer.create(gpu.device, { ...defaultTrainOptions(model, 2), batch: 128 });
+    await trainer.train(50);
+    const store = trainer.program.store;
+    const base = { model, schedule: 'cosine' as const, n: 13, labels: 1, guidance: 2, seed: 4, record: 13, clip: 3 };
+    const ddim = { ...base, sampler: 'ddim' as const, sampleSteps: 4, eta: 0 };
+    const a = await sampleFused(gpu.device, store, ddim);
+    assert.equal(Array.from(a.times), Array.from(ddimTimes(model.T, 4)));
+    assert.is(a.trajectory.length, 5 * 13 * 2);
+    const ddpm = await sampleFused(gpu.device, store, base);
+    assert.equal(
+      Array.from(ddpm.times),
+      Array.from({ length: model.T + 1 }, (_, s) => model.T - s),
+    );
+    assertClose(a.trajectory.subarray(0, 26), ddpm.trajectory.subarray(0, 26), 0, 0, 'x_T: the same draws');
+    assertClose(a.trajectory.subarray(4 * 26), a.samples, 0, 0, 'the last row is x_0');
+    const again = await sampleFused(gpu.device, store, ddim);
+    assertClose(again.samples, a.samples, 0, 0, 'eta = 0, the same seed: the same samples');
+    const other = await sampleFused(gpu.device, store, { ...ddim, seed: 5 });
+    assert.ok(
+      other.samples.some((v, i) => v !== a.samples[i]),
+      'another seed, another x_T',
+    );
+    for (const v of a.samples) assert.ok(Number.isFinite(v) && Math.abs(v) < 5, `sample ${v}`);
+    trainer.destroy();
+  },
+);
 
 t(
   'fused sampler matches the op-by-op sampler on the same seed (no label, fixed label, guided, analytic variance; and without broadcasts)',

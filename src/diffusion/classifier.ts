@@ -99,6 +99,7 @@ export async function sampleClassifierGuided(
     return {
       samples: await program.readF32(x),
       trajectory: o.record > 0 ? await program.readF32(trajectory) : new Float32Array(0),
+      times: Uint32Array.from({ length: T + 1 }, (_, s) => T - s),
     };
   } finally {
     program.destroy();

@@ -6,7 +6,7 @@ import { regressionLoss, type LossKind } from '../core/ops/loss.js';
 import { twoPixelBiasTables, twoPixelUNet, NO_LABEL, type TwoPixelConfig } from '../models/twopixel/unet.js';
 import { fusedTwoPixelLoss, fusedTwoPixelSampler, unetGroup } from '../models/twopixel/fused.js';
 import { twoPixelJointTable } from '../models/twopixel/table.js';
-import { twoPixelBatch, samplePrepare, sampleUpdate } from './ops.js';
+import { ddimPrepare, ddimTimes, ddimUpdate, twoPixelBatch, samplePrepare, sampleUpdate } from './ops.js';
 import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
 import { makeSchedule, type ScheduleKind, type VarianceKind } from './schedule.js';
 import { exactEps, gammaProbe } from './oracle.js';
@@ -166,13 +166,26 @@ export interface SampleOptions {
   variance?: VarianceKind;
   /** The model's Gamma table for the analytic variance (estimateGamma). */
   gamma?: ArrayLike<number>;
+  /** DDPM over all T steps (default), or DDIM over `sampleSteps` of them with noise `eta` (variance is DDIM's own). */
+  sampler?: 'ddpm' | 'ddim';
+  sampleSteps?: number;
+  /** DDIM's noise: 0 deterministic (default), 1 the DDPM posterior's. */
+  eta?: number;
 }
 
 export interface SampleResult {
   /** x_0 of every sample, interleaved [n, 2]. */
   samples: Float32Array;
-  /** [T + 1, record, 2]: row s holds x_{T-s}. */
+  /** [S + 1, record, 2]: row s holds x at t = times[s] (S = T for DDPM: x_{T-s}). */
   trajectory: Float32Array;
+  /** The steps the rows visit, T down to 0. */
+  times: Uint32Array;
+}
+
+/** The steps a sampler visits: every t for DDPM, ddimTimes for DDIM. */
+function visitedTimes(o: SampleOptions): Uint32Array {
+  const T = o.model.T;
+  return o.sampler === 'ddim' ? ddimTimes(T, o.sampleSteps ?? T) : Uint32Array.from({ length: T + 1 }, (_, s) => T - s);
 }
 
 function labelArray(labels: SampleOptions['labels'], n: number): Uint32Array {
@@ -196,33 +209,46 @@ export async function sampleOpByOp(device: GPUDevice, store: ParamStore, o: Samp
   const t = g.input('t', [netBatch], 'u32');
   const y = g.input('y', [netBatch], 'u32');
   const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH], 'f32', { constant: true });
-  const trajectory = g.input('trajectory', o.record > 0 ? [T + 1, o.record, 2] : [1]);
+  const times = visitedTimes(o);
+  const S = times.length - 1;
+  const trajectory = g.input('trajectory', o.record > 0 ? [S + 1, o.record, 2] : [1]);
   const step = { n: o.n, dims: 2, T, guidance: guided ? o.guidance : null, record: o.record, clip: o.clip };
   const tensors = { x, t, schedule, trajectory };
   const tables = twoPixelBiasTables(g, o.model);
-  samplePrepare(g, tensors, step);
+  // DDIM's steps and noise (the same kernels as MNIST's sampler), else DDPM's.
+  const ddim = o.sampler === 'ddim' ? { ...step, eta: o.eta ?? 0 } : null;
+  const timesInput = ddim ? g.input('times', [S + 1], 'u32', { constant: true }) : null;
+  if (ddim && timesInput) ddimPrepare(g, { ...tensors, times: timesInput }, ddim);
+  else samplePrepare(g, tensors, step);
   const eps = twoPixelUNet(g, x, t, y, tables);
-  sampleUpdate(g, tensors, eps, step);
+  if (ddim && timesInput) ddimUpdate(g, { ...tensors, times: timesInput }, eps, ddim);
+  else sampleUpdate(g, tensors, eps, step);
   const program = await Program.compile(device, g, { seed: o.seed, params: store });
   try {
     program.write(schedule, scheduleTable(o.schedule, T, o.variance ?? 'beta', o.gamma));
+    if (timesInput) program.write(timesInput, times);
     for (const [tensor, v] of tables.feeds) program.write(tensor, v);
     const netLabels = new Uint32Array(netBatch).fill(NO_LABEL);
     netLabels.set(labels);
     program.write(y, netLabels);
-    program.run(T);
+    program.run(S);
     const all = await program.readF32(x);
     return {
       samples: all.slice(0, o.n * 2),
       trajectory: o.record > 0 ? await program.readF32(trajectory) : new Float32Array(0),
+      times,
     };
   } finally {
     program.destroy();
   }
 }
 
-/** The fused sampler: every trajectory in one dispatch (the same draws as sampleOpByOp). */
+/**
+ * The fused sampler: every trajectory in one dispatch (the same draws as sampleOpByOp). It runs
+ * DDPM; DDIM goes through sampleOpByOp's graph.
+ */
 export async function sampleFused(device: GPUDevice, store: ParamStore, o: SampleOptions): Promise<SampleResult> {
+  if (o.sampler === 'ddim') return sampleOpByOp(device, store, o);
   const T = o.model.T;
   const guided = o.guidance !== null && o.guidance !== 0;
   if (guided && o.labels === null) throw new Error('classifier-free guidance needs labels');
@@ -250,6 +276,7 @@ export async function sampleFused(device: GPUDevice, store: ParamStore, o: Sampl
     return {
       samples: await program.readF32(out.samples),
       trajectory: o.record > 0 ? await program.readF32(out.trajectory) : new Float32Array(0),
+      times: visitedTimes(o),
     };
   } finally {
     program.destroy();
