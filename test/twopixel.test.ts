@@ -8,12 +8,15 @@ import {
   buildTrainingGraph,
   defaultTrainOptions,
   estimateGamma,
+  estimateGammaAgainstExact,
   sampleFused,
   sampleOpByOp,
   TwoPixelTrainer,
   type SampleOptions,
 } from '../src/diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
+import { exactGamma, referenceGamma } from '../src/diffusion/oracle.js';
+import { makeSchedule } from '../src/diffusion/schedule.js';
 import { SAMPLER_ROWS } from '../src/models/twopixel/fusedgen.js';
 import { assertClose, withKernels } from './harness.js';
 import { defaultKernelConfig } from '../src/core/config.js';
@@ -114,6 +117,20 @@ t(
     );
     for (let step = 1; step <= model.T; step++)
       assert.ok(gamma[step] > 0 && gamma[step] < 4, `Gamma_${step} = ${gamma[step]}`);
+    // Against the exact eps: the reference table plus the model's difference from eps* on the same probe.
+    const s = makeSchedule('cosine', model.T);
+    const reference = referenceGamma(s, 5);
+    const against = await estimateGammaAgainstExact(gpu.device, trainer.program.store, probe, reference);
+    const onProbe = exactGamma(s, probe.n, probe.seed);
+    for (let step = 1; step <= model.T; step++) {
+      const want = reference[step] + gamma[step] - onProbe[step];
+      assert.ok(Math.abs(against[step] - want) < 1e-5, `t=${step}: ${against[step]} vs ${want}`);
+    }
+    const short = await estimateGammaAgainstExact(gpu.device, trainer.program.store, probe, reference.subarray(1)).then(
+      () => 'no error',
+      (e: Error) => e.message,
+    );
+    assert.match(short, /reference Gamma table has 10 entries, expected T \+ 1 = 11/);
     const cases = [
       { labels: null, guidance: null },
       { labels: 1, guidance: null },

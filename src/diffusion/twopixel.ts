@@ -306,6 +306,37 @@ export async function estimateGamma(
 }
 
 /**
+ * The model's Gamma table with the exact score as a control variate: `reference` (the exact eps*'s
+ * table, referenceGamma) plus the mean of (||eps_theta||^2 - ||eps*||^2) / 2 over the n probe
+ * points (gammaProbe). Its expectation is estimateGamma's, but its noise is only that of the
+ * difference between the model and eps*, where estimateGamma's is that of ||eps_theta||^2 itself:
+ * at T = 5, Gamma_1 of the exact eps from 2048 points came out 0.02 high, which moved the mean
+ * log-density of its samples by 0.2 (README, 2026-12-02). A model equal to eps* gets `reference`
+ * itself, the exact-score sampler's table, so the two samplers differ by the model only.
+ */
+export async function estimateGammaAgainstExact(
+  device: GPUDevice,
+  store: ParamStore,
+  o: { model: TwoPixelConfig; schedule: ScheduleKind; n: number; seed: number },
+  reference: ArrayLike<number>,
+): Promise<Float64Array> {
+  const T = o.model.T;
+  if (reference.length !== T + 1)
+    throw new Error(`reference Gamma table has ${reference.length} entries, expected T + 1 = ${T + 1}`);
+  const s = makeSchedule(o.schedule, T);
+  const gamma = new Float64Array(T + 1);
+  await probeModel(device, store, o, (step, xt, e) => {
+    let sum = 0;
+    for (let i = 0; i < o.n; i++) {
+      const [ex, ey] = exactEps(xt[2 * i], xt[2 * i + 1], s.alphasCumprod[step]);
+      sum += e[2 * i] ** 2 + e[2 * i + 1] ** 2 - ex * ex - ey * ey;
+    }
+    gamma[step] = reference[step] + sum / (2 * o.n);
+  });
+  return gamma;
+}
+
+/**
  * The learning error at each step: the root mean square, per coordinate, of eps_theta(x_t, t, none)
  * - eps*(x_t, t) over n noised mixture points (gammaProbe), where eps* is the mixture's exact noise
  * predictor on the same x_t. Entry t for t = 1..T (entry 0 is 0). A perfect model gives 0; a model

@@ -4,13 +4,15 @@ import type { StudySettings } from './models.js';
 import type { LossKind } from '../core/ops/loss.js';
 import type { VarianceKind } from '../diffusion/schedule.js';
 import type { ParamStore } from '../core/params.js';
-import { estimateGamma, P_UNCOND } from '../diffusion/twopixel.js';
+import { estimateGammaAgainstExact, P_UNCOND } from '../diffusion/twopixel.js';
+import { referenceGamma } from '../diffusion/oracle.js';
+import { makeSchedule } from '../diffusion/schedule.js';
 import { defaultTwoPixelConfig } from '../models/twopixel/unet.js';
 import { TWO_PIXEL } from '../models/twopixel/spec.js';
 
 /**
- * Noised data points the analytic variance's Gamma table is measured on: the standard error of
- * each Gamma_t is about 0.02, which moves sigma_t^2 by at most about 2 % (about 5 s per model here).
+ * Noised data points on which the model's Gamma table is measured against the exact eps
+ * (estimateGammaAgainstExact: what is left to measure there is the model's difference from eps*).
  */
 const GAMMA_POINTS = 2048;
 
@@ -139,17 +141,21 @@ export function studySettings(f: StudyFlagValues, T: number): StudySettings {
   };
 }
 
-/** How a trained model is sampled; the analytic variance measures the model's Gamma table first. */
+/**
+ * How a trained model is sampled; the analytic variance measures the model's Gamma table first.
+ * `exactGamma` is the exact score's table the model's is measured against (referenceGamma), for
+ * the exact-score sampler to use the same one.
+ */
 export async function samplerOptions(f: StudyFlagValues, device: GPUDevice, store: ParamStore, T: number) {
   const variance = f.variance as VarianceKind;
+  const exactGamma = variance === 'analytic' ? referenceGamma(makeSchedule('cosine', T), f.seed) : undefined;
   const gamma =
-    variance === 'analytic'
-      ? await estimateGamma(device, store, {
-          model: defaultTwoPixelConfig(T),
-          schedule: 'cosine',
-          n: GAMMA_POINTS,
-          seed: f.seed,
-        })
-      : undefined;
-  return { clip: f.clip, variance, gamma };
+    exactGamma &&
+    (await estimateGammaAgainstExact(
+      device,
+      store,
+      { model: defaultTwoPixelConfig(T), schedule: 'cosine', n: GAMMA_POINTS, seed: f.seed },
+      exactGamma,
+    ));
+  return { clip: f.clip, variance, gamma, exactGamma };
 }
