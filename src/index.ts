@@ -36,7 +36,7 @@ export {
   sampleOpByOp,
   sampleFused,
   estimateGamma,
-  estimateGammaAgainstExact,
+  residualGamma,
   epsErrorByT,
   P_UNCOND,
 } from './diffusion/twopixel.js';

@@ -7,15 +7,16 @@ import { Program } from '../src/core/program.js';
 import {
   buildTrainingGraph,
   defaultTrainOptions,
+  epsErrorByT,
   estimateGamma,
-  estimateGammaAgainstExact,
+  residualGamma,
   sampleFused,
   sampleOpByOp,
   TwoPixelTrainer,
   type SampleOptions,
 } from '../src/diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
-import { exactGamma, referenceGamma } from '../src/diffusion/oracle.js';
+import { referenceGamma } from '../src/diffusion/oracle.js';
 import { makeSchedule } from '../src/diffusion/schedule.js';
 import { SAMPLER_ROWS } from '../src/models/twopixel/fusedgen.js';
 import { assertClose, withKernels } from './harness.js';
@@ -117,16 +118,18 @@ t(
     );
     for (let step = 1; step <= model.T; step++)
       assert.ok(gamma[step] > 0 && gamma[step] < 4, `Gamma_${step} = ${gamma[step]}`);
-    // Against the exact eps: the reference table plus the model's difference from eps* on the same probe.
+    // For the model as it is: the exact score's reference table less the model's squared error.
     const s = makeSchedule('cosine', model.T);
     const reference = referenceGamma(s, 5);
-    const against = await estimateGammaAgainstExact(gpu.device, trainer.program.store, probe, reference);
-    const onProbe = exactGamma(s, probe.n, probe.seed);
+    const residual = await residualGamma(gpu.device, trainer.program.store, probe, reference);
+    const err = await epsErrorByT(gpu.device, trainer.program.store, probe);
+    assert.is(residual[0], 0);
     for (let step = 1; step <= model.T; step++) {
-      const want = reference[step] + gamma[step] - onProbe[step];
-      assert.ok(Math.abs(against[step] - want) < 1e-5, `t=${step}: ${against[step]} vs ${want}`);
+      const want = reference[step] - err[step] ** 2;
+      assert.ok(Math.abs(residual[step] - want) < 1e-12, `t=${step}: ${residual[step]} vs ${want}`);
+      assert.ok(residual[step] < reference[step], `t=${step}: an imperfect model's table lies below the exact one`);
     }
-    const short = await estimateGammaAgainstExact(gpu.device, trainer.program.store, probe, reference.subarray(1)).then(
+    const short = await residualGamma(gpu.device, trainer.program.store, probe, reference.subarray(1)).then(
       () => 'no error',
       (e: Error) => e.message,
     );

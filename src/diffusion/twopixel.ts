@@ -34,6 +34,8 @@ export interface TwoPixelTrainOptions {
   /** The EMA warm-up: the decay at step k is min(ema, (1 + k) / (10 + k)). */
   emaWarmup: boolean;
   loss: LossKind;
+  /** Huber's threshold (loss 'huber'; default 1). */
+  huberDelta?: number;
   /** Probability of dropping the label to "none" (classifier-free guidance). */
   pUncond: number;
   seed: number;
@@ -70,6 +72,7 @@ export function buildTrainingGraph(o: TwoPixelTrainOptions, history: number) {
       T,
       pUncond: o.pUncond,
       loss: o.loss,
+      delta: o.huberDelta,
       history,
     });
     feeds = joint.feeds;
@@ -77,7 +80,7 @@ export function buildTrainingGraph(o: TwoPixelTrainOptions, history: number) {
     const tables = twoPixelBiasTables(g, o.model);
     const batch = twoPixelBatch(g, o.batch, T, schedule, o.pUncond);
     const pred = twoPixelUNet(g, batch.x, batch.t, batch.y, tables);
-    loss = regressionLoss(g, pred, batch.eps, o.loss, { history });
+    loss = regressionLoss(g, pred, batch.eps, o.loss, { history, delta: o.huberDelta });
     feeds = tables.feeds;
   }
   return {
@@ -306,15 +309,18 @@ export async function estimateGamma(
 }
 
 /**
- * The model's Gamma table with the exact score as a control variate: `reference` (the exact eps*'s
- * table, referenceGamma) plus the mean of (||eps_theta||^2 - ||eps*||^2) / 2 over the n probe
- * points (gammaProbe). Its expectation is estimateGamma's, but its noise is only that of the
- * difference between the model and eps*, where estimateGamma's is that of ||eps_theta||^2 itself:
- * at T = 5, Gamma_1 of the exact eps from 2048 points came out 0.02 high, which moved the mean
- * log-density of its samples by 0.2 (README, 2026-12-02). A model equal to eps* gets `reference`
- * itself, the exact-score sampler's table, so the two samplers differ by the model only.
+ * The Gamma table whose analytic variance is the optimal one for the model as it is:
+ * Gamma_t = reference_t - err_t^2, with `reference` the exact eps*'s table (referenceGamma) and
+ * err_t the model's RMS error per coordinate against eps* on the n probe points (epsErrorByT).
+ * The reverse step's best isotropic variance around the model's mean is betatilde_t +
+ * beta_t^2 / (alpha_t (1 - alphabar_t)) E ||eps - eps_theta(x_t)||^2 / d, and since eps* is
+ * E[eps | x_t], E ||eps - eps_theta||^2 / d = (1 - Gamma*_t) + err_t^2. Analytic-DPM's
+ * E ||eps_theta||^2 / d (estimateGamma) equals it only for an exact model: its error is first order
+ * in the model's, e.g. a Huber-trained eps slightly too long at t = 1-2 of T = 5-10 raised Gamma by
+ * 0.02-0.03 and left its samples too narrow (README, 2026-12-02). A model equal to eps* gets
+ * `reference` itself, the exact-score sampler's table, so the two samplers differ by the model only.
  */
-export async function estimateGammaAgainstExact(
+export async function residualGamma(
   device: GPUDevice,
   store: ParamStore,
   o: { model: TwoPixelConfig; schedule: ScheduleKind; n: number; seed: number },
@@ -323,17 +329,8 @@ export async function estimateGammaAgainstExact(
   const T = o.model.T;
   if (reference.length !== T + 1)
     throw new Error(`reference Gamma table has ${reference.length} entries, expected T + 1 = ${T + 1}`);
-  const s = makeSchedule(o.schedule, T);
-  const gamma = new Float64Array(T + 1);
-  await probeModel(device, store, o, (step, xt, e) => {
-    let sum = 0;
-    for (let i = 0; i < o.n; i++) {
-      const [ex, ey] = exactEps(xt[2 * i], xt[2 * i + 1], s.alphasCumprod[step]);
-      sum += e[2 * i] ** 2 + e[2 * i + 1] ** 2 - ex * ex - ey * ey;
-    }
-    gamma[step] = reference[step] + sum / (2 * o.n);
-  });
-  return gamma;
+  const err = await epsErrorByT(device, store, o);
+  return Float64Array.from(err, (e, t) => (t === 0 ? 0 : reference[t] - e * e));
 }
 
 /**

@@ -4,15 +4,15 @@ import type { StudySettings } from './models.js';
 import type { LossKind } from '../core/ops/loss.js';
 import type { VarianceKind } from '../diffusion/schedule.js';
 import type { ParamStore } from '../core/params.js';
-import { estimateGammaAgainstExact, P_UNCOND } from '../diffusion/twopixel.js';
+import { residualGamma, P_UNCOND } from '../diffusion/twopixel.js';
 import { referenceGamma } from '../diffusion/oracle.js';
 import { makeSchedule } from '../diffusion/schedule.js';
 import { defaultTwoPixelConfig } from '../models/twopixel/unet.js';
 import { TWO_PIXEL } from '../models/twopixel/spec.js';
 
 /**
- * Noised data points on which the model's Gamma table is measured against the exact eps
- * (estimateGammaAgainstExact: what is left to measure there is the model's difference from eps*).
+ * Noised data points on which the model's error against the exact eps is measured for its Gamma
+ * table (residualGamma: the exact score's table less the model's squared error).
  */
 const GAMMA_POINTS = 2048;
 
@@ -45,6 +45,14 @@ export const STUDY_FLAGS = {
     default: 'huber',
     choices: ['mse', 'l1', 'huber'],
     help: 'training loss (Huber: closer to the exact-score sampler at T = 10 and 25 than L2, see README)',
+  },
+  'huber-delta': {
+    type: 'float',
+    default: 1,
+    min: 0,
+    exclusiveMin: true,
+    max: 1e6,
+    help: "Huber loss's threshold: quadratic below it, linear above (larger: closer to L2)",
   },
   'p-uncond': {
     type: 'float',
@@ -111,6 +119,7 @@ interface StudyFlagValues {
   'ema-warmup': boolean;
   'fourier-scale': number;
   loss: string;
+  'huber-delta': number;
   'p-uncond': number;
   seed: number;
   variance: string;
@@ -136,6 +145,7 @@ export function studySettings(f: StudyFlagValues, T: number): StudySettings {
     warmupSteps: f.warmup,
     fourierScale: f['fourier-scale'],
     loss: f.loss as LossKind,
+    huberDelta: f['huber-delta'],
     pUncond: f['p-uncond'],
     seed: f.seed,
   };
@@ -151,7 +161,7 @@ export async function samplerOptions(f: StudyFlagValues, device: GPUDevice, stor
   const exactGamma = variance === 'analytic' ? referenceGamma(makeSchedule('cosine', T), f.seed) : undefined;
   const gamma =
     exactGamma &&
-    (await estimateGammaAgainstExact(
+    (await residualGamma(
       device,
       store,
       { model: defaultTwoPixelConfig(T), schedule: 'cosine', n: GAMMA_POINTS, seed: f.seed },
