@@ -36,11 +36,12 @@ export {
   sampleOpByOp,
   sampleFused,
   estimateGamma,
+  residualGamma,
   epsErrorByT,
   P_UNCOND,
 } from './diffusion/twopixel.js';
 export { createClassifierTrainer, sampleClassifierGuided } from './diffusion/classifier.js';
-export { exactEps, exactGamma, sampleOracle } from './diffusion/oracle.js';
+export { exactEps, exactGamma, referenceGamma, sampleOracle } from './diffusion/oracle.js';
 export { sampleMetrics, formatMetricsTable, labelAccuracy } from './diffusion/metrics.js';
 
 // MNIST

@@ -2,7 +2,7 @@
 // is the sampler's own error, the floor under every trained model of the study.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { exactEps, exactGamma, sampleOracle } from '../src/diffusion/oracle.js';
+import { exactEps, exactGamma, GAMMA_REFERENCE_POINTS, referenceGamma, sampleOracle } from '../src/diffusion/oracle.js';
 import { modeStats } from '../src/diffusion/metrics.js';
 import { analyticVariance, makeSchedule, sigmas } from '../src/diffusion/schedule.js';
 import { MIXTURE, mixtureLogPdf } from '../src/data/mixture.js';
@@ -96,6 +96,16 @@ t('the analytic variance lies between betatilde and beta and follows its formula
   assert.ok(v[1] > 0, 'the analytic variance adds noise at the last step');
   assert.throws(() => analyticVariance(s, gamma.subarray(1)), /Gamma table has 50 entries, expected T \+ 1 = 51/);
   assert.throws(() => sigmas(s, 'analytic'), /needs the model's Gamma table/);
+});
+
+t('the reference Gamma table is the many-point exact table, and what sampleOracle uses without one', () => {
+  const s = makeSchedule('cosine', 5);
+  const reference = referenceGamma(s, 2);
+  assert.equal(reference, exactGamma(s, GAMMA_REFERENCE_POINTS, 2));
+  // Its noise at t = 1 (where 1 - Gamma_1 is about 0.17) is well under the 0.02 of a 2048-point table.
+  const other = referenceGamma(s, 3);
+  assert.ok(Math.abs(reference[1] - other[1]) < 0.006, `Gamma_1 ${reference[1]} vs ${other[1]} (seeds 2, 3)`);
+  assert.equal(sampleOracle(50, 5, 'cosine', 'analytic', 2), sampleOracle(50, 5, 'cosine', 'analytic', 2, reference));
 });
 
 t('with the exact score, T = 50 and the analytic variance reproduce the mixture, log-density included', () => {

@@ -7,13 +7,17 @@ import { Program } from '../src/core/program.js';
 import {
   buildTrainingGraph,
   defaultTrainOptions,
+  epsErrorByT,
   estimateGamma,
+  residualGamma,
   sampleFused,
   sampleOpByOp,
   TwoPixelTrainer,
   type SampleOptions,
 } from '../src/diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
+import { referenceGamma } from '../src/diffusion/oracle.js';
+import { makeSchedule } from '../src/diffusion/schedule.js';
 import { SAMPLER_ROWS } from '../src/models/twopixel/fusedgen.js';
 import { assertClose, withKernels } from './harness.js';
 import { ddimTimes } from '../src/diffusion/ops.js';
@@ -146,6 +150,22 @@ t(
     );
     for (let step = 1; step <= model.T; step++)
       assert.ok(gamma[step] > 0 && gamma[step] < 4, `Gamma_${step} = ${gamma[step]}`);
+    // For the model as it is: the exact score's reference table less the model's squared error.
+    const s = makeSchedule('cosine', model.T);
+    const reference = referenceGamma(s, 5);
+    const residual = await residualGamma(gpu.device, trainer.program.store, probe, reference);
+    const err = await epsErrorByT(gpu.device, trainer.program.store, probe);
+    assert.is(residual[0], 0);
+    for (let step = 1; step <= model.T; step++) {
+      const want = reference[step] - err[step] ** 2;
+      assert.ok(Math.abs(residual[step] - want) < 1e-12, `t=${step}: ${residual[step]} vs ${want}`);
+      assert.ok(residual[step] < reference[step], `t=${step}: an imperfect model's table lies below the exact one`);
+    }
+    const short = await residualGamma(gpu.device, trainer.program.store, probe, reference.subarray(1)).then(
+      () => 'no error',
+      (e: Error) => e.message,
+    );
+    assert.match(short, /reference Gamma table has 10 entries, expected T \+ 1 = 11/);
     const cases = [
       { labels: null, guidance: null },
       { labels: 1, guidance: null },

@@ -35,6 +35,8 @@ export interface TwoPixelTrainOptions {
   /** The EMA warm-up: the decay at step k is min(ema, (1 + k) / (10 + k)). */
   emaWarmup: boolean;
   loss: LossKind;
+  /** Huber's threshold (loss 'huber'; default 1). */
+  huberDelta?: number;
   /** Probability of dropping the label to "none" (classifier-free guidance). */
   pUncond: number;
   seed: number;
@@ -73,6 +75,7 @@ export function buildTrainingGraph(o: TwoPixelTrainOptions, history: number) {
       T,
       pUncond: o.pUncond,
       loss: o.loss,
+      delta: o.huberDelta,
       history,
       mixture: o.mixture,
     });
@@ -81,7 +84,7 @@ export function buildTrainingGraph(o: TwoPixelTrainOptions, history: number) {
     const tables = twoPixelBiasTables(g, o.model);
     const batch = twoPixelBatch(g, o.batch, T, schedule, o.pUncond, o.mixture);
     const pred = twoPixelUNet(g, batch.x, batch.t, batch.y, tables);
-    loss = regressionLoss(g, pred, batch.eps, o.loss, { history });
+    loss = regressionLoss(g, pred, batch.eps, o.loss, { history, delta: o.huberDelta });
     feeds = tables.feeds;
   }
   return {
@@ -334,6 +337,34 @@ export async function estimateGamma(
     gamma[step] = sum / (2 * o.n);
   });
   return gamma;
+}
+
+/**
+ * The Gamma table whose analytic variance is the optimal one for the model as it is:
+ * Gamma_t = reference_t - err_t^2, with `reference` the exact eps*'s table (referenceGamma) and
+ * err_t the model's RMS error per coordinate against eps* on the n probe points (epsErrorByT).
+ * The reverse step's best isotropic variance around the model's mean is betatilde_t +
+ * beta_t^2 / (alpha_t (1 - alphabar_t)) E ||eps - eps_theta(x_t)||^2 / d, and since eps* is
+ * E[eps | x_t], E ||eps - eps_theta||^2 / d = (1 - Gamma*_t) + err_t^2. Analytic-DPM's
+ * E ||eps_theta||^2 / d (estimateGamma) equals it only for an exact model: its error is first order
+ * in the model's, e.g. a Huber-trained eps slightly too long at t = 1-2 of T = 5-10 raised Gamma by
+ * 0.02-0.03 and left its samples too narrow (README, 2026-12-02). A model equal to eps* gets
+ * `reference` itself, the exact-score sampler's table, so the two samplers differ by the model only.
+ * The table is a property of the model alone: 1 - E ||eps - eps_theta(x_t)||^2 / d is the model's
+ * own per-t denoising error on data, which needs no exact score; the exact score enters only as
+ * a control variate, so that 2048 probe points give it to well under 0.01 at small t.
+ */
+export async function residualGamma(
+  device: GPUDevice,
+  store: ParamStore,
+  o: { model: TwoPixelConfig; schedule: ScheduleKind; n: number; seed: number },
+  reference: ArrayLike<number>,
+): Promise<Float64Array> {
+  const T = o.model.T;
+  if (reference.length !== T + 1)
+    throw new Error(`reference Gamma table has ${reference.length} entries, expected T + 1 = ${T + 1}`);
+  const err = await epsErrorByT(device, store, o);
+  return Float64Array.from(err, (e, t) => (t === 0 ? 0 : reference[t] - e * e));
 }
 
 /**

@@ -4,13 +4,15 @@ import type { StudySettings } from './models.js';
 import type { LossKind } from '../core/ops/loss.js';
 import type { VarianceKind } from '../diffusion/schedule.js';
 import type { ParamStore } from '../core/params.js';
-import { estimateGamma, P_UNCOND } from '../diffusion/twopixel.js';
+import { residualGamma, P_UNCOND } from '../diffusion/twopixel.js';
+import { referenceGamma } from '../diffusion/oracle.js';
+import { makeSchedule } from '../diffusion/schedule.js';
 import { defaultTwoPixelConfig } from '../models/twopixel/unet.js';
 import { TWO_PIXEL } from '../models/twopixel/spec.js';
 
 /**
- * Noised data points the analytic variance's Gamma table is measured on: the standard error of
- * each Gamma_t is about 0.02, which moves sigma_t^2 by at most about 2 % (about 5 s per model here).
+ * Noised data points on which the model's error against the exact eps is measured for its Gamma
+ * table (residualGamma: the exact score's table less the model's squared error).
  */
 const GAMMA_POINTS = 2048;
 
@@ -20,7 +22,7 @@ export const STUDY_FLAGS = {
     default: 0,
     min: 0,
     max: 10_000_000,
-    help: 'training steps per model (0: 320 per diffusion step, at least 2000, so 16000 at T = 50)',
+    help: 'training steps per model (0: 320 per diffusion step, at least 8000, and 16000 at T <= 5 and at T = 50)',
   },
   batch: { type: 'int', default: 1024, min: 1, max: 1_000_000, help: 'training batch' },
   lr: {
@@ -40,9 +42,17 @@ export const STUDY_FLAGS = {
   },
   loss: {
     type: 'string',
-    default: 'huber',
-    choices: ['mse', 'l1', 'huber'],
-    help: 'training loss (Huber: closer to the exact-score sampler at T = 10 and 25 than L2, see README)',
+    default: 'auto',
+    choices: ['auto', 'mse', 'l1', 'huber'],
+    help: 'training loss (auto: L2 at T <= 5, Huber above, the closest to the exact-score sampler measured; see README)',
+  },
+  'huber-delta': {
+    type: 'float',
+    default: 1,
+    min: 0,
+    exclusiveMin: true,
+    max: 1e6,
+    help: "Huber loss's threshold: quadratic below it, linear above (larger: closer to L2)",
   },
   'p-uncond': {
     type: 'float',
@@ -109,6 +119,7 @@ interface StudyFlagValues {
   'ema-warmup': boolean;
   'fourier-scale': number;
   loss: string;
+  'huber-delta': number;
   'p-uncond': number;
   seed: number;
   variance: string;
@@ -119,9 +130,22 @@ interface StudyFlagValues {
  * Training steps for a model of T diffusion steps when --steps is 0: a step trains each t on
  * about batch / T samples, so a longer chain gets proportionally more steps. 320 per step: at
  * T = 50, 8000 steps left the unconditional model putting 0.351-0.379 of its mass on the 0.35
- * mode (five runs, three seeds), 16000 steps 0.358 and 0.351 (seeds 0 and 1).
+ * mode (five runs, three seeds), 16000 steps 0.358 and 0.351 (seeds 0 and 1). At least 8000:
+ * at T = 10, 3200 steps left seed 1's small mode 0.044 above the exact-score sampler's weight,
+ * 8000 0.016 (seed 0: 0.015). 16000 at T <= 5 (L2, see defaultLoss), where the weight and
+ * log-density stay off by 0.03-0.04 and up to 0.25 after 8000 steps, 0.018-0.022 and 0.18-0.20
+ * after 16000 (README, 2026-12-02).
  */
-export const defaultSteps = (T: number): number => Math.max(2000, 320 * T);
+export const defaultSteps = (T: number): number => (T <= 5 ? 16000 : Math.max(8000, 320 * T));
+
+/**
+ * The training loss for --loss auto. Huber's minimiser is not E[eps | x_t]: at T = 5 its samples
+ * came out narrower than the exact-score sampler's (mean log p 0.4-0.8 above it, more so the
+ * longer it trained), where L2 converges on the exact eps. At T >= 10, L2 after 3200-8000 steps
+ * sampled too wide (log p 0.67-0.83 against 0.93) and Huber meets the exact sampler (README,
+ * 2026-12-02).
+ */
+export const defaultLoss = (T: number): LossKind => (T <= 5 ? 'mse' : 'huber');
 
 export function studySettings(f: StudyFlagValues, T: number): StudySettings {
   return {
@@ -133,23 +157,28 @@ export function studySettings(f: StudyFlagValues, T: number): StudySettings {
     emaWarmup: f['ema-warmup'],
     warmupSteps: f.warmup,
     fourierScale: f['fourier-scale'],
-    loss: f.loss as LossKind,
+    loss: f.loss === 'auto' ? defaultLoss(T) : (f.loss as LossKind),
+    huberDelta: f['huber-delta'],
     pUncond: f['p-uncond'],
     seed: f.seed,
   };
 }
 
-/** How a trained model is sampled; the analytic variance measures the model's Gamma table first. */
+/**
+ * How a trained model is sampled; the analytic variance measures the model's Gamma table first.
+ * `exactGamma` is the exact score's table the model's is measured against (referenceGamma), for
+ * the exact-score sampler to use the same one.
+ */
 export async function samplerOptions(f: StudyFlagValues, device: GPUDevice, store: ParamStore, T: number) {
   const variance = f.variance as VarianceKind;
+  const exactGamma = variance === 'analytic' ? referenceGamma(makeSchedule('cosine', T), f.seed) : undefined;
   const gamma =
-    variance === 'analytic'
-      ? await estimateGamma(device, store, {
-          model: defaultTwoPixelConfig(T),
-          schedule: 'cosine',
-          n: GAMMA_POINTS,
-          seed: f.seed,
-        })
-      : undefined;
-  return { clip: f.clip, variance, gamma };
+    exactGamma &&
+    (await residualGamma(
+      device,
+      store,
+      { model: defaultTwoPixelConfig(T), schedule: 'cosine', n: GAMMA_POINTS, seed: f.seed },
+      exactGamma,
+    ));
+  return { clip: f.clip, variance, gamma, exactGamma };
 }

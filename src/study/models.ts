@@ -23,6 +23,8 @@ export interface StudySettings {
   warmupSteps: number;
   fourierScale: number;
   loss: LossKind;
+  /** Huber's threshold (loss 'huber'). */
+  huberDelta: number;
   pUncond: number;
   seed: number;
 }
@@ -43,6 +45,8 @@ export function checkpointSettings(s: StudySettings): Record<string, string> {
     ema: String(s.ema),
     ema_warmup: String(s.emaWarmup),
     loss: s.loss,
+    // written only where it differs from 1, so checkpoints from before the flag still match
+    ...(s.loss === 'huber' && s.huberDelta !== 1 ? { huber_delta: String(s.huberDelta) } : {}),
     p_uncond: String(s.pUncond),
     seed: String(s.seed),
   };
@@ -64,6 +68,7 @@ export function trainOptions(s: StudySettings): TwoPixelTrainOptions {
     ema: s.ema,
     emaWarmup: s.emaWarmup,
     loss: s.loss,
+    huberDelta: s.huberDelta,
     pUncond: s.pUncond,
   };
 }

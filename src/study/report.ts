@@ -386,7 +386,7 @@ function modelSection(o: StudyOutputs, twoPixel: Record<string, unknown> | undef
     out.push(
       `Changes from the source design, as run: convolutions with padding 'same'; label dropout ${twoPixel['p-uncond']} (classifier-free guidance needs the unconditional model); ` +
         `sampler variance ${twoPixel.variance}; the predicted x_0 clipped to ±${twoPixel.clip} in each reverse step (without it the first step at T = 50 multiplies the noise error by 1/sqrt(alpha_T)); ` +
-        `two-pixel models: seed ${twoPixel.seed}, batch ${twoPixel.batch}, Adam ${twoPixel.lr} with cosine decay, loss ${twoPixel.loss}.`,
+        `two-pixel models: seed ${twoPixel.seed}, batch ${twoPixel.batch}, Adam ${twoPixel.lr} with cosine decay, loss ${twoPixel.loss === 'auto' ? 'L2 at T <= 5, Huber above' : twoPixel.loss}.`,
       '',
     );
   }

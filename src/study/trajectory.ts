@@ -58,6 +58,7 @@ export function trajectoryMain(argv?: readonly string[]): Promise<void> {
       const model = await obtainModel(gpu.device, studySettings(f, T), f.models, f.retrain, f['checkpoint-every']);
       let result: Awaited<ReturnType<typeof sampleFused>>;
       try {
+        const { clip, variance, gamma } = await samplerOptions(f, gpu.device, model.store, T);
         result = await sampleFused(gpu.device, model.store, {
           model: defaultTwoPixelConfig(T),
           schedule: 'cosine',
@@ -66,7 +67,9 @@ export function trajectoryMain(argv?: readonly string[]): Promise<void> {
           guidance: null,
           seed: f.seed,
           record: f.starts,
-          ...(await samplerOptions(f, gpu.device, model.store, T)),
+          clip,
+          variance,
+          gamma,
         });
       } finally {
         model.release();
