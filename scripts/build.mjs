@@ -42,7 +42,7 @@ await Promise.all([
     build({
       ...common,
       platform: 'browser',
-      entryPoints: ['main.ts', 'mnist.ts'].map((f) => join(root, 'demo', f)).filter(existsSync),
+      entryPoints: ['main.ts', 'mnist.ts', 'kernels.ts'].map((f) => join(root, 'demo', f)).filter(existsSync),
       outdir: join(root, 'demo/dist'),
     }),
 ]);
