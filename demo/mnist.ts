@@ -55,10 +55,15 @@ interface MnistDemo {
   finalX0?: Float32Array;
   /** The grid's x_0 [100, 784], digits 0-9 by rows of ten. */
   grid?: Float32Array;
+  /**
+   * How fast the page answered its controls: from the event to the end of the frame that shows
+   * the answer (performance.now() milliseconds), and whether sampling was running meanwhile.
+   */
+  responses: { control: string; ms: number; whileSampling: boolean }[];
   error?: string;
 }
 
-const demo: MnistDemo = { state: 'loading', adapter: '', weights: '', step: 0, steps: 0 };
+const demo: MnistDemo = { state: 'loading', adapter: '', weights: '', step: 0, steps: 0, responses: [] };
 (window as unknown as { demoMnist: MnistDemo }).demoMnist = demo;
 
 const SHIPPED = 'weights/mnist-cpu.safetensors';
@@ -310,9 +315,18 @@ form.addEventListener('submit', (ev) => {
   start(['denoise'], fromForm);
 });
 gridButton.addEventListener('click', () => start(['grid'], fromForm));
-stopButton.addEventListener('click', () => {
+/** Records when the answer to `ev` is on screen: after the next frame is drawn. */
+function answered(control: string, ev: Event) {
+  const whileSampling = running;
+  requestAnimationFrame(() =>
+    setTimeout(() => demo.responses.push({ control, ms: performance.now() - ev.timeStamp, whileSampling })),
+  );
+}
+
+stopButton.addEventListener('click', (ev) => {
   stopRequested = true;
   status.textContent = `Stopping after step ${demo.step + 1}…`;
+  answered('stop', ev);
 });
 fileInput.addEventListener('change', async () => {
   const picked = fileInput.files?.[0];

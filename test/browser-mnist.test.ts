@@ -4,13 +4,14 @@
 // that is not a checkpoint of the model end in errors that name them.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 import { testGpu } from './device.js';
 import { MnistSampler } from '../src/diffusion/mnist.js';
 import { MNIST_PRESETS, mnistSettings } from '../src/models/mnist/spec.js';
@@ -18,7 +19,6 @@ import { encodeSafetensors, loadSafetensors } from '../src/io/safetensors.js';
 import { applyCheckpoint } from '../src/io/checkpoint.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHROMIUM = '/usr/bin/chromium';
 const WEIGHTS = join(root, 'weights', 'mnist-cpu.safetensors');
 const t = suite('browser MNIST demo');
 
@@ -36,6 +36,7 @@ interface MnistDemo {
   final?: number[];
   finalX0?: number[];
   grid?: number[];
+  responses: { control: string; ms: number; whileSampling: boolean }[];
   error?: string;
 }
 
@@ -44,14 +45,10 @@ let browser: Browser | null = null;
 let base = '';
 
 t.before(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `${CHROMIUM} is missing: the browser test needs Debian's chromium (bash .ci/setup-system installs it)`,
-    );
   const { serveDemo } = await import(pathToFileURL(join(root, 'demo', 'serve.mjs')).href);
   server = (await serveDemo(0)) as Server;
   base = `http://localhost:${(server.address() as AddressInfo).port}/`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--enable-unsafe-webgpu'] });
+  browser = await launchChromium();
 });
 
 t.after(async () => {
@@ -209,6 +206,31 @@ t('the grid samples ten of each digit, one row per digit, and draws them', async
   // The hundred digits differ from one another (each its own noise).
   const sums = Array.from({ length: 100 }, (_, k) => grid.slice(k * 784, (k + 1) * 784).reduce((x, y) => x + y, 0));
   assert.is(new Set(sums.map((v) => v.toFixed(3))).size, 100, 'a hundred different images');
+});
+
+t('while the grid samples, Stop shows its answer within 100 ms and sampling ends after that step', async () => {
+  const { page, errors } = await open(`?grid=1&w=0&steps=20&seed=${SEED}`);
+  await page.waitForFunction('window.demoMnist.step >= 1 || document.body.dataset.state === "error"', null, {
+    timeout: 120_000,
+    polling: 100,
+  });
+  const stoppedFrom = (await state(page)).step;
+  await page.click('#stop');
+  await settled(page, ['ready', 'error']);
+  await page.waitForFunction('window.demoMnist.responses.length > 0', null, { timeout: 10_000 });
+  const demo = await state(page);
+  const text = await page.textContent('#status');
+  await page.close();
+  assert.equal(errors, []);
+  assert.is(demo.error, undefined);
+  assert.is(demo.state, 'ready');
+  const [answer] = demo.responses;
+  console.log(`  Stop answered in ${answer.ms.toFixed(1)} ms while sampling (at step ${stoppedFrom} of 20)`);
+  assert.is(answer.control, 'stop');
+  assert.ok(answer.whileSampling, 'clicked while sampling ran');
+  assert.ok(answer.ms < 100, `Stop took ${answer.ms} ms to show`);
+  assert.ok(demo.step <= stoppedFrom + 1, `stopped at step ${demo.step}, clicked after ${stoppedFrom}`);
+  assert.match(text ?? '', new RegExp(`^Stopped at step ${demo.step} of 20\\.`));
 });
 
 t('bad settings end in an error that names them', async () => {
