@@ -1,16 +1,27 @@
 // The browser demo (demo/index.html): trains the two-pixel model of the study with the engine's
 // fused kernels on navigator.gpu, live: every `every` steps it samples the model on the device and
 // redraws the samples and their density over the true one; pause, resume and reset act between
-// chunks of training. At the end it samples the model three ways. The settings come from the form,
-// or from the URL (?T=10&steps=200&every=100&w=1&n=500&seed=0; autorun=1 starts at once).
+// chunks of training. The data are a mixture the page edits (demo/mixture-editor.ts): moving,
+// adding or removing a peak, or changing its weight, spread or class, restarts training on it.
+// The time slider shows x_t from x_T to x_0 in 2-D and as a 3-D surface (demo/view3d.ts), and
+// resamples with its own label, guidance, sample count and seed, or as a shared-noise pair. At the
+// end it samples the model with each label. The settings come from the form, or from the URL
+// (?T=10&steps=200&every=100&w=1&n=500&seed=0; autorun=1 starts at once).
 // window.demo holds what the run measured (the browser test, test/browser.test.ts, reads it) and
 // <body data-state> is "running", "paused", "done" or "error".
 import { getBrowserGpu } from '../src/gpu/browser.js';
 import type { Gpu } from '../src/gpu/gpu.js';
 import { CHUNK, TwoPixelTrainer, defaultTrainOptions, sampleFused } from '../src/diffusion/twopixel.js';
-import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
-import { MIXTURE, mixturePdf } from '../src/data/mixture.js';
-import { labelAccuracy } from '../src/diffusion/metrics.js';
+import { defaultTwoPixelConfig, type TwoPixelConfig } from '../src/models/twopixel/unet.js';
+import { MIXTURE, mixturePdf, sampleMixture, spread, type Mixture } from '../src/data/mixture.js';
+import { labelAccuracy, meanLogDensity, modeStats } from '../src/diffusion/metrics.js';
+import { Graph } from '../src/core/graph.js';
+import { Program } from '../src/core/program.js';
+import { twoPixelBatch } from '../src/diffusion/ops.js';
+import { scheduleTable, scheduleValue, SCHEDULE_WIDTH } from '../src/diffusion/tables.js';
+import { makeSchedule } from '../src/diffusion/schedule.js';
+import { CLASS_COLORS, MixtureEditor, drawPeaks, pdfImage } from './mixture-editor.js';
+import { DensityView, type FrameStats } from './view3d.js';
 
 interface Settings {
   T: number;
@@ -27,28 +38,68 @@ interface Snapshot {
   step: number;
   /** Mean loss of the steps since the previous snapshot. */
   loss: number;
-  /** Share of the unconditional samples nearest to the class-0 peak. */
+  /** Share of the unconditional samples nearest to a class-0 peak. */
   class0Share: number;
+}
+
+/** The study's fidelity numbers (SPEC 6.5) for the unconditional samples, against the page's mixture. */
+interface Fidelity {
+  step: number;
+  /** Per peak: the share of samples nearest to it and their spread, beside the true ones. */
+  modes: { peak: number; label: number; weight: number; trueWeight: number; spread: number; trueSpread: number }[];
+  meanLogDensity: number;
+  /** The same of true samples (4000, seed 0): what a perfect model scores. */
+  trueMeanLogDensity: number;
+}
+
+/** What the time slider's panels show: sets of trajectories, each sampled with a label (null: none). */
+interface TimeSet {
+  label: number | null;
+  w: number;
+  rows: Float32Array;
 }
 
 interface DemoResult {
   state: 'running' | 'paused' | 'done' | 'error';
-  /** Runs started on this page (a reset starts another). */
+  /** Runs started on this page (a reset or a change of the data starts another). */
   runs: number;
   /** Training steps taken in the current run. */
   step: number;
   adapter: string;
   settings?: Settings;
+  /** The data the current run trains on (weights normalised). */
+  mixture: Mixture;
+  /** A training batch drawn on the device from that mixture: its size and mean. */
+  data?: { n: number; mean: [number, number] };
   /** Every training step's loss, in order. */
   losses: number[];
   /** Training steps per second of training time (pauses and sampling left out). */
   stepsPerSecond?: number;
   snapshots: Snapshot[];
-  /** The time slider's x_t: its t, and the mean and standard deviation of both coordinates. */
-  time?: { t: number; T: number; mean: number; std: number };
+  fidelity?: Fidelity;
+  /**
+   * The time slider: t, and the mean and standard deviation of both coordinates of x_t over all
+   * its trajectories; per set its label and mean at t, and its x_T (the first sample's).
+   */
+  time?: {
+    t: number;
+    T: number;
+    mean: number;
+    std: number;
+    n: number;
+    seed: number;
+    sets: { label: number | null; mean: [number, number]; xT: [number, number] }[];
+  };
+  /** The 3-D view's last frame. */
+  view3d?: FrameStats;
+  /**
+   * Per control event, milliseconds from the event to the page's redrawn panels (`ms`), and to the
+   * next animation frame after that (`frameMs`: when the browser shows it), and the run's state.
+   */
+  latency: { control: string; ms: number; frameMs?: number; state: string }[];
   /** Samples [n, 2] interleaved, per panel. */
   samples: Record<string, number[]>;
-  /** Share of each panel's samples nearest to the class-0 peak. */
+  /** Share of each panel's samples nearest to a class-0 peak. */
   class0Share: Record<string, number>;
   error?: string;
 }
@@ -58,12 +109,13 @@ const demo: DemoResult = {
   runs: 0,
   step: 0,
   adapter: '',
+  mixture: MIXTURE,
   losses: [],
   snapshots: [],
+  latency: [],
   samples: {},
   class0Share: {},
 };
-(window as unknown as { demo: DemoResult }).demo = demo;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const form = $<HTMLFormElement>('controls');
@@ -78,6 +130,14 @@ const errorBox = $<HTMLDivElement>('error');
 const VIEW = { lo: -1.2, hi: 1.4 };
 /** Label dropout, as the study's runners train (the learning rate decays over the run as theirs does). */
 const P_UNCOND = 0.2;
+/**
+ * Training steps per submit: a quarter of the trainer's CHUNK, so that a control's sampling, a
+ * pause or the 3-D view's frame waits in the device's queue behind a few seconds of training on
+ * a software adapter, not a quarter of a minute.
+ */
+const STEPS_PER_SUBMIT = CHUNK / 4;
+/** Training examples drawn on the device to show the data. */
+const DATA_SHOWN = 1000;
 
 function readSettings(source: (name: string) => string | null): Settings {
   const integer = (name: string, lo: number, hi: number) => {
@@ -87,17 +147,21 @@ function readSettings(source: (name: string) => string | null): Settings {
       throw new Error(`${name} = "${raw}": expected an integer from ${lo} to ${hi}`);
     return v;
   };
-  const w = Number(source('w') ?? '');
-  if (!(Number.isFinite(w) && w >= 0 && w <= 10))
-    throw new Error(`guidance w = "${source('w')}": expected a number from 0 to 10`);
   return {
     T: integer('T', 2, 1000),
     steps: integer('steps', 1, 100000),
     every: integer('every', 1, 100000),
-    w,
+    w: guidance(source('w')),
     n: integer('n', 1, 20000),
     seed: integer('seed', 0, 2 ** 32 - 1),
   };
+}
+
+function guidance(raw: string | null): number {
+  const w = Number(raw ?? '');
+  if (raw === null || raw.trim() === '' || !(Number.isFinite(w) && w >= 0 && w <= 10))
+    throw new Error(`guidance w = "${raw}": expected a number from 0 to 10`);
+  return w;
 }
 
 const fromForm = (name: string) => (form.elements.namedItem(name) as HTMLInputElement | null)?.value ?? null;
@@ -113,35 +177,34 @@ function setForm(params: URLSearchParams) {
   }
 }
 
+function showError(message: string) {
+  errorBox.textContent = message;
+}
+
 const toPixel = (v: number, size: number) => ((v - VIEW.lo) / (VIEW.hi - VIEW.lo)) * size;
 
-let background: ImageData | null = null;
+/** The mixture the page shows and the next run trains on. */
+let mixture: Mixture = MIXTURE;
+let background: { m: Mixture; img: ImageData } | null = null;
 function densityBackground(ctx: CanvasRenderingContext2D): ImageData {
   const { width, height } = ctx.canvas;
-  if (background && background.width === width && background.height === height) return background;
-  const img = ctx.createImageData(width, height);
-  const peak = Math.max(...MIXTURE.components.map((c) => mixturePdf(c.mean[0], c.mean[1])));
-  for (let py = 0; py < height; py++) {
-    for (let px = 0; px < width; px++) {
-      const x = VIEW.lo + ((px + 0.5) / width) * (VIEW.hi - VIEW.lo);
-      const y = VIEW.hi - ((py + 0.5) / height) * (VIEW.hi - VIEW.lo);
-      const shade = 255 - Math.round(90 * Math.sqrt(mixturePdf(x, y) / peak));
-      const at = 4 * (py * width + px);
-      img.data.set([shade, shade, shade, 255], at);
-    }
-  }
-  return (background = img);
+  if (background?.m === mixture && background.img.width === width && background.img.height === height)
+    return background.img;
+  background = { m: mixture, img: pdfImage(mixture, VIEW, width, height) };
+  return background.img;
 }
+
+/** The classes of the mixture's peaks, in order. */
+const classes = (m: Mixture) => [...new Set(m.components.map((c) => c.label))].sort();
 
 function drawSamples(id: string, xy: Float32Array, color: string, title: string) {
   const ctx = $<HTMLCanvasElement>(id).getContext('2d')!;
   const { width, height } = ctx.canvas;
   ctx.putImageData(densityBackground(ctx), 0, 0);
   ctx.fillStyle = color;
-  for (let i = 0; i < xy.length; i += 2) {
-    ctx.globalAlpha = 0.5;
+  ctx.globalAlpha = 0.5;
+  for (let i = 0; i < xy.length; i += 2)
     ctx.fillRect(toPixel(xy[i], width) - 1, height - toPixel(xy[i + 1], height) - 1, 2, 2);
-  }
   ctx.globalAlpha = 1;
   ctx.fillStyle = '#222';
   ctx.font = '12px system-ui, sans-serif';
@@ -178,33 +241,44 @@ function drawLoss(losses: number[], total: number) {
 }
 
 /**
- * The samples' density: a histogram on a GRID x GRID lattice over the view, smoothed by a 5 x 5
- * binomial kernel (a few hundred samples are enough to show the peaks), drawn in blue over the true density (grey) with the true peaks' centres and
- * one-sigma circles in red.
+ * The samples' density on a GRID x GRID lattice over the view (row-major from the bottom-left), in
+ * samples per unit area over the sample count: a histogram smoothed by a Gaussian of standard
+ * deviation `bandwidth` (at least a cell), cut at three of them.
  */
 const GRID = 40;
-function drawDensity(id: string, xy: Float32Array, title: string) {
+const CELL = (VIEW.hi - VIEW.lo) / GRID;
+function densityGrid(xy: Float32Array, bandwidth = CELL): Float64Array {
+  const grid = new Float64Array(GRID * GRID);
+  for (let i = 0; i < xy.length; i += 2) {
+    const gx = Math.floor((xy[i] - VIEW.lo) / CELL);
+    const gy = Math.floor((xy[i + 1] - VIEW.lo) / CELL);
+    if (gx >= 0 && gx < GRID && gy >= 0 && gy < GRID) grid[gy * GRID + gx]++;
+  }
+  const sigma = Math.max(1, bandwidth / CELL);
+  const reach = Math.ceil(3 * sigma);
+  const kernel = Array.from({ length: 2 * reach + 1 }, (_, i) => Math.exp(-((i - reach) ** 2) / (2 * sigma * sigma)));
+  const total = kernel.reduce((a, b) => a + b, 0);
+  // Separable: along x, then along y.
+  const blur = (from: Float64Array, step: number, across: number) => {
+    const out = new Float64Array(GRID * GRID);
+    for (let line = 0; line < GRID; line++)
+      for (let i = 0; i < GRID; i++) {
+        let sum = 0;
+        for (let d = -reach; d <= reach; d++)
+          if (i + d >= 0 && i + d < GRID) sum += kernel[d + reach] * from[line * across + (i + d) * step];
+        out[line * across + i * step] = sum / total;
+      }
+    return out;
+  };
+  const smooth = blur(blur(grid, 1, GRID), GRID, 1);
+  const norm = (xy.length / 2) * CELL * CELL;
+  return smooth.map((v) => v / norm);
+}
+
+/** The samples' smoothed density in blue over the true density (grey), with the true peaks in red. */
+function drawDensity(id: string, smooth: Float64Array, title: string) {
   const ctx = $<HTMLCanvasElement>(id).getContext('2d')!;
   const { width, height } = ctx.canvas;
-  const counts = new Float64Array(GRID * GRID);
-  for (let i = 0; i < xy.length; i += 2) {
-    const gx = Math.floor(((xy[i] - VIEW.lo) / (VIEW.hi - VIEW.lo)) * GRID);
-    const gy = Math.floor(((xy[i + 1] - VIEW.lo) / (VIEW.hi - VIEW.lo)) * GRID);
-    if (gx >= 0 && gx < GRID && gy >= 0 && gy < GRID) counts[gy * GRID + gx]++;
-  }
-  const smooth = new Float64Array(GRID * GRID);
-  const k = [1, 4, 6, 4, 1];
-  for (let gy = 0; gy < GRID; gy++)
-    for (let gx = 0; gx < GRID; gx++) {
-      let sum = 0;
-      for (let dy = -2; dy <= 2; dy++)
-        for (let dx = -2; dx <= 2; dx++) {
-          const x = gx + dx,
-            y = gy + dy;
-          if (x >= 0 && x < GRID && y >= 0 && y < GRID) sum += k[dx + 2] * k[dy + 2] * counts[y * GRID + x];
-        }
-      smooth[gy * GRID + gx] = sum / 256;
-    }
   const max = Math.max(...smooth);
   const img = new ImageData(new Uint8ClampedArray(densityBackground(ctx).data), width, height);
   if (max > 0)
@@ -220,72 +294,164 @@ function drawDensity(id: string, xy: Float32Array, title: string) {
       }
     }
   ctx.putImageData(img, 0, 0);
-  // The true peaks' centres and one-sigma circles, so the learned density is judged against them.
-  ctx.strokeStyle = '#b00020';
-  for (const c of MIXTURE.components) {
-    const cx = toPixel(c.mean[0], width),
-      cy = height - toPixel(c.mean[1], height);
-    ctx.beginPath();
-    ctx.arc(cx, cy, (MIXTURE.sigma / (VIEW.hi - VIEW.lo)) * width, 0, 2 * Math.PI);
-    ctx.moveTo(cx - 4, cy);
-    ctx.lineTo(cx + 4, cy);
-    ctx.moveTo(cx, cy - 4);
-    ctx.lineTo(cx, cy + 4);
-    ctx.stroke();
-  }
+  drawPeaks(ctx, mixture, VIEW);
   ctx.fillStyle = '#222';
   ctx.font = '12px system-ui, sans-serif';
   ctx.fillText(title, 8, 18);
 }
 
-/** Trajectories drawn as lines on the time slider's panel. */
+/** The fidelity table under the panels (modeStats and meanLogDensity of src/diffusion/metrics.ts). */
+let trueLogDensity: { m: Mixture; value: number } | null = null;
+function showFidelity(step: number, xy: Float32Array) {
+  if (trueLogDensity?.m !== mixture)
+    trueLogDensity = { m: mixture, value: meanLogDensity(sampleMixture(4000, 0, undefined, 0, mixture).xy, mixture) };
+  const modes = modeStats(xy, mixture).map((mode, k) => ({
+    peak: k,
+    label: mode.label,
+    weight: mode.weight,
+    trueWeight: mixture.components[k].weight,
+    spread: mode.pooledStd,
+    trueSpread: spread(mixture, mixture.components[k]),
+  }));
+  demo.fidelity = {
+    step,
+    modes,
+    meanLogDensity: meanLogDensity(xy, mixture),
+    trueMeanLogDensity: trueLogDensity.value,
+  };
+  const f = (v: number, digits = 3) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
+  const cell = (tag: 'td' | 'th', text: string) => Object.assign(document.createElement(tag), { textContent: text });
+  const row = (tag: 'td' | 'th', cells: string[]) => {
+    const tr = document.createElement('tr');
+    tr.append(...cells.map((c) => cell(tag, c)));
+    return tr;
+  };
+  $('fidelity').replaceChildren(
+    Object.assign(document.createElement('caption'), {
+      textContent: `The unconditional samples at step ${step} against the true mixture (the study's fidelity numbers)`,
+    }),
+    row('th', ['peak', 'class', 'weight', 'true', 'spread', 'true']),
+    ...modes.map((m) =>
+      row('td', [String(m.peak), String(m.label), f(m.weight), f(m.trueWeight), f(m.spread), f(m.trueSpread)]),
+    ),
+    row('td', ['mean log p', '', f(demo.fidelity.meanLogDensity, 2), f(demo.fidelity.trueMeanLogDensity, 2), '', '']),
+  );
+}
+
+/** Trajectories drawn as lines on the time slider's panel, per set. */
 const TRACES = 5;
 const slider = $<HTMLInputElement>('t');
 const playButton = $<HTMLButtonElement>('play');
-let trajectories: { rows: Float32Array; T: number; n: number } | null = null;
+const timeForm = $<HTMLFormElement>('time-controls');
+const pairButton = $<HTMLButtonElement>('pair');
+const truthToggle = $<HTMLInputElement>('truth');
+let trajectories: { sets: TimeSet[]; T: number; n: number; seed: number } | null = null;
+let view: DensityView | null = null;
 
-/** The time slider's panel at t: the density of x_t over all n trajectories, TRACES of them from x_T to x_t (a square at x_t). */
+/** The true density of x_t on the grid: the mixture's peaks at sqrt(abar_t) m, spread sqrt(abar_t s^2 + 1 - abar_t). */
+function trueDensityAt(t: number, T: number): Float64Array {
+  const ab = makeSchedule('cosine', T).alphasCumprod[t];
+  const noised: Mixture = {
+    sigma: 1,
+    components: mixture.components.map((c) => ({
+      ...c,
+      mean: [Math.sqrt(ab) * c.mean[0], Math.sqrt(ab) * c.mean[1]],
+      sigma: Math.sqrt(ab * spread(mixture, c) ** 2 + 1 - ab),
+    })),
+  };
+  const grid = new Float64Array(GRID * GRID);
+  for (let gy = 0; gy < GRID; gy++)
+    for (let gx = 0; gx < GRID; gx++)
+      grid[gy * GRID + gx] = mixturePdf(VIEW.lo + (gx + 0.5) * CELL, VIEW.lo + (gy + 0.5) * CELL, noised);
+  return grid;
+}
+
+/** The time slider's panels at t: the density of x_t over all trajectories in 2-D and 3-D, TRACES per set from x_T to x_t. */
 function drawTime(t: number) {
   if (!trajectories) return;
-  const { rows, T, n } = trajectories;
-  // Row s of the trajectory holds x_{T-s}.
-  const at = (s: number) => rows.subarray(s * n * 2, (s + 1) * n * 2);
-  const xt = at(T - t);
+  const { sets, T, n } = trajectories;
+  // Row s of a trajectory holds x_{T-s}.
+  const at = (rows: Float32Array, s: number) => rows.subarray(s * n * 2, (s + 1) * n * 2);
+  const xt = new Float32Array(sets.length * n * 2);
+  sets.forEach((set, k) => xt.set(at(set.rows, T - t), k * n * 2));
   let sum = 0,
     sq = 0;
   for (const v of xt) sum += v;
   const m = sum / xt.length;
   for (const v of xt) sq += (v - m) * (v - m);
-  demo.time = { t, T, mean: m, std: Math.sqrt(sq / xt.length) };
-  drawDensity('time', xt, `x_t at t = ${t} of ${T}`);
+  const setMean = (v: Float32Array): [number, number] => {
+    let x = 0,
+      y = 0;
+    for (let i = 0; i < v.length; i += 2) {
+      x += v[i];
+      y += v[i + 1];
+    }
+    return [x / (v.length / 2), y / (v.length / 2)];
+  };
+  demo.time = {
+    t,
+    T,
+    mean: m,
+    std: Math.sqrt(sq / xt.length),
+    n,
+    seed: trajectories.seed,
+    sets: sets.map((set) => ({
+      label: set.label,
+      mean: setMean(at(set.rows, T - t)),
+      xT: [set.rows[0], set.rows[1]],
+    })),
+  };
+  const name = sets.map((s) => (s.label === null ? 'no label' : `label ${s.label}`)).join(' vs ');
+  // Scott's rule for the bandwidth, n^(-1/6) times the narrowest peak's spread at t.
+  const ab = makeSchedule('cosine', T).alphasCumprod[t];
+  const narrowest = Math.min(...mixture.components.map((c) => spread(mixture, c)));
+  const density = densityGrid(xt, (xt.length / 2) ** (-1 / 6) * Math.sqrt(ab * narrowest ** 2 + 1 - ab));
+  drawDensity('time', density, `x_t at t = ${t} of ${T} (${name})`);
   const ctx = $<HTMLCanvasElement>('time').getContext('2d')!;
   const { width, height } = ctx.canvas;
-  ctx.strokeStyle = '#d9730d';
   ctx.globalAlpha = 0.8;
-  for (let k = 0; k < Math.min(TRACES, n); k++) {
-    ctx.beginPath();
-    for (let s = 0; s <= T - t; s++) {
-      const p = at(s);
-      const x = toPixel(p[2 * k], width),
-        y = height - toPixel(p[2 * k + 1], height);
-      if (s === 0) ctx.moveTo(x, y);
-      else ctx.lineTo(x, y);
+  for (const set of sets) {
+    const color = set.label === null ? '#d9730d' : CLASS_COLORS[set.label];
+    ctx.strokeStyle = color;
+    ctx.fillStyle = color;
+    const end = at(set.rows, T - t);
+    for (let k = 0; k < Math.min(TRACES, n); k++) {
+      ctx.beginPath();
+      for (let s = 0; s <= T - t; s++) {
+        const p = at(set.rows, s);
+        const x = toPixel(p[2 * k], width),
+          y = height - toPixel(p[2 * k + 1], height);
+        if (s === 0) ctx.moveTo(x, y);
+        else ctx.lineTo(x, y);
+      }
+      ctx.stroke();
+      ctx.fillRect(toPixel(end[2 * k], width) - 3, height - toPixel(end[2 * k + 1], height) - 3, 6, 6);
     }
-    ctx.stroke();
-    ctx.fillStyle = '#d9730d';
-    ctx.fillRect(toPixel(xt[2 * k], width) - 3, height - toPixel(xt[2 * k + 1], height) - 3, 6, 6);
   }
   ctx.globalAlpha = 1;
   $('t-value').textContent = `t = ${t}`;
+  if (view) {
+    const truth = trueDensityAt(t, T);
+    view.show(density, truthToggle.checked ? truth : null, GRID, 0.9 / Math.max(...truth));
+    $('view3d-caption-t').textContent = `t = ${t} of ${T}`;
+  }
 }
 
-function showTrajectories(rows: Float32Array, T: number, n: number) {
-  trajectories = { rows, T, n };
+function showTrajectories(sets: TimeSet[], T: number, n: number, seed: number) {
+  const keep = trajectories?.T === T ? Number(slider.value) : T;
+  trajectories = { sets, T, n, seed };
   slider.max = String(T);
-  slider.value = String(T);
+  slider.value = String(keep);
   slider.disabled = false;
   playButton.disabled = false;
-  drawTime(T);
+  drawTime(keep);
+}
+
+/** Records how long a control took to answer, once its handler has redrawn the page (see DemoResult.latency). */
+function measure(control: string, event: Event) {
+  const entry: DemoResult['latency'][number] = { control, ms: performance.now() - event.timeStamp, state: demo.state };
+  demo.latency.push(entry);
+  requestAnimationFrame(() => void (entry.frameMs = performance.now() - event.timeStamp));
 }
 
 let playing: ReturnType<typeof setInterval> | null = null;
@@ -294,9 +460,10 @@ function stopPlaying() {
   playing = null;
   playButton.textContent = 'Play';
 }
-slider.addEventListener('input', () => {
+slider.addEventListener('input', (e) => {
   stopPlaying();
   drawTime(Number(slider.value));
+  measure('t', e);
 });
 // Play runs t from T down to 0, a step every 250 ms, as the sampler does.
 playButton.addEventListener('click', () => {
@@ -311,8 +478,21 @@ playButton.addEventListener('click', () => {
     if (t <= 0) stopPlaying();
   }, 250);
 });
+truthToggle.addEventListener('change', (e) => {
+  drawTime(Number(slider.value));
+  measure('truth', e);
+});
 
 let gpu: Gpu | null = null;
+/** The model as it stands: its trainer (whose parameters the samplers read) and settings. */
+let current: { trainer: TwoPixelTrainer; model: TwoPixelConfig; s: Settings } | null = null;
+/** Device work (training chunks, sampling, freeing a trainer) one piece at a time, in order. */
+let queue: Promise<unknown> = Promise.resolve();
+function exclusive<R>(work: () => Promise<R>): Promise<R> {
+  const next = queue.then(work);
+  queue = next.catch(() => {});
+  return next;
+}
 
 /** Pause, resume and reset act between training chunks; `control` is what the buttons ask for. */
 const control = { paused: false, reset: false, wake: () => {} };
@@ -335,6 +515,47 @@ function setPaused(paused: boolean) {
   if (!paused) control.wake();
 }
 
+function sample(n: number, label: number | null, w: number | null, seed: number, record = 0) {
+  const c = current;
+  if (!c) throw new Error('no model to sample: train one first');
+  return exclusive(() =>
+    sampleFused(gpu!.device, c.trainer.program.store, {
+      model: c.model,
+      schedule: 'cosine',
+      n,
+      labels: label,
+      guidance: label === null ? null : w,
+      seed,
+      record,
+      // Clipping the predicted x_0 to [-3, 3], as the runners do.
+      clip: 3,
+    }),
+  );
+}
+
+/** DATA_SHOWN training examples drawn on the device from the mixture (x_0 recovered from x_t and eps). */
+async function drawData(device: GPUDevice, m: Mixture, T: number, seed: number) {
+  const g = new Graph('demo data');
+  const schedule = g.input('schedule', [T + 1, SCHEDULE_WIDTH]);
+  const b = twoPixelBatch(g, DATA_SHOWN, T, schedule, 0, m);
+  const program = await Program.compile(device, g, { seed, keep: [b.x, b.eps, b.t, b.y] });
+  try {
+    const table = scheduleTable('cosine', T);
+    program.write(schedule, table);
+    program.run(1);
+    const [x, eps, t, y] = await Promise.all([b.x, b.eps, b.t, b.y].map((v) => program.read(v)));
+    const xy = new Float32Array(2 * DATA_SHOWN);
+    for (let i = 0; i < 2 * DATA_SHOWN; i++) {
+      const step = t[i >> 1];
+      xy[i] = (x[i] - scheduleValue(table, step, 'sqrt_1m_ab') * eps[i]) / scheduleValue(table, step, 'sqrt_ab');
+    }
+    return { xy, labels: Uint32Array.from(y) };
+  } finally {
+    program.destroy();
+    program.store.destroy();
+  }
+}
+
 async function run(s: Settings) {
   button.disabled = true;
   pauseButton.disabled = false;
@@ -342,13 +563,17 @@ async function run(s: Settings) {
   control.reset = false;
   setPaused(false);
   errorBox.textContent = '';
+  const m = mixture;
   Object.assign(demo, {
     state: 'running',
     runs: demo.runs + 1,
     step: 0,
     settings: s,
+    mixture: m,
+    data: undefined,
     losses: [],
     snapshots: [],
+    fidelity: undefined,
     stepsPerSecond: undefined,
     samples: {},
     class0Share: {},
@@ -359,33 +584,33 @@ async function run(s: Settings) {
   trajectories = null;
   slider.disabled = true;
   playButton.disabled = true;
+  pairButton.disabled = true;
   document.body.dataset.state = 'running';
   for (const id of ['uncond', 'density', 'time', 'class0', 'class1']) {
     const ctx = $<HTMLCanvasElement>(id).getContext('2d')!;
     ctx.clearRect(0, 0, ctx.canvas.width, ctx.canvas.height);
   }
-  let trainer: TwoPixelTrainer | null = null;
+  const old = current;
+  current = null;
+  if (old) await exclusive(async () => old.trainer.destroy());
   let again = false;
   try {
     gpu ??= await getBrowserGpu();
+    const device = gpu.device;
     const model = defaultTwoPixelConfig(s.T);
     status.textContent = 'Compiling the training kernels (a software adapter takes a while the first time)…';
-    trainer = await TwoPixelTrainer.create(gpu.device, {
-      ...defaultTrainOptions(model, s.seed),
-      decaySteps: s.steps,
-      pUncond: P_UNCOND,
-    });
-    const sample = (n: number, label: number | null, guidance: number | null, record = 0) =>
-      sampleFused(gpu!.device, trainer!.program.store, {
-        model,
-        schedule: 'cosine',
-        n,
-        labels: label,
-        guidance,
-        seed: s.seed,
-        record,
-        clip: 3,
-      });
+    const trainer = await exclusive(() =>
+      TwoPixelTrainer.create(device, {
+        ...defaultTrainOptions(model, s.seed),
+        decaySteps: s.steps,
+        pUncond: P_UNCOND,
+        mixture: m,
+      }),
+    );
+    current = { trainer, model, s };
+    const data = await exclusive(() => drawData(device, m, s.T, s.seed));
+    editor.showData(data);
+    demo.data = { n: DATA_SHOWN, mean: meanXY(data.xy) };
     // Training time only: the clock runs over train() calls, not pauses or redraws.
     let trainingMs = 0;
     let lastSnapshot = 0;
@@ -393,9 +618,9 @@ async function run(s: Settings) {
       await checkControls();
       // Chunks end at each redraw, so a snapshot is taken at exactly every `every` steps.
       const nextRedraw = (Math.floor(demo.step / s.every) + 1) * s.every;
-      const n = Math.min(CHUNK, s.steps - demo.step, nextRedraw - demo.step);
+      const n = Math.min(STEPS_PER_SUBMIT, s.steps - demo.step, nextRedraw - demo.step);
       const t0 = performance.now();
-      await trainer.train(n, (_, losses) => void demo.losses.push(...losses));
+      await exclusive(() => trainer.train(n, (_, losses) => void demo.losses.push(...losses)));
       trainingMs += performance.now() - t0;
       demo.step += n;
       demo.stepsPerSecond = demo.step / (trainingMs / 1000);
@@ -404,9 +629,10 @@ async function run(s: Settings) {
       drawLoss(demo.losses, s.steps);
       if (demo.step % s.every === 0 || demo.step === s.steps) {
         await checkControls();
-        const { samples } = await sample(s.n, null, null);
+        // The unconditional samples, every trajectory recorded for the time slider.
+        const { samples, trajectory } = await sample(s.n, null, null, s.seed, s.n);
         const since = demo.losses.slice(lastSnapshot);
-        const share = labelAccuracy(samples, 0);
+        const share = labelAccuracy(samples, 0, m);
         demo.snapshots.push({
           step: demo.step,
           loss: since.reduce((a, b) => a + b, 0) / since.length,
@@ -415,27 +641,33 @@ async function run(s: Settings) {
         lastSnapshot = demo.step;
         demo.samples.uncond = Array.from(samples);
         demo.class0Share.uncond = share;
-        drawSamples('uncond', samples, '#555', `no label, step ${demo.step}: ${(100 * share).toFixed(1)} % at peak 0`);
-        drawDensity('density', samples, `density of the samples, step ${demo.step}`);
+        drawSamples('uncond', samples, '#555', `no label, step ${demo.step}: ${(100 * share).toFixed(1)} % at class 0`);
+        drawDensity('density', densityGrid(samples), `density of the samples, step ${demo.step}`);
+        showFidelity(demo.step, samples);
+        // The time slider shows these trajectories unless its own settings ask for others.
+        const field = (name: string) => (timeForm.elements.namedItem(name) as HTMLInputElement).value;
+        if (field('label') === 'none' && field('samples') === String(s.n) && field('seed') === String(s.seed))
+          showTrajectories([{ label: null, w: 0, rows: trajectory }], s.T, s.n, s.seed);
+        else await resampleTime().catch((e) => showError((e as Error).message));
+        pairButton.disabled = classes(m).length < 2;
       }
     }
-    status.textContent = 'Sampling trajectories for the time slider…';
-    await checkControls();
-    const { trajectory } = await sample(s.n, null, null, s.n);
-    showTrajectories(trajectory, s.T, s.n);
     status.textContent = 'Sampling with labels…';
-    // Labels, guidance, colour, title; clipping the predicted x_0 to [-3, 3] as the runners do.
-    const panels: [string, number, string][] = [
-      ['class0', 0, '#1f5fa8'],
-      ['class1', 1, '#d9730d'],
+    const panels: [string, number][] = [
+      ['class0', 0],
+      ['class1', 1],
     ];
-    for (const [id, label, color] of panels) {
+    for (const [id, label] of panels) {
       await checkControls();
-      const { samples } = await sample(s.n, label, s.w);
+      if (!classes(m).includes(label)) {
+        drawSamples(id, new Float32Array(0), '#555', `no peak has class ${label}`);
+        continue;
+      }
+      const { samples } = await sample(s.n, label, s.w, s.seed);
       demo.samples[id] = Array.from(samples);
-      demo.class0Share[id] = labelAccuracy(samples, 0);
-      const share = `${(100 * labelAccuracy(samples, label)).toFixed(1)} % at peak ${label}`;
-      drawSamples(id, samples, color, `label ${label}, w = ${s.w}: ${share}`);
+      demo.class0Share[id] = labelAccuracy(samples, 0, m);
+      const share = `${(100 * labelAccuracy(samples, label, m)).toFixed(1)} % at class ${label}`;
+      drawSamples(id, samples, CLASS_COLORS[label], `label ${label}, w = ${s.w}: ${share}`);
     }
     const rate = demo.stepsPerSecond ? `, ${demo.stepsPerSecond.toFixed(1)} training steps/s` : '';
     status.textContent = `Done: ${s.steps} steps at T = ${s.T}${rate}; final loss ${demo.losses[demo.losses.length - 1].toFixed(4)}.`;
@@ -445,11 +677,10 @@ async function run(s: Settings) {
     else {
       demo.state = 'error';
       demo.error = e instanceof Error ? e.message : String(e);
-      errorBox.textContent = demo.error;
+      showError(demo.error);
       status.textContent = '';
     }
   } finally {
-    trainer?.destroy();
     pauseButton.disabled = true;
     resetButton.disabled = true;
     button.disabled = gpu === null;
@@ -461,11 +692,113 @@ async function run(s: Settings) {
     try {
       next = readSettings(fromForm);
     } catch (e) {
-      errorBox.textContent = (e as Error).message;
+      showError((e as Error).message);
     }
     await run(next);
   }
 }
+
+function meanXY(xy: Float32Array): [number, number] {
+  let x = 0,
+    y = 0;
+  for (let i = 0; i < xy.length; i += 2) {
+    x += xy[i];
+    y += xy[i + 1];
+  }
+  return [x / (xy.length / 2), y / (xy.length / 2)];
+}
+
+/** The time slider's own sampling settings: label (null: none), guidance, sample count and seed. */
+function timeSettings(): { label: number | null; w: number; n: number; seed: number } {
+  const field = (name: string) => (timeForm.elements.namedItem(name) as HTMLInputElement).value;
+  const integer = (name: string, lo: number, hi: number) => {
+    const raw = field(name);
+    const v = Number(raw);
+    if (raw.trim() === '' || !Number.isInteger(v) || v < lo || v > hi)
+      throw new Error(`time slider ${name} = "${raw}": expected an integer from ${lo} to ${hi}`);
+    return v;
+  };
+  const label = field('label');
+  return {
+    label: label === 'none' ? null : Number(label),
+    w: guidance(field('w')),
+    n: integer('samples', 1, 20000),
+    seed: integer('seed', 0, 2 ** 32 - 1),
+  };
+}
+
+/** Samples the time slider's trajectories again with its settings; `pair`: label 0 and label 1 from the same x_T. */
+async function resampleTime(pair = false) {
+  const c = current;
+  if (!c) return;
+  const o = timeSettings();
+  const labels = pair ? [0, 1] : [o.label];
+  const sets: TimeSet[] = [];
+  // The same seed gives the same x_T and step noise for every label: the pair shares its noise.
+  for (const label of labels) {
+    const { trajectory } = await sample(o.n, label, o.w, o.seed, o.n);
+    sets.push({ label, w: o.w, rows: trajectory });
+  }
+  if (current === c) showTrajectories(sets, c.s.T, o.n, o.seed);
+}
+
+async function onTimeControl(pair: boolean, e: Event) {
+  try {
+    timeSettings();
+    $('time-status').textContent = current ? 'sampling…' : 'train a model first';
+    measure(pair ? 'pair' : 'time-controls', e);
+    await resampleTime(pair);
+    $('time-status').textContent = '';
+  } catch (err) {
+    $('time-status').textContent = '';
+    showError((err as Error).message);
+  }
+}
+
+timeForm.addEventListener('change', (e) => void onTimeControl(false, e));
+timeForm.addEventListener('submit', (e) => e.preventDefault());
+pairButton.addEventListener('click', (e) => void onTimeControl(true, e));
+
+function fillLabels(m: Mixture) {
+  const select = timeForm.elements.namedItem('label') as HTMLSelectElement;
+  const keep = select.value;
+  select.replaceChildren(new Option('none', 'none'), ...classes(m).map((c) => new Option(`class ${c}`, String(c))));
+  select.value = Array.from(select.options).some((o) => o.value === keep) ? keep : 'none';
+}
+
+/** A changed mixture restarts training on it (a finished or failed run starts a new one). */
+function onMixture(m: Mixture, final: boolean) {
+  mixture = m;
+  if (!final) return;
+  fillLabels(m);
+  errorBox.textContent = '';
+  if (demo.state === 'running' || demo.state === 'paused') {
+    control.reset = true;
+    control.wake();
+    return;
+  }
+  if (gpu === null) return;
+  try {
+    void run(readSettings(fromForm));
+  } catch (e) {
+    showError((e as Error).message);
+  }
+}
+
+const editor = new MixtureEditor(
+  $<HTMLCanvasElement>('mixture'),
+  $('peaks'),
+  $<HTMLButtonElement>('add-peak'),
+  VIEW,
+  MIXTURE,
+  onMixture,
+  showError,
+);
+(window as unknown as { demo: DemoResult & { movePeak: (k: number, x: number, y: number) => void } }).demo =
+  Object.assign(demo, {
+    /** Moves peak k's centre to (x, y), as a drag does. */
+    movePeak: (k: number, x: number, y: number) => editor.movePeak(k, x, y),
+  });
 
 pauseButton.addEventListener('click', () => setPaused(!control.paused));
 resetButton.addEventListener('click', () => {
@@ -479,7 +812,7 @@ form.addEventListener('submit', (ev) => {
   try {
     s = readSettings(fromForm);
   } catch (e) {
-    errorBox.textContent = (e as Error).message;
+    showError((e as Error).message);
     return;
   }
   void run(s);
@@ -488,18 +821,26 @@ form.addEventListener('submit', (ev) => {
 async function start() {
   const params = new URLSearchParams(location.search);
   setForm(params);
+  for (const name of ['w', 'seed'] as const) {
+    const v = params.get(name);
+    if (v !== null) (timeForm.elements.namedItem(name) as HTMLInputElement).value = v;
+  }
+  const n = params.get('n');
+  if (n !== null) (timeForm.elements.namedItem('samples') as HTMLInputElement).value = n;
   try {
     gpu = await getBrowserGpu();
     demo.adapter = gpu.adapterName;
     $('adapter').textContent =
       `WebGPU adapter: ${gpu.adapterName}${gpu.kind === 'hardware' ? '' : ' (a software adapter: expect minutes, not seconds)'}.`;
+    view = await DensityView.create(gpu.device, $<HTMLCanvasElement>('view3d'));
+    view.onFrame = (stats) => void (demo.view3d = stats);
     button.disabled = false;
     document.body.dataset.state = 'ready';
   } catch (e) {
     $('adapter').textContent = '';
     demo.state = 'error';
     demo.error = (e as Error).message;
-    errorBox.textContent = demo.error;
+    showError(demo.error);
     document.body.dataset.state = 'error';
     return;
   }
@@ -509,7 +850,7 @@ async function start() {
     } catch (e) {
       demo.state = 'error';
       demo.error = (e as Error).message;
-      errorBox.textContent = demo.error;
+      showError(demo.error);
       document.body.dataset.state = 'error';
     }
   }

@@ -13,7 +13,7 @@ fn sample_normal(e: u32, tag: u32) -> f32 { return normal_draw(e, p.stream, stat
 fn two_pixel_batch(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_index(gid, nwg);
   if (i >= p.n) { return; }
-  let d = draw_two_pixel(i, p.stream, state[0], key(), p.weight0, vec2f(p.mean0_x, p.mean0_y), vec2f(p.mean1_x, p.mean1_y), p.sigma, p.steps, p.p_uncond);
+  let d = draw_two_pixel(i, p.stream, state[0], key(), Mixture(p.mix_below, p.mix_mean_x, p.mix_mean_y, p.mix_sigma, p.mix_label), p.steps, p.p_uncond);
   let s = schedule_step(d.t);
   x[2u * i] = noised(s, d.x0.x, d.eps.x);
   x[2u * i + 1u] = noised(s, d.x0.y, d.eps.y);

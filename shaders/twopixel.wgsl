@@ -31,7 +31,7 @@ struct Draw { xt: vec2f, eps: vec2f, t: u32, label: u32 }
 // Training example i of this step (shaders/twopixel_draw.wgsl, as the op-by-op batch draws it),
 // with x_t = sqrt(alphabar_t) x0 + sqrt(1 - alphabar_t) eps.
 fn draw_sample(i: u32, key: vec2u) -> Draw {
-  let d = draw_two_pixel(i, p.stream, state[0], key, p.weight0, vec2f(p.mean0_x, p.mean0_y), vec2f(p.mean1_x, p.mean1_y), p.sigma, p.steps, p.p_uncond);
+  let d = draw_two_pixel(i, p.stream, state[0], key, Mixture(p.mix_below, p.mix_mean_x, p.mix_mean_y, p.mix_sigma, p.mix_label), p.steps, p.p_uncond);
   let s = schedule_step(d.t);
   return Draw(vec2f(noised(s, d.x0.x, d.eps.x), noised(s, d.x0.y, d.eps.y)), d.eps, d.t, d.label);
 }

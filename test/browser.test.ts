@@ -23,9 +23,25 @@ interface DemoState {
   runs: number;
   step: number;
   adapter: string;
+  mixture: { sigma: number; components: { mean: [number, number]; weight: number; label: number; sigma?: number }[] };
+  data?: { n: number; mean: [number, number] };
+  fidelity?: {
+    step: number;
+    modes: { peak: number; label: number; weight: number; trueWeight: number; spread: number; trueSpread: number }[];
+    meanLogDensity: number;
+    trueMeanLogDensity: number;
+  };
   stepsPerSecond?: number;
   snapshots: { step: number; loss: number; class0Share: number }[];
-  time?: { t: number; T: number; mean: number; std: number };
+  time?: {
+    t: number;
+    T: number;
+    mean: number;
+    std: number;
+    sets: { label: number | null; mean: [number, number]; xT: [number, number] }[];
+  };
+  view3d?: { frames: number; drawn: number; checksum: number };
+  latency: { control: string; ms: number; frameMs?: number; state: string }[];
   losses: number[];
   samples: Record<string, number[]>;
   class0Share: Record<string, number>;
@@ -52,10 +68,17 @@ t.after(async () => {
   server?.close();
 });
 
-async function openDemo(query: string): Promise<{ page: Page; demo: DemoState; errors: string[] }> {
-  const page = await browser!.newPage();
+/** A new page that records its errors and console errors. */
+async function newPage(): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+  return { page, errors };
+}
+
+async function openDemo(query: string): Promise<{ page: Page; demo: DemoState; errors: string[] }> {
+  const { page, errors } = await newPage();
   await page.goto(base + query);
   await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, {
     timeout: 400_000,
@@ -76,10 +99,7 @@ const waitFor = (page: Page, fn: string) => page.waitForFunction(fn, null, { tim
 t(
   'the demo trains live (redraws every EVERY steps, pauses, resumes, resets to the same losses) and its time slider spans x_T to x_0',
   async () => {
-    const page = await browser!.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+    const { page, errors } = await newPage();
     await page.goto(`${base}?autorun=1&T=10&steps=${STEPS}&every=${EVERY}&n=${SAMPLES}&w=1&seed=3`);
     // Pause after the first redraw: no step is taken while paused.
     await waitFor(page, 'window.demo.snapshots.length >= 1 || window.demo.state === "error"');
@@ -158,6 +178,185 @@ t(
     });
   },
 );
+
+/** The demo's plane, [-1.2, 1.4] on both axes, and a point of it on the page inside `box`. */
+const VIEW = { lo: -1.2, hi: 1.4 };
+const onPage = (box: { x: number; y: number; width: number; height: number }, [x, y]: [number, number]) => ({
+  x: box.x + ((x - VIEW.lo) / (VIEW.hi - VIEW.lo)) * box.width,
+  y: box.y + box.height - ((y - VIEW.lo) / (VIEW.hi - VIEW.lo)) * box.height,
+});
+const dot = (a: [number, number], b: [number, number]) => a[0] * b[0] + a[1] * b[1];
+const minus = (a: [number, number], b: [number, number]): [number, number] => [a[0] - b[0], a[1] - b[1]];
+const sampleMean = (xy: number[]): [number, number] => [
+  mean(xy.filter((_, i) => i % 2 === 0)),
+  mean(xy.filter((_, i) => i % 2 === 1)),
+];
+
+t('dragging a peak retrains on the moved data: the data drawn on the device and the samples follow it', async () => {
+  const { page, errors } = await newPage();
+  await page.goto(`${base}?autorun=1&T=10&steps=150&every=150&n=400&w=1&seed=2`);
+  await waitFor(page, '["done", "error"].includes(document.body.dataset.state)');
+  const before = await state(page);
+  assert.is(before.error, undefined);
+  assert.is(before.mixture.components.length, 2);
+  // The fidelity numbers of the study, per peak, against the page's mixture.
+  assert.equal(
+    before.fidelity?.modes.map((m) => [m.peak, m.label, m.trueWeight]),
+    [
+      [0, 0, 0.35],
+      [1, 1, 0.65],
+    ],
+  );
+  assert.ok(before.fidelity!.modes.every((m) => m.weight >= 0 && m.weight <= 1 && m.spread > 0));
+  assert.ok(Number.isFinite(before.fidelity!.meanLogDensity));
+  assert.ok(Math.abs(before.fidelity!.trueMeanLogDensity - 1.12) < 0.05, `${before.fidelity!.trueMeanLogDensity}`);
+  // Drag peak 1 (weight 0.65) by (-0.5, +0.5) with the mouse.
+  const box = (await page.locator('#mixture').boundingBox())!;
+  const from: [number, number] = [0.75, -0.45];
+  const move: [number, number] = [-0.5, 0.5];
+  const to: [number, number] = [from[0] + move[0], from[1] + move[1]];
+  const a = onPage(box, from),
+    b = onPage(box, to);
+  await page.mouse.move(a.x, a.y);
+  await page.mouse.down();
+  await page.mouse.move(b.x, b.y, { steps: 8 });
+  await page.mouse.up();
+  await waitFor(page, 'window.demo.runs === 2 && ["done", "error"].includes(document.body.dataset.state)');
+  const after = await state(page);
+  await page.screenshot({ path: '/tmp/demo-dragged.png', fullPage: true });
+  assert.is(after.error, undefined);
+  const peak = after.mixture.components[1].mean;
+  assert.ok(Math.hypot(peak[0] - to[0], peak[1] - to[1]) < 0.03, `peak 1 now at ${peak}, dragged to ${to}`);
+  // The mean moves by weight x move: 0.65 * (-0.5, 0.5), 0.46 along the move's direction.
+  const unit: [number, number] = [move[0] / Math.hypot(...move), move[1] / Math.hypot(...move)];
+  const expected = 0.65 * Math.hypot(...move);
+  const dataShift = dot(minus(after.data!.mean, before.data!.mean), unit);
+  assert.ok(
+    Math.abs(dataShift - expected) < 0.05,
+    `the device-drawn data's mean moved ${dataShift}, expected ${expected}`,
+  );
+  const sampleShift = dot(minus(sampleMean(after.samples.uncond), sampleMean(before.samples.uncond)), unit);
+  // 150 steps leave the model rough (modes about four times too wide), so it follows only part of the way.
+  console.log(
+    `  a peak dragged: the data's mean moved ${dataShift.toFixed(3)}, the samples' ${sampleShift.toFixed(3)}`,
+  );
+  assert.ok(sampleShift > 0.25 * expected, `the samples' mean moved ${sampleShift} along the drag (data: ${expected})`);
+  // A third peak: the mixture grows and training restarts on it.
+  await page.click('#add-peak');
+  await waitFor(page, 'window.demo.runs === 3 && window.demo.data !== undefined');
+  const three = await state(page);
+  assert.is(three.mixture.components.length, 3);
+  assert.ok(Math.abs(three.mixture.components.reduce((s, c) => s + c.weight, 0) - 1) < 1e-9, 'weights sum to 1');
+  // Removing it restarts training on the two peaks left.
+  await page.click('[data-peak="2"] button');
+  await waitFor(page, 'window.demo.runs === 4 && window.demo.data !== undefined');
+  const two = await state(page);
+  assert.equal(
+    two.mixture.components.map((c) => c.mean),
+    [before.mixture.components[0].mean, after.mixture.components[1].mean],
+  );
+  await page.close();
+  assert.equal(errors, []);
+});
+
+t(
+  'the time slider: its 3-D view draws the density of x_t and changes with t, it answers within 100 ms while training, and its label and shared-noise pair resample',
+  async () => {
+    const { page, errors } = await newPage();
+    await page.goto(`${base}?autorun=1&T=5&steps=300&every=100&n=300&w=2&seed=4`);
+    await waitFor(page, 'window.demo.snapshots.length >= 1 || window.demo.state === "error"');
+    await page.screenshot({ path: '/tmp/demo-training.png', fullPage: true });
+    const frames = async () => (await state(page)).view3d?.frames ?? 0;
+    const at = async (t: number) => {
+      const before = await frames();
+      await page.fill('#t', String(t));
+      await page.dispatchEvent('#t', 'input');
+      await waitFor(page, `window.demo.time.t === ${t} && window.demo.view3d.frames > ${before}`);
+      return state(page);
+    };
+    const top = await at(5);
+    const bottom = await at(0);
+    assert.is(top.state, 'running', 'the slider was moved while training ran');
+    const pixels = 448 * 320;
+    for (const s of [top, bottom])
+      assert.ok(s.view3d!.drawn > 0.05 * pixels, `the 3-D view drew ${s.view3d!.drawn} of ${pixels} pixels`);
+    assert.not.equal(top.view3d!.checksum, bottom.view3d!.checksum, 'the 3-D view changes with t');
+    const slider = bottom.latency.filter((l) => l.control === 't' && l.state === 'running');
+    assert.ok(slider.length >= 2, `slider responses timed: ${JSON.stringify(bottom.latency)}`);
+    const times = JSON.stringify(slider.map((l) => [l.ms.toFixed(1), l.frameMs?.toFixed(1)]));
+    console.log(`  slider while training, ms to the redrawn panels and to the next frame: ${times}`);
+    for (const l of slider)
+      assert.ok(l.ms < 100, `the slider answered in ${l.ms.toFixed(1)} ms while training: ${times}`);
+    for (const t of [5, 2, 0]) {
+      await at(t);
+      await page.locator('.plots').screenshot({ path: `/tmp/demo-t${t}.png` });
+    }
+    // The true density's wireframe toggles off and on.
+    const withTruth = (await state(page)).view3d!;
+    await page.uncheck('#truth');
+    await waitFor(page, `window.demo.view3d.frames > ${withTruth.frames}`);
+    assert.not.equal((await state(page)).view3d!.checksum, withTruth.checksum, 'the wireframe is drawn');
+    await page.check('#truth');
+    // A drag across the 3-D view rotates it.
+    const still = (await state(page)).view3d!;
+    const box = (await page.locator('#view3d').boundingBox())!;
+    await page.mouse.move(box.x + 200, box.y + 160);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 280, box.y + 140, { steps: 4 });
+    await page.mouse.up();
+    await waitFor(page, `window.demo.view3d.frames > ${still.frames}`);
+    assert.not.equal((await state(page)).view3d!.checksum, still.checksum, 'a drag rotates the 3-D view');
+    await waitFor(page, '["done", "error"].includes(document.body.dataset.state)');
+    await page.locator('#view3d').screenshot({ path: '/tmp/demo-3d.png' });
+    // Label 0 with guidance: x_0 lands on the class-0 peak, (-0.35, 0.65), not the other.
+    const peaks: [number, number][] = [
+      [-0.35, 0.65],
+      [0.75, -0.45],
+    ];
+    const nearest = (p: [number, number]) =>
+      Math.hypot(...minus(p, peaks[0])) < Math.hypot(...minus(p, peaks[1])) ? 0 : 1;
+    await page.selectOption('#time-controls select[name=label]', '0');
+    await waitFor(page, 'window.demo.time.sets[0].label === 0');
+    const labelled = (await state(page)).time!;
+    assert.is(labelled.t, 0);
+    assert.is(nearest(labelled.sets[0].mean), 0, `label 0: mean of x_0 ${labelled.sets[0].mean}`);
+    // The pair: label 0 and label 1 from the same x_T, ending on their own peaks.
+    await page.click('#pair');
+    await waitFor(page, 'window.demo.time.sets.length === 2');
+    const pair = (await state(page)).time!;
+    assert.equal(
+      pair.sets.map((s) => s.label),
+      [0, 1],
+    );
+    assert.equal(pair.sets[0].xT, pair.sets[1].xT, 'the pair shares x_T');
+    assert.equal(
+      pair.sets.map((s) => nearest(s.mean)),
+      [0, 1],
+      `pair means of x_0: ${JSON.stringify(pair.sets.map((s) => s.mean))}`,
+    );
+    await page.locator('.plots').screenshot({ path: '/tmp/demo-pair.png' });
+    const done = await state(page);
+    await page.close();
+    assert.equal(errors, []);
+    assert.is(done.error, undefined);
+  },
+);
+
+t('a bad peak weight is refused with an error that names it', async () => {
+  const { page, errors } = await newPage();
+  await page.goto(base);
+  await waitFor(page, '["ready", "error"].includes(document.body.dataset.state)');
+  assert.is(await page.evaluate('document.body.dataset.state'), 'ready', 'the page found WebGPU');
+  await page.fill('[aria-label="peak 0 weight"]', '-1');
+  await page.dispatchEvent('[aria-label="peak 0 weight"]', 'change');
+  const message = await page.textContent('#error');
+  const demo = await state(page);
+  await page.close();
+  assert.equal(errors, []);
+  assert.match(message ?? '', /peak 0 weight = "-1": expected a number from 0.01 to 100/);
+  assert.is(demo.runs, 0, 'no run started');
+  assert.is(demo.mixture.components[0].weight, 0.35);
+});
 
 t('bad settings in the URL end in an error that names them', async () => {
   const { page, demo, errors } = await openDemo('?autorun=1&T=abc&steps=100');

@@ -4,6 +4,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildReport, composeReport, type Figures, type StudyOutputs } from '../src/study/report.js';
 import type { MnistMetrics } from '../src/study/mnist.js';
+import { readMetrics } from '../src/study/schema.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { SampleMetrics } from '../src/diffusion/metrics.js';
 
 const t = suite('report');
@@ -39,11 +43,14 @@ const settings = {
   samples: 5000,
   T: 50,
   starts: 4000,
+  w: 1,
 };
 
 function outputs(w0: number, std: number, logp: number, guided = 1): StudyOutputs {
   const model = (T: number, m: SampleMetrics) => ({
     T,
+    checkpoint: `models/T${T}.safetensors`,
+    epsErrorByT: Array.from({ length: T }, () => 0.05),
     trained: true,
     trainSeconds: 10,
     finalLoss: 0.09,
@@ -55,12 +62,36 @@ function outputs(w0: number, std: number, logp: number, guided = 1): StudyOutput
     [0, 1].map((label) => ({ label, inMode: share, std: [0.1, 0.1] as [number, number] }));
   return {
     sweep: {
+      runner: 'sweep-T',
       adapter: 'test adapter',
       settings,
       models: [model(50, metrics(w0, std, logp)), model(5, metrics(0.3, 0.2, -1.3))],
     },
-    trajectory: { settings, start: [0.5, 0.2], end: [-0.3, 0.5] },
+    trajectory: {
+      runner: 'trajectory',
+      adapter: 'test adapter',
+      checkpoint: 'models/T50.safetensors',
+      trained: true,
+      trainSeconds: 30,
+      seconds: 41,
+      settings,
+      start: [0.5, 0.2],
+      end: [-0.3, 0.5],
+      densities: [
+        { t: 50, fromData: 0.93, fromNoise: 0.04, point: [0.5, 0.2] },
+        { t: 10, fromData: 0.2, fromNoise: 0.7, point: [-0.2, 0.4] },
+        { t: 0, fromData: 0.05, fromNoise: 0.95, point: [-0.3, 0.5] },
+      ],
+      distanceFloor: 0.03,
+      noiseFloor: 0.02,
+    },
     guidance: {
+      runner: 'guidance',
+      adapter: 'test adapter',
+      checkpoint: 'models/T50.safetensors',
+      trained: false,
+      trainSeconds: 0,
+      seconds: 12,
       mode: 'cfg',
       settings,
       strengths: [
@@ -111,6 +142,59 @@ t('the sentences follow the numbers', () => {
   assert.ok(text.includes('The weight of class 0 at T = 50 is 0.363 against 0.35: 2.0 standard errors'), text);
   assert.ok(text.includes('rises with T: -1.300 at T = 5, 1.080 at T = 50'), text);
   assert.ok(text.includes('ends at (-0.300, 0.500)'), text);
+  assert.ok(
+    text.includes('the trajectory 41 s (training its model 30 s); classifier-free guidance 12 s (its model reused)'),
+    text,
+  );
+});
+
+t('the trajectory page gives each t its distances from the data and from noise, and says where they cross', () => {
+  const text = buildReport(outputs(0.36, 0.1, 1.08), figures, 'test');
+  assert.ok(text.includes('| 10 | 0.200 | 0.700 | (-0.200, 0.400) | class 0, 0.292 |'), text);
+  assert.ok(
+    text.includes(
+      'At t = 50 the learned density is 0.040 from N(0, I) (a KDE of as many N(0, I) draws is 0.020 from it) and 0.930 from the data',
+    ),
+    text,
+  );
+  assert.ok(text.includes('where a KDE of as many true samples is 0.030 from it'), text);
+  assert.ok(text.includes('It is nearer the data than the noise from t = 10 down.'), text);
+  const never = outputs(0.36, 0.1, 1.08);
+  never.trajectory!.densities = never.trajectory!.densities.map((d) => ({ ...d, fromData: 0.99 }));
+  assert.ok(buildReport(never, figures, 'test').includes('At no t shown is it nearer the data than the noise.'));
+});
+
+t('the guidance page puts both guidances in one table and says what stronger guidance does', () => {
+  const o = outputs(0.36, 0.1, 1.08);
+  const at = (guidance: 'cfg' | 'classifier', w: number, share: number, std: number) => ({
+    guidance,
+    w,
+    labels: [0, 1].map((label) => ({ label, inMode: share, std: [std, std] as [number, number] })),
+  });
+  o.classifier = {
+    ...o.guidance!,
+    mode: 'classifier',
+    strengths: [at('classifier', 0, 0.5, 0.3), at('classifier', 5, 0.999, 0.08), at('cfg', 0, 0.9, 0.1)],
+  };
+  o.guidance!.strengths = [at('cfg', 0, 0.97, 0.1), at('cfg', 0.5, 0.99, 0.095), at('cfg', 5, 1, 0.07)];
+  const text = buildReport(o, { ...figures, classifier: 'guidance-classifier/guidance.png' }, 'test');
+  assert.ok(text.includes('| 0.5 | 99.00 % / 99.00 % | 0.095 / 0.095 | - | - |'), text);
+  assert.ok(text.includes('| 5 | 100.00 % / 100.00 % | 0.070 / 0.070 | 99.90 % / 99.90 % | 0.080 / 0.080 |'), text);
+  assert.ok(
+    text.includes(
+      "from w = 0 to w = 5 the mean share in the label's mode goes from 97.00 % to 100.00 %, and the spread from 0.100 to 0.070: stronger guidance pushes",
+    ),
+    text,
+  );
+  assert.ok(text.includes('from s = 0 to s = 5 the mean share'), text);
+  assert.ok(text.includes('<img src="guidance-classifier/guidance.png"'), text);
+  assert.is(text.split('## Guidance').length - 1, 1, 'one page for both guidances');
+  assert.is(verdict(text, 'classifier guidance'), 'met');
+  // Weaker than the study's strength (--w 1), guidance is measured, not judged.
+  o.guidance!.strengths[1] = at('cfg', 0.5, 0.6, 0.095);
+  assert.is(verdict(buildReport(o, figures, 'test'), 'classifier-free guidance'), 'met');
+  o.guidance!.strengths[2] = at('cfg', 5, 0.98, 0.07);
+  assert.is(verdict(buildReport(o, figures, 'test'), 'classifier-free guidance'), 'not met');
 });
 
 t("the MNIST section reports the classifier's reading of the generated digits, digit by digit, and its targets", () => {
@@ -165,7 +249,7 @@ t("the MNIST section reports the classifier's reading of the generated digits, d
     { ...figures, mnistDigits: 'mnist/digits.png' },
     'test',
   );
-  assert.ok(text.includes('![ten generated digits per row, 0 to 9](mnist/digits.png)'), text);
+  assert.ok(text.includes('<img src="mnist/digits.png" alt="ten generated digits per row, 0 to 9">'), text);
   assert.ok(text.includes('reads 42.00 % of the samples as the digit they were conditioned on'), text);
   assert.ok(text.includes('best 0, worst 8'), text);
   assert.ok(text.includes('15.0 times the floor'), text);
@@ -198,6 +282,23 @@ t('missing runner outputs are named, and none at all is an error', () => {
     () => buildReport({ sweep: null, trajectory: null, guidance: null, classifier: null }, figures, 'test'),
     /run node runners\/sweep-T\.js/,
   );
+});
+
+t('a metrics file without a field the report reads is refused, naming the file and the field', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'metrics-'));
+  try {
+    const m = outputs(0.36, 0.1, 1.08).trajectory!;
+    writeFileSync(join(dir, 'metrics.json'), JSON.stringify({ ...m, densities: [{ t: 50, fromData: 0.9 }] }));
+    assert.throws(
+      () => readMetrics(dir, 'trajectory'),
+      /metrics\.json: densities\[0\]\.fromNoise is missing, expected a number/,
+    );
+    writeFileSync(join(dir, 'metrics.json'), JSON.stringify(m));
+    assert.equal(readMetrics(dir, 'trajectory')?.distanceFloor, 0.03);
+    assert.throws(() => readMetrics(dir, 'sweep-T'), /written by "trajectory", expected the sweep-T runner/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 t.run();

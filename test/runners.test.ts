@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseIdx } from '../src/data/mnist.js';
+import { checkReportNumbers } from './reportcheck.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const t = suite('runners');
@@ -24,6 +25,12 @@ function run(script: string, args: string[], timeout = 240_000) {
   const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
   return { code: r.status, stderr: r.stderr, stdout: r.stdout, errors };
 }
+
+/** An MNIST UNet small enough to train `steps` steps and score its samples in seconds. */
+const tinyMnist = (steps: string) => [
+  ...['--steps', steps, '--batch', '8', '--T', '8', '--channels', '8,8,16,16'],
+  ...['--embed', '16', '--groups', '4', '--eval-samples', '20'],
+];
 
 const badFlags: [string, string[], RegExp][] = [
   ['sweep-T.js', ['--T', '0'], /--T 0: expected at least 1/],
@@ -239,30 +246,95 @@ t(
   },
 );
 
+t(
+  'report.js --quick runs what is missing; one page per problem with its figures; every number is from metrics.json',
+  () => {
+    const dir = mkdtemp(join(tmpdir(), 'report-'));
+    const two = ['--steps', '20', '--batch', '32', '--models', dir];
+    const runs: [string, string[]][] = [
+      ['sweep-T.js', ['--T', '5,10', '--samples', '200', ...two, '--out', join(dir, 'sweep-T')]],
+      ['guidance.js', ['--T', '10', '--samples', '200', ...two, '--out', join(dir, 'guidance')]],
+      [
+        'guidance.js',
+        [
+          '--mode',
+          'classifier',
+          '--T',
+          '10',
+          '--samples',
+          '200',
+          '--classifier-steps',
+          '100',
+          ...two,
+          '--out',
+          join(dir, 'guidance-classifier'),
+        ],
+      ],
+      ['train-mnist.js', [...tinyMnist('10'), '--models', dir, '--out', join(dir, 'mnist')]],
+    ];
+    for (const [script, args] of runs) {
+      const r = run(script, args);
+      assert.is(r.code, 0, `${script}: ${r.stderr}`);
+    }
+    // The trajectory is missing: the quick report runs it (with the quick settings) before it writes.
+    const r = run('report.js', ['--in', dir, '--quick'], 420_000);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stderr, /report: running node runners\/trajectory\.js \(quick\)/);
+    assert.not.match(r.stderr, /running node runners\/(sweep-T|guidance|train-mnist)/);
+    const out = join(dir, 'report');
+    const text = readFileSync(join(out, 'report.md'), 'utf8');
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    const pdf = readFileSync(join(out, 'report.pdf')).toString('latin1');
+    // One page per problem, in the assignment's order, each marked quick.
+    const pages = [...html.matchAll(/<h2[^>]*>([^<]+)<\/h2>/g)].map((m) => m[1]);
+    assert.equal(pages, [
+      'The model and the code',
+      'One trajectory over the learned densities (SPEC 6.1)',
+      'Sweep over T (SPEC 6.2)',
+      'Guidance (SPEC 6.3)',
+      'MNIST (SPEC 6.4)',
+      'Known limitations',
+    ]);
+    assert.is(text.split('*Quick run: short trainings').length - 1, pages.length);
+    assert.ok(pdf.startsWith('%PDF-'));
+    const pdfPages = (pdf.match(/\/Type\s*\/Page\b/g) ?? []).length;
+    assert.ok(pdfPages >= pages.length, `${pdfPages} PDF pages for ${pages.length} problems`);
+    // Every figure, embedded.
+    for (const figure of [
+      'trajectory/trajectory.png',
+      'sweep-T/sweep-T.png',
+      'guidance/guidance.png',
+      'guidance-classifier/guidance.png',
+      'mnist/digits.png',
+      'mnist/trajectory.png',
+      'mnist/emergence.png',
+    ])
+      assert.ok(text.includes(`../${figure}`), `figure ${figure} in the report`);
+    assert.is(html.split('src="data:image/png;base64,').length - 1, 7);
+    assert.not.match(html, /<img src="(?!data:)/);
+    // The report is the one composeReport writes from the metrics the runners left, and every
+    // number in it moves with the measurements or is a setting or a constant.
+    const { outputs, checked, numbered, skipped, unexplained } = checkReportNumbers(dir, text);
+    assert.equal(unexplained, []);
+    // Lines whose words follow the numbers (met / not met, rises / falls) change with them; most do not.
+    assert.ok(checked >= 0.8 * numbered, `only ${checked} of ${numbered} lines compared:\n${skipped.join('\n')}`);
+    // And the measured numbers themselves are on their pages.
+    const tr = outputs.trajectory!;
+    for (const d of tr.densities)
+      assert.ok(text.includes(`| ${d.t} | ${d.fromData.toFixed(3)} | ${d.fromNoise.toFixed(3)} |`), `t = ${d.t}`);
+    for (const s of outputs.classifier!.strengths.filter((x) => x.guidance === 'classifier'))
+      assert.ok(text.includes(`${(100 * s.labels[0].inMode).toFixed(2)} %`), `classifier s = ${s.w}`);
+    assert.equal(
+      outputs.guidance!.strengths.map((s) => s.w),
+      [0, 0.5, 1, 2, 5],
+    );
+    assert.ok(text.includes(`reads ${(100 * outputs.mnist!.accuracy).toFixed(2)} % of the samples`));
+  },
+);
+
 t('train-mnist.js trains, draws the digit grid and a trajectory, measures them, and reuses its checkpoint', () => {
   const dir = mkdtemp(join(tmpdir(), 'runner-'));
-  const small = [
-    '--steps',
-    '20',
-    '--batch',
-    '8',
-    '--T',
-    '8',
-    '--channels',
-    '8,8,16,16',
-    '--embed',
-    '16',
-    '--groups',
-    '4',
-    '--per-digit',
-    '2',
-    '--eval-samples',
-    '20',
-    '--models',
-    dir,
-    '--out',
-    join(dir, 'out'),
-  ];
+  const small = [...tinyMnist('20'), '--per-digit', '2', '--models', dir, '--out', join(dir, 'out')];
   const first = run('train-mnist.js', small);
   assert.is(first.code, 0, first.stderr);
   assert.equal(readdirSync(join(dir, 'out')).sort(), [

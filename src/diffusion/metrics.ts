@@ -1,7 +1,7 @@
 // The measured fidelity of a two-pixel sample set (SPEC section 6.5): per-mode weight, mean and
 // spread, mean log-density under the true PDF, and MMD against fresh true samples beside the MMD
 // of true against true, which is the size an MMD can have from sampling noise alone.
-import { MIXTURE, mixtureLogPdf, sampleMixture } from '../data/mixture.js';
+import { MIXTURE, mixtureLogPdf, sampleMixture, type Mixture } from '../data/mixture.js';
 
 export interface ModeStats {
   label: number;
@@ -51,10 +51,10 @@ function sampleCount(xy: ArrayLike<number>, what: string, min: number): number {
   return n;
 }
 
-function nearestComponent(x: number, y: number): number {
+function nearestComponent(x: number, y: number, m: Mixture): number {
   let best = 0,
     bestD = Infinity;
-  MIXTURE.components.forEach((c, k) => {
+  m.components.forEach((c, k) => {
     const d = (x - c.mean[0]) ** 2 + (y - c.mean[1]) ** 2;
     if (d < bestD) {
       bestD = d;
@@ -64,15 +64,16 @@ function nearestComponent(x: number, y: number): number {
   return best;
 }
 
-export function modeStats(xy: ArrayLike<number>): ModeStats[] {
+/** Per peak of the mixture (SPEC section 1's by default): the samples nearest to it. */
+export function modeStats(xy: ArrayLike<number>, m: Mixture = MIXTURE): ModeStats[] {
   const n = sampleCount(xy, 'samples', 1);
-  const k = MIXTURE.components.length;
+  const k = m.components.length;
   const count = new Float64Array(k),
     sx = new Float64Array(k),
     sy = new Float64Array(k);
   const assigned = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
-    const c = nearestComponent(xy[2 * i], xy[2 * i + 1]);
+    const c = nearestComponent(xy[2 * i], xy[2 * i + 1], m);
     assigned[i] = c;
     count[c]++;
     sx[c] += xy[2 * i];
@@ -86,7 +87,7 @@ export function modeStats(xy: ArrayLike<number>): ModeStats[] {
     vx[c] += (xy[2 * i] - sx[c] / count[c]) ** 2;
     vy[c] += (xy[2 * i + 1] - sy[c] / count[c]) ** 2;
   }
-  return MIXTURE.components.map((comp, c) => {
+  return m.components.map((comp, c) => {
     const varX = vx[c] / count[c],
       varY = vy[c] / count[c];
     return {
@@ -100,10 +101,10 @@ export function modeStats(xy: ArrayLike<number>): ModeStats[] {
   });
 }
 
-export function meanLogDensity(xy: ArrayLike<number>): number {
+export function meanLogDensity(xy: ArrayLike<number>, m: Mixture = MIXTURE): number {
   const n = sampleCount(xy, 'samples', 1);
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += mixtureLogPdf(xy[2 * i], xy[2 * i + 1]);
+  for (let i = 0; i < n; i++) sum += mixtureLogPdf(xy[2 * i], xy[2 * i + 1], m);
   return sum / n;
 }
 
@@ -176,16 +177,16 @@ export function sampleMetrics(xy: ArrayLike<number>, seed: number): SampleMetric
   };
 }
 
-export function labelAccuracy(xy: ArrayLike<number>, label: number): number {
+/** Share of the samples nearest to a peak of class `label`. */
+export function labelAccuracy(xy: ArrayLike<number>, label: number, m: Mixture = MIXTURE): number {
   const n = sampleCount(xy, 'samples', 1);
-  const target = MIXTURE.components.findIndex((c) => c.label === label);
-  if (target < 0) {
+  if (!m.components.some((c) => c.label === label)) {
     throw new Error(
-      `label ${label} is not a mixture class: expected one of ${MIXTURE.components.map((c) => c.label).join(', ')}`,
+      `label ${label} is not a mixture class: expected one of ${m.components.map((c) => c.label).join(', ')}`,
     );
   }
   let hits = 0;
-  for (let i = 0; i < n; i++) if (nearestComponent(xy[2 * i], xy[2 * i + 1]) === target) hits++;
+  for (let i = 0; i < n; i++) if (m.components[nearestComponent(xy[2 * i], xy[2 * i + 1], m)].label === label) hits++;
   return hits / n;
 }
 

@@ -7,7 +7,7 @@ import imageBatchCode from '../../shaders/image_batch.wgsl';
 import philox from '../../shaders/philox.wgsl';
 import { shaderModule } from '../core/kernel.js';
 import { expectDtype, expectShape, type Graph, type Tensor } from '../core/graph.js';
-import { MIXTURE } from '../data/mixture.js';
+import { MAX_COMPONENTS, MIXTURE, checkMixture, spread, type Mixture } from '../data/mixture.js';
 import { SCHEDULE_LIBRARY, SCHEDULE_WIDTH } from './tables.js';
 import { NO_LABEL } from '../models/twopixel/unet.js';
 
@@ -21,18 +21,41 @@ export const SAMPLER_TAGS = { TAG_START: 0, TAG_STEP: 1 } as const;
 /** The WGSL every DDPM kernel includes: Philox, the schedule rows, the reverse step. */
 export const DDPM_LIBRARIES = [philox, SCHEDULE_LIBRARY, stepCode] as const;
 
-/** The two-pixel mixture of SPEC section 1 as the draw's parameters (shaders/twopixel_draw.wgsl). */
-export function mixtureParams() {
-  const [c0, c1] = MIXTURE.components;
+/**
+ * A mixture (SPEC section 1's by default) as the draw's parameters (shaders/twopixel_draw.wgsl),
+ * one vec4 per field, a peak per lane: the weights' running sums below which a uniform draw picks
+ * peaks 0, 1, 2 (2, above any draw, past the last peak), the means, spreads and labels.
+ */
+export function mixtureParams(m: Mixture = MIXTURE) {
+  checkMixture(m);
+  m.components.forEach((c, i) => {
+    if (c.label >= NO_LABEL)
+      throw new Error(
+        `mixture peak ${i}: label ${c.label}, but the two-pixel model's classes are 0 to ${NO_LABEL - 1}`,
+      );
+  });
+  const lane = (f: (i: number) => number, unused: number) =>
+    Array.from({ length: MAX_COMPONENTS }, (_, i) => (i < m.components.length ? f(i) : unused));
+  const c = m.components;
+  let below = 0;
+  const cum = c.map((k) => (below += k.weight));
   return {
-    weight0: c0.weight,
-    mean0_x: c0.mean[0],
-    mean0_y: c0.mean[1],
-    mean1_x: c1.mean[0],
-    mean1_y: c1.mean[1],
-    sigma: MIXTURE.sigma,
+    mix_below: lane((i) => (i < c.length - 1 ? cum[i] : 2), 2),
+    mix_mean_x: lane((i) => c[i].mean[0], 0),
+    mix_mean_y: lane((i) => c[i].mean[1], 0),
+    mix_sigma: lane((i) => spread(m, c[i]), 0),
+    mix_label: lane((i) => c[i].label, 0),
   };
 }
+
+/** The draw's parameter fields (ddpm.wgsl's and twopixel.wgsl's parameter structs). */
+export const MIXTURE_PARAM_TYPES = {
+  mix_below: 'vec4f',
+  mix_mean_x: 'vec4f',
+  mix_mean_y: 'vec4f',
+  mix_sigma: 'vec4f',
+  mix_label: 'vec4u',
+} as const;
 
 const DDPM = shaderModule({
   name: 'ddpm',
@@ -64,12 +87,7 @@ const DDPM = shaderModule({
     record_x0: 'u32', // samples whose predicted x_0 is recorded in x0s, 0..n
     clip: 'f32', // clip the predicted x_0 to [-clip, clip] (0: the plain update)
     eta: 'f32', // DDIM's noise: 0 deterministic, 1 the DDPM posterior's
-    weight0: 'f32',
-    mean0_x: 'f32',
-    mean0_y: 'f32',
-    mean1_x: 'f32',
-    mean1_y: 'f32',
-    sigma: 'f32',
+    ...MIXTURE_PARAM_TYPES,
   },
 });
 const BATCH = DDPM.kernel('two_pixel_batch', { uses: ['x', 'noise', 'steps', 'labels', 'state', 'schedule'] });
@@ -105,12 +123,20 @@ export function checkSchedule(schedule: Tensor, T: number): void {
 }
 
 /**
- * A fresh training batch every step from the mixture of SPEC section 1: x_t [B, 1, 2],
+ * A fresh training batch every step from the mixture (SPEC section 1's by default): x_t [B, 1, 2],
  * eps [B, 1, 2], t [B] and labels [B] (u32, dropped to "none" with probability pUncond).
  */
-export function twoPixelBatch(g: Graph, batch: number, T: number, schedule: Tensor, pUncond: number) {
+export function twoPixelBatch(
+  g: Graph,
+  batch: number,
+  T: number,
+  schedule: Tensor,
+  pUncond: number,
+  mixture: Mixture = MIXTURE,
+) {
   checkSchedule(schedule, T);
   if (!(pUncond >= 0 && pUncond <= 1)) throw new Error(`label dropout ${pUncond} is not a probability in [0, 1]`);
+  const draw = mixtureParams(mixture);
   const x = g.activation('batch.x_t', [batch, 1, 2]);
   const eps = g.activation('batch.eps', [batch, 1, 2]);
   const t = g.activation('batch.t', [batch], 'u32');
@@ -123,7 +149,7 @@ export function twoPixelBatch(g: Graph, batch: number, T: number, schedule: Tens
       e.dispatch(
         BATCH,
         { x, noise: eps, steps: t, labels: y, state: g.state, schedule },
-        ddpmParams({ n: batch, dims: 2, steps: T, stream: STREAM_TRAIN, p_uncond: pUncond }),
+        { ...ddpmParams({ n: batch, dims: 2, steps: T, stream: STREAM_TRAIN, p_uncond: pUncond }), ...draw },
         batch,
       ),
   });

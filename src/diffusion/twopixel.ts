@@ -10,6 +10,7 @@ import { twoPixelBatch, samplePrepare, sampleUpdate } from './ops.js';
 import { scheduleTable, SCHEDULE_WIDTH } from './tables.js';
 import { makeSchedule, type ScheduleKind, type VarianceKind } from './schedule.js';
 import { exactEps, gammaProbe } from './oracle.js';
+import type { Mixture } from '../data/mixture.js';
 
 /**
  * Probability of dropping the label to "no label" in training, the one default every trainer and
@@ -39,6 +40,8 @@ export interface TwoPixelTrainOptions {
   seed: number;
   /** The fused per-sample kernel (default) or the op-by-op graph it is tested against. */
   fused: boolean;
+  /** The training data: SPEC section 1's two peaks (absent), or up to four (the browser demo's). */
+  mixture?: Mixture;
 }
 
 export const defaultTrainOptions = (model: TwoPixelConfig, seed = 0): TwoPixelTrainOptions => ({
@@ -71,11 +74,12 @@ export function buildTrainingGraph(o: TwoPixelTrainOptions, history: number) {
       pUncond: o.pUncond,
       loss: o.loss,
       history,
+      mixture: o.mixture,
     });
     feeds = joint.feeds;
   } else {
     const tables = twoPixelBiasTables(g, o.model);
-    const batch = twoPixelBatch(g, o.batch, T, schedule, o.pUncond);
+    const batch = twoPixelBatch(g, o.batch, T, schedule, o.pUncond, o.mixture);
     const pred = twoPixelUNet(g, batch.x, batch.t, batch.y, tables);
     loss = regressionLoss(g, pred, batch.eps, o.loss, { history });
     feeds = tables.feeds;

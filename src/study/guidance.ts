@@ -14,6 +14,7 @@ import { gridFromFunction, writeFigure, type Range } from '../viz/index.js';
 import { obtainClassifier, obtainModel } from './models.js';
 import { sampleClassifierGuided } from '../diffusion/classifier.js';
 import { STUDY_FLAGS, studySettings, samplerOptions } from './flags.js';
+import type { GuidanceLabel, GuidanceMetrics, GuidanceStrength } from './schema.js';
 
 const RANGE: Range = [-3, 3];
 const COLORS = ['#2ca02c', '#d62728'];
@@ -29,7 +30,7 @@ export const GUIDANCE_FLAGS = {
   },
   strengths: {
     type: 'floats',
-    default: [0, 1, 3],
+    default: [0, 0.5, 2, 5],
     min: 0,
     max: 100,
     help: 'strengths also measured (share in the right mode)',
@@ -62,6 +63,7 @@ export function guidanceMain(argv?: readonly string[]): Promise<void> {
     'One noise denoised toward each label with guidance (classifier-free or classifier), and the share of guided samples in their mode.',
     GUIDANCE_FLAGS,
     async (f, gpu) => {
+      const started = performance.now();
       const strengths = f.strengths;
       const out = outFolder(f);
       const T = f.T;
@@ -97,11 +99,11 @@ export function guidanceMain(argv?: readonly string[]): Promise<void> {
               variance,
               gamma,
             });
-      const kinds = f.mode === 'classifier' ? ['classifier', 'cfg'] : ['cfg'];
+      const kinds: GuidanceStrength['guidance'][] = f.mode === 'classifier' ? ['classifier', 'cfg'] : ['cfg'];
       const sample = (n: number, label: number, w: number, record: number) => sampleWith(f.mode, n, label, w, record);
       const trajectories: number[][] = [];
       const paths = [];
-      const measured = [];
+      const measured: GuidanceStrength[] = [];
       let guided: number[][] = [];
       try {
         for (const y of [0, 1]) {
@@ -117,7 +119,7 @@ export function guidanceMain(argv?: readonly string[]): Promise<void> {
         }
         for (const kind of kinds) {
           for (const w of [...new Set([f.w, ...strengths])].sort((a, b) => a - b)) {
-            const perLabel = [];
+            const perLabel: GuidanceLabel[] = [];
             for (const y of [0, 1]) {
               const { samples } = await sampleWith(kind, f.samples, y, w, 0);
               const modes = modeStats(samples).find((m) => m.label === y);
@@ -154,12 +156,15 @@ export function guidanceMain(argv?: readonly string[]): Promise<void> {
           panelSize: 480,
         },
       );
-      const report = {
+      const report: GuidanceMetrics = {
         runner: 'guidance',
-        mode: f.mode,
+        mode: f.mode as GuidanceMetrics['mode'],
         adapter: gpu.adapterName,
         settings: { ...f, out },
         checkpoint: model.path,
+        trained: model.trained,
+        trainSeconds: model.trainSeconds,
+        seconds: (performance.now() - started) / 1000,
         strengths: measured,
       };
       writeFileAtomic(join(out, 'metrics.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -257,8 +257,17 @@ export function mnistMain(argv?: readonly string[]): Promise<void> {
     async (given_, gpu) => {
       const given = givenFlags(argv ?? process.argv.slice(2));
       const { f, preset } = applyPreset(given_, given, gpu.kind === 'hardware');
-      // The shipped weights stand in for training only when the model and its training are the preset's.
-      const givenAny = MODEL_FLAGS.some((k) => given.has(k));
+      // The shipped weights stand in for training only when the model and its training are the
+      // preset's: a flag given with the value it would have anyway (the report's --seed 0) changes nothing.
+      const defaults = Object.fromEntries(Object.entries(MNIST_FLAGS).map(([k, spec]) => [k, spec.default]));
+      const { f: base } = applyPreset(
+        { ...given_, ...(defaults as Partial<MnistFlags>), preset: given_.preset },
+        new Set(),
+        gpu.kind === 'hardware',
+      );
+      const givenAny = MODEL_FLAGS.some(
+        (k) => given.has(k) && JSON.stringify(f[k as keyof MnistFlags]) !== JSON.stringify(base[k as keyof MnistFlags]),
+      );
       const model: MnistUNetConfig = {
         ...defaultMnistConfig(f.T),
         channels: channels(f.channels, f.groups),

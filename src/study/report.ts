@@ -1,12 +1,20 @@
 // The study's report (out/report.md): the runners' figures and measured numbers, the targets of
 // the study checked against them, and what they show, every sentence built from the numbers in
 // the runners' metrics.json files. Reads only; `node runners/report.js` after the runners.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { COMMON_FLAGS, runCommand } from '../cli/main.js';
 import type { FlagSpec } from '../cli/flags.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { MnistMetrics } from './mnist.js';
+import {
+  readMetrics,
+  type GuidanceLabel,
+  type GuidanceStrength,
+  type GuidanceMetrics,
+  type MnistMetrics,
+  type SweepMetrics,
+  type TrajectoryMetrics,
+} from './schema.js';
 import { printPdf, reportHtml } from './reportfiles.js';
 import { ensureFolder } from '../io/folders.js';
 import { sweepMain } from './sweep.js';
@@ -43,37 +51,14 @@ export const TARGETS = {
   std: [0.09, 0.115],
   logDensityTolerance: 0.1,
   guidedShare: 0.99,
+  /** MNIST: the share the classifier reads as the conditioned digit, and the Frechet distance's bound in floors. */
+  mnistAccuracy: 0.9,
+  frechetFloors: 10,
 } as const;
 
-interface SweepModel {
-  T: number;
-  trained: boolean;
-  trainSeconds: number;
-  /** null in the JSON when the model was reused, not trained (NaN there). */
-  finalLoss: number | null;
-  sampleSeconds: number;
-  metrics: SampleMetrics;
-  exactScoreSampler: SampleMetrics;
-}
-
-interface Sweep {
-  adapter: string;
-  settings: Record<string, unknown>;
-  models: SweepModel[];
-}
-
-interface Trajectory {
-  settings: Record<string, unknown>;
-  start: [number, number];
-  end: [number, number];
-}
-
-interface Guidance {
-  mode: 'cfg' | 'classifier';
-  settings: Record<string, unknown>;
-  strengths: { guidance: string; w: number; labels: { label: number; inMode: number; std?: [number, number] }[] }[];
-}
-
+type Sweep = SweepMetrics;
+type Trajectory = TrajectoryMetrics;
+type Guidance = GuidanceMetrics;
 type Mnist = MnistMetrics;
 
 /** What the runners left in one folder each; null where a runner has not been run. */
@@ -203,53 +188,131 @@ function sweepSection(s: Sweep, figure: string | null, verdicts: string[][]): st
 function trajectorySection(t: Trajectory, figure: string | null): string[] {
   const out = ['## One trajectory over the learned densities (SPEC 6.1)', ''];
   if (figure) out.push(`![one reverse trajectory over p_theta(x_t)](${figure})`, '');
-  const [x, y] = t.end;
-  const nearest = MIXTURE.components
-    .map((c) => ({ c, d: Math.hypot(x - c.mean[0], y - c.mean[1]) }))
-    .sort((a, b) => a.d - b.d)[0];
+  const nearestPeak = ([x, y]: [number, number]) =>
+    MIXTURE.components.map((c) => ({ c, d: Math.hypot(x - c.mean[0], y - c.mean[1]) })).sort((a, b) => a.d - b.d)[0];
+  const end = nearestPeak(t.end);
   out.push(
-    `The trajectory starts at (${f3(t.start[0])}, ${f3(t.start[1])}) at t = ${t.settings.T} and ends at (${f3(x)}, ${f3(y)}), ` +
-      `${f3(nearest.d)} (${(nearest.d / MIXTURE.sigma).toFixed(1)} sigma) from the class-${nearest.c.label} peak at (${nearest.c.mean.join(', ')}). ` +
-      `The density panels are kernel density estimates over ${t.settings.starts} trajectories.`,
+    `The density panels are kernel density estimates over ${t.settings.starts} trajectories. Their distance from the data and from pure noise, ` +
+      "as the total-variation distance (0: the same density, 1: disjoint) of each KDE from the data's and from N(0, I)'s smoothed by the same kernel, " +
+      'and where the drawn trajectory stands:',
+    '',
+    '| t | from the data | from N(0, I) | trajectory at | nearest peak, distance |',
+    '| --- | --- | --- | --- | --- |',
+  );
+  for (const d of t.densities) {
+    const near = nearestPeak(d.point);
+    out.push(
+      `| ${d.t} | ${f3(d.fromData)} | ${f3(d.fromNoise)} | (${f3(d.point[0])}, ${f3(d.point[1])}) | class ${near.c.label}, ${f3(near.d)} |`,
+    );
+  }
+  const first = t.densities[0];
+  const last = t.densities[t.densities.length - 1];
+  const nearer = t.densities.filter((d) => d.fromData < d.fromNoise);
+  out.push(
+    '',
+    `At t = ${first.t} the learned density is ${f3(first.fromNoise)} from N(0, I) (a KDE of as many N(0, I) draws is ${f3(t.noiseFloor)} from it) and ${f3(first.fromData)} from the data; ` +
+      `at t = ${last.t} it is ${f3(last.fromData)} from the data, where a KDE of as many true samples is ${f3(t.distanceFloor)} from it. ` +
+      (nearer.length > 0
+        ? (() => {
+            const from = Math.max(...nearer.map((d) => d.t));
+            return from === last.t
+              ? `It is nearer the data than the noise only at t = ${from}.`
+              : `It is nearer the data than the noise from t = ${from} down.`;
+          })()
+        : 'At no t shown is it nearer the data than the noise.'),
+    '',
+    `The trajectory starts at (${f3(t.start[0])}, ${f3(t.start[1])}) at t = ${t.settings.T} and ends at (${f3(t.end[0])}, ${f3(t.end[1])}), ` +
+      `${f3(end.d)} (${(end.d / MIXTURE.sigma).toFixed(1)} sigma) from the class-${end.c.label} peak at (${end.c.mean.join(', ')}).`,
   );
   return out;
 }
 
-function guidanceSection(g: Guidance, figure: string | null, verdicts: string[][]): string[] {
-  const name = g.mode === 'cfg' ? 'Classifier-free guidance' : 'Classifier guidance';
-  const symbol = g.mode === 'cfg' ? 'w' : 's';
-  const out = [`## ${name} (SPEC 6.3)`, ''];
-  if (figure) out.push(`![one noise denoised with y = 0 and y = 1](${figure})`, '');
+/** sqrt((var_x + var_y) / 2) of a mode's samples, or null when none landed there. */
+const spread = (l: GuidanceLabel) => (l.std ? Math.sqrt((l.std[0] ** 2 + l.std[1] ** 2) / 2) : null);
+const mean = (vs: number[]) => vs.reduce((a, b) => a + b, 0) / vs.length;
+
+/** Both guidances on one page: the shared-noise figures side by side, then one table of strengths. */
+function guidanceSection(
+  cfg: Guidance | null,
+  cls: Guidance | null,
+  figures: { cfg: string | null; classifier: string | null },
+  verdicts: string[][],
+): string[] {
+  const out = ['## Guidance (SPEC 6.3)', ''];
+  const shown = [figures.cfg, figures.classifier].filter((x): x is string => x !== null);
+  if (shown.length > 0)
+    out.push(
+      `<div class="pair">${shown.map((src) => `<img src="${encodeURI(src)}" alt="one noise denoised with y = 0 and y = 1">`).join('')}</div>`,
+      '',
+    );
+  const kinds = [
+    { key: 'cfg', name: 'classifier-free guidance', symbol: 'w', run: cfg },
+    { key: 'classifier', name: 'classifier guidance', symbol: 's', run: cls },
+  ]
+    .filter((k) => k.run)
+    .map((k) => ({ ...k, strengths: k.run!.strengths.filter((s) => s.guidance === k.key) }));
+  const first = (cfg ?? cls)!;
   out.push(
-    `${g.settings.samples} samples per label and strength; the share that ends nearest its label's peak, and the per-axis std of those samples:`,
+    `Left${shown.length > 1 ? ' and right' : ''}: one x_T denoised with y = 0 and with y = 1 under the same per-step noise, so only the label differs ` +
+      `(${kinds.map((k) => `${k.name} at ${k.symbol} = ${k.run!.settings.w}`).join('; ')}). ` +
+      `Below: ${first.settings.samples} samples per label and strength; the share that ends nearest its label's peak, and the spread (sqrt of the mean per-axis variance) of those samples, ` +
+      `against the data's ${MIXTURE.sigma}:`,
     '',
   );
-  out.push(`| ${symbol} | y = 0 | y = 1 | std per axis, y = 0 / 1 |`, '| --- | --- | --- | --- |');
-  // The classifier runner measures both kinds side by side; each section takes its own.
-  const strengths = g.strengths.filter((s) => s.guidance === g.mode);
-  for (const s of strengths) {
-    const [a, b] = [0, 1].map((y) => s.labels.find((l) => l.label === y)!);
-    const std = (l: { std?: [number, number] }) => (l.std ? `(${f3(l.std[0])}, ${f3(l.std[1])})` : '-');
-    out.push(`| ${s.w} | ${pct(a.inMode)} | ${pct(b.inMode)} | ${std(a)} / ${std(b)} |`);
+  const ws = [...new Set(kinds.flatMap((k) => k.strengths.map((s) => s.w)))].sort((a, b) => a - b);
+  out.push(
+    `| strength | ${kinds.map((k) => `${k.name}: in mode, y = 0 / 1 | spread, y = 0 / 1`).join(' | ')} |`,
+    `| --- | ${kinds.map(() => '--- | ---').join(' | ')} |`,
+  );
+  for (const w of ws) {
+    const cells = kinds.map((k) => {
+      const s = k.strengths.find((x) => x.w === w);
+      if (!s) return '- | -';
+      const [a, b] = [0, 1].map((y) => s.labels.find((l) => l.label === y)!);
+      const sp = (l: GuidanceLabel) => {
+        const v = spread(l);
+        return v === null ? '-' : f3(v);
+      };
+      return `${pct(a.inMode)} / ${pct(b.inMode)} | ${sp(a)} / ${sp(b)}`;
+    });
+    out.push(`| ${w} | ${cells.join(' | ')} |`);
   }
-  const guided = strengths.filter((s) => s.w > 0);
-  if (guided.length > 0) {
-    const worst = Math.min(...guided.flatMap((s) => s.labels.map((l) => l.inMode)));
-    verdicts.push([
-      `${name.toLowerCase()}: at least ${pct(TARGETS.guidedShare)} of each label's samples in its mode (${symbol} = ${guided.map((s) => s.w).join(', ')})`,
-      `lowest ${pct(worst)}`,
-      yes(worst >= TARGETS.guidedShare),
-    ]);
-  }
-  const unguided = strengths.find((s) => s.w === 0);
-  if (unguided) {
-    const shares = unguided.labels.map((l) => pct(l.inMode)).join(' / ');
+  out.push('', 'What stronger guidance does:', '');
+  for (const k of kinds) {
+    const [lo, hi] = [k.strengths[0], k.strengths[k.strengths.length - 1]];
+    if (!lo || lo === hi) continue;
+    const share = (s: GuidanceStrength) => mean(s.labels.map((l) => l.inMode));
+    const spreadOf = (s: GuidanceStrength) => mean(s.labels.map(spread).filter((v): v is number => v !== null));
+    const [s0, s1, p0, p1] = [share(lo), share(hi), spreadOf(lo), spreadOf(hi)];
     out.push(
-      '',
-      g.mode === 'cfg'
-        ? `At ${symbol} = 0 the conditional model alone puts ${shares} of each label's samples in its mode.`
-        : `At ${symbol} = 0 the sampler is the unconditional model (${shares} "in mode" is the mixture's weights, not guidance).`,
+      `- ${k.name[0].toUpperCase()}${k.name.slice(1)}: from ${k.symbol} = ${lo.w} to ${k.symbol} = ${hi.w} the mean share in the label's mode goes from ${pct(s0)} to ${pct(s1)}, ` +
+        `and the spread from ${f3(p0)} to ${f3(p1)}` +
+        (p1 < p0 && p1 < MIXTURE.sigma
+          ? `: stronger guidance pushes the samples into their label's peak and narrows it below the data's ${MIXTURE.sigma}.`
+          : p1 > p0
+            ? `: stronger guidance widens the modes (${f3(p1)} against the data's ${MIXTURE.sigma}).`
+            : '.'),
     );
+    // The target is the study's guided samples: the strength its figure shows (--w) and stronger.
+    const chosen = Number(k.run!.settings.w ?? 0);
+    const guided = k.strengths.filter((s) => s.w > 0 && s.w >= chosen);
+    if (guided.length > 0) {
+      const worst = Math.min(...guided.flatMap((s) => s.labels.map((l) => l.inMode)));
+      verdicts.push([
+        `${k.name}: at least ${pct(TARGETS.guidedShare)} of each label's samples in its mode (${k.symbol} = ${guided.map((s) => s.w).join(', ')})`,
+        `lowest ${pct(worst)}`,
+        yes(worst >= TARGETS.guidedShare),
+      ]);
+    }
+    const unguided = k.strengths.find((s) => s.w === 0);
+    if (unguided) {
+      const shares = unguided.labels.map((l) => pct(l.inMode)).join(' / ');
+      out.push(
+        k.key === 'cfg'
+          ? `- At w = 0 the conditional model alone puts ${shares} of each label's samples in its mode.`
+          : `- At s = 0 the classifier-guided sampler is the unconditional model: its ${shares} "in mode" are the mixture's weights, not guidance.`,
+      );
+    }
   }
   return out;
 }
@@ -257,7 +320,16 @@ function guidanceSection(g: Guidance, figure: string | null, verdicts: string[][
 function mnistSection(m: Mnist, figures: Figures, verdicts: string[][]): string[] {
   const st = m.settings;
   const out = ['## MNIST (SPEC 6.4)', ''];
-  if (figures.mnistDigits) out.push(`![ten generated digits per row, 0 to 9](${figures.mnistDigits})`, '');
+  // The grid and the emergence figure side by side, the trajectory strip under them: one page.
+  const pair = [
+    [figures.mnistDigits, 'ten generated digits per row, 0 to 9'],
+    [figures.mnistEmergence, 'when each part of a digit settles'],
+  ].filter((x): x is [string, string] => !!x[0]);
+  if (pair.length > 0)
+    out.push(
+      `<div class="pair">${pair.map(([src, alt]) => `<img src="${encodeURI(src)}" alt="${alt}">`).join('')}</div>`,
+      '',
+    );
   if (figures.mnistTrajectory) out.push(`![one sample from t = T to 0](${figures.mnistTrajectory})`, '');
   out.push(
     `Preset ${m.preset}: UNet with channels ${st.channels.join(' / ')}, embedding ${st.embed}, T = ${st.T}; ${st.steps} training steps of batch ${st.batch} ` +
@@ -282,13 +354,16 @@ function mnistSection(m: Mnist, figures: Figures, verdicts: string[][]): string[
     '',
     `Is a digit generated part by part or all at once? ${m.emergence.answer[0].toUpperCase()}${m.emergence.answer.slice(1)}.`,
   );
-  if (figures.mnistEmergence) out.push('', `![when each part of a digit settles](${figures.mnistEmergence})`);
   verdicts.push(
-    ['MNIST: at least 90 % read as their conditioned digit', pct(m.accuracy), yes(m.accuracy >= 0.9)],
     [
-      'MNIST: Frechet distance within 10x its floor',
+      `MNIST: at least ${(100 * TARGETS.mnistAccuracy).toFixed(0)} % read as their conditioned digit`,
+      pct(m.accuracy),
+      yes(m.accuracy >= TARGETS.mnistAccuracy),
+    ],
+    [
+      `MNIST: Frechet distance within ${TARGETS.frechetFloors}x its floor`,
       `${m.frechetDistance.toFixed(1)} (floor ${m.frechetFloor.toFixed(1)})`,
-      yes(m.frechetDistance <= 10 * m.frechetFloor),
+      yes(m.frechetDistance <= TARGETS.frechetFloors * m.frechetFloor),
     ],
   );
   return out;
@@ -321,6 +396,16 @@ function modelSection(o: StudyOutputs, twoPixel: Record<string, unknown> | undef
     times.push(
       `the sweep's models trained in ${o.sweep.models.map((m) => (m.trained ? `${m.trainSeconds.toFixed(0)} s` : 'reused')).join(', ')} (T = ${o.sweep.models.map((m) => m.T).join(', ')})`,
     );
+  const run = (what: string, r: Trajectory | Guidance | null) => {
+    // Files written before the runners recorded their times have none.
+    if (r && typeof r.seconds === 'number')
+      times.push(
+        `${what} ${r.seconds.toFixed(0)} s${r.trained ? ` (training its model ${r.trainSeconds.toFixed(0)} s)` : ' (its model reused)'}`,
+      );
+  };
+  run('the trajectory', o.trajectory);
+  run('classifier-free guidance', o.guidance);
+  run('classifier guidance', o.classifier);
   if (o.mnist)
     times.push(
       `MNIST ${o.mnist.trained ? `trained in ${(o.mnist.trainSeconds / 60).toFixed(1)} min` : 'from a reused checkpoint'} and sampled and scored in ${(o.mnist.totalSeconds - o.mnist.trainSeconds).toFixed(0)} s`,
@@ -384,10 +469,12 @@ export function composeReport(
   else missing.push('`node runners/trajectory.js` (one trajectory)');
   if (o.sweep) sections.push(sweepSection(o.sweep, figures.sweep, verdicts));
   else missing.push('`node runners/sweep-T.js` (the sweep over T)');
-  if (o.guidance) sections.push(guidanceSection(o.guidance, figures.guidance, verdicts));
-  else missing.push('`node runners/guidance.js` (classifier-free guidance)');
-  if (o.classifier) sections.push(guidanceSection(o.classifier, figures.classifier, verdicts));
-  else missing.push('`node runners/guidance.js --mode classifier` (classifier guidance)');
+  if (o.guidance || o.classifier)
+    sections.push(
+      guidanceSection(o.guidance, o.classifier, { cfg: figures.guidance, classifier: figures.classifier }, verdicts),
+    );
+  if (!o.guidance) missing.push('`node runners/guidance.js` (classifier-free guidance)');
+  if (!o.classifier) missing.push('`node runners/guidance.js --mode classifier` (classifier guidance)');
   if (o.mnist) sections.push(mnistSection(o.mnist, figures, verdicts));
   else missing.push('`node runners/train-mnist.js` (MNIST)');
   const twoPixel = (o.sweep ?? o.trajectory ?? o.guidance ?? o.classifier)?.settings;
@@ -419,20 +506,6 @@ export function composeReport(
   return { markdown: lines.join('\n'), unmet: verdicts.filter((v) => v[2] !== 'met').length };
 }
 
-function readOutput<T>(dir: string, runner: string): T | null {
-  const path = join(dir, 'metrics.json');
-  if (!existsSync(path)) return null;
-  let parsed: { runner?: string };
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path} is not readable JSON (${(err as Error).message}); rerun node runners/${runner}.js`);
-  }
-  if (parsed.runner !== runner)
-    throw new Error(`${path} was written by ${JSON.stringify(parsed.runner)}, expected the ${runner} runner`);
-  return parsed as T;
-}
-
 export function reportMain(argv?: readonly string[]): Promise<void> {
   return runCommand(
     'report.js',
@@ -454,11 +527,11 @@ export function reportMain(argv?: readonly string[]): Promise<void> {
         mnist: 'mnist',
       } as const;
       const read = (): StudyOutputs => ({
-        sweep: readOutput<Sweep>(join(f.in, dirs.sweep), 'sweep-T'),
-        trajectory: readOutput<Trajectory>(join(f.in, dirs.trajectory), 'trajectory'),
-        guidance: readOutput<Guidance>(join(f.in, dirs.guidance), 'guidance'),
-        classifier: readOutput<Guidance>(join(f.in, dirs.classifier), 'guidance'),
-        mnist: readOutput<Mnist>(join(f.in, dirs.mnist), 'train-mnist'),
+        sweep: readMetrics(join(f.in, dirs.sweep), 'sweep-T'),
+        trajectory: readMetrics(join(f.in, dirs.trajectory), 'trajectory'),
+        guidance: readMetrics(join(f.in, dirs.guidance), 'guidance'),
+        classifier: readMetrics(join(f.in, dirs.classifier), 'guidance'),
+        mnist: readMetrics(join(f.in, dirs.mnist), 'train-mnist'),
       });
       let outputs = read();
       const failedRuns: string[] = [];

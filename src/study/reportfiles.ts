@@ -13,6 +13,8 @@ h1 { font-size: 20pt; }
 h2 { font-size: 15pt; break-before: page; border-bottom: 1px solid #999; padding-bottom: 0.2em; }
 h1 + p + p + h2, h1 + p + h2 { break-before: auto; }
 img { max-width: 100%; max-height: 7.2cm; display: block; margin: 0.6em auto; }
+.pair { display: flex; gap: 0.6em; justify-content: center; }
+.pair img { max-width: 49%; margin: 0.6em 0; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 9.5pt; }
 th, td { border: 1px solid #bbb; padding: 0.2em 0.45em; text-align: left; vertical-align: top; }
 th { background: #eee; }

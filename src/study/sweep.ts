@@ -14,6 +14,7 @@ import { mixturePdf } from '../data/mixture.js';
 import { gridFromFunction, kde2d, writeFigure, type Panel, type Range } from '../viz/index.js';
 import { modelConfig, obtainModel, type StudySettings } from './models.js';
 import { STUDY_FLAGS, studySettings, samplerOptions } from './flags.js';
+import type { SweepMetrics, SweepModel } from './schema.js';
 
 /** Where the outputs go without --out. */
 const DEFAULT_OUT = 'out/sweep-T';
@@ -60,7 +61,7 @@ export function sweepMain(argv?: readonly string[]): Promise<void> {
       const panels: Panel[] = [];
       const rows: { name: string; metrics: SampleMetrics }[] = [];
       const epsRows: { T: number; epsError: number[] }[] = [];
-      const results = [];
+      const results: SweepModel[] = [];
       for (const T of f.T) {
         const settings: StudySettings = studySettings(f, T);
         const model = await obtainModel(gpu.device, settings, f.models, f.retrain, f['checkpoint-every']);
@@ -130,7 +131,12 @@ export function sweepMain(argv?: readonly string[]): Promise<void> {
         columns: 2,
         range: RANGE,
       });
-      const report = { runner: 'sweep-T', adapter: gpu.adapterName, settings: { ...f, out }, models: results };
+      const report: SweepMetrics = {
+        runner: 'sweep-T',
+        adapter: gpu.adapterName,
+        settings: { ...f, out },
+        models: results,
+      };
       writeFileAtomic(join(out, 'metrics.json'), `${JSON.stringify(report, null, 2)}\n`);
       process.stdout.write(
         `${formatMetricsTable(rows)}\n\n${formatEpsErrors(epsRows)}\n\nwrote ${join(out, 'sweep-T.png')}, samples-T*.csv, metrics.json in ${out}\n`,

@@ -161,3 +161,25 @@ export function kde2d(xs: ArrayLike<number>, ys: ArrayLike<number>, range: Range
   }
   return grid;
 }
+
+/**
+ * The total-variation distance between two densities on the same grid: half the integral of
+ * |a - b|, from 0 (equal) to 1 (disjoint). Mass outside the grid is left out of both.
+ */
+export function totalVariation(a: Grid, b: Grid): number {
+  if (
+    a.nx !== b.nx ||
+    a.ny !== b.ny ||
+    a.x[0] !== b.x[0] ||
+    a.x[1] !== b.x[1] ||
+    a.y[0] !== b.y[0] ||
+    a.y[1] !== b.y[1]
+  )
+    throw new Error(
+      `totalVariation: grids ${a.nx}x${a.ny} over ${a.x}/${a.y} and ${b.nx}x${b.ny} over ${b.x}/${b.y} differ`,
+    );
+  const cell = ((a.x[1] - a.x[0]) / a.nx) * ((a.y[1] - a.y[0]) / a.ny);
+  let sum = 0;
+  for (let i = 0; i < a.values.length; i++) sum += Math.abs(a.values[i] - b.values[i]);
+  return 0.5 * sum * cell;
+}

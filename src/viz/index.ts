@@ -1,5 +1,5 @@
 // The figure layer: densities on grids, multi-panel figures of the two-pixel plane, image grids.
-export { gridFromFunction, histogram2d, kde2d, type Grid, type Range } from './grid.js';
+export { gridFromFunction, histogram2d, kde2d, totalVariation, type Grid, type Range } from './grid.js';
 export {
   renderFigure,
   writeFigure,

@@ -15,6 +15,7 @@ import {
   DDPM_LIBRARIES,
   checkSchedule,
   mixtureParams,
+  MIXTURE_PARAM_TYPES,
   SAMPLER_TAGS,
   STREAM_SAMPLE,
   STREAM_TRAIN,
@@ -31,6 +32,7 @@ import {
   WEIGHT_BLOCK,
 } from './fusedgen.js';
 import { twoPixelUNetParams } from './unet.js';
+import type { Mixture } from '../../data/mixture.js';
 
 const FUSED = {
   name: 'twopixel',
@@ -70,12 +72,7 @@ const FUSED = {
     guidance: 'f32', // its strength w
     clip: 'f32', // sampling: clip of the predicted x_0 (0: none)
     record: 'u32', // sampling: samples whose trajectory is recorded
-    weight0: 'f32',
-    mean0_x: 'f32',
-    mean0_y: 'f32',
-    mean1_x: 'f32',
-    mean1_y: 'f32',
-    sigma: 'f32',
+    ...MIXTURE_PARAM_TYPES, // training: the mixture drawn from
     width: 'u32', // floats of the parameter group
     // where each UNet parameter starts in the group (o_w1 ... o_b4, fusedgen.ts)
     ...(Object.fromEntries(FUSED_PARAM_NAMES.map((_, i) => [offsetField(i), 'u32'])) as Record<string, ParamType>),
@@ -190,6 +187,7 @@ function fusedParams(
       number
     >
   >,
+  mixture?: Mixture,
 ) {
   const at = Object.fromEntries(offsets(unet).map((o, i) => [offsetField(i), o]));
   return {
@@ -204,7 +202,7 @@ function fusedParams(
     t_hi: 0,
     t_lo: 0,
     ...given,
-    ...mixtureParams(),
+    ...mixtureParams(mixture),
     width: unet.size,
     ...at,
     n32: 32,
@@ -221,6 +219,8 @@ export interface FusedTrainOptions {
   history: number;
   /** Invocations that share the batch; each keeps a partial gradient of every fused parameter. */
   threads?: number;
+  /** The training data (SPEC section 1's mixture by default). */
+  mixture?: Mixture;
 }
 
 /**
@@ -250,15 +250,19 @@ export function fusedTwoPixelLoss(
   const loss = g.activation('fused.loss', [history]);
   const biasGrads = g.activation('fused.bias_grads', [batch, BIAS_WIDTH]);
   const ids = g.activation('fused.ids', [batch], 'u32');
-  const params = fusedParams(unet, {
-    batch,
-    steps: T,
-    threads,
-    stream: STREAM_TRAIN,
-    p_uncond: o.pUncond,
-    loss_kind: LOSS_KINDS[o.loss],
-    huber_delta: delta,
-  });
+  const params = fusedParams(
+    unet,
+    {
+      batch,
+      steps: T,
+      threads,
+      stream: STREAM_TRAIN,
+      p_uncond: o.pUncond,
+      loss_kind: LOSS_KINDS[o.loss],
+      huber_delta: delta,
+    },
+    o.mixture,
+  );
   let partials: Tensor | null = null;
   // Per sample and position: h1 and dL/dpre3 (32 wide), dL/dpre2 and h2 (64 wide), sample-major.
   const rows = 2 * batch;
