@@ -2,7 +2,8 @@
 // Serves the demo page (demo/index.html and its bundle demo/dist/, built by `npm run build`) on
 // http://localhost:PORT/, where browsers allow WebGPU (a secure context). `npm run demo`, or
 //   node demo/serve.mjs [--port 8080]
-// test/browser.test.ts starts the same server on a free port.
+// test/browser.test.ts starts the same server on a free port. The MNIST page (mnist.html) also
+// gets the shipped weights, weights/*.safetensors of the repository.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -10,6 +11,8 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
+const repository = fileURLToPath(new URL('..', import.meta.url));
+const WEIGHTS = /^weights[/\\][\w.-]+\.safetensors$/;
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -22,14 +25,17 @@ export function serveDemo(port = 8080, host = '127.0.0.1') {
     throw new Error('demo/dist/main.js is missing: run `npm run build` first');
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^([/\\])+/, '');
-    const file = join(root, path === '' ? 'index.html' : path);
-    if (!file.startsWith(root) || file.includes(`${sep}..`) || !(extname(file) in TYPES)) {
+    // Only weights/NAME.safetensors comes from outside demo/ (NAME without a separator).
+    const weights = WEIGHTS.test(path);
+    const file = weights ? join(repository, path) : join(root, path === '' ? 'index.html' : path);
+    if (!weights && (!file.startsWith(root) || file.includes(`${sep}..`) || !(extname(file) in TYPES))) {
       res.writeHead(404).end('not found');
       return;
     }
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)], 'cache-control': 'no-store' }).end(body);
+      const type = weights ? 'application/octet-stream' : TYPES[extname(file)];
+      res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
     } catch {
       res.writeHead(404).end('not found');
     }

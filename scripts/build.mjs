@@ -42,7 +42,7 @@ await Promise.all([
     build({
       ...common,
       platform: 'browser',
-      entryPoints: [join(root, 'demo/main.ts')],
+      entryPoints: ['main.ts', 'mnist.ts', 'kernels.ts'].map((f) => join(root, 'demo', f)).filter(existsSync),
       outdir: join(root, 'demo/dist'),
     }),
 ]);

@@ -15,6 +15,7 @@ import {
   runGraph,
   withKernels,
 } from './harness.js';
+import { attentionRef } from './reference.js';
 
 // Forward: dot products of C values in ±1 (scaled by 1/sqrt(C)), a softmax, then sums of N
 // products of probabilities and values: atol 1e-5 + rtol 1e-5. Gradients against float64 central
@@ -23,30 +24,6 @@ const FWD = [1e-5, 1e-5] as const;
 const BWD = [1e-4, 1e-4] as const;
 
 const t = suite('attention');
-
-/** out[b, c, i] = sum_j softmax_j(q[b, :, i] . k[b, :, j] / sqrt(C)) v[b, c, j], in float64. */
-function attentionRef(qkv: ArrayLike<number>, B: number, C: number, N: number): Float64Array {
-  const out = new Float64Array(B * C * N);
-  const at = (b: number, part: number, c: number, i: number) => qkv[((b * 3 + part) * C + c) * N + i];
-  for (let b = 0; b < B; b++) {
-    for (let i = 0; i < N; i++) {
-      const s = Array.from({ length: N }, (_, j) => {
-        let d = 0;
-        for (let c = 0; c < C; c++) d += at(b, 0, c, i) * at(b, 1, c, j);
-        return d / Math.sqrt(C);
-      });
-      const m = Math.max(...s);
-      const e = s.map((v) => Math.exp(v - m));
-      const z = e.reduce((a, v) => a + v, 0);
-      for (let c = 0; c < C; c++) {
-        let o = 0;
-        for (let j = 0; j < N; j++) o += (e[j] / z) * at(b, 2, c, j);
-        out[(b * C + c) * N + i] = o;
-      }
-    }
-  }
-  return out;
-}
 
 const cases: [number, number, number][] = [
   [2, 4, 5],

@@ -9,14 +9,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from './chromium.js';
 import { testGpu } from './device.js';
 import { TwoPixelTrainer, defaultTrainOptions } from '../src/diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
 import { ddimTimes } from '../src/diffusion/ops.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHROMIUM = '/usr/bin/chromium';
 const t = suite('browser demo');
 
 interface DemoState {
@@ -62,7 +62,7 @@ t.before(async () => {
   const { serveDemo } = await import(pathToFileURL(join(root, 'demo', 'serve.mjs')).href);
   server = (await serveDemo(0)) as Server;
   base = `http://localhost:${(server.address() as AddressInfo).port}/`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--enable-unsafe-webgpu'] });
+  browser = await launchChromium();
 });
 
 t.after(async () => {

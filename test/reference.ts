@@ -658,3 +658,27 @@ export function conv2dBackward(
   });
   return [dx, dw, db];
 }
+
+/** out[b, c, i] = sum_j softmax_j(q[b, :, i] . k[b, :, j] / sqrt(C)) v[b, c, j], in float64. */
+export function attentionRef(qkv: ArrayLike<number>, B: number, C: number, N: number): Float64Array {
+  const out = new Float64Array(B * C * N);
+  const at = (b: number, part: number, c: number, i: number) => qkv[((b * 3 + part) * C + c) * N + i];
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < N; i++) {
+      const s = Array.from({ length: N }, (_, j) => {
+        let d = 0;
+        for (let c = 0; c < C; c++) d += at(b, 0, c, i) * at(b, 1, c, j);
+        return d / Math.sqrt(C);
+      });
+      const m = Math.max(...s);
+      const e = s.map((v) => Math.exp(v - m));
+      const z = e.reduce((a, v) => a + v, 0);
+      for (let c = 0; c < C; c++) {
+        let o = 0;
+        for (let j = 0; j < N; j++) o += (e[j] / z) * at(b, 2, c, j);
+        out[(b * C + c) * N + i] = o;
+      }
+    }
+  }
+  return out;
+}

@@ -12,6 +12,9 @@ import {
   type Safetensors,
   type TensorEntry,
 } from '../src/io/safetensors.js';
+import { decodeSafetensors as decodePortable } from '../src/io/safetensors-codec.js';
+import { sha256Hex } from '../src/io/sha256.js';
+import { createHash, randomBytes } from 'node:crypto';
 
 const t = suite('safetensors');
 const SOURCE = 'ckpt.safetensors';
@@ -616,6 +619,25 @@ t('fuzz: 12,000 mutants either decode well-formed or throw a plain one-line Erro
     outcomes['header text edits'].decoded > 0 && outcomes['header text edits'].rejected > 0,
     JSON.stringify(outcomes),
   );
+});
+
+t('the portable SHA-256 (used in the browser) equals the native one, at every padding edge and on a string', () => {
+  for (const n of [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 128, 1000, 65_537]) {
+    const bytes = new Uint8Array(randomBytes(n));
+    assert.is(sha256Hex(bytes), createHash('sha256').update(bytes).digest('hex'), `${n} bytes`);
+  }
+  assert.is(sha256Hex('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  assert.is(sha256Hex('é'), createHash('sha256').update('é').digest('hex'));
+});
+
+t('a file checksummed in Node decodes with the portable SHA-256, and its corruption is caught', () => {
+  const bytes = encodeSafetensors(sample(), META, { checksums: true });
+  const decoded = decodePortable(bytes, SOURCE);
+  assert.ok(decoded.checksummed);
+  assertSame(decoded, sample(), META);
+  const bad = bytes.slice();
+  bad[bad.length - 1] ^= 1;
+  assert.throws(() => decodePortable(bad, SOURCE), /does not match its SHA-256: its bytes are corrupted/);
 });
 
 t.run();

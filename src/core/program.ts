@@ -475,6 +475,17 @@ export class Program {
     return (await this.read(t)) as Float32Array;
   }
 
+  /** `count` floats of `t` from element `start`: what a page draws, without reading the rest. */
+  async readF32Range(t: Tensor, start: number, count: number): Promise<Float32Array> {
+    if (t.dtype !== 'f32') throw new Error(`readF32Range: ${t} is ${t.dtype}`);
+    if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 1 || start + count > t.size)
+      throw new Error(`readF32Range ${t}: elements ${start}..${start + count} are not within its ${t.size}`);
+    const b = this.binding(t);
+    return new Float32Array(
+      await this.readBinding({ buffer: b.buffer, offset: (b.offset ?? 0) + start * 4 }, count * 4),
+    );
+  }
+
   /** The whole flat store buffer: parameters, gradients or one of Adam's moments. */
   async readStore(which: 'params' | 'grads' | 'adamM' | 'adamV' | 'ema'): Promise<Float32Array> {
     return new Float32Array(await this.readBinding({ buffer: this.store[which] }, this.store.length * 4));

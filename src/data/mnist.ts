@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { MNIST_CLASSES, MNIST_SIDE } from '../models/mnist/spec.js';
 
-export const MNIST_SIDE = 28;
-export const MNIST_CLASSES = 10;
+export { MNIST_CLASSES, MNIST_SIDE };
 
 export interface Idx {
   dims: number[];

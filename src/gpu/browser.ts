@@ -5,7 +5,14 @@ export async function getBrowserGpu(): Promise<Gpu> {
   if (typeof navigator === 'undefined' || !navigator.gpu) {
     throw new Error('this browser has no WebGPU (navigator.gpu is missing); use a recent Chrome or Chromium');
   }
-  const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+  let adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+  // Offered only the fallback (SwiftShader), take a compatibility-mode adapter that is not one
+  // where there is such: Chromium's OpenGL ES adapter on ANGLE on lavapipe, with
+  // --use-webgpu-adapter=opengles (README.md, "In the browser"), runs the engine faster.
+  if (adapter?.info.isFallbackAdapter) {
+    const compat = await navigator.gpu.requestAdapter({ featureLevel: 'compatibility' });
+    if (compat && !compat.info.isFallbackAdapter) adapter = compat;
+  }
   if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned no adapter');
   const name = adapterName(adapter.info);
   const device = await openDevice(adapter, name);

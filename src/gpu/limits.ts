@@ -9,6 +9,9 @@ export const REQUIRED_LIMITS = {
   maxComputeWorkgroupStorageSize: 16384,
   maxStorageBufferBindingSize: 128 * 1024 * 1024,
   maxBufferSize: 256 * 1024 * 1024,
+  // WebGPU's core default, stated for compatibility-mode adapters (default 16384 there), e.g.
+  // Chromium's OpenGL ES adapter through ANGLE (README.md, "In the browser").
+  maxUniformBufferBindingSize: 65536,
 } as const;
 
 export type LimitName = keyof typeof REQUIRED_LIMITS;

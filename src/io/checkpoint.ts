@@ -1,10 +1,11 @@
 // Checkpoints: the model's weights as named tensors (the moving average when training keeps one,
 // which is what sampling uses), the raw parameters, Adam's moments and the step state (so a run
 // resumes exactly), and the model's settings in the safetensors metadata. Written atomically.
-import { loadSafetensors, requireMetadata, saveSafetensors, type TensorEntry } from './safetensors.js';
+import { loadSafetensors, saveSafetensors, type TensorEntry } from './safetensors.js';
 import type { Program } from '../core/program.js';
+import { applyCheckpoint, CHECKPOINT_FORMAT } from './checkpoint-read.js';
 
-export const CHECKPOINT_FORMAT = 'diffusion-webgpu/2';
+export { applyCheckpoint, CHECKPOINT_FORMAT };
 
 /** Checkpoints already noted as carrying no checksums: the note is given once per file. */
 const noted = new Set<string>();
@@ -38,10 +39,8 @@ export async function saveCheckpoint(
 }
 
 /**
- * Loads a checkpoint into `program`, which must carry exactly `settings` and every parameter
- * the program has. For sampling, the named weights become the parameters; with `resume`, the
- * raw parameters, the moving average, Adam's moments and the step counter are restored instead.
- * Returns the step the checkpoint was taken at. Errors are one line naming the file.
+ * Loads the checkpoint at `path` into `program` (see applyCheckpoint). Errors are one line naming
+ * the file.
  */
 export function loadCheckpoint(
   path: string,
@@ -54,44 +53,5 @@ export function loadCheckpoint(
     noted.add(path);
     console.error(`note: ${path} carries no checksums (an older checkpoint, or another tool's); loaded unverified`);
   }
-  requireMetadata(file, { format: CHECKPOINT_FORMAT, ...settings }, path);
-  const store = program.store;
-  const state = file.tensors.get('optimizer.state');
-  if (state?.dtype !== 'U32' || state.data.length !== 4)
-    throw new Error(`${path}: "optimizer.state" is missing or not U32 [4]`);
-  const finite = (name: string, data: ArrayLike<number>) => {
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) throw new Error(`${path}: tensor "${name}" holds a non-finite value at ${i}`);
-    }
-  };
-  if (resume) {
-    for (const [name, which] of [
-      ['optimizer.params', 'params'],
-      ['optimizer.ema', 'ema'],
-      ['optimizer.adam_m', 'adamM'],
-      ['optimizer.adam_v', 'adamV'],
-    ] as const) {
-      const t = file.tensors.get(name);
-      if (t?.dtype !== 'F32' || t.data.length !== store.length)
-        throw new Error(`${path}: "${name}" is missing or not F32 [${store.length}]`);
-      finite(name, t.data);
-      program.writeStore(which, t.data as Float32Array);
-    }
-    program.write(program.graph.state, state.data);
-    return state.data[0];
-  }
-  const params = new Float32Array(store.length);
-  for (const s of store.slots) {
-    const t = file.tensors.get(s.name);
-    if (!t) throw new Error(`${path}: checkpoint has no tensor "${s.name}"`);
-    if (t.dtype !== 'F32' || t.shape.join('x') !== s.shape.join('x')) {
-      throw new Error(
-        `${path}: tensor "${s.name}" is ${t.dtype} [${t.shape.join(', ')}], expected F32 [${s.shape.join(', ')}]`,
-      );
-    }
-    finite(s.name, t.data);
-    params.set(t.data as Float32Array, s.offset);
-  }
-  program.writeStore('params', params);
-  return state.data[0];
+  return applyCheckpoint(file, path, program, settings, resume);
 }

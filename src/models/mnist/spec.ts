@@ -14,6 +14,10 @@ export interface MnistUNetConfig {
   fourierScale: number;
 }
 
+/** Pixels per side of an MNIST image, and the digits (here, not in data/mnist.ts, which reads files). */
+export const MNIST_SIDE = 28;
+export const MNIST_CLASSES = 10;
+
 /** Ten digits, then the "no label" slot of classifier-free guidance. */
 export const MNIST_NO_LABEL = 10;
 export const MNIST_CLASSES_WITH_NONE = MNIST_NO_LABEL + 1;
