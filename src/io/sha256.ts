@@ -1,68 +1,9 @@
-// SHA-256 (FIPS 180-4) in plain TypeScript, so that checkpoints verify the same way in Node and
-// in the browser (whose crypto.subtle is asynchronous, where decoding is not).
-
-const K = Uint32Array.from([
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
-  0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-  0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
-  0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
-  0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
-  0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-  0xc67178f2,
-]);
-
-const rotr = (x: number, n: number) => (x >>> n) | (x << (32 - n));
+// SHA-256 that runs the same in Node and in the browser (whose crypto.subtle is asynchronous, where
+// decoding a checkpoint is not): @noble/hashes, an audited implementation without dependencies.
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 
 /** The SHA-256 of `input` (a string is hashed as its UTF-8 bytes), as 64 lowercase hex digits. */
 export function sha256Hex(input: Uint8Array | string): string {
-  const bytes = typeof input === 'string' ? new TextEncoder().encode(input) : input;
-  const h = Uint32Array.from([
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-  ]);
-  const w = new Uint32Array(64);
-  // The message's whole blocks are read in place; the tail, the 0x80 marker and the bit length
-  // go through one or two padded blocks.
-  const whole = bytes.length - (bytes.length % 64);
-  const tail = new Uint8Array(bytes.length % 64 < 56 ? 64 : 128);
-  tail.set(bytes.subarray(whole));
-  tail[bytes.length - whole] = 0x80;
-  const bits = new DataView(tail.buffer);
-  bits.setUint32(tail.length - 8, Math.floor(bytes.length / 0x20000000));
-  bits.setUint32(tail.length - 4, (bytes.length * 8) >>> 0);
-  const block = (src: Uint8Array, at: number) => {
-    for (let i = 0; i < 16; i++, at += 4)
-      w[i] = (src[at] << 24) | (src[at + 1] << 16) | (src[at + 2] << 8) | src[at + 3];
-    for (let i = 16; i < 64; i++) {
-      const a = w[i - 15];
-      const b = w[i - 2];
-      const s0 = rotr(a, 7) ^ rotr(a, 18) ^ (a >>> 3);
-      const s1 = rotr(b, 17) ^ rotr(b, 19) ^ (b >>> 10);
-      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    let [a, b, c, d, e, f, g, hh] = h;
-    for (let i = 0; i < 64; i++) {
-      const t1 = (hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i]) | 0;
-      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-      hh = g;
-      g = f;
-      f = e;
-      e = (d + t1) | 0;
-      d = c;
-      c = b;
-      b = a;
-      a = (t1 + t2) | 0;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-    h[5] += f;
-    h[6] += g;
-    h[7] += hh;
-  };
-  for (let at = 0; at < whole; at += 64) block(bytes, at);
-  for (let at = 0; at < tail.length; at += 64) block(tail, at);
-  return Array.from(h, (v) => v.toString(16).padStart(8, '0')).join('');
+  return bytesToHex(sha256(typeof input === 'string' ? new TextEncoder().encode(input) : input));
 }
