@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM, launchChromium } from './chromium.js';
 import { testGpu } from './device.js';
-import { TwoPixelTrainer, defaultTrainOptions } from '../src/diffusion/twopixel.js';
+import { TwoPixelTrainer, defaultTrainOptions, sampleFused } from '../src/diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
 import { ddimTimes } from '../src/diffusion/ops.js';
 
@@ -39,6 +39,8 @@ interface DemoState {
     T: number;
     mean: number;
     std: number;
+    n: number;
+    seed: number;
     times: number[];
     sets: { label: number | null; mean: [number, number]; xT: [number, number] }[];
   };
@@ -128,6 +130,7 @@ t(
       await page.dispatchEvent('#t', 'input');
       return (await state(page)).time!;
     };
+    const middle = await at(5);
     const top = await at(10);
     const bottom = await at(0);
     assert.is(top.t, 10);
@@ -169,12 +172,38 @@ t(
       pUncond: 0.2,
     });
     const node: number[] = [];
+    let nodeMiddle: { mean: number; std: number };
     try {
-      await trainer.train(5, (_, losses) => void node.push(...losses));
+      await trainer.train(STEPS, (_, losses) => void node.push(...losses));
+      // The slider's trajectories: its own settings (2000 samples, seed 0, no label), from the
+      // trained model; x_t at t = 5 over all of them, as the page computes it.
+      const n = middle.n;
+      const { trajectory } = await sampleFused(device, trainer.program.store, {
+        model,
+        schedule: 'cosine',
+        n,
+        labels: null,
+        guidance: null,
+        seed: middle.seed,
+        record: n,
+        clip: 3,
+      });
+      const row = Array.from(trajectory.subarray((10 - 5) * n * 2, (10 - 5 + 1) * n * 2));
+      const m = mean(row);
+      nodeMiddle = { mean: m, std: Math.sqrt(mean(row.map((v) => (v - m) ** 2))) };
     } finally {
       trainer.destroy();
     }
-    node.forEach((v, i) => {
+    console.log(
+      `  x_5 over the slider's trajectories: page mean ${middle.mean.toFixed(4)} std ${middle.std.toFixed(4)}, Node ${nodeMiddle.mean.toFixed(4)} ${nodeMiddle.std.toFixed(4)}`,
+    );
+    // The density at t = 5 the page shows is the Node sampler's, up to the drift of 200 steps of
+    // training on another driver.
+    assert.ok(
+      Math.abs(middle.mean - nodeMiddle.mean) < 0.02 && Math.abs(middle.std / nodeMiddle.std - 1) < 0.03,
+      `x_5: page mean ${middle.mean} std ${middle.std}, Node ${nodeMiddle.mean} ${nodeMiddle.std}`,
+    );
+    node.slice(0, 5).forEach((v, i) => {
       const rel = Math.abs(demo.losses[i] - v) / Math.abs(v);
       assert.ok(rel < 1e-3, `step ${i + 1}: browser loss ${demo.losses[i]}, Node ${v} (relative difference ${rel})`);
     });
