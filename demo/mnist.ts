@@ -59,7 +59,7 @@ interface MnistDemo {
    * How fast the page answered its controls: from the event to the end of the frame that shows
    * the answer (performance.now() milliseconds), and whether sampling was running meanwhile.
    */
-  responses: { control: string; ms: number; whileSampling: boolean }[];
+  responses: { control: string; ms: number; whileSampling: boolean /** steps done at the event */; step: number }[];
   error?: string;
 }
 
@@ -318,8 +318,9 @@ gridButton.addEventListener('click', () => start(['grid'], fromForm));
 /** Records when the answer to `ev` is on screen: after the next frame is drawn. */
 function answered(control: string, ev: Event) {
   const whileSampling = running;
+  const step = demo.step;
   requestAnimationFrame(() =>
-    setTimeout(() => demo.responses.push({ control, ms: performance.now() - ev.timeStamp, whileSampling })),
+    setTimeout(() => demo.responses.push({ control, ms: performance.now() - ev.timeStamp, whileSampling, step })),
   );
 }
 

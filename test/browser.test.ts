@@ -388,6 +388,17 @@ t(
   },
 );
 
+t('without WebGPU the page says so and what to enable', async () => {
+  const { page } = await newPage();
+  await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+  await page.goto(`${base}?autorun=1&T=10&steps=100&every=100&n=100&w=1&seed=0`);
+  await waitFor(page, 'document.body.dataset.state === "error"');
+  const text = (await page.textContent('#error')) ?? '';
+  await page.close();
+  assert.match(text, /no WebGPU \(navigator\.gpu is missing\)/);
+  assert.match(text, /--enable-unsafe-webgpu/);
+});
+
 t('a bad peak weight is refused with an error that names it', async () => {
   const { page, errors } = await newPage();
   await page.goto(base);
