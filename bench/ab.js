@@ -13,8 +13,7 @@
 // Each build gets two trainers and two samplers, created in the order A B B A: in one process
 // the trainer created second profiled up to 13 % faster than the first with identical code, so
 // every build has one early and one late instance, and the medians pool both.
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { loadBuilds, median } from './builds.js';
 
 const args = process.argv.slice(2);
 const at = args.indexOf('--rounds');
@@ -27,14 +26,7 @@ if (files.length !== 2 || !Number.isInteger(rounds) || rounds < 1) {
   );
   process.exit(2);
 }
-const builds = await Promise.all(files.map((f) => import(pathToFileURL(resolve(f)).href)));
-// One device for both, from the build that asks for the most features (a newer build may use
-// subgroups where an older one does not ask for them); the other stays open, unused (destroying
-// one of two Dawn instances in a process aborts it).
-const gpus = [];
-for (const b of builds) gpus.push(await b.getNodeGpu({ quiet: gpus.length > 0 }));
-const gpu = [...gpus].sort((x, y) => y.device.features.size - x.device.features.size)[0];
-const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
+const { builds, gpu } = await loadBuilds(files);
 const fill = (n, f) => Float32Array.from({ length: n }, (_, i) => f(i));
 
 // A compiled program and a function that runs it once and returns the milliseconds it took.
@@ -122,7 +114,7 @@ for (let r = 0; r < rounds; r++) {
       for (const [i, run] of k.matmul.entries()) matmulMs[i][build].push(await run());
       convMs[build].push(await k.conv());
       for (const d of await k.conv.program.profile()) {
-        if (d.kernel.startsWith('conv2d.'))
+        if (d.kernel.startsWith('conv2d.') || d.kernel.startsWith('conv3.'))
           convKernels[build].set(d.kernel, [...(convKernels[build].get(d.kernel) ?? []), d.us / 1000]);
       }
     }

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// The 3x3 'same' conv of an MNIST UNet (batch 64) forward and backward (input and weight
-// gradients), the engine's implicit-GEMM kernels (shaders/conv2d.wgsl) against PyTorch's conv2d
-// on the same machine, in alternating rounds (the machine's speed drifts). Not a test:
-//   node bench/conv2d.js [--adapter NAME] [--rounds N]
+// The 3x3 'same' convs of the MNIST UNet's presets (cpu: batch 32, 16 / 32 / 32 channels at
+// 28 / 14 / 7; full: batch 64, 32 / 64 / 128) forward and backward (input and weight gradients),
+// the engine's kernels (shaders/conv3.wgsl where the device has broadcasts, else the implicit
+// GEMM of shaders/conv2d.wgsl) against PyTorch's conv2d on the same machine, in alternating rounds
+// (the machine's speed drifts). Not a test:
+//   node bench/conv2d.js [--adapter NAME] [--rounds N] [--preset cpu|full|both]
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { getNodeGpu, Graph, Program, conv2d, weightedSum } from '../dist/engine.js';
@@ -16,11 +18,21 @@ const rounds = Number(flag('--rounds', 3));
 if (!(Number.isInteger(rounds) && rounds >= 1))
   throw new Error(`--rounds ${flag('--rounds')}: expected a positive integer`);
 const gpu = await getNodeGpu({ adapter: flag('--adapter', undefined) });
-const shapes = [
-  [64, 32, 28],
-  [64, 64, 14],
-  [64, 128, 7],
-]; // batch, channels in = out, side
+const PRESET_SHAPES = {
+  cpu: [
+    [32, 16, 28],
+    [32, 32, 14],
+    [32, 32, 7],
+  ],
+  full: [
+    [64, 32, 28],
+    [64, 64, 14],
+    [64, 128, 7],
+  ],
+}; // batch, channels in = out, side
+const which = flag('--preset', 'both');
+if (!['cpu', 'full', 'both'].includes(which)) throw new Error(`--preset ${which}: expected cpu, full or both`);
+const shapes = which === 'both' ? [...PRESET_SHAPES.cpu, ...PRESET_SHAPES.full] : PRESET_SHAPES[which];
 const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
 // PyTorch's milliseconds for forward + backward of the same conv (median of 5 after a warm-up).
@@ -68,8 +80,8 @@ async function engine(B, C, H) {
     async split() {
       const prof = await p.profile();
       return prof
-        .filter((q) => q.kernel.startsWith('conv2d.'))
-        .map((q) => `${q.kernel.slice(7)} ${(q.us / 1000).toFixed(1)} ms`)
+        .filter((q) => q.kernel.startsWith('conv2d.') || q.kernel.startsWith('conv3.'))
+        .map((q) => `${q.kernel} ${(q.us / 1000).toFixed(1)} ms`)
         .join(', ');
     },
     destroy: () => p.destroy(),
@@ -77,7 +89,7 @@ async function engine(B, C, H) {
 }
 
 console.log(
-  '| conv 3x3, batch 64 | engine ms (fwd + bwd) | PyTorch ms | ratio (PyTorch / engine) | engine GFLOP/s | per kernel (one profiled step) |',
+  '| conv 3x3 | engine ms (fwd + bwd) | PyTorch ms | ratio (PyTorch / engine) | engine GFLOP/s | per kernel (one profiled step) |',
 );
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const [B, C, H] of shapes) {
@@ -93,7 +105,7 @@ for (const [B, C, H] of shapes) {
   const flop = 3 * 2 * B * C * C * 9 * H * H; // forward, input gradient, weight gradient
   const ratios = ref.map((v, i) => v / mine[i]);
   console.log(
-    `| ${C} -> ${C}, ${H}x${H} | ${median(mine).toFixed(1)} | ${ref.length ? median(ref).toFixed(1) : '-'} | ${ratios.length ? median(ratios).toFixed(2) : '-'} | ${(flop / median(mine) / 1e6).toFixed(1)} | ${await e.split()} |`,
+    `| ${C} -> ${C}, ${H}x${H}, batch ${B} | ${median(mine).toFixed(1)} | ${ref.length ? median(ref).toFixed(1) : '-'} | ${ratios.length ? median(ratios).toFixed(2) : '-'} | ${(flop / median(mine) / 1e6).toFixed(1)} | ${await e.split()} |`,
   );
   e.destroy();
 }

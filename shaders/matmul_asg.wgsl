@@ -1,7 +1,8 @@
 // A for the blocked matmul (matmul_blocked.wgsl) through subgroup broadcasts (needs `enable
 // subgroups` and a workgroup that is one subgroup of 8 lanes, lane i being invocation i, as on
 // lavapipe; src/gpu/gpu.ts: broadcasts): lane i reads row i of the tile at k, in any layout of
-// A, and every lane takes the eight values from the lanes that read them. lavapipe issues a read
+// A, and every lane takes the eight values from the lanes that read them (spread,
+// shaders/spread.wgsl). lavapipe issues a read
 // per lane even where all lanes read one address (it broadcasts only reads at constant
 // addresses), so this is 8 reads per k where matmul_a.wgsl makes 64.
 
@@ -11,7 +12,5 @@ struct ARef { row: u32 }
 fn a_ref(lid: vec3u, wid: vec3u) -> ARef { return ARef(p.a_off + wid.z * p.a_sb + min(wid.y * ROWS + lid.x, p.m - 1u) * p.a_sm); }
 
 fn a_column(r: ARef, ak: u32) -> array<f32, 8> {
-  let v = a[r.row + ak];
-  return array<f32, 8>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
-                       subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+  return spread(a[r.row + ak]);
 }

@@ -64,12 +64,18 @@ const convCases: Conv2dShape[] = [
   shape(2, 2, 3, 5, 6, 3, 2, 1, [1, 0]), // a non-square kernel with padding on the rows only
   shape(2, 3, 4, 5, 8, 3, 3, 1, [1, 1]), // a non-square image: 5 x 8 output pixels (rows and columns walked apart)
   shape(2, 2, 3, 8, 8, 3, 3, 3, [1, 1]), // stride 3, not a power of two: the input gradient divides
+  // 3x3 stride 1 with at least 8 input channels: the row-segment kernels (shaders/conv3.wgsl)
+  // take all three products where the device has broadcasts (segments of 7 pixels).
+  shape(2, 9, 10, 5, 15, 3, 3, 1, [1, 1]), // 15 = 7 + 7 + 1 columns; 9 channels, 10 rows: partial lane and row tiles
+  shape(2, 8, 3, 6, 9, 3, 3, 1, [0, 2]), // unequal padding: 4 x 11 outputs, the input gradient padded 2 and 0
+  shape(3, 16, 16, 14, 14, 3, 3, 1, [1, 1]), // an MNIST UNet shape: whole segments, two lane groups
 ];
 
 const transposeCases: Conv2dShape[] = [
   shape(2, 2, 3, 4, 4, 4, 4, 2, [1, 1]), // 4x4 stride-2 upsampling, 4x4 -> 8x8
   shape(2, 3, 2, 3, 3, 2, 2, 2, [0, 0]), // 2x2 stride 2: 3x3 -> 6x6
   shape(1, 3, 4, 5, 5, 3, 3, 1, [1, 1]), // stride 1, 'same'
+  shape(2, 10, 9, 6, 8, 3, 3, 1, [1, 1]), // stride 1 with 9 output channels: the row-segment kernels, with a bias
 ];
 
 for (const [transposed, cases] of [
@@ -165,6 +171,7 @@ t('bad shapes are refused with the tensor named', () => {
 t('gradients add up where x feeds two convs and where x feeds two transposed convs', async () => {
   for (const [transposed, s] of [
     [false, convCases[1]],
+    [false, convCases[7]], // the row-segment kernels accumulate into dx
     [true, transposeCases[0]],
   ] as const) {
     const op = transposed ? convTranspose2d : conv2d;

@@ -73,13 +73,16 @@ t('MMD is symmetric in its two sets and depends on the bandwidth', () => {
   assert.ok(mmdRbf(a, b, 0.5) !== mmdRbf(a, b), 'the bandwidth matters');
 });
 
-t('MMD of 5000 vs 5000 takes well under two seconds', () => {
+// Speed belongs in bench/ (about 1 s here, quiet); this bound only catches a hang or a
+// quadratic blow-up beyond the pairwise sum, with room for a loaded 2-core machine.
+t('MMD of 5000 vs 5000 finishes (a hang guard, not a timing)', () => {
   const a = sampleMixture(5000, 18).xy,
     b = sampleMixture(5000, 19).xy;
   const start = performance.now();
-  mmdRbf(a, b);
+  const v = mmdRbf(a, b);
   const ms = performance.now() - start;
-  assert.ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
+  assert.ok(Number.isFinite(v) && Math.abs(v) < 1e-3, `two draws of one mixture: MMD ${v}`);
+  assert.ok(ms < 30_000, `took ${ms.toFixed(0)} ms`);
 });
 
 t('the weight standard error is sqrt(0.35 * 0.65 / n)', () => {

@@ -5,6 +5,8 @@ import convCode from '../../../shaders/conv2d.wgsl';
 import tileCode from '../../../shaders/tile.wgsl';
 import rowsCode from '../../../shaders/conv2d_rows.wgsl';
 import rowsSubgroupCode from '../../../shaders/conv2d_rows_sg.wgsl';
+import conv3Code from '../../../shaders/conv3.wgsl';
+import spreadCode from '../../../shaders/spread.wgsl';
 import { shaderModule } from '../kernel.js';
 import { expectShape, type Emitter, type Graph, type Tensor } from '../graph.js';
 import { emitSumBatchLength, nonNegativeInt, positiveInt } from './util.js';
@@ -50,7 +52,7 @@ const kernels = <W extends 'rows_src' | 'rows4'>(weights: W) => {
   const o = {
     workgroupSize: WG,
     tag: sg ? '_sg' : '',
-    libraries: [sg ? rowsSubgroupCode : rowsCode],
+    libraries: sg ? [spreadCode, rowsSubgroupCode] : [rowsCode],
     enable: sg ? ['subgroups'] : [],
   };
   return {
@@ -62,6 +64,51 @@ const kernels = <W extends 'rows_src' | 'rows4'>(weights: W) => {
   };
 };
 const KERNELS = { plain: kernels('rows4'), sg: kernels('rows_src') };
+
+// 3x3 stride-1 convs by row segments (shaders/conv3.wgsl), where the device has subgroups of 8:
+// the forward and the input gradient as one correlation kernel with the weight read through
+// signed strides, and the weight gradient with one input channel per lane.
+const CONV3 = shaderModule({
+  name: 'conv3',
+  source: conv3Code,
+  libraries: [spreadCode],
+  enable: ['subgroups'],
+  bindings: { wsrc: 'read', src: 'read', out: 'read_write', bias: 'read' },
+  params: {
+    batch: 'u32',
+    rows: 'u32',
+    channels: 'u32',
+    h: 'u32',
+    w: 'u32',
+    ho: 'u32',
+    wo: 'u32',
+    pad_y: 'u32',
+    pad_x: 'u32',
+    sr: 'i32',
+    sc: 'i32',
+    sky: 'i32',
+    skx: 'i32',
+    w0: 'i32',
+    accumulate: 'u32',
+  },
+});
+const CONV3_KERNELS = {
+  rows: CONV3.kernel('conv3_rows', { workgroupSize: WG, uses: ['wsrc', 'src', 'out'] }),
+  rowsBias: CONV3.kernel('conv3_rows_bias', { workgroupSize: WG }),
+  weightGrad: CONV3.kernel('conv3_weight_grad', { workgroupSize: WG, uses: ['wsrc', 'src', 'out'] }),
+};
+/** Output pixels per invocation along a row in conv3.wgsl (SEG). */
+const SEG = 7;
+/** Input channels at which the weight gradient by row segments (one per lane) fills a subgroup. */
+const CONV3_MIN_LANES = 8;
+
+/** Whether conv3.wgsl serves this geometry: a 3x3 stride-1 conv on a device with broadcasts. */
+const conv3Fits = (e: Emitter, s: Geometry) =>
+  e.config.broadcasts && s.kh === 3 && s.kw === 3 && s.stride === 1 && s.padY <= 2 && s.padX <= 2;
+
+function conv3Grid(s: { batch: number; rows: number; ho: number; wo: number }, name: string): [number, number, number] {
+  return grid(s.rows, s.batch * s.ho * Math.ceil(s.wo / SEG) * 8, name); // one segment per lane
+}
 /** WebGPU's guaranteed maxComputeWorkgroupsPerDimension. */
 const MAX_WORKGROUPS = 65535;
 
@@ -141,6 +188,16 @@ function emitForward(
   bias: Tensor | null,
   name: string,
 ): void {
+  if (conv3Fits(e, s)) {
+    const q = { batch: s.batch, rows: s.cout, channels: s.cin, h: s.h, w: s.w, ho: s.ho, wo: s.wo };
+    const strides = { sr: s.cin * 9, sc: 9, sky: 3, skx: 1, w0: 0 };
+    const io = { wsrc: w, src: x, out: y };
+    const p = { ...q, pad_y: s.padY, pad_x: s.padX, ...strides, accumulate };
+    const workgroups = { workgroups: conv3Grid(q, name) };
+    if (bias) e.dispatch(CONV3_KERNELS.rowsBias, { ...io, bias }, p, workgroups);
+    else e.dispatch(CONV3_KERNELS.rows, io, p, workgroups);
+    return;
+  }
   const workgroups = { workgroups: grid(s.cout, s.batch * s.ho * s.wo, name) };
   const io = { cols_src: x, out: y };
   if (e.config.broadcasts) {
@@ -165,6 +222,17 @@ function emitInputGrad(
   bias: Tensor | null,
   name: string,
 ): void {
+  if (conv3Fits(e, s)) {
+    // A correlation of dy with the flipped weight: W(ci, co, ky, kx) = w[co, ci, 2 - ky, 2 - kx].
+    const q = { batch: s.batch, rows: s.cin, channels: s.cout, h: s.ho, w: s.wo, ho: s.h, wo: s.w };
+    const strides = { sr: 9, sc: s.cin * 9, sky: -3, skx: -1, w0: 8 };
+    const io = { wsrc: w, src: dy, out: dx };
+    const p = { ...q, pad_y: 2 - s.padY, pad_x: 2 - s.padX, ...strides, accumulate };
+    const workgroups = { workgroups: conv3Grid(q, name) };
+    if (bias) e.dispatch(CONV3_KERNELS.rowsBias, { ...io, bias }, p, workgroups);
+    else e.dispatch(CONV3_KERNELS.rows, io, p, workgroups);
+    return;
+  }
   const workgroups = { workgroups: grid(s.cin, s.batch * s.h * s.w, name) };
   const io = { cols_src: dy, out: dx };
   if (e.config.broadcasts) {
@@ -188,6 +256,14 @@ function emitWeightGrad(
   accumulate: number,
   name: string,
 ): void {
+  if (conv3Fits(e, s) && s.cin >= CONV3_MIN_LANES) {
+    const q = { batch: s.batch, rows: s.cout, channels: s.cin, h: s.h, w: s.w, ho: s.ho, wo: s.wo };
+    const p = { ...q, pad_y: s.padY, pad_x: s.padX, sr: 0, sc: 0, sky: 0, skx: 0, w0: 0, accumulate };
+    e.dispatch(CONV3_KERNELS.weightGrad, { wsrc: dy, src: x, out: dw }, p, {
+      workgroups: grid(s.cout, s.cin * 8, name), // one input channel per lane
+    });
+    return;
+  }
   const k = e.config.broadcasts ? KERNELS.sg.weightGrad : KERNELS.plain.weightGrad;
   e.dispatch(k, { rows_src: dy, cols_src: x, out: dw }, params(s, accumulate), {
     workgroups: grid(s.cout, s.cin * s.kh * s.kw, name),

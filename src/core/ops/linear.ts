@@ -4,6 +4,7 @@ import blockedCode from '../../../shaders/matmul_blocked.wgsl';
 import aRowsCode from '../../../shaders/matmul_a.wgsl';
 import aVec4Code from '../../../shaders/matmul_a4.wgsl';
 import aSubgroupCode from '../../../shaders/matmul_asg.wgsl';
+import spreadCode from '../../../shaders/spread.wgsl';
 import tileCode from '../../../shaders/tile.wgsl';
 import cRowsCode from '../../../shaders/matmul_c.wgsl';
 import cVec4Code from '../../../shaders/matmul_c4.wgsl';
@@ -68,7 +69,7 @@ const BLOCKED = shaderModule({
 type BlockedBinding = 'a' | 'a4' | 'b' | 'b4' | 'c' | 'c4' | 'bias';
 /** How the blocked kernels read A: a float per row, two vec4s per k, or one float per lane broadcast. */
 type ARead = 'rows' | 'a4' | 'sg';
-const A_LIBRARIES: Record<ARead, string> = { rows: aRowsCode, a4: aVec4Code, sg: aSubgroupCode };
+const A_LIBRARIES: Record<ARead, string> = { rows: aRowsCode, a4: aVec4Code, sg: `${spreadCode}\n${aSubgroupCode}` };
 const blockedKernels = new Map<string, KernelDef<BlockedBinding, keyof typeof MATMUL_PARAMS>>();
 /** A blocked kernel for one way of reading A, B and C, with or without a bias; defined once per combination. */
 function blockedKernel(aRead: ARead, b4: boolean, c4: boolean, bias: boolean) {
