@@ -2,6 +2,11 @@
 // biased mean and variance, rstd = 1/sqrt(var + eps), y = (x - mean) rstd gamma[c] + beta[c].
 // One invocation per (b, group) walks its elements in order; stats [B, G, 2] keep (mean, rstd)
 // for the backward pass.
+// What follows the norm comes from a small library the op writes (src/core/ops/groupnorm.ts):
+// act_out(xhat, c, bc), the value stored at channel c of sample-channel bc (plain: xhat gamma[c]
+// + beta[c]; fused: SiLU of it, plus bias[bc] where the op adds a per-(sample, channel) bias),
+// and act_grad(xhat, c, dy), the gradient at the norm's output given dy at the op's (plain: dy;
+// fused: dy SiLU'(z), z recomputed from xhat). One pass over memory instead of three or four.
 
 fn group_span() -> u32 { return (p.channels / p.groups) * p.length; }
 
@@ -20,13 +25,14 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   stats_out[bg * 2u] = mean;
   stats_out[bg * 2u + 1u] = rstd;
   let c0 = (bg % p.groups) * (p.channels / p.groups);
+  let bc0 = bg * (p.channels / p.groups); // (b, c0) as a sample-channel index
   for (var i = 0u; i < span; i++) {
-    let c = c0 + i / p.length;
-    out[base + i] = (x[base + i] - mean) * rstd * gamma[c] + beta[c];
+    out[base + i] = act_out((x[base + i] - mean) * rstd, c0 + i / p.length, bc0 + i / p.length);
   }
 }
 
-// dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy gamma, xhat = (x - mean) rstd.
+// dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dz gamma, xhat = (x - mean) rstd, dz =
+// act_grad(xhat, c, dy).
 @compute @workgroup_size(WG)
 fn backward_input(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let bg = flat_index(gid, nwg);
@@ -39,33 +45,54 @@ fn backward_input(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   var m1 = 0.0;
   var m2 = 0.0;
   for (var i = 0u; i < span; i++) {
-    let g = dy[base + i] * gamma[c0 + i / p.length];
+    let c = c0 + i / p.length;
+    let xhat = (x[base + i] - mean) * rstd;
+    let g = act_grad(xhat, c, dy[base + i]) * gamma[c];
     m1 += g;
-    m2 += g * (x[base + i] - mean) * rstd;
+    m2 += g * xhat;
   }
   m1 /= f32(span);
   m2 /= f32(span);
   for (var i = 0u; i < span; i++) {
-    let g = dy[base + i] * gamma[c0 + i / p.length];
+    let c = c0 + i / p.length;
     let xhat = (x[base + i] - mean) * rstd;
+    let g = act_grad(xhat, c, dy[base + i]) * gamma[c];
     let v = rstd * (g - m1 - xhat * m2);
     out[base + i] = select(v, out[base + i] + v, p.accumulate == 1u);
   }
 }
 
-// dgamma[c] (+)= sum_{b, l} dy xhat.
-@compute @workgroup_size(WG)
-fn backward_gamma(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let c = flat_index(gid, nwg);
-  if (c >= p.channels) { return; }
+// Per channel c: (sum_{b, l} dz xhat, sum_{b, l} dz), the gradients of gamma[c] and beta[c].
+fn affine_sums(c: u32) -> vec2f {
   let group = c / (p.channels / p.groups);
-  var acc = 0.0;
+  var acc = vec2f(0.0);
   for (var b = 0u; b < p.batch; b++) {
     let s = (b * p.groups + group) * 2u;
     let base = (b * p.channels + c) * p.length;
     for (var l = 0u; l < p.length; l++) {
-      acc += dy[base + l] * (x[base + l] - stats[s]) * stats[s + 1u];
+      let xhat = (x[base + l] - stats[s]) * stats[s + 1u];
+      acc += act_grad(xhat, c, dy[base + l]) * vec2f(xhat, 1.0);
     }
   }
+  return acc;
+}
+
+// dgamma[c] (+)= sum_{b, l} dz xhat (p.what 0), or dbeta[c] (+)= sum_{b, l} dz (p.what 1).
+@compute @workgroup_size(WG)
+fn backward_gamma(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let c = flat_index(gid, nwg);
+  if (c >= p.channels) { return; }
+  let v = affine_sums(c);
+  let acc = select(v.x, v.y, p.what == 1u);
   out[c] = select(acc, out[c] + acc, p.accumulate == 1u);
+}
+
+// Both in one pass: dgamma into out, dbeta into out2 (p.accumulate2).
+@compute @workgroup_size(WG)
+fn backward_affine(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let c = flat_index(gid, nwg);
+  if (c >= p.channels) { return; }
+  let v = affine_sums(c);
+  out[c] = select(v.x, out[c] + v.x, p.accumulate == 1u);
+  out2[c] = select(v.y, out2[c] + v.y, p.accumulate2 == 1u);
 }

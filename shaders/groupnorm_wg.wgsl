@@ -3,6 +3,7 @@
 // in workgroup memory by a tree reduction, and every invocation then writes its share. The same
 // arithmetic as groupnorm.wgsl (one invocation per span, which suits a 2-core CPU driver and
 // starves a GPU: 512 spans for the MNIST UNet's largest norm); tested against it and float64.
+// act_out and act_grad: as groupnorm.wgsl.
 
 var<workgroup> partial: array<vec2f, WG>;
 
@@ -38,9 +39,9 @@ fn forward_wg(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id)
     stats_out[bg * 2u + 1u] = rstd;
   }
   let c0 = (bg % p.groups) * per;
+  let bc0 = bg * per;
   for (var i = lane; i < span; i += WG) {
-    let c = c0 + i / p.length;
-    out[base + i] = (x[base + i] - mean) * rstd * gamma[c] + beta[c];
+    out[base + i] = act_out((x[base + i] - mean) * rstd, c0 + i / p.length, bc0 + i / p.length);
   }
 }
 
@@ -59,34 +60,55 @@ fn backward_input_wg(@builtin(local_invocation_index) lane: u32, @builtin(workgr
     mean = stats[bg * 2u];
     rstd = stats[bg * 2u + 1u];
     for (var i = lane; i < span; i += WG) {
-      let g = dy[base + i] * gamma[c0 + i / p.length];
-      m += vec2f(g, g * (x[base + i] - mean) * rstd);
+      let c = c0 + i / p.length;
+      let xhat = (x[base + i] - mean) * rstd;
+      let g = act_grad(xhat, c, dy[base + i]) * gamma[c];
+      m += vec2f(g, g * xhat);
     }
   }
   m = workgroup_sum(m, lane) / f32(span);
   if (!live) { return; }
   for (var i = lane; i < span; i += WG) {
-    let g = dy[base + i] * gamma[c0 + i / p.length];
+    let c = c0 + i / p.length;
     let xhat = (x[base + i] - mean) * rstd;
+    let g = act_grad(xhat, c, dy[base + i]) * gamma[c];
     let v = rstd * (g - m.x - xhat * m.y);
     out[base + i] = select(v, out[base + i] + v, p.accumulate == 1u);
   }
+}
+
+// As groupnorm.wgsl's affine_sums, for channel c = the workgroup's, summed over the workgroup.
+fn affine_sums_wg(c: u32, live: bool, lane: u32) -> vec2f {
+  let group = c / (p.channels / p.groups);
+  var acc = vec2f(0.0);
+  if (live) {
+    for (var k = lane; k < p.batch * p.length; k += WG) {
+      let b = k / p.length;
+      let s = (b * p.groups + group) * 2u;
+      let at = (b * p.channels + c) * p.length + k % p.length;
+      let xhat = (x[at] - stats[s]) * stats[s + 1u];
+      acc += act_grad(xhat, c, dy[at]) * vec2f(xhat, 1.0);
+    }
+  }
+  return workgroup_sum(acc, lane);
 }
 
 @compute @workgroup_size(WG)
 fn backward_gamma_wg(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let c = wid.x + wid.y * nwg.x;
   let live = c < p.channels;
-  let group = c / (p.channels / p.groups);
-  var acc = 0.0;
-  if (live) {
-    for (var k = lane; k < p.batch * p.length; k += WG) {
-      let b = k / p.length;
-      let s = (b * p.groups + group) * 2u;
-      let at = (b * p.channels + c) * p.length + k % p.length;
-      acc += dy[at] * (x[at] - stats[s]) * stats[s + 1u];
-    }
-  }
-  let total = workgroup_sum(vec2f(acc, 0.0), lane).x;
+  let v = affine_sums_wg(c, live, lane);
+  let total = select(v.x, v.y, p.what == 1u);
   if (live && lane == 0u) { out[c] = select(total, out[c] + total, p.accumulate == 1u); }
+}
+
+@compute @workgroup_size(WG)
+fn backward_affine_wg(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let c = wid.x + wid.y * nwg.x;
+  let live = c < p.channels;
+  let v = affine_sums_wg(c, live, lane);
+  if (live && lane == 0u) {
+    out[c] = select(v.x, out[c] + v.x, p.accumulate == 1u);
+    out2[c] = select(v.y, out2[c] + v.y, p.accumulate2 == 1u);
+  }
 }

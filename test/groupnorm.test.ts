@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
-import { add } from '../src/core/ops/elementwise.js';
-import { groupNorm } from '../src/core/ops/groupnorm.js';
+import { add, addChannelBias, silu } from '../src/core/ops/elementwise.js';
+import { groupNorm, groupNormSilu } from '../src/core/ops/groupnorm.js';
 import {
   assertClose,
   assertGradients,
@@ -13,7 +13,7 @@ import {
   withKernels,
   type Operand,
 } from './harness.js';
-import { addRef, groupNormBackward, groupNormRef } from './reference.js';
+import { addRef, groupNormBackward, groupNormRef, siluRef } from './reference.js';
 
 // Tolerances. Forward: two-pass f32 mean and variance over at most a few hundred values, outputs
 // of size |xhat gamma + beta| <~ 4: atol 2e-5 + rtol 1e-5. Backward: f32 gradients against
@@ -173,6 +173,113 @@ t('gradients accumulate where gamma and beta serve two norms', async () => {
     BWD[1],
     'dbeta',
   );
+});
+
+// The fused norm, SiLU and per-(sample, channel) bias (groupNormSilu): against the float64
+// composition of the three, whose backward is checked against finite differences first, and
+// against the unfused ops composed on the device (groupNorm, silu, addChannelBias).
+const FUSED_GRADS = ['dx', 'dgamma', 'dbeta', 'dbias'];
+const fusedCases: NormCase[] = [
+  { batch: 2, channels: 4, length: 3, groups: 2 },
+  { batch: 3, channels: 16, length: 49, groups: 2 }, // 392-element spans: longer than a workgroup of 256
+];
+function fusedRef(c: NormCase) {
+  const norm = (x: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>) =>
+    groupNormRef(x, gamma, beta, c.batch, c.channels, c.length, c.groups, c.eps ?? 1e-5);
+  const forward = (x: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>, bias: ArrayLike<number>) =>
+    Float64Array.from(siluRef(norm(x, gamma, beta)), (v, i) => v + bias[Math.floor(i / c.length)]);
+  // dz = up SiLU'(z), then GroupNorm's backward; dbias[b, c] = the sum of up over the length.
+  const backwardOf = (
+    x: ArrayLike<number>,
+    gamma: ArrayLike<number>,
+    beta: ArrayLike<number>,
+    up: ArrayLike<number>,
+  ) => {
+    const z = norm(x, gamma, beta);
+    const dz = Float64Array.from(z, (v, i) => {
+      const s = 1 / (1 + Math.exp(-v));
+      return up[i] * s * (1 + v * (1 - s));
+    });
+    const dbias = new Float64Array(c.batch * c.channels);
+    up.length && Array.from(up).forEach((u, i) => (dbias[Math.floor(i / c.length)] += u));
+    return [...groupNormBackward(x, gamma, dz, c.batch, c.channels, c.length, c.groups, c.eps ?? 1e-5), dbias];
+  };
+  return { forward, backwardOf };
+}
+const fusedOperands = (c: NormCase, seed: number) => {
+  const o = operands(c, seed);
+  const bias = randomValues(c.batch * c.channels, seed + 3);
+  return { ...o, bias, list: [...o.list, { name: 'bias', shape: [c.batch, c.channels], values: bias }] };
+};
+
+for (const c of fusedCases) {
+  const { forward, backwardOf } = fusedRef(c);
+  t(`SiLU(GroupNorm) + bias: the float64 backward matches finite differences for ${label(c)}`, () => {
+    const { x, gamma, beta, bias } = fusedOperands(c, 21);
+    const up = randomValues(x.length, 24);
+    assertGradients(
+      backwardOf(x, gamma, beta, up),
+      numericGradients(forward, [x, gamma, beta, bias], up),
+      REF,
+      FUSED_GRADS,
+      'finite differences',
+    );
+  });
+  for (const reductions of REDUCTIONS)
+    for (const withBias of [true, false])
+      t(
+        `groupNormSilu${withBias ? ' with a bias' : ''} forward and gradients match float64 and the unfused ops for ${label(c)} (${reductions} reductions)`,
+        () =>
+          withKernels({ reductions }, async () => {
+            const { x, gamma, beta, bias, list } = fusedOperands(c, 21);
+            const zero = new Float64Array(bias.length);
+            const inputs = withBias ? list : list.slice(0, 3);
+            const fused = (
+              g: Parameters<typeof groupNorm>[0],
+              [tx, tg, tb, tbias]: Parameters<typeof groupNorm>[1][],
+            ) => groupNormSilu(g, tx, tg, tb, c.groups, withBias ? tbias : null);
+            const unfused = (
+              g: Parameters<typeof groupNorm>[0],
+              [tx, tg, tb, tbias]: Parameters<typeof groupNorm>[1][],
+            ) => {
+              const h = silu(g, groupNorm(g, tx, tg, tb, c.groups));
+              return withBias ? addChannelBias(g, h, tbias) : h;
+            };
+            const { values } = await runGraph((g) => {
+              const ts = inputs.map((o) => g.input(o.name, o.shape));
+              return {
+                feeds: ts.map((tt, i) => [tt, inputs[i].values] as [typeof tt, ArrayLike<number>]),
+                outputs: [fused(g, ts), unfused(g, ts)],
+              };
+            });
+            assertClose(
+              values[0],
+              forward(x, gamma, beta, withBias ? bias : zero),
+              FWD[0],
+              FWD[1],
+              'y against float64',
+            );
+            assertClose(values[0], values[1], FWD[0], FWD[1], 'y against the unfused ops');
+            const a = await backward(inputs, fused, 25);
+            const b = await backward(inputs, unfused, 25);
+            const names = FUSED_GRADS.slice(0, inputs.length);
+            assertGradients(a.grads, backwardOf(x, gamma, beta, a.up).slice(0, inputs.length), BWD, names, 'float64');
+            assertGradients(a.grads, b.grads, BWD, names, 'the unfused ops');
+          }),
+      );
+}
+
+t('groupNormSilu: gamma alone or beta alone takes its gradient (the one-sum kernel)', async () => {
+  const c = fusedCases[0];
+  const { backwardOf } = fusedRef(c);
+  for (const frozen of [1, 2]) {
+    const { x, gamma, beta, list } = fusedOperands(c, 31);
+    const inputs = list.slice(0, 3).map((o, i) => (i === frozen ? { ...o, grad: false } : o));
+    const { grads, up } = await backward(inputs, (g, [tx, tg, tb]) => groupNormSilu(g, tx, tg, tb, c.groups), 33);
+    const want = backwardOf(x, gamma, beta, up).filter((_, i) => i < 3 && i !== frozen);
+    const names = FUSED_GRADS.filter((_, i) => i < 3 && i !== frozen);
+    assertGradients(grads, want, BWD, names, `float64, ${FUSED_GRADS[frozen]} not taken`);
+  }
 });
 
 t.run();

@@ -10,8 +10,8 @@ import { MNIST_CLASSES_WITH_NONE, type MnistUNetConfig } from './spec.js';
 import { conv2d } from '../../core/ops/conv2d.js';
 import { attention } from '../../core/ops/attention.js';
 import { upsample2x } from '../../core/ops/upsample.js';
-import { groupNorm } from '../../core/ops/groupnorm.js';
-import { add, addChannelBias, concatChannels, silu } from '../../core/ops/elementwise.js';
+import { groupNorm, groupNormSilu } from '../../core/ops/groupnorm.js';
+import { add, concatChannels, silu } from '../../core/ops/elementwise.js';
 import { classEmbedding, fourierFeatures } from '../../core/ops/embed.js';
 import { linear } from '../../core/ops/linear.js';
 import { fanInBound } from '../../nn/layers.js';
@@ -30,10 +30,21 @@ function conv(g: Graph, name: string, x: Tensor, cin: number, cout: number, k: n
   return conv2d(g, x, w, b, { stride, padding: (k - 1) >> 1 }, name);
 }
 
+/** A norm's per-channel affine: gamma 1 and beta 0 at the start. */
+function affine(g: Graph, name: string, channels: number): [Tensor, Tensor] {
+  return [
+    g.param(`${name}.gamma`, [channels], { kind: 'const', value: 1 }),
+    g.param(`${name}.beta`, [channels], { kind: 'const', value: 0 }),
+  ];
+}
+
 function norm(g: Graph, name: string, x: Tensor, channels: number, groups: number): Tensor {
-  const gamma = g.param(`${name}.gamma`, [channels], { kind: 'const', value: 1 });
-  const beta = g.param(`${name}.beta`, [channels], { kind: 'const', value: 0 });
-  return groupNorm(g, x, gamma, beta, groups, 1e-5, name);
+  return groupNorm(g, x, ...affine(g, name, channels), groups, 1e-5, name);
+}
+
+/** SiLU(GroupNorm(x)), one kernel each way (groupNormSilu); the parameters as norm's. */
+function normSilu(g: Graph, name: string, x: Tensor, channels: number, groups: number) {
+  return groupNormSilu(g, x, ...affine(g, name, channels), groups, null, 1e-5, name);
 }
 
 function dense(g: Graph, name: string, x: Tensor, inFeatures: number, outFeatures: number): Tensor {
@@ -44,17 +55,13 @@ function dense(g: Graph, name: string, x: Tensor, inFeatures: number, outFeature
 
 /** h = SiLU(GN(conv(x))) + Dense(e); h = SiLU(GN(conv(h))); h + skip(x). */
 function resBlock(g: Graph, name: string, x: Tensor, e: Tensor, cin: number, cout: number, c: MnistUNetConfig): Tensor {
-  const h1 = silu(
-    g,
-    norm(g, `${name}.norm1`, conv(g, `${name}.conv1`, x, cin, cout, 3), cout, c.groups),
-    `${name}.silu1`,
-  );
-  const h = addChannelBias(g, h1, dense(g, `${name}.dense`, e, c.embed, cout), `${name}.emb`);
-  const h2 = silu(
-    g,
-    norm(g, `${name}.norm2`, conv(g, `${name}.conv2`, h, cout, cout, 3), cout, c.groups),
-    `${name}.silu2`,
-  );
+  // Parameters in the order the unfused blocks made them (conv1, norm1, dense): the same seed
+  // initialises the same model.
+  const h1 = conv(g, `${name}.conv1`, x, cin, cout, 3);
+  const norm1 = affine(g, `${name}.norm1`, cout);
+  const emb = dense(g, `${name}.dense`, e, c.embed, cout);
+  const h = groupNormSilu(g, h1, ...norm1, c.groups, emb, 1e-5, `${name}.norm1`);
+  const h2 = normSilu(g, `${name}.norm2`, conv(g, `${name}.conv2`, h, cout, cout, 3), cout, c.groups);
   return add(g, h2, cin === cout ? x : conv(g, `${name}.skip`, x, cin, cout, 1), `${name}.out`);
 }
 
@@ -92,5 +99,5 @@ export function mnistUNet(g: Graph, x: Tensor, t: Tensor, y: Tensor, c: MnistUNe
   u = resBlock(g, 'u2', concatChannels(g, u, h2, 'cat2'), e, c2 + c2, c2, c);
   u = conv(g, 'up2', upsample2x(g, u, 'upsample2'), c2, c1, 3);
   u = resBlock(g, 'u1', concatChannels(g, u, h1, 'cat1'), e, c1 + c1, c1, c);
-  return conv(g, 'conv_out', silu(g, norm(g, 'norm_out', u, c1, c.groups), 'silu_out'), c1, 1, 3);
+  return conv(g, 'conv_out', normSilu(g, 'norm_out', u, c1, c.groups), c1, 1, 3);
 }
