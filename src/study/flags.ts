@@ -135,7 +135,7 @@ interface StudyFlagValues {
  * 8000 0.016 (seed 0: 0.015). 24000 at T <= 5 (L2, see defaultLoss): against the exact-score
  * sampler on the same draws, 16000 steps left seed 1's mean log p 0.13 below it (0.07 on average
  * over six sampling seeds, the samples slightly too wide), 24000 steps 0.04 (seeds 0 and 1;
- * 0.06 on average), weights within 0.004 (README, 2026-12-06).
+ * 0.05-0.06 on average), weights within 0.005 (README, 2026-12-06).
  */
 export const defaultSteps = (T: number): number => (T <= 5 ? 24000 : Math.max(8000, 320 * T));
 
