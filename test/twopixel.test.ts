@@ -16,7 +16,7 @@ import {
   type SampleOptions,
 } from '../src/diffusion/twopixel.js';
 import { defaultTwoPixelConfig } from '../src/models/twopixel/unet.js';
-import { referenceGamma } from '../src/diffusion/oracle.js';
+import { referenceGamma, sampleOracle } from '../src/diffusion/oracle.js';
 import { makeSchedule } from '../src/diffusion/schedule.js';
 import { SAMPLER_ROWS } from '../src/models/twopixel/fusedgen.js';
 import { assertClose, withKernels } from './harness.js';
@@ -220,5 +220,46 @@ t('training lowers the loss and the same seed gives bit-identical losses', async
   const mean = (v: number[]) => v.reduce((x, y) => x + y, 0) / v.length;
   assert.ok(mean(a.slice(-50)) < 0.7 * mean(a.slice(0, 50)), `loss ${mean(a.slice(0, 50))} -> ${mean(a.slice(-50))}`);
 });
+
+t(
+  "the exact-score sampler's host path is the device sampler's: same x_T, same noise, same update and clip",
+  async () => {
+    // A network whose output is a constant c (every parameter 0, the output bias c) makes eps known
+    // on the host: sampleOracle driven by that eps must give the device sampler's samples, which
+    // holds only if both draw the same x_T and per-step noise and take the same step.
+    const gpu = await testGpu();
+    const T = 5;
+    const cfg = defaultTwoPixelConfig(T);
+    const trainer = await TwoPixelTrainer.create(gpu.device, defaultTrainOptions(cfg, 3));
+    const store = trainer.program.store;
+    const gamma = referenceGamma(makeSchedule('cosine', T), 3);
+    try {
+      for (const c of [0, 0.3]) {
+        gpu.device.queue.writeBuffer(store.params, 0, new Float32Array(store.length));
+        gpu.device.queue.writeBuffer(store.params, store.slot('dec2.conv.b').offset * 4, new Float32Array([c]));
+        for (const clip of [0, 3]) {
+          const o = {
+            model: cfg,
+            schedule: 'cosine' as const,
+            n: 203,
+            labels: null,
+            guidance: null,
+            seed: 11,
+            record: 0,
+          };
+          const device = await sampleFused(gpu.device, store, { ...o, clip, variance: 'analytic', gamma });
+          const host = sampleOracle(203, T, 'cosine', 'analytic', 11, gamma, { clip, eps: () => [c, c] });
+          assertClose(device.samples, host, 2e-4, 1e-4, `eps = ${c}, clip ${clip}`);
+        }
+      }
+      // at c = 0.3 the clip acts (x_0 = (x_T - 0.3) / 0.0097 at t = T), so the two settings differ
+      const free = sampleOracle(203, T, 'cosine', 'analytic', 11, gamma, { eps: () => [0.3, 0.3] });
+      const clipped = sampleOracle(203, T, 'cosine', 'analytic', 11, gamma, { clip: 3, eps: () => [0.3, 0.3] });
+      assert.ok(Math.max(...free.map((v, i) => Math.abs(v - clipped[i]))) > 0.1, 'the clip changed nothing');
+    } finally {
+      trainer.destroy();
+    }
+  },
+);
 
 t.run();

@@ -2,7 +2,8 @@
 // no learning error left, what it produces is the sampler's own discretisation error at a given
 // T and variance choice. The study reports it beside every trained model.
 import { MIXTURE, sampleMixture } from '../data/mixture.js';
-import { PhiloxStream } from '../core/philox.js';
+import { PhiloxStream, philox4x32, seedKey, toNormalPair } from '../core/philox.js';
+import { SAMPLER_TAGS, STREAM_SAMPLE } from './ops.js';
 import { makeSchedule, sigmas, type Schedule, type ScheduleKind, type VarianceKind } from './schedule.js';
 
 /**
@@ -74,7 +75,32 @@ export const GAMMA_REFERENCE_POINTS = 200_000;
 export const referenceGamma = (s: Schedule, seed: number): Float64Array => exactGamma(s, GAMMA_REFERENCE_POINTS, seed);
 
 /**
- * n samples (interleaved) from the DDPM sampler driven by the exact eps*. The analytic variance
+ * The device DDPM sampler's standard normal draws (shaders/ddpm_step.wgsl's normal_draw), on the
+ * host: element e (2 i + d for coordinate d of sample i) of the draw at sampling step s (0 for x_T,
+ * T - t for the noise added at step t), tag TAG_START for x_T and TAG_STEP for a step's noise,
+ * under the sampler's seed. The same numbers as the fused and op-by-op samplers draw, to float32
+ * rounding of the Box-Muller transform.
+ */
+export function samplerNormal(key: readonly [number, number], e: number, step: number, tag: number): number {
+  const [u0, u1] = philox4x32([e, STREAM_SAMPLE, step, tag], key);
+  return toNormalPair(u0, u1)[0];
+}
+
+export interface OracleOptions {
+  /** Clip the predicted x_0 to [-clip, clip] in each step, as the device sampler's `clip` (0 or absent: off). */
+  clip?: number;
+  /** The noise predictor (default exactEps): eps at (x, y) for step t, whose alphabar is given. */
+  eps?: (x: number, y: number, alphabar: number, t: number) => [number, number];
+}
+
+/**
+ * n samples (interleaved) from the DDPM sampler driven by the exact eps*: the device sampler's
+ * update (reverse_mean in shaders/ddpm_step.wgsl, clip included) in float64, with the device
+ * sampler's draws for the same seed (samplerNormal). So the exact-score sampler and a learned
+ * model sampled with one seed start from the same x_T and add the same noise at every step, and
+ * their difference is the model's: at T = 5, two independent 5000-sample runs of the exact-score
+ * sampler differ in mean log p with a standard deviation of about 0.1 (per-sample sd 5.0-5.4),
+ * as large as the bar the study holds the models to (README, 2026-12-06). The analytic variance
  * uses `gamma` when given (a table referenceGamma made for the same schedule), else makes it.
  */
 export function sampleOracle(
@@ -84,25 +110,37 @@ export function sampleOracle(
   variance: VarianceKind,
   seed: number,
   gamma?: ArrayLike<number>,
+  options: OracleOptions = {},
 ): Float32Array {
   const s = makeSchedule(kind, T);
   const sigma = sigmas(s, variance, variance === 'analytic' ? (gamma ?? referenceGamma(s, seed)) : undefined);
-  const rng = new PhiloxStream(seed, 77);
+  const key = seedKey(seed);
+  const clip = options.clip ?? 0;
+  const eps = options.eps ?? ((x: number, y: number, alphabar: number) => exactEps(x, y, alphabar));
+  const { TAG_START, TAG_STEP } = SAMPLER_TAGS;
   const out = new Float32Array(2 * n);
   for (let i = 0; i < n; i++) {
-    let x = rng.normal();
-    let y = rng.normal();
+    const xy = [samplerNormal(key, 2 * i, 0, TAG_START), samplerNormal(key, 2 * i + 1, 0, TAG_START)];
     for (let t = T; t >= 1; t--) {
-      const [ex, ey] = exactEps(x, y, s.alphasCumprod[t]);
-      const c1 = 1 / Math.sqrt(s.alphas[t]);
-      const c2 = (1 - s.alphas[t]) / s.sqrtOneMinusAlphasCumprod[t];
-      x = c1 * (x - c2 * ex);
-      y = c1 * (y - c2 * ey);
-      x += sigma[t] * rng.normal();
-      y += sigma[t] * rng.normal();
+      const e = eps(xy[0], xy[1], s.alphasCumprod[t], t);
+      for (let d = 0; d < 2; d++) {
+        let mean: number;
+        if (clip > 0) {
+          const x0 = Math.min(
+            clip,
+            Math.max(-clip, (xy[d] - s.sqrtOneMinusAlphasCumprod[t] * e[d]) / s.sqrtAlphasCumprod[t]),
+          );
+          const x0Coef = (Math.sqrt(s.alphasCumprodPrev[t]) * s.betas[t]) / (1 - s.alphasCumprod[t]);
+          const xtCoef = (Math.sqrt(s.alphas[t]) * (1 - s.alphasCumprodPrev[t])) / (1 - s.alphasCumprod[t]);
+          mean = x0Coef * x0 + xtCoef * xy[d];
+        } else {
+          mean = (xy[d] - ((1 - s.alphas[t]) / s.sqrtOneMinusAlphasCumprod[t]) * e[d]) / Math.sqrt(s.alphas[t]);
+        }
+        xy[d] = mean + sigma[t] * samplerNormal(key, 2 * i + d, T - t, TAG_STEP);
+      }
     }
-    out[2 * i] = x;
-    out[2 * i + 1] = y;
+    out[2 * i] = xy[0];
+    out[2 * i + 1] = xy[1];
   }
   return out;
 }

@@ -93,7 +93,8 @@ export function sweepMain(argv?: readonly string[]): Promise<void> {
           writeCsvAtomic(join(out, `samples-T${T}.csv`), ['left', 'right'], csv);
           const metrics = sampleMetrics(samples, f.seed + 1);
           const oracle = sampleMetrics(
-            sampleOracle(f.samples, T, 'cosine', f.variance as VarianceKind, f.seed, exactGamma),
+            // the same x_T, per-step noise and x_0 clip as the learned model's sampler above
+            sampleOracle(f.samples, T, 'cosine', f.variance as VarianceKind, f.seed, exactGamma, { clip: f.clip }),
             f.seed + 1,
           );
           rows.push({ name: `T=${T}`, metrics }, { name: `T=${T} exact eps`, metrics: oracle });
