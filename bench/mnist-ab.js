@@ -81,7 +81,7 @@ row('training step, profiled (ms, median)', (b) => median(profiled[b]).toFixed(0
 const names = [...new Set([...kernels[0].keys(), ...kernels[1].keys()])];
 const ms = (b, k) => (kernels[b].has(k) ? median(kernels[b].get(k)) : 0);
 names.sort((x, y) => Math.max(ms(0, y), ms(1, y)) - Math.max(ms(0, x), ms(1, x)));
-for (const k of names.slice(0, 16))
+for (const k of names.slice(0, Number(process.env.TOP ?? 16)))
   row(`${k} (ms per step, median)`, (b) => (kernels[b].has(k) ? ms(b, k).toFixed(1) : '-'));
 for (const { trainer } of instances) trainer.destroy();
 process.exit(0);

@@ -14,8 +14,13 @@ import { emitTransposed } from './linear.js';
 
 /** Invocations per workgroup: one SIMD batch of a CPU driver, as the blocked matmul. */
 const WG = 8;
-/** Rows x columns of outputs one workgroup computes. */
-const TILE = [8, 8 * WG] as const;
+/**
+ * The plain kernels' workgroup (no subgroup broadcasts, so any size works): 64, two warps of a
+ * GPU, where 8 would leave three quarters of each warp idle. Not yet measured on hardware.
+ */
+const PLAIN_WG = 64;
+/** Rows x columns of outputs one invocation computes. */
+const TILE = [8, 8] as const;
 const CONV2D = shaderModule({
   name: 'conv2d',
   source: convCode,
@@ -50,7 +55,7 @@ const CONV2D = shaderModule({
 const kernels = <W extends 'rows_src' | 'rows4'>(weights: W) => {
   const sg = weights === 'rows_src';
   const o = {
-    workgroupSize: WG,
+    workgroupSize: sg ? WG : PLAIN_WG,
     tag: sg ? '_sg' : '',
     libraries: sg ? [spreadCode, rowsSubgroupCode] : [rowsCode],
     enable: sg ? ['subgroups'] : [],
@@ -107,7 +112,7 @@ const conv3Fits = (e: Emitter, s: Geometry) =>
   e.config.broadcasts && s.kh === 3 && s.kw === 3 && s.stride === 1 && s.padY <= 2 && s.padX <= 2;
 
 function conv3Grid(s: { batch: number; rows: number; ho: number; wo: number }, name: string): [number, number, number] {
-  return grid(s.rows, s.batch * s.ho * Math.ceil(s.wo / SEG) * 8, name); // one segment per lane
+  return grid(s.rows, s.batch * s.ho * Math.ceil(s.wo / SEG) * TILE[1], name); // one segment per lane
 }
 /** WebGPU's guaranteed maxComputeWorkgroupsPerDimension. */
 const MAX_WORKGROUPS = 65535;
@@ -168,8 +173,9 @@ function transposedWeight(
   return { wt, rowsPad };
 }
 
-function grid(rows: number, columns: number, name: string): [number, number, number] {
-  const x = Math.ceil(columns / TILE[1]);
+/** Workgroups for rows x columns outputs, each invocation TILE of them, `wg` invocations a workgroup. */
+function grid(rows: number, columns: number, name: string, wg = WG): [number, number, number] {
+  const x = Math.ceil(columns / (TILE[1] * wg));
   if (x > MAX_WORKGROUPS)
     throw new Error(
       `${name}: ${columns} output columns need ${x} workgroups in x, more than ${MAX_WORKGROUPS}; use a smaller batch`,
@@ -198,7 +204,8 @@ function emitForward(
     else e.dispatch(CONV3_KERNELS.rows, io, p, workgroups);
     return;
   }
-  const workgroups = { workgroups: grid(s.cout, s.batch * s.ho * s.wo, name) };
+  const wg = e.config.broadcasts ? WG : PLAIN_WG;
+  const workgroups = { workgroups: grid(s.cout, s.batch * s.ho * s.wo, name, wg) };
   const io = { cols_src: x, out: y };
   if (e.config.broadcasts) {
     const k = KERNELS.sg;
@@ -233,7 +240,8 @@ function emitInputGrad(
     else e.dispatch(CONV3_KERNELS.rows, io, p, workgroups);
     return;
   }
-  const workgroups = { workgroups: grid(s.cin, s.batch * s.h * s.w, name) };
+  const wg = e.config.broadcasts ? WG : PLAIN_WG;
+  const workgroups = { workgroups: grid(s.cin, s.batch * s.h * s.w, name, wg) };
   const io = { cols_src: dy, out: dx };
   if (e.config.broadcasts) {
     const k = KERNELS.sg;
@@ -260,13 +268,13 @@ function emitWeightGrad(
     const q = { batch: s.batch, rows: s.cout, channels: s.cin, h: s.h, w: s.w, ho: s.ho, wo: s.wo };
     const p = { ...q, pad_y: s.padY, pad_x: s.padX, sr: 0, sc: 0, sky: 0, skx: 0, w0: 0, accumulate };
     e.dispatch(CONV3_KERNELS.weightGrad, { wsrc: dy, src: x, out: dw }, p, {
-      workgroups: grid(s.cout, s.cin * 8, name), // one input channel per lane
+      workgroups: grid(s.cout, s.cin * TILE[1], name), // one input channel per lane
     });
     return;
   }
   const k = e.config.broadcasts ? KERNELS.sg.weightGrad : KERNELS.plain.weightGrad;
   e.dispatch(k, { rows_src: dy, cols_src: x, out: dw }, params(s, accumulate), {
-    workgroups: grid(s.cout, s.cin * s.kh * s.kw, name),
+    workgroups: grid(s.cout, s.cin * s.kh * s.kw, name, e.config.broadcasts ? WG : PLAIN_WG),
   });
 }
 
