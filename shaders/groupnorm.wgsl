@@ -3,8 +3,8 @@
 // One invocation per (b, group) walks its elements in order; stats [B, G, 2] keep (mean, rstd)
 // for the backward pass.
 // What follows the norm comes from a small library the op writes (src/core/ops/groupnorm.ts):
-// act_out(xhat, c, bc), the value stored at channel c of sample-channel bc (plain: xhat gamma[c]
-// + beta[c]; fused: SiLU of it, plus bias[bc] where the op adds a per-(sample, channel) bias),
+// act_out(xhat, c, bc, at), the value stored at element at, channel c, sample-channel bc (plain:
+// xhat gamma[c] + beta[c]; fused: SiLU of it, plus bias[bc] or residual[at] where the op adds one),
 // and act_grad(xhat, c, dy), the gradient at the norm's output given dy at the op's (plain: dy;
 // fused: dy SiLU'(z), z recomputed from xhat). One pass over memory instead of three or four.
 
@@ -27,7 +27,7 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   let c0 = (bg % p.groups) * (p.channels / p.groups);
   let bc0 = bg * (p.channels / p.groups); // (b, c0) as a sample-channel index
   for (var i = 0u; i < span; i++) {
-    out[base + i] = act_out((x[base + i] - mean) * rstd, c0 + i / p.length, bc0 + i / p.length);
+    out[base + i] = act_out((x[base + i] - mean) * rstd, c0 + i / p.length, bc0 + i / p.length, base + i);
   }
 }
 

@@ -41,7 +41,7 @@ fn forward_wg(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id)
   let c0 = (bg % p.groups) * per;
   let bc0 = bg * per;
   for (var i = lane; i < span; i += WG) {
-    out[base + i] = act_out((x[base + i] - mean) * rstd, c0 + i / p.length, bc0 + i / p.length);
+    out[base + i] = act_out((x[base + i] - mean) * rstd, c0 + i / p.length, bc0 + i / p.length, base + i);
   }
 }
 

@@ -1,4 +1,6 @@
 import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Graph } from '../src/core/graph.js';
 import { add, addChannelBias, silu } from '../src/core/ops/elementwise.js';
 import { groupNorm, groupNormSilu } from '../src/core/ops/groupnorm.js';
 import {
@@ -175,111 +177,132 @@ t('gradients accumulate where gamma and beta serve two norms', async () => {
   );
 });
 
-// The fused norm, SiLU and per-(sample, channel) bias (groupNormSilu): against the float64
-// composition of the three, whose backward is checked against finite differences first, and
-// against the unfused ops composed on the device (groupNorm, silu, addChannelBias).
-const FUSED_GRADS = ['dx', 'dgamma', 'dbeta', 'dbias'];
+// The fused norm, SiLU and what is added after it (groupNormSilu: nothing, a per-(sample,
+// channel) bias, or a residual of x's shape): against the float64 composition, whose backward is
+// checked against finite differences first, and against the unfused ops composed on the device
+// (groupNorm, silu, then addChannelBias or add).
+type Added = 'none' | 'bias' | 'residual';
+const ADDED: Added[] = ['none', 'bias', 'residual'];
 const fusedCases: NormCase[] = [
   { batch: 2, channels: 4, length: 3, groups: 2 },
   { batch: 3, channels: 16, length: 49, groups: 2 }, // 392-element spans: longer than a workgroup of 256
 ];
-function fusedRef(c: NormCase) {
+function fusedRef(c: NormCase, added: Added) {
   const norm = (x: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>) =>
     groupNormRef(x, gamma, beta, c.batch, c.channels, c.length, c.groups, c.eps ?? 1e-5);
-  const forward = (x: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>, bias: ArrayLike<number>) =>
-    Float64Array.from(siluRef(norm(x, gamma, beta)), (v, i) => v + bias[Math.floor(i / c.length)]);
-  // dz = up SiLU'(z), then GroupNorm's backward; dbias[b, c] = the sum of up over the length.
+  const at = (i: number) => (added === 'bias' ? Math.floor(i / c.length) : i);
+  const forward = (x: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>, r?: ArrayLike<number>) =>
+    Float64Array.from(siluRef(norm(x, gamma, beta)), (v, i) => v + (r ? r[at(i)] : 0));
+  // dz = up SiLU'(z), then GroupNorm's backward; the bias takes the sum of up over the length,
+  // the residual up itself.
   const backwardOf = (
     x: ArrayLike<number>,
     gamma: ArrayLike<number>,
     beta: ArrayLike<number>,
     up: ArrayLike<number>,
   ) => {
-    const z = norm(x, gamma, beta);
-    const dz = Float64Array.from(z, (v, i) => {
+    const dz = Float64Array.from(norm(x, gamma, beta), (v, i) => {
       const s = 1 / (1 + Math.exp(-v));
       return up[i] * s * (1 + v * (1 - s));
     });
-    const dbias = new Float64Array(c.batch * c.channels);
-    up.length && Array.from(up).forEach((u, i) => (dbias[Math.floor(i / c.length)] += u));
-    return [...groupNormBackward(x, gamma, dz, c.batch, c.channels, c.length, c.groups, c.eps ?? 1e-5), dbias];
+    const grads = groupNormBackward(x, gamma, dz, c.batch, c.channels, c.length, c.groups, c.eps ?? 1e-5);
+    if (added === 'none') return grads;
+    const dr = new Float64Array(added === 'bias' ? c.batch * c.channels : up.length);
+    for (let i = 0; i < up.length; i++) dr[at(i)] += up[i];
+    return [...grads, dr];
   };
   return { forward, backwardOf };
 }
-const fusedOperands = (c: NormCase, seed: number) => {
+const fusedOperands = (c: NormCase, added: Added, seed: number) => {
   const o = operands(c, seed);
-  const bias = randomValues(c.batch * c.channels, seed + 3);
-  return { ...o, bias, list: [...o.list, { name: 'bias', shape: [c.batch, c.channels], values: bias }] };
+  if (added === 'none') return { ...o, r: undefined, list: o.list };
+  const shape = added === 'bias' ? [c.batch, c.channels] : [c.batch, c.channels, c.length];
+  const r = randomValues(
+    shape.reduce((m, d) => m * d),
+    seed + 3,
+  );
+  return { ...o, r, list: [...o.list, { name: added, shape, values: r }] };
 };
+const fusedOp =
+  (c: NormCase, added: Added) =>
+  (g: Parameters<typeof groupNorm>[0], [tx, tg, tb, tr]: Parameters<typeof groupNorm>[1][]) =>
+    groupNormSilu(g, tx, tg, tb, c.groups, added === 'none' ? {} : { [added]: tr });
+const unfusedOps =
+  (c: NormCase, added: Added) =>
+  (g: Parameters<typeof groupNorm>[0], [tx, tg, tb, tr]: Parameters<typeof groupNorm>[1][]) => {
+    const h = silu(g, groupNorm(g, tx, tg, tb, c.groups));
+    return added === 'bias' ? addChannelBias(g, h, tr) : added === 'residual' ? add(g, h, tr) : h;
+  };
 
-for (const c of fusedCases) {
-  const { forward, backwardOf } = fusedRef(c);
-  t(`SiLU(GroupNorm) + bias: the float64 backward matches finite differences for ${label(c)}`, () => {
-    const { x, gamma, beta, bias } = fusedOperands(c, 21);
-    const up = randomValues(x.length, 24);
-    assertGradients(
-      backwardOf(x, gamma, beta, up),
-      numericGradients(forward, [x, gamma, beta, bias], up),
-      REF,
-      FUSED_GRADS,
-      'finite differences',
-    );
-  });
-  for (const reductions of REDUCTIONS)
-    for (const withBias of [true, false])
+for (const c of fusedCases)
+  for (const added of ADDED) {
+    const { forward, backwardOf } = fusedRef(c, added);
+    const grads = ['dx', 'dgamma', 'dbeta', ...(added === 'none' ? [] : [`d${added}`])];
+    // A residual on the small case only: at 2352 outputs, the residual keeps the sum of up times
+    // outputs large, and the central differences' own roundoff is about 1e-7, above REF's 1e-8.
+    if (added !== 'residual' || c === fusedCases[0])
+      t(`SiLU(GroupNorm) + ${added}: the float64 backward matches finite differences for ${label(c)}`, () => {
+        const { x, gamma, beta, r } = fusedOperands(c, added, 21);
+        const up = randomValues(x.length, 24);
+        const inputs = r ? [x, gamma, beta, r] : [x, gamma, beta];
+        assertGradients(
+          backwardOf(x, gamma, beta, up),
+          numericGradients(forward, inputs, up),
+          REF,
+          grads,
+          'finite differences',
+        );
+      });
+    for (const reductions of REDUCTIONS)
       t(
-        `groupNormSilu${withBias ? ' with a bias' : ''} forward and gradients match float64 and the unfused ops for ${label(c)} (${reductions} reductions)`,
+        `groupNormSilu + ${added}: forward and gradients match float64 and the unfused ops for ${label(c)} (${reductions} reductions)`,
         () =>
           withKernels({ reductions }, async () => {
-            const { x, gamma, beta, bias, list } = fusedOperands(c, 21);
-            const zero = new Float64Array(bias.length);
-            const inputs = withBias ? list : list.slice(0, 3);
-            const fused = (
-              g: Parameters<typeof groupNorm>[0],
-              [tx, tg, tb, tbias]: Parameters<typeof groupNorm>[1][],
-            ) => groupNormSilu(g, tx, tg, tb, c.groups, withBias ? tbias : null);
-            const unfused = (
-              g: Parameters<typeof groupNorm>[0],
-              [tx, tg, tb, tbias]: Parameters<typeof groupNorm>[1][],
-            ) => {
-              const h = silu(g, groupNorm(g, tx, tg, tb, c.groups));
-              return withBias ? addChannelBias(g, h, tbias) : h;
-            };
+            const { x, gamma, beta, r, list } = fusedOperands(c, added, 21);
             const { values } = await runGraph((g) => {
-              const ts = inputs.map((o) => g.input(o.name, o.shape));
+              const ts = list.map((o) => g.input(o.name, o.shape));
               return {
-                feeds: ts.map((tt, i) => [tt, inputs[i].values] as [typeof tt, ArrayLike<number>]),
-                outputs: [fused(g, ts), unfused(g, ts)],
+                feeds: ts.map((tt, i) => [tt, list[i].values] as [typeof tt, ArrayLike<number>]),
+                outputs: [fusedOp(c, added)(g, ts), unfusedOps(c, added)(g, ts)],
               };
             });
-            assertClose(
-              values[0],
-              forward(x, gamma, beta, withBias ? bias : zero),
-              FWD[0],
-              FWD[1],
-              'y against float64',
-            );
+            assertClose(values[0], forward(x, gamma, beta, r), FWD[0], FWD[1], 'y against float64');
             assertClose(values[0], values[1], FWD[0], FWD[1], 'y against the unfused ops');
-            const a = await backward(inputs, fused, 25);
-            const b = await backward(inputs, unfused, 25);
-            const names = FUSED_GRADS.slice(0, inputs.length);
-            assertGradients(a.grads, backwardOf(x, gamma, beta, a.up).slice(0, inputs.length), BWD, names, 'float64');
-            assertGradients(a.grads, b.grads, BWD, names, 'the unfused ops');
+            const a = await backward(list, fusedOp(c, added), 25);
+            const b = await backward(list, unfusedOps(c, added), 25);
+            assertGradients(a.grads, backwardOf(x, gamma, beta, a.up), BWD, grads, 'float64');
+            assertGradients(a.grads, b.grads, BWD, grads, 'the unfused ops');
           }),
       );
-}
+  }
 
 t('groupNormSilu: gamma alone or beta alone takes its gradient (the one-sum kernel)', async () => {
   const c = fusedCases[0];
-  const { backwardOf } = fusedRef(c);
+  const { backwardOf } = fusedRef(c, 'none');
   for (const frozen of [1, 2]) {
-    const { x, gamma, beta, list } = fusedOperands(c, 31);
-    const inputs = list.slice(0, 3).map((o, i) => (i === frozen ? { ...o, grad: false } : o));
-    const { grads, up } = await backward(inputs, (g, [tx, tg, tb]) => groupNormSilu(g, tx, tg, tb, c.groups), 33);
-    const want = backwardOf(x, gamma, beta, up).filter((_, i) => i < 3 && i !== frozen);
-    const names = FUSED_GRADS.filter((_, i) => i < 3 && i !== frozen);
-    assertGradients(grads, want, BWD, names, `float64, ${FUSED_GRADS[frozen]} not taken`);
+    const { x, gamma, beta, list } = fusedOperands(c, 'none', 31);
+    const inputs = list.map((o, i) => (i === frozen ? { ...o, grad: false } : o));
+    const { grads, up } = await backward(inputs, fusedOp(c, 'none'), 33);
+    const names = ['dx', 'dgamma', 'dbeta'];
+    const keep = (_: unknown, i: number) => i !== frozen;
+    assertGradients(
+      grads,
+      backwardOf(x, gamma, beta, up).filter(keep),
+      BWD,
+      names.filter(keep),
+      `${names[frozen]} not taken`,
+    );
   }
+});
+
+t('groupNormSilu: a bias and a residual at once are refused', () => {
+  const g = new Graph('both');
+  const x = g.input('x', [2, 4, 3]);
+  const v = g.input('v', [4]);
+  assert.throws(
+    () => groupNormSilu(g, x, v, v, 2, { bias: g.input('b', [2, 4]), residual: g.input('r', [2, 4, 3]), name: 'n' }),
+    /n: a bias or a residual, not both/,
+  );
 });
 
 t.run();

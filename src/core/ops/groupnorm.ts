@@ -4,6 +4,7 @@ import normWgCode from '../../../shaders/groupnorm_wg.wgsl';
 import { shaderModule, type KernelDef } from '../kernel.js';
 import { expectShape, type Graph, type Tensor } from '../graph.js';
 import { channelView, emitSumBatchLength, positiveInt } from './util.js';
+import { emitCopy } from './elementwise.js';
 
 const NORM = shaderModule({
   name: 'groupnorm',
@@ -18,6 +19,7 @@ const NORM = shaderModule({
     stats_out: 'read_write',
     dy: 'read',
     bias: 'read', // [B, C], added after the SiLU (groupNormSilu with a bias)
+    residual: 'read', // x's shape, added after the SiLU (groupNormSilu with a residual)
     out2: 'read_write', // dbeta, where one kernel writes dgamma and dbeta
   },
   // what: the gamma kernel's sum, 0 for dgamma (dz xhat), 1 for dbeta (dz); accumulate2: out2's
@@ -33,45 +35,39 @@ const NORM = shaderModule({
   },
 });
 
-/** What the kernels apply after the norm: nothing, SiLU, or SiLU and a per-(sample, channel) bias. */
-type After = 'none' | 'silu' | 'silu_bias';
-// act_out and act_grad (shaders/groupnorm.wgsl) for each, with the SiLU and its derivative as
-// the kernels of elementwise.wgsl compute them.
+/**
+ * What the kernels apply after the norm: nothing, or SiLU, then optionally a per-(sample,
+ * channel) bias [B, C] (the embedding) or a residual of x's shape, added after the SiLU.
+ */
+type After = 'none' | 'silu' | 'silu_bias' | 'silu_residual';
+// act_out(xhat, c, bc, at) and act_grad(xhat, c, dy) (shaders/groupnorm.wgsl) for each, with the
+// SiLU and its derivative as the kernels of elementwise.wgsl compute them. What is added after
+// the SiLU has gradient dy itself: the backward kernels of every SiLU variant are the same.
 const Z = 'xhat * gamma[c] + beta[c]';
-const SIGMOID = 'fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }';
-const ACT: Record<After, string> = {
-  none: `fn act_out(xhat: f32, c: u32, bc: u32) -> f32 { return ${Z}; }
-fn act_grad(xhat: f32, c: u32, dy: f32) -> f32 { return dy; }`,
-  silu: `fn act_out(xhat: f32, c: u32, bc: u32) -> f32 { let z = ${Z}; return z * sigmoid(z); }
-fn act_grad(xhat: f32, c: u32, dy: f32) -> f32 { let z = ${Z}; let s = sigmoid(z); return dy * s * (1.0 + z * (1.0 - s)); }`,
-  silu_bias: `fn act_out(xhat: f32, c: u32, bc: u32) -> f32 { let z = ${Z}; return z * sigmoid(z) + bias[bc]; }`,
-};
-ACT.silu_bias += `\n${ACT.silu.split('\n')[1]}`;
-ACT.silu = `${SIGMOID}\n${ACT.silu}`;
-ACT.silu_bias = `${SIGMOID}\n${ACT.silu_bias}`;
-const USES = {
-  none: {
-    forward: ['x', 'gamma', 'beta', 'out', 'stats_out'],
-    backwardInput: ['x', 'gamma', 'out', 'stats', 'dy'],
-    backwardGamma: ['x', 'out', 'stats', 'dy'],
-    backwardAffine: ['x', 'out', 'out2', 'stats', 'dy'],
-  },
-  silu: {
-    forward: ['x', 'gamma', 'beta', 'out', 'stats_out'],
-    backwardInput: ['x', 'gamma', 'beta', 'out', 'stats', 'dy'],
-    backwardGamma: ['x', 'gamma', 'beta', 'out', 'stats', 'dy'],
-    backwardAffine: ['x', 'gamma', 'beta', 'out', 'out2', 'stats', 'dy'],
-  },
-  silu_bias: {
-    forward: ['x', 'gamma', 'beta', 'out', 'stats_out', 'bias'],
-    backwardInput: ['x', 'gamma', 'beta', 'out', 'stats', 'dy'],
-    backwardGamma: ['x', 'gamma', 'beta', 'out', 'stats', 'dy'],
-    backwardAffine: ['x', 'gamma', 'beta', 'out', 'out2', 'stats', 'dy'],
-  },
-} as const;
+const ADDED: Record<After, string> = { none: '', silu: '', silu_bias: ' + bias[bc]', silu_residual: ' + residual[at]' };
+function actLibrary(after: After): string {
+  if (after === 'none')
+    return `fn act_out(xhat: f32, c: u32, bc: u32, at: u32) -> f32 { return ${Z}; }
+fn act_grad(xhat: f32, c: u32, dy: f32) -> f32 { return dy; }`;
+  return `fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+fn act_out(xhat: f32, c: u32, bc: u32, at: u32) -> f32 { let z = ${Z}; return z * sigmoid(z)${ADDED[after]}; }
+fn act_grad(xhat: f32, c: u32, dy: f32) -> f32 { let z = ${Z}; let s = sigmoid(z); return dy * s * (1.0 + z * (1.0 - s)); }`;
+}
+/** The bindings of each kernel; the SiLU's backward also reads beta (and gamma) to recompute z. */
+function uses(after: After) {
+  const added = after === 'silu_bias' ? ['bias'] : after === 'silu_residual' ? ['residual'] : [];
+  const z = after === 'none' ? [] : ['gamma', 'beta'];
+  return {
+    forward: ['x', 'gamma', 'beta', 'out', 'stats_out', ...added],
+    backwardInput: ['x', 'gamma', ...(after === 'none' ? [] : ['beta']), 'out', 'stats', 'dy'],
+    backwardGamma: ['x', ...z, 'out', 'stats', 'dy'],
+    backwardAffine: ['x', ...z, 'out', 'out2', 'stats', 'dy'],
+  } as Record<'forward' | 'backwardInput' | 'backwardGamma' | 'backwardAffine', NormBinding[]>;
+}
 // One invocation per span (CPU drivers), or one workgroup of REDUCE_WG per span (GPUs): KernelConfig.reductions.
 const REDUCE_WG = 256;
-/** A norm kernel: which bindings it takes depends on its variant (USES), checked at each dispatch. */
+type NormBinding = 'x' | 'gamma' | 'beta' | 'out' | 'stats' | 'stats_out' | 'dy' | 'bias' | 'residual' | 'out2';
+/** A norm kernel: which bindings it takes depends on its variant (uses), checked at each dispatch. */
 type NormKernel = KernelDef<
   string,
   'batch' | 'channels' | 'length' | 'groups' | 'eps' | 'accumulate' | 'accumulate2' | 'what'
@@ -81,20 +77,20 @@ function defineKernels(
   reductions: 'invocation' | 'workgroup',
 ): Record<'forward' | 'backwardInput' | 'backwardGamma' | 'backwardAffine', NormKernel> & { per: number } {
   const wg = reductions === 'workgroup';
-  // The backward of 'silu_bias' is the backward of 'silu': one kernel for both.
-  const back = after === 'silu_bias' ? 'silu' : after;
+  const back = after === 'none' ? 'none' : 'silu'; // one backward for every SiLU variant
   const o = (a: After) => ({
     tag: a === 'none' ? '' : `_${a}`,
     // 8: one SIMD batch of a CPU driver, so that 16 channels' affine gradients take both cores
     workgroupSize: wg ? REDUCE_WG : 8,
-    libraries: wg ? [ACT[a], normWgCode] : [ACT[a]],
+    libraries: wg ? [actLibrary(a), normWgCode] : [actLibrary(a)],
   });
   const entry = (name: string) => (wg ? `${name}_wg` : name);
+  const [f, b] = [uses(after), uses(back)];
   return {
-    forward: NORM.kernel(entry('forward'), { ...o(after), uses: USES[after].forward }),
-    backwardInput: NORM.kernel(entry('backward_input'), { ...o(back), uses: USES[back].backwardInput }),
-    backwardGamma: NORM.kernel(entry('backward_gamma'), { ...o(back), uses: USES[back].backwardGamma }),
-    backwardAffine: NORM.kernel(entry('backward_affine'), { ...o(back), uses: USES[back].backwardAffine }),
+    forward: NORM.kernel(entry('forward'), { ...o(after), uses: f.forward }),
+    backwardInput: NORM.kernel(entry('backward_input'), { ...o(back), uses: b.backwardInput }),
+    backwardGamma: NORM.kernel(entry('backward_gamma'), { ...o(back), uses: b.backwardGamma }),
+    backwardAffine: NORM.kernel(entry('backward_affine'), { ...o(back), uses: b.backwardAffine }),
     per: wg ? REDUCE_WG : 1,
   };
 }
@@ -116,13 +112,22 @@ export function groupNorm(
   eps = 1e-5,
   name = 'groupnorm',
 ): Tensor {
-  return addNormOp(g, x, gamma, beta, groups, eps, null, 'none', name);
+  return addNormOp(g, x, gamma, beta, groups, eps, {}, 'none', name);
+}
+
+export interface NormSiluOptions {
+  /** [B, C], added after the SiLU: the UNet's step-and-class embedding. */
+  bias?: Tensor | null;
+  /** x's shape, added after the SiLU: a residual block's skip. */
+  residual?: Tensor | null;
+  eps?: number;
+  name?: string;
 }
 
 /**
- * y = SiLU(GroupNorm(x) gamma + beta) [+ bias[b, c]]: the UNet's norm, activation and embedding
- * bias as one kernel each way (bias [B, C] or null), where three or four ops made as many passes
- * over memory; the same arithmetic as groupNorm, silu and addChannelBias composed.
+ * y = SiLU(GroupNorm(x) gamma + beta) [+ bias[b, c] or + residual]: the UNet's norm, activation
+ * and embedding bias (or skip) as one kernel each way, where three or four ops made as many
+ * passes over memory; the same arithmetic as groupNorm, silu and addChannelBias (or add) composed.
  */
 export function groupNormSilu(
   g: Graph,
@@ -130,11 +135,13 @@ export function groupNormSilu(
   gamma: Tensor,
   beta: Tensor,
   groups: number,
-  bias: Tensor | null = null,
-  eps = 1e-5,
-  name = 'groupnorm_silu',
+  o: NormSiluOptions = {},
 ): Tensor {
-  return addNormOp(g, x, gamma, beta, groups, eps, bias, bias ? 'silu_bias' : 'silu', name);
+  const name = o.name ?? 'groupnorm_silu';
+  if (o.bias && o.residual) throw new Error(`${name}: a bias or a residual, not both`);
+  const added = o.bias ? { bias: o.bias } : o.residual ? { residual: o.residual } : {};
+  const after = o.bias ? 'silu_bias' : o.residual ? 'silu_residual' : 'silu';
+  return addNormOp(g, x, gamma, beta, groups, o.eps ?? 1e-5, added, after, name);
 }
 
 function addNormOp(
@@ -144,7 +151,7 @@ function addNormOp(
   beta: Tensor,
   groups: number,
   eps: number,
-  bias: Tensor | null,
+  added: { bias?: Tensor; residual?: Tensor },
   after: After,
   name: string,
 ): Tensor {
@@ -154,7 +161,9 @@ function addNormOp(
   if (!(eps > 0)) throw new Error(`${name}: eps = ${eps}, expected a positive number`);
   expectShape(gamma, [C], `${name} gamma`);
   expectShape(beta, [C], `${name} beta`);
+  const { bias, residual } = added;
   if (bias) expectShape(bias, [B, C], `${name} bias`);
+  if (residual) expectShape(residual, x.shape, `${name} residual`);
   const y = g.activation(name, x.shape);
   const stats = g.activation(`${name}.stats`, [B, groups, 2]);
   const params = (accumulate: number, what = 0, accumulate2 = 0) => ({
@@ -169,12 +178,11 @@ function addNormOp(
   });
   g.add({
     type: after === 'none' ? 'groupnorm' : 'groupnorm_silu',
-    inputs: bias ? [x, gamma, beta, bias] : [x, gamma, beta],
+    inputs: [x, gamma, beta, ...Object.values(added)],
     outputs: [y, stats],
     forward(e) {
       const k = variant(after, e.config.reductions);
-      const io = { x, gamma, beta, out: y, stats_out: stats };
-      e.dispatch(k.forward, bias ? { ...io, bias } : io, params(0), B * groups * k.per);
+      e.dispatch(k.forward, { x, gamma, beta, out: y, stats_out: stats, ...added }, params(0), B * groups * k.per);
     },
     backward(e) {
       const k = variant(after, e.config.reductions);
@@ -210,6 +218,8 @@ function addNormOp(
       else if (dbeta) affine(dbeta, 1);
       const db = bias && e.gradTarget(bias);
       if (db) emitSumBatchLength(e, dy, db, 1, B * C, L);
+      const dr = residual && e.gradTarget(residual);
+      if (dr) emitCopy(e, dy, dr);
     },
   });
   return y;

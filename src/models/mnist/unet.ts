@@ -44,7 +44,7 @@ function norm(g: Graph, name: string, x: Tensor, channels: number, groups: numbe
 
 /** SiLU(GroupNorm(x)), one kernel each way (groupNormSilu); the parameters as norm's. */
 function normSilu(g: Graph, name: string, x: Tensor, channels: number, groups: number) {
-  return groupNormSilu(g, x, ...affine(g, name, channels), groups, null, 1e-5, name);
+  return groupNormSilu(g, x, ...affine(g, name, channels), groups, { name });
 }
 
 function dense(g: Graph, name: string, x: Tensor, inFeatures: number, outFeatures: number): Tensor {
@@ -53,16 +53,18 @@ function dense(g: Graph, name: string, x: Tensor, inFeatures: number, outFeature
   return linear(g, x, w, b, name);
 }
 
-/** h = SiLU(GN(conv(x))) + Dense(e); h = SiLU(GN(conv(h))); h + skip(x). */
+/** h = SiLU(GN(conv(x))) + Dense(e); h = SiLU(GN(conv(h))); h + skip(x); each line one fused norm. */
 function resBlock(g: Graph, name: string, x: Tensor, e: Tensor, cin: number, cout: number, c: MnistUNetConfig): Tensor {
-  // Parameters in the order the unfused blocks made them (conv1, norm1, dense): the same seed
-  // initialises the same model.
+  // Parameters in the order the unfused blocks made them (conv1, norm1, dense, conv2, norm2,
+  // skip): the same seed initialises the same model.
   const h1 = conv(g, `${name}.conv1`, x, cin, cout, 3);
   const norm1 = affine(g, `${name}.norm1`, cout);
-  const emb = dense(g, `${name}.dense`, e, c.embed, cout);
-  const h = groupNormSilu(g, h1, ...norm1, c.groups, emb, 1e-5, `${name}.norm1`);
-  const h2 = normSilu(g, `${name}.norm2`, conv(g, `${name}.conv2`, h, cout, cout, 3), cout, c.groups);
-  return add(g, h2, cin === cout ? x : conv(g, `${name}.skip`, x, cin, cout, 1), `${name}.out`);
+  const bias = dense(g, `${name}.dense`, e, c.embed, cout);
+  const h = groupNormSilu(g, h1, ...norm1, c.groups, { bias, name: `${name}.norm1` });
+  const h2 = conv(g, `${name}.conv2`, h, cout, cout, 3);
+  const norm2 = affine(g, `${name}.norm2`, cout);
+  const residual = cin === cout ? x : conv(g, `${name}.skip`, x, cin, cout, 1);
+  return groupNormSilu(g, h2, ...norm2, c.groups, { residual, name: `${name}.out` });
 }
 
 /** x + proj(attention(qkv(GN(x)))). */
