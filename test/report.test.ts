@@ -266,6 +266,21 @@ t("the MNIST section reports the classifier's reading of the generated digits, d
     composeReport({ sweep: null, trajectory: null, guidance: null, classifier: null, mnist }, figures, 't').unmet,
     2,
   );
+  assert.ok(text.includes('the digit it reads worst is 8 (0.00 %)'), text);
+  // Tied digits are all named, the same on the MNIST page and under the limitations.
+  const tied = buildReport(
+    {
+      sweep: null,
+      trajectory: null,
+      guidance: null,
+      classifier: null,
+      mnist: { ...mnist, accuracyPerDigit: [0, 0.2, 1, 0.2, 0, 0, 1, 0.2, 0.2, 0] },
+    },
+    figures,
+    'test',
+  );
+  assert.ok(tied.includes('best 2 and 6, worst 0, 4, 5 and 9.'), tied);
+  assert.ok(tied.includes('the digits it reads worst are 0, 4, 5 and 9 (0.00 %)'), tied);
 });
 
 t('a reused model (no training, so no final loss: null in the JSON) is reported without one', () => {

@@ -83,6 +83,11 @@ export interface Figures {
 
 const f3 = (v: number) => v.toFixed(3);
 const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+/** The digits whose value is `pick` (Math.min or Math.max) of `values`, every one of a tie: "0", "2 and 7", "1, 4 and 9". */
+function digitsAt(values: readonly number[], pick: (...v: number[]) => number): string {
+  const at = values.flatMap((v, d) => (v === pick(...values) ? [String(d)] : []));
+  return at.length === 1 ? at[0] : `${at.slice(0, -1).join(', ')} and ${at[at.length - 1]}`;
+}
 const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
 const range = (vs: number[]) =>
   Math.min(...vs) === Math.max(...vs) ? f3(vs[0]) : `${f3(Math.min(...vs))}-${f3(Math.max(...vs))}`;
@@ -337,10 +342,9 @@ function mnistSection(m: Mnist, figures: Figures, verdicts: string[][]): string[
       `${st['eval-samples']} samples by ${m.sampler.kind} in ${m.sampler.steps} steps with guidance w = ${m.sampler.guidance}, ${m.sampler.seconds.toFixed(0)} s on ${m.adapter}.`,
     '',
   );
-  const order = m.accuracyPerDigit.map((v, d) => [v, d]).sort((a, b) => b[0] - a[0]);
   out.push(
     `The engine's classifier reads ${pct(m.accuracy)} of the samples as the digit they were conditioned on. By digit: ` +
-      `${m.accuracyPerDigit.map((v, d) => `${d}: ${(100 * v).toFixed(0)} %`).join(', ')}; best ${order[0][1]}, worst ${order[order.length - 1][1]}. ` +
+      `${m.accuracyPerDigit.map((v, d) => `${d}: ${(100 * v).toFixed(0)} %`).join(', ')}; best ${digitsAt(m.accuracyPerDigit, Math.max)}, worst ${digitsAt(m.accuracyPerDigit, Math.min)}. ` +
       `The Frechet distance of its features to the test digits' is ${m.frechetDistance.toFixed(1)}, ${(m.frechetDistance / m.frechetFloor).toFixed(1)} times the floor of real digits at the same n (${m.frechetFloor.toFixed(1)}); ` +
       `within a digit the samples lie ${m.diversity.toFixed(2)} apart on average against ${m.realDiversity.toFixed(2)} for real digits` +
       (m.diversityPerDigit
@@ -431,10 +435,11 @@ function limitationsSection(o: StudyOutputs): string[] {
     );
   }
   if (o.mnist) {
-    const worst = o.mnist.accuracyPerDigit.reduce((a, v, d) => (v < o.mnist!.accuracyPerDigit[a] ? d : a), 0);
+    const worst = digitsAt(o.mnist.accuracyPerDigit, Math.min);
     out.push(
-      `- MNIST is scored by the engine's own classifier on ${o.mnist.settings['eval-samples']} samples: the digit it reads worst is ${worst} ` +
-        `(${pct(o.mnist.accuracyPerDigit[worst])}), and the Frechet distance's floor at that n is ${o.mnist.frechetFloor.toFixed(1)}, so differences smaller than that are noise.`,
+      `- MNIST is scored by the engine's own classifier on ${o.mnist.settings['eval-samples']} samples: ` +
+        `${worst.length > 1 ? 'the digits it reads worst are' : 'the digit it reads worst is'} ${worst} ` +
+        `(${pct(Math.min(...o.mnist.accuracyPerDigit))}), and the Frechet distance's floor at that n is ${o.mnist.frechetFloor.toFixed(1)}, so differences smaller than that are noise.`,
     );
     out.push(
       `- The emergence answer rests on one tolerance (${o.mnist.emergence.tolerance} of the pixel range) and ${o.mnist.emergence.samples} chains of one model.`,
