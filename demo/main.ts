@@ -75,6 +75,8 @@ interface DemoResult {
   losses: number[];
   /** Training steps per second of training time (pauses and sampling left out). */
   stepsPerSecond?: number;
+  /** Training steps in the last submit (at most 25; fewer where a step is slow, see SUBMIT_MS). */
+  stepsPerSubmit?: number;
   snapshots: Snapshot[];
   fidelity?: Fidelity;
   /**
@@ -96,9 +98,11 @@ interface DemoResult {
   view3d?: FrameStats;
   /**
    * Per control event, milliseconds from the event to the page's redrawn panels (`ms`), and to the
-   * next animation frame after that (`frameMs`: when the browser shows it), and the run's state.
+   * next animation frame after that (`frameMs`: when the browser shows it), for the controls that
+   * move the 3-D view (t, truth, view3d) to its first frame begun after the event (`viewMs`), and
+   * the run's state.
    */
-  latency: { control: string; ms: number; frameMs?: number; state: string }[];
+  latency: { control: string; event: string; ms: number; frameMs?: number; viewMs?: number; state: string }[];
   /** Samples [n, 2] interleaved, per panel. */
   samples: Record<string, number[]>;
   /** Share of each panel's samples nearest to a class-0 peak. */
@@ -133,11 +137,13 @@ const VIEW = { lo: -1.2, hi: 1.4 };
 /** Label dropout, as the study's runners train (the learning rate decays over the run as theirs does). */
 const P_UNCOND = 0.2;
 /**
- * Training steps per submit: a quarter of the trainer's CHUNK, so that a control's sampling, a
- * pause or the 3-D view's frame waits in the device's queue behind a few seconds of training on
- * a software adapter, not a quarter of a minute.
+ * Training steps per submit, at most: a quarter of the trainer's CHUNK. Fewer where steps are
+ * slow: a submit holds about SUBMIT_MS of device work, so that a control's sampling, a pause or
+ * the 3-D view's frame waits in the device's queue behind that much training, not the seconds
+ * that 25 steps take on a software adapter.
  */
 const STEPS_PER_SUBMIT = CHUNK / 4;
+const SUBMIT_MS = 40;
 /** Training examples drawn on the device to show the data. */
 const DATA_SHOWN = 1000;
 
@@ -465,10 +471,45 @@ function showTrajectories(sets: TimeSet[], T: number, n: number, seed: number, t
 
 /** Records how long a control took to answer, once its handler has redrawn the page (see DemoResult.latency). */
 function measure(control: string, event: Event) {
-  const entry: DemoResult['latency'][number] = { control, ms: performance.now() - event.timeStamp, state: demo.state };
+  const entry: DemoResult['latency'][number] = {
+    control,
+    event: event.type,
+    ms: performance.now() - event.timeStamp,
+    state: demo.state,
+  };
   demo.latency.push(entry);
   requestAnimationFrame(() => void (entry.frameMs = performance.now() - event.timeStamp));
+  if (MOVES_VIEW.has(control)) awaitingView.push({ entry, at: event.timeStamp });
 }
+
+/** The controls whose answer includes a new frame of the 3-D view, and their entries still waiting for it. */
+const MOVES_VIEW = new Set(['t', 'truth', 'view3d']);
+let awaitingView: { entry: DemoResult['latency'][number]; at: number }[] = [];
+function viewAnswered(stats: FrameStats) {
+  for (const w of awaitingView) if (stats.startedAt >= w.at) w.entry.viewMs = stats.shownAt - w.at;
+  awaitingView = awaitingView.filter((w) => w.entry.viewMs === undefined);
+}
+
+/** A control's name for DemoResult.latency: its id, else its form's id and its name, else its label; null for no control. */
+function controlName(target: EventTarget | null): string | null {
+  if (!(target instanceof HTMLElement)) return null;
+  const control = target.closest('button, input, select, canvas');
+  if (!(control instanceof HTMLElement)) return null;
+  if (control.id) return control.id;
+  const name = control.getAttribute('name');
+  const form = (control as HTMLInputElement).form;
+  if (name) return form?.id ? `${form.id}.${name}` : name;
+  return control.getAttribute('aria-label') ?? control.tagName.toLowerCase();
+}
+
+// Every control is timed the same way: the document hears an event after the control's own
+// listeners have run, so by then the page has drawn its answer (a drag: while a button is held).
+for (const type of ['click', 'input', 'change', 'pointerdown', 'pointermove', 'pointerup'])
+  document.addEventListener(type, (e) => {
+    if (type === 'pointermove' && (e as PointerEvent).buttons === 0) return;
+    const control = controlName(e.target);
+    if (control) measure(control, e);
+  });
 
 let playing: ReturnType<typeof setInterval> | null = null;
 function stopPlaying() {
@@ -476,10 +517,9 @@ function stopPlaying() {
   playing = null;
   playButton.textContent = 'Play';
 }
-slider.addEventListener('input', (e) => {
+slider.addEventListener('input', () => {
   stopPlaying();
   drawTime(Number(slider.value));
-  measure('t', e);
 });
 // Play runs t from T down to 0, a step every 250 ms, as the sampler does.
 playButton.addEventListener('click', () => {
@@ -497,10 +537,7 @@ playButton.addEventListener('click', () => {
     if (row >= times.length - 1) stopPlaying();
   }, 250);
 });
-truthToggle.addEventListener('change', (e) => {
-  drawTime(Number(slider.value));
-  measure('truth', e);
-});
+truthToggle.addEventListener('change', () => drawTime(Number(slider.value)));
 
 let gpu: Gpu | null = null;
 /** The model as it stands: its trainer (whose parameters the samplers read) and settings. */
@@ -521,6 +558,7 @@ async function checkControls() {
   if (control.paused && !control.reset) {
     demo.state = 'paused';
     document.body.dataset.state = 'paused';
+    status.textContent = `Paused at step ${demo.step}.`;
     await new Promise<void>((resolve) => (control.wake = resolve));
     demo.state = 'running';
     document.body.dataset.state = 'running';
@@ -608,6 +646,7 @@ async function run(s: Settings) {
     snapshots: [],
     fidelity: undefined,
     stepsPerSecond: undefined,
+    stepsPerSubmit: undefined,
     samples: {},
     class0Share: {},
     time: undefined,
@@ -644,17 +683,24 @@ async function run(s: Settings) {
     const data = await exclusive(() => drawData(device, m, s.T, s.seed));
     editor.showData(data);
     demo.data = { n: DATA_SHOWN, mean: meanXY(data.xy) };
-    // Training time only: the clock runs over train() calls, not pauses or redraws.
+    // Training time only: the clock runs over train() calls, not pauses, redraws or the queue.
     let trainingMs = 0;
+    let msPerStep = 0;
     let lastSnapshot = 0;
     while (demo.step < s.steps) {
       await checkControls();
       // Chunks end at each redraw, so a snapshot is taken at exactly every `every` steps.
       const nextRedraw = (Math.floor(demo.step / s.every) + 1) * s.every;
-      const n = Math.min(STEPS_PER_SUBMIT, s.steps - demo.step, nextRedraw - demo.step);
-      const t0 = performance.now();
-      await exclusive(() => trainer.train(n, (_, losses) => void demo.losses.push(...losses)));
-      trainingMs += performance.now() - t0;
+      const fit = msPerStep > 0 ? Math.max(1, Math.floor(SUBMIT_MS / msPerStep)) : 1;
+      const n = Math.min(fit, STEPS_PER_SUBMIT, s.steps - demo.step, nextRedraw - demo.step);
+      await exclusive(async () => {
+        const t0 = performance.now();
+        await trainer.train(n, (_, losses) => void demo.losses.push(...losses));
+        const ms = performance.now() - t0;
+        trainingMs += ms;
+        msPerStep = ms / n;
+      });
+      demo.stepsPerSubmit = n;
       demo.step += n;
       demo.stepsPerSecond = demo.step / (trainingMs / 1000);
       progress.value = demo.step / s.steps;
@@ -788,11 +834,10 @@ async function resampleTime(pair = false) {
   if (current === c) showTrajectories(sets, c.s.T, o.n, o.seed, times);
 }
 
-async function onTimeControl(pair: boolean, e: Event) {
+async function onTimeControl(pair: boolean) {
   try {
     timeSettings();
     $('time-status').textContent = current ? 'sampling…' : 'train a model first';
-    measure(pair ? 'pair' : 'time-controls', e);
     await resampleTime(pair);
     $('time-status').textContent = '';
   } catch (err) {
@@ -801,9 +846,9 @@ async function onTimeControl(pair: boolean, e: Event) {
   }
 }
 
-timeForm.addEventListener('change', (e) => void onTimeControl(false, e));
+timeForm.addEventListener('change', () => void onTimeControl(false));
 timeForm.addEventListener('submit', (e) => e.preventDefault());
-pairButton.addEventListener('click', (e) => void onTimeControl(true, e));
+pairButton.addEventListener('click', () => void onTimeControl(true));
 
 function fillLabels(m: Mixture) {
   const select = timeForm.elements.namedItem('label') as HTMLSelectElement;
@@ -821,6 +866,7 @@ function onMixture(m: Mixture, final: boolean) {
   if (demo.state === 'running' || demo.state === 'paused') {
     control.reset = true;
     control.wake();
+    status.textContent = 'The data changed: training starts again on them once the steps under way are done…';
     return;
   }
   if (gpu === null) return;
@@ -846,10 +892,14 @@ const editor = new MixtureEditor(
     movePeak: (k: number, x: number, y: number) => editor.movePeak(k, x, y),
   });
 
-pauseButton.addEventListener('click', () => setPaused(!control.paused));
+pauseButton.addEventListener('click', () => {
+  setPaused(!control.paused);
+  if (control.paused) status.textContent = 'Pausing once the steps under way are done…';
+});
 resetButton.addEventListener('click', () => {
   control.reset = true;
   control.wake();
+  status.textContent = 'Reset: training starts again from step 0 once the steps under way are done…';
 });
 
 form.addEventListener('submit', (ev) => {
@@ -879,7 +929,10 @@ async function start() {
     $('adapter').textContent =
       `WebGPU adapter: ${gpu.adapterName}${gpu.kind === 'hardware' ? '' : ' (a software adapter: expect minutes, not seconds)'}.`;
     view = await DensityView.create(gpu.device, $<HTMLCanvasElement>('view3d'));
-    view.onFrame = (stats) => void (demo.view3d = stats);
+    view.onFrame = (stats) => {
+      demo.view3d = stats;
+      viewAnswered(stats);
+    };
     button.disabled = false;
     document.body.dataset.state = 'ready';
   } catch (e) {

@@ -25,6 +25,9 @@ export interface FrameStats {
   drawn: number;
   /** Sum of every pixel's channels: changes when the picture does. */
   checksum: number;
+  /** performance.now() when the frame began (what was asked before then, it shows) and when it was on the canvas. */
+  startedAt: number;
+  shownAt: number;
 }
 
 const FLOATS_PER_VERTEX = 6;
@@ -32,7 +35,7 @@ const FORMAT: GPUTextureFormat = 'rgba8unorm';
 const LIGHT = [0.4, -0.5, 0.77];
 
 export class DensityView {
-  stats: FrameStats = { frames: 0, drawn: 0, checksum: 0 };
+  stats: FrameStats = { frames: 0, drawn: 0, checksum: 0, startedAt: 0, shownAt: 0 };
   /** Called with each frame's stats once it is counted. */
   onFrame: (stats: FrameStats) => void = () => {};
   private azimuth = -0.9;
@@ -195,6 +198,7 @@ export class DensityView {
   }
 
   private async render(): Promise<void> {
+    const startedAt = performance.now();
     const eye = [
       4.3 * Math.cos(this.elevation) * Math.cos(this.azimuth),
       4.3 * Math.cos(this.elevation) * Math.sin(this.azimuth),
@@ -248,7 +252,7 @@ export class DensityView {
     }
     this.readback.unmap();
     this.context.putImageData(image, 0, 0);
-    this.stats = { frames: this.stats.frames + 1, drawn, checksum };
+    this.stats = { frames: this.stats.frames + 1, drawn, checksum, startedAt, shownAt: performance.now() };
     this.onFrame(this.stats);
   }
 }

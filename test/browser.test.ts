@@ -45,7 +45,8 @@ interface DemoState {
     sets: { label: number | null; mean: [number, number]; xT: [number, number] }[];
   };
   view3d?: { frames: number; drawn: number; checksum: number };
-  latency: { control: string; ms: number; frameMs?: number; state: string }[];
+  stepsPerSubmit?: number;
+  latency: { control: string; event: string; ms: number; frameMs?: number; viewMs?: number; state: string }[];
   losses: number[];
   samples: Record<string, number[]>;
   class0Share: Record<string, number>;
@@ -297,6 +298,14 @@ t(
     await page.goto(`${base}?autorun=1&T=5&steps=300&every=100&n=300&w=2&seed=4`);
     await waitFor(page, 'window.demo.snapshots.length >= 1 || window.demo.state === "error"');
     await page.screenshot({ path: '/tmp/demo-training.png', fullPage: true });
+    // Pause and resume while training: the button and the status line answer at once, the
+    // training stops after the steps under way.
+    await page.click('#pause');
+    assert.is(await page.textContent('#pause'), 'Resume');
+    await waitFor(page, 'document.body.dataset.state === "paused"');
+    assert.match((await page.textContent('#status')) ?? '', /^Paused at step \d+\.$/);
+    await page.click('#pause');
+    await waitFor(page, 'document.body.dataset.state === "running"');
     const frames = async () => (await state(page)).view3d?.frames ?? 0;
     const at = async (t: number) => {
       const before = await frames();
@@ -338,6 +347,22 @@ t(
     await page.mouse.up();
     await waitFor(page, `window.demo.view3d.frames > ${still.frames}`);
     assert.not.equal((await state(page)).view3d!.checksum, still.checksum, 'a drag rotates the 3-D view');
+    // Every control used while training ran (pause, resume, the slider, the wireframe's box, the
+    // drag) answered within 100 ms: its handlers had redrawn what it changes. The slider's first
+    // move also builds the 3-D view's first frame: timed, not judged.
+    const working = (await state(page)).latency.filter((l) => l.state === 'running' || l.state === 'paused');
+    const firstT = working.find((l) => l.control === 't');
+    const judged = working.filter((l) => l !== firstT);
+    const answers = JSON.stringify(judged.map((l) => [l.control, l.event, l.ms.toFixed(1), l.viewMs?.toFixed(0)]));
+    console.log(`  controls while training [control, event, ms, ms to the 3-D view's frame]: ${answers}`);
+    console.log(`  training steps per submit: ${(await state(page)).stepsPerSubmit}`);
+    for (const control of ['pause', 't'])
+      assert.ok(
+        judged.some((l) => l.control === control),
+        `${control} timed: ${answers}`,
+      );
+    for (const l of judged)
+      assert.ok(l.ms < 100, `${l.control} (${l.event}) answered in ${l.ms.toFixed(1)} ms while training`);
     await waitFor(page, '["done", "error"].includes(document.body.dataset.state)');
     await page.locator('#view3d').screenshot({ path: '/tmp/demo-3d.png' });
     // Label 0 with guidance: x_0 lands on the class-0 peak, (-0.35, 0.65), not the other.

@@ -266,7 +266,58 @@ t("the MNIST section reports the classifier's reading of the generated digits, d
     composeReport({ sweep: null, trajectory: null, guidance: null, classifier: null, mnist }, figures, 't').unmet,
     2,
   );
+  assert.ok(text.includes('the digit it reads worst is 8 (0.00 %)'), text);
+  // Tied digits are all named, the same on the MNIST page and under the limitations.
+  const tied = buildReport(
+    {
+      sweep: null,
+      trajectory: null,
+      guidance: null,
+      classifier: null,
+      mnist: { ...mnist, accuracyPerDigit: [0, 0.2, 1, 0.2, 0, 0, 1, 0.2, 0.2, 0] },
+    },
+    figures,
+    'test',
+  );
+  assert.ok(tied.includes('best 2 and 6, worst 0, 4, 5 and 9.'), tied);
+  assert.ok(tied.includes('the digits it reads worst are 0, 4, 5 and 9 (0.00 %)'), tied);
+  // A reused checkpoint has no final loss to report.
+  const reused = buildReport(
+    {
+      sweep: null,
+      trajectory: null,
+      guidance: null,
+      classifier: null,
+      mnist: { ...mnist, trained: false, finalLoss: null },
+    },
+    figures,
+    'test',
+  );
+  assert.ok(reused.includes('label dropout 0.1) (a reused checkpoint); 200 samples by ddim'), reused);
 });
+
+t(
+  'the limitations say by how much the learned models fall short of the exact-score sampler, and where one scores higher',
+  () => {
+    const o = outputs(0.36, 0.1, 1.08);
+    const text = buildReport(o, figures, 'test');
+    assert.ok(
+      text.includes('fall short of the exact-score sampler by up to 2.42 in mean log-density (at T = 5)'),
+      text,
+    );
+    assert.not.ok(text.includes('higher than it'), text);
+    const at = (T: number) => o.sweep!.models.find((m) => m.T === T)!;
+    at(50).metrics = { ...at(50).metrics, meanLogDensity: 1.2 };
+    const over = buildReport(o, figures, 'test');
+    assert.ok(over.includes('by up to 2.42 in mean log-density (at T = 5)'), over);
+    assert.ok(over.includes('At T = 50 the learned model scores 0.08 higher than it'), over);
+    assert.ok(over.includes('is 2.42 at T = 5, -0.08 at T = 50, largest in size at T = 5'), over);
+    at(5).metrics = { ...at(5).metrics, meanLogDensity: 1.5 };
+    const none = buildReport(o, figures, 'test');
+    assert.ok(none.includes('No learned two-pixel model falls short of the exact-score sampler'), none);
+    assert.ok(none.includes('At T = 5 the learned model scores 0.38 higher than it'), none);
+  },
+);
 
 t('a reused model (no training, so no final loss: null in the JSON) is reported without one', () => {
   const o = outputs(0.36, 0.1, 1.08);

@@ -298,7 +298,8 @@ t(
     assert.is(text.split('*Quick run: short trainings').length - 1, pages.length);
     assert.ok(pdf.startsWith('%PDF-'));
     const pdfPages = (pdf.match(/\/Type\s*\/Page\b/g) ?? []).length;
-    assert.ok(pdfPages >= pages.length, `${pdfPages} PDF pages for ${pages.length} problems`);
+    // Each problem fits its page: none runs over onto a second.
+    assert.is(pdfPages, pages.length, `${pdfPages} PDF pages for ${pages.length} problems`);
     // Every figure, embedded.
     for (const figure of [
       'trajectory/trajectory.png',

@@ -83,6 +83,11 @@ export interface Figures {
 
 const f3 = (v: number) => v.toFixed(3);
 const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+/** The digits whose value is `pick` (Math.min or Math.max) of `values`, every one of a tie: "0", "2 and 7", "1, 4 and 9". */
+function digitsAt(values: readonly number[], pick: (...v: number[]) => number): string {
+  const at = values.flatMap((v, d) => (v === pick(...values) ? [String(d)] : []));
+  return at.length === 1 ? at[0] : `${at.slice(0, -1).join(', ')} and ${at[at.length - 1]}`;
+}
 const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
 const range = (vs: number[]) =>
   Math.min(...vs) === Math.max(...vs) ? f3(vs[0]) : `${f3(Math.min(...vs))}-${f3(Math.max(...vs))}`;
@@ -164,7 +169,7 @@ function sweepSection(s: Sweep, figure: string | null, verdicts: string[][]): st
       models.map((m) => m.exactScoreSampler.meanLogDensity),
       f3,
     )}; the learned model's shortfall from it ` +
-      `(its learning error) is ${list(gaps, (v) => v.toFixed(2))}, largest at T = ${models[widest].T}.`,
+      `(its learning error; negative where the learned model scores higher, its errors offsetting the sampler's) is ${list(gaps, (v) => v.toFixed(2))}, largest in size at T = ${models[widest].T}.`,
   );
   const limited = models.filter(
     (m) => m.exactScoreSampler.meanLogDensity < TRUE_MEAN_LOG_DENSITY - TARGETS.logDensityTolerance,
@@ -333,14 +338,13 @@ function mnistSection(m: Mnist, figures: Figures, verdicts: string[][]): string[
   if (figures.mnistTrajectory) out.push(`![one sample from t = T to 0](${figures.mnistTrajectory})`, '');
   out.push(
     `Preset ${m.preset}: UNet with channels ${st.channels.join(' / ')}, embedding ${st.embed}, T = ${st.T}; ${st.steps} training steps of batch ${st.batch} ` +
-      `(Adam ${st.lr} after ${st.warmup} warm-up steps, cosine decay, EMA ${st.ema}, label dropout ${st['p-uncond']})${m.trained ? `, ${(m.trainSeconds / 60).toFixed(1)} min here` : ' (a reused checkpoint)'}, final loss ${loss(m.finalLoss)}; ` +
+      `(Adam ${st.lr} after ${st.warmup} warm-up steps, cosine decay, EMA ${st.ema}, label dropout ${st['p-uncond']})${m.trained ? `, ${(m.trainSeconds / 60).toFixed(1)} min here` : ' (a reused checkpoint)'}${loss(m.finalLoss) === '-' ? '' : `, final loss ${loss(m.finalLoss)}`}; ` +
       `${st['eval-samples']} samples by ${m.sampler.kind} in ${m.sampler.steps} steps with guidance w = ${m.sampler.guidance}, ${m.sampler.seconds.toFixed(0)} s on ${m.adapter}.`,
     '',
   );
-  const order = m.accuracyPerDigit.map((v, d) => [v, d]).sort((a, b) => b[0] - a[0]);
   out.push(
     `The engine's classifier reads ${pct(m.accuracy)} of the samples as the digit they were conditioned on. By digit: ` +
-      `${m.accuracyPerDigit.map((v, d) => `${d}: ${(100 * v).toFixed(0)} %`).join(', ')}; best ${order[0][1]}, worst ${order[order.length - 1][1]}. ` +
+      `${m.accuracyPerDigit.map((v, d) => `${d}: ${(100 * v).toFixed(0)} %`).join(', ')}; best ${digitsAt(m.accuracyPerDigit, Math.max)}, worst ${digitsAt(m.accuracyPerDigit, Math.min)}. ` +
       `The Frechet distance of its features to the test digits' is ${m.frechetDistance.toFixed(1)}, ${(m.frechetDistance / m.frechetFloor).toFixed(1)} times the floor of real digits at the same n (${m.frechetFloor.toFixed(1)}); ` +
       `within a digit the samples lie ${m.diversity.toFixed(2)} apart on average against ${m.realDiversity.toFixed(2)} for real digits` +
       (m.diversityPerDigit
@@ -424,17 +428,24 @@ function limitationsSection(o: StudyOutputs): string[] {
   const out = ['## Known limitations', ''];
   if (o.sweep) {
     const gaps = o.sweep.models.map((m) => [m.T, m.exactScoreSampler.meanLogDensity - m.metrics.meanLogDensity]);
-    const worst = gaps.reduce((a, b) => (Math.abs(b[1]) > Math.abs(a[1]) ? b : a));
+    const short = gaps.reduce((a, b) => (b[1] > a[1] ? b : a));
+    const over = gaps.reduce((a, b) => (b[1] < a[1] ? b : a));
     out.push(
-      `- The learned two-pixel models fall short of the exact-score sampler by up to ${worst[1].toFixed(2)} in mean log-density (at T = ${worst[0]}): ` +
-        'part of what the sweep shows is learning error, not the effect of T.',
+      (short[1] > 0
+        ? `- The learned two-pixel models fall short of the exact-score sampler by up to ${short[1].toFixed(2)} in mean log-density (at T = ${short[0]}): ` +
+          'part of what the sweep shows is learning error, not the effect of T.'
+        : '- No learned two-pixel model falls short of the exact-score sampler in mean log-density.') +
+        (over[1] < 0
+          ? ` At T = ${over[0]} the learned model scores ${(-over[1]).toFixed(2)} higher than it: its errors offset the sampler's there, so the two cannot be told apart.`
+          : ''),
     );
   }
   if (o.mnist) {
-    const worst = o.mnist.accuracyPerDigit.reduce((a, v, d) => (v < o.mnist!.accuracyPerDigit[a] ? d : a), 0);
+    const worst = digitsAt(o.mnist.accuracyPerDigit, Math.min);
     out.push(
-      `- MNIST is scored by the engine's own classifier on ${o.mnist.settings['eval-samples']} samples: the digit it reads worst is ${worst} ` +
-        `(${pct(o.mnist.accuracyPerDigit[worst])}), and the Frechet distance's floor at that n is ${o.mnist.frechetFloor.toFixed(1)}, so differences smaller than that are noise.`,
+      `- MNIST is scored by the engine's own classifier on ${o.mnist.settings['eval-samples']} samples: ` +
+        `${worst.length > 1 ? 'the digits it reads worst are' : 'the digit it reads worst is'} ${worst} ` +
+        `(${pct(Math.min(...o.mnist.accuracyPerDigit))}), and the Frechet distance's floor at that n is ${o.mnist.frechetFloor.toFixed(1)}, so differences smaller than that are noise.`,
     );
     out.push(
       `- The emergence answer rests on one tolerance (${o.mnist.emergence.tolerance} of the pixel range) and ${o.mnist.emergence.samples} chains of one model.`,

@@ -18,6 +18,8 @@ img { max-width: 100%; max-height: 7.2cm; display: block; margin: 0.6em auto; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 9.5pt; }
 th, td { border: 1px solid #bbb; padding: 0.2em 0.45em; text-align: left; vertical-align: top; }
 th { background: #eee; }
+/* A last column holds short values (met / not met, a distance): one line each keeps a problem on its page. */
+td:last-child { white-space: nowrap; }
 code { font-size: 9.5pt; background: #f3f3f3; padding: 0 0.2em; }
 @page { size: A4; margin: 1.6cm 1.4cm; }
 @media print { body { margin: 0; max-width: none; } }
