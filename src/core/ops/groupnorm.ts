@@ -94,12 +94,15 @@ function defineKernels(
     per: wg ? REDUCE_WG : 1,
   };
 }
-const KERNELS = new Map<string, ReturnType<typeof defineKernels>>();
+// Every variant declared at load, as every kernel is (scripts/wgsl.mjs writes the registry out).
+const AFTER: readonly After[] = ['none', 'silu', 'silu_bias', 'silu_residual'];
+const KERNELS = new Map(
+  AFTER.flatMap((a) => (['invocation', 'workgroup'] as const).map((r) => [`${a}/${r}`, defineKernels(a, r)] as const)),
+);
 /** The kernels of one activation and reduction variant, and the invocations each span gets. */
 function variant(after: After, reductions: 'invocation' | 'workgroup') {
-  const key = `${after}/${reductions}`;
-  let k = KERNELS.get(key);
-  if (!k) KERNELS.set(key, (k = defineKernels(after, reductions)));
+  const k = KERNELS.get(`${after}/${reductions}`);
+  if (!k) throw new Error(`groupnorm: no kernels for ${after} with ${reductions} reductions`);
   return k;
 }
 
