@@ -3,7 +3,8 @@
 // redraws the samples and their density over the true one; pause, resume and reset act between
 // chunks of training. The data are a mixture the page edits (demo/mixture-editor.ts): moving,
 // adding or removing a peak, or changing its weight, spread or class, restarts training on it.
-// The time slider shows x_t from x_T to x_0 in 2-D and as a 3-D surface (demo/view3d.ts), and
+// The time slider shows x_t from x_T to x_0 in 2-D and as a 3-D surface (demo/view3d.ts), binned
+// on the device where the sampler leaves the trajectories (src/diffusion/density.ts), and
 // resamples with its own label, guidance, sample count and seed, or as a shared-noise pair. At the
 // end it samples the model with each label. The settings come from the form, or from the URL
 // (?T=10&steps=200&every=100&w=1&n=500&seed=0; autorun=1 starts at once).
@@ -11,7 +12,8 @@
 // <body data-state> is "running", "paused", "done" or "error".
 import { getBrowserGpu } from '../src/gpu/browser.js';
 import type { Gpu } from '../src/gpu/gpu.js';
-import { CHUNK, TwoPixelTrainer, defaultTrainOptions, sampleFused } from '../src/diffusion/twopixel.js';
+import { CHUNK, TwoPixelTrainer, defaultTrainOptions, sampleFused, visitedTimes } from '../src/diffusion/twopixel.js';
+import { TrajectoryDensity, rowStats, type TrajectoryShape, type TrajectorySummary } from '../src/diffusion/density.js';
 import { defaultTwoPixelConfig, type TwoPixelConfig } from '../src/models/twopixel/unet.js';
 import { MIXTURE, mixturePdf, sampleMixture, spread, type Mixture } from '../src/data/mixture.js';
 import { labelAccuracy, meanLogDensity, modeStats } from '../src/diffusion/metrics.js';
@@ -56,7 +58,6 @@ interface Fidelity {
 interface TimeSet {
   label: number | null;
   w: number;
-  rows: Float32Array;
 }
 
 interface DemoResult {
@@ -93,6 +94,11 @@ interface DemoResult {
     /** The steps the trajectories visit, T down to 0 (every t for DDPM). */
     times: number[];
     sets: { label: number | null; mean: [number, number]; xT: [number, number] }[];
+    /**
+     * The histogram of x_t drawn (before smoothing), as read back from the device: GRID x GRID
+     * counts over every set, row-major from the bottom-left of the view; points outside it are in none.
+     */
+    bins: number[];
   };
   /** The 3-D view's last frame. */
   view3d?: FrameStats;
@@ -249,19 +255,16 @@ function drawLoss(losses: number[], total: number) {
 }
 
 /**
- * The samples' density on a GRID x GRID lattice over the view (row-major from the bottom-left), in
- * samples per unit area over the sample count: a histogram smoothed by a Gaussian of standard
- * deviation `bandwidth` (at least a cell), cut at three of them.
+ * The density on a GRID x GRID lattice over the view (row-major from the bottom-left), in points
+ * per unit area over `points` (all of them, those outside the view too): the histogram `counts`
+ * (binned on the device, src/diffusion/density.ts) smoothed by a Gaussian of standard deviation
+ * `bandwidth` (at least a cell), cut at three of them.
  */
 const GRID = 40;
 const CELL = (VIEW.hi - VIEW.lo) / GRID;
-function densityGrid(xy: Float32Array, bandwidth = CELL): Float64Array {
-  const grid = new Float64Array(GRID * GRID);
-  for (let i = 0; i < xy.length; i += 2) {
-    const gx = Math.floor((xy[i] - VIEW.lo) / CELL);
-    const gy = Math.floor((xy[i + 1] - VIEW.lo) / CELL);
-    if (gx >= 0 && gx < GRID && gy >= 0 && gy < GRID) grid[gy * GRID + gx]++;
-  }
+const DENSITY_GRID = { lo: VIEW.lo, cell: CELL, size: GRID };
+function smoothBins(counts: ArrayLike<number>, points: number, bandwidth = CELL): Float64Array {
+  const grid = Float64Array.from(counts);
   const sigma = Math.max(1, bandwidth / CELL);
   const reach = Math.ceil(3 * sigma);
   const kernel = Array.from({ length: 2 * reach + 1 }, (_, i) => Math.exp(-((i - reach) ** 2) / (2 * sigma * sigma)));
@@ -279,7 +282,7 @@ function densityGrid(xy: Float32Array, bandwidth = CELL): Float64Array {
     return out;
   };
   const smooth = blur(blur(grid, 1, GRID), GRID, 1);
-  const norm = (xy.length / 2) * CELL * CELL;
+  const norm = points * CELL * CELL;
   return smooth.map((v) => v / norm);
 }
 
@@ -353,8 +356,19 @@ const playButton = $<HTMLButtonElement>('play');
 const timeForm = $<HTMLFormElement>('time-controls');
 const pairButton = $<HTMLButtonElement>('pair');
 const truthToggle = $<HTMLInputElement>('truth');
-/** The slider's trajectories: row s of each set holds x at t = times[s] (every t for DDPM, DDIM's steps). */
-let trajectories: { sets: TimeSet[]; T: number; n: number; seed: number; times: Uint32Array } | null = null;
+/**
+ * The slider's trajectories, as read back from the device: per visited step (row s holds t =
+ * times[s], every t for DDPM, DDIM's steps) the bins, the sums and TRACES trajectories per set.
+ */
+let trajectories: {
+  sets: TimeSet[];
+  T: number;
+  n: number;
+  seed: number;
+  times: Uint32Array;
+  shape: TrajectoryShape;
+  summary: TrajectorySummary;
+} | null = null;
 
 /** The row of the visited step nearest t. */
 function rowAt(times: Uint32Array, t: number): number {
@@ -387,69 +401,56 @@ function trueDensityAt(t: number, T: number): Float64Array {
 /** The time slider's panels at t: the density of x_t over all trajectories in 2-D and 3-D, TRACES per set from x_T to x_t. */
 function drawTime(asked: number) {
   if (!trajectories) return;
-  const { sets, T, n, times } = trajectories;
+  const { sets, T, n, times, shape, summary } = trajectories;
   // The nearest step the sampler visited (DDIM skips steps); row s holds x at t = times[s].
   const row = rowAt(times, asked);
   const t = times[row];
   slider.value = String(t);
-  const at = (rows: Float32Array, s: number) => rows.subarray(s * n * 2, (s + 1) * n * 2);
-  const xt = new Float32Array(sets.length * n * 2);
-  sets.forEach((set, k) => xt.set(at(set.rows, row), k * n * 2));
-  let sum = 0,
-    sq = 0;
-  for (const v of xt) sum += v;
-  const m = sum / xt.length;
-  for (const v of xt) sq += (v - m) * (v - m);
-  const setMean = (v: Float32Array): [number, number] => {
-    let x = 0,
-      y = 0;
-    for (let i = 0; i < v.length; i += 2) {
-      x += v[i];
-      y += v[i + 1];
-    }
-    return [x / (v.length / 2), y / (v.length / 2)];
+  // Trajectory k of set `set` at row s, of the TRACES read back.
+  const K = shape.traces;
+  const traced = (set: number, s: number, k: number): [number, number] => {
+    const at = 2 * ((set * shape.rows + s) * K + k);
+    return [summary.traces[at], summary.traces[at + 1]];
   };
+  const bins = summary.bins.subarray(row * GRID * GRID, (row + 1) * GRID * GRID);
+  const stats = rowStats(summary.sums, shape, row);
   demo.time = {
     t,
     T,
-    mean: m,
-    std: Math.sqrt(sq / xt.length),
+    mean: stats.mean,
+    std: stats.std,
     n,
     seed: trajectories.seed,
     times: Array.from(times),
-    sets: sets.map((set) => ({
-      label: set.label,
-      mean: setMean(at(set.rows, row)),
-      xT: [set.rows[0], set.rows[1]],
-    })),
+    sets: sets.map((set, k) => ({ label: set.label, mean: stats.setMeans[k], xT: traced(k, 0, 0) })),
+    bins: Array.from(bins),
   };
   const name = sets.map((s) => (s.label === null ? 'no label' : `label ${s.label}`)).join(' vs ');
   // Scott's rule for the bandwidth, n^(-1/6) times the narrowest peak's spread at t.
   const ab = makeSchedule('cosine', T).alphasCumprod[t];
   const narrowest = Math.min(...mixture.components.map((c) => spread(mixture, c)));
-  const density = densityGrid(xt, (xt.length / 2) ** (-1 / 6) * Math.sqrt(ab * narrowest ** 2 + 1 - ab));
+  const points = sets.length * n;
+  const density = smoothBins(bins, points, points ** (-1 / 6) * Math.sqrt(ab * narrowest ** 2 + 1 - ab));
   drawDensity('time', density, `x_t at t = ${t} of ${T} (${name})`);
   const ctx = $<HTMLCanvasElement>('time').getContext('2d')!;
   const { width, height } = ctx.canvas;
   ctx.globalAlpha = 0.8;
-  for (const set of sets) {
+  sets.forEach((set, j) => {
     const color = set.label === null ? '#d9730d' : CLASS_COLORS[set.label];
     ctx.strokeStyle = color;
     ctx.fillStyle = color;
-    const end = at(set.rows, row);
-    for (let k = 0; k < Math.min(TRACES, n); k++) {
+    for (let k = 0; k < K; k++) {
       ctx.beginPath();
       for (let s = 0; s <= row; s++) {
-        const p = at(set.rows, s);
-        const x = toPixel(p[2 * k], width),
-          y = height - toPixel(p[2 * k + 1], height);
-        if (s === 0) ctx.moveTo(x, y);
-        else ctx.lineTo(x, y);
+        const [x, y] = traced(j, s, k);
+        if (s === 0) ctx.moveTo(toPixel(x, width), height - toPixel(y, height));
+        else ctx.lineTo(toPixel(x, width), height - toPixel(y, height));
       }
       ctx.stroke();
-      ctx.fillRect(toPixel(end[2 * k], width) - 3, height - toPixel(end[2 * k + 1], height) - 3, 6, 6);
+      const [x, y] = traced(j, row, k);
+      ctx.fillRect(toPixel(x, width) - 3, height - toPixel(y, height) - 3, 6, 6);
     }
-  }
+  });
   ctx.globalAlpha = 1;
   $('t-value').textContent = `t = ${t}`;
   if (view) {
@@ -459,9 +460,9 @@ function drawTime(asked: number) {
   }
 }
 
-function showTrajectories(sets: TimeSet[], T: number, n: number, seed: number, times: Uint32Array) {
+function showTrajectories(sets: TimeSet[], T: number, n: number, seed: number, sampled: Sampled) {
   const keep = trajectories?.T === T ? Number(slider.value) : T;
-  trajectories = { sets, T, n, seed, times };
+  trajectories = { sets, T, n, seed, times: sampled.times, shape: sampled.shape, summary: sampled.summary };
   slider.max = String(T);
   slider.value = String(keep);
   slider.disabled = false;
@@ -585,6 +586,7 @@ function sample(
   seed: number,
   record = 0,
   how: Sampler = { sampler: 'ddpm', steps: 0 },
+  trajectoryTo?: GPUBufferBinding,
 ) {
   const c = current;
   if (!c) throw new Error('no model to sample: train one first');
@@ -600,8 +602,45 @@ function sample(
       // Clipping the predicted x_0 to [-3, 3], as the runners do.
       clip: 3,
       ...(how.sampler === 'ddim' ? { sampler: 'ddim' as const, sampleSteps: how.steps, eta: 0 } : {}),
+      trajectoryTo,
     }),
   );
+}
+
+/** What sampleTrajectories gives: each set's x_0, and what the slider draws of the trajectories. */
+interface Sampled {
+  samples: Float32Array[];
+  times: Uint32Array;
+  shape: TrajectoryShape;
+  summary: TrajectorySummary;
+}
+
+/**
+ * n trajectories per label (the same seed for each: the same x_T and step noise), every step
+ * recorded on the device and summarised there (src/diffusion/density.ts): only each set's x_0,
+ * the bins, the sums and TRACES trajectories per set are read back.
+ */
+async function sampleTrajectories(
+  labels: (number | null)[],
+  w: number | null,
+  n: number,
+  seed: number,
+  how: Sampler = { sampler: 'ddpm', steps: 0 },
+): Promise<Sampled> {
+  const c = current;
+  if (!c) throw new Error('no model to sample: train one first');
+  const times = visitedTimes({ model: c.model, sampler: how.sampler, sampleSteps: how.steps });
+  const shape = { sets: labels.length, rows: times.length, n, grid: DENSITY_GRID, traces: Math.min(TRACES, n) };
+  const density = await TrajectoryDensity.create(gpu!.device, shape);
+  try {
+    const samples: Float32Array[] = [];
+    for (const [k, label] of labels.entries())
+      samples.push((await sample(n, label, w, seed, n, how, density.target(k))).samples);
+    const summary = await exclusive(() => density.summarize());
+    return { samples, times, shape, summary };
+  } finally {
+    density.destroy();
+  }
 }
 
 /** DATA_SHOWN training examples drawn on the device from the mixture (x_0 recovered from x_t and eps). */
@@ -708,8 +747,9 @@ async function run(s: Settings) {
       drawLoss(demo.losses, s.steps);
       if (demo.step % s.every === 0 || demo.step === s.steps) {
         await checkControls();
-        // The unconditional samples, every trajectory recorded for the time slider.
-        const { samples, trajectory, times } = await sample(s.n, null, null, s.seed, s.n);
+        // The unconditional samples, every trajectory recorded and summarised for the time slider.
+        const sampled = await sampleTrajectories([null], null, s.n, s.seed);
+        const samples = sampled.samples[0];
         const since = demo.losses.slice(lastSnapshot);
         const share = labelAccuracy(samples, 0, m);
         demo.snapshots.push({
@@ -721,7 +761,10 @@ async function run(s: Settings) {
         demo.samples.uncond = Array.from(samples);
         demo.class0Share.uncond = share;
         drawSamples('uncond', samples, '#555', `no label, step ${demo.step}: ${(100 * share).toFixed(1)} % at class 0`);
-        drawDensity('density', densityGrid(samples), `density of the samples, step ${demo.step}`);
+        // x_0, the last row: binned on the device.
+        const last = sampled.times.length - 1;
+        const x0 = sampled.summary.bins.subarray(last * GRID * GRID, (last + 1) * GRID * GRID);
+        drawDensity('density', smoothBins(x0, s.n), `density of the samples, step ${demo.step}`);
         showFidelity(demo.step, samples);
         // The time slider shows these trajectories unless its own settings ask for others.
         const field = (name: string) => (timeForm.elements.namedItem(name) as HTMLInputElement).value;
@@ -731,7 +774,7 @@ async function run(s: Settings) {
           field('samples') === String(s.n) &&
           field('seed') === String(s.seed)
         )
-          showTrajectories([{ label: null, w: 0, rows: trajectory }], s.T, s.n, s.seed, times);
+          showTrajectories([{ label: null, w: 0 }], s.T, s.n, s.seed, sampled);
         else await resampleTime().catch((e) => showError((e as Error).message));
         pairButton.disabled = classes(m).length < 2;
       }
@@ -823,15 +866,10 @@ async function resampleTime(pair = false) {
   if (!c) return;
   const o = timeSettings();
   const labels = pair ? [0, 1] : [o.label];
-  const sets: TimeSet[] = [];
-  let times: Uint32Array = new Uint32Array(0);
   // The same seed gives the same x_T and step noise for every label: the pair shares its noise.
-  for (const label of labels) {
-    const { trajectory, times: visited } = await sample(o.n, label, o.w, o.seed, o.n, o);
-    sets.push({ label, w: o.w, rows: trajectory });
-    times = visited;
-  }
-  if (current === c) showTrajectories(sets, c.s.T, o.n, o.seed, times);
+  const sampled = await sampleTrajectories(labels, o.w, o.n, o.seed, o);
+  const sets = labels.map((label) => ({ label, w: o.w }));
+  if (current === c) showTrajectories(sets, c.s.T, o.n, o.seed, sampled);
 }
 
 async function onTimeControl(pair: boolean) {

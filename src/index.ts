@@ -38,8 +38,16 @@ export {
   estimateGamma,
   residualGamma,
   epsErrorByT,
+  visitedTimes,
   P_UNCOND,
 } from './diffusion/twopixel.js';
+export {
+  TrajectoryDensity,
+  rowStats,
+  type DensityGrid,
+  type TrajectoryShape,
+  type TrajectorySummary,
+} from './diffusion/density.js';
 export { createClassifierTrainer, sampleClassifierGuided } from './diffusion/classifier.js';
 export { exactEps, exactGamma, referenceGamma, sampleOracle } from './diffusion/oracle.js';
 export { sampleMetrics, formatMetricsTable, labelAccuracy } from './diffusion/metrics.js';

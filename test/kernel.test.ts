@@ -203,6 +203,14 @@ t('a kernel may not use a binding its module does not declare', () => {
     /binding x: "write" is not 'read', 'read_write' or 'uniform' with a type/,
   );
   assert.throws(
+    () => shaderModule({ name: 'bad', source: '', bindings: { bins: 'read atomic<u32>' } }),
+    /binding bins: atomic<u32> elements need 'read_write', not 'read'/,
+  );
+  assert.throws(
+    () => shaderModule({ name: 'bad', source: '', bindings: { x: 'read_write atomic<f32>' } }),
+    /binding x: element type "atomic<f32>" is not f32, u32, a vector or a matrix of them, or atomic<u32>/,
+  );
+  assert.throws(
     () => shaderModule({ name: 'bad', source: '', bindings: {}, constants: { K: 1.5 } }).kernel('k'),
     /shader constant K = 1\.5 is not a u32/,
   );

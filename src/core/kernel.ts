@@ -8,8 +8,9 @@ import common from '../../shaders/common.wgsl';
 /**
  * How an entry point sees a tensor: `read` or `read_write` storage holding an array of `f32`
  * (the default), `u32`, `vec4f`, ...; or `uniform TYPE`, a tensor read as a uniform buffer of
- * that WGSL type (on a CPU driver, a read at one constant address costs nothing there). Written as
- * 'read', 'read_write u32', 'read vec4f', 'uniform array<vec4f, 4096>'.
+ * that WGSL type (on a CPU driver, a read at one constant address costs nothing there); or
+ * `read_write atomic<u32>`, a u32 tensor counted into with atomicAdd. Written as 'read',
+ * 'read_write u32', 'read vec4f', 'read_write atomic<u32>', 'uniform array<vec4f, 4096>'.
  */
 export type BindingDecl = string;
 
@@ -131,8 +132,15 @@ function parseBinding(name: string, decl: string, index: number): Binding {
   if (kind !== 'read' && kind !== 'read_write')
     throw new Error(`binding ${name}: "${decl}" is not 'read', 'read_write' or 'uniform' with a type`);
   const element = type || 'f32';
+  if (element === 'atomic<u32>') {
+    if (kind !== 'read_write')
+      throw new Error(`binding ${name}: atomic<u32> elements need 'read_write', not '${kind}'`);
+    return { name, index, kind, type: `array<${element}>`, dtype: 'u32' };
+  }
   if (!/^(f32|u32|vec[234][fu]|mat\dx\df)$/.test(element))
-    throw new Error(`binding ${name}: element type "${element}" is not f32, u32, a vector or a matrix of them`);
+    throw new Error(
+      `binding ${name}: element type "${element}" is not f32, u32, a vector or a matrix of them, or atomic<u32>`,
+    );
   return { name, index, kind, type: `array<${element}>`, dtype: /u/.test(element) ? 'u32' : 'f32' };
 }
 

@@ -174,6 +174,11 @@ export interface SampleOptions {
   sampleSteps?: number;
   /** DDIM's noise: 0 deterministic (default), 1 the DDPM posterior's. */
   eta?: number;
+  /**
+   * Where the recorded trajectory goes on the device (e.g. a TrajectoryDensity's target): copied
+   * there, not read back, and the result's trajectory is empty. Its size must be the trajectory's.
+   */
+  trajectoryTo?: GPUBufferBinding;
 }
 
 export interface SampleResult {
@@ -186,9 +191,35 @@ export interface SampleResult {
 }
 
 /** The steps a sampler visits: every t for DDPM, ddimTimes for DDIM. */
-function visitedTimes(o: SampleOptions): Uint32Array {
+export function visitedTimes(o: Pick<SampleOptions, 'model' | 'sampler' | 'sampleSteps'>): Uint32Array {
   const T = o.model.T;
   return o.sampler === 'ddim' ? ddimTimes(T, o.sampleSteps ?? T) : Uint32Array.from({ length: T + 1 }, (_, s) => T - s);
+}
+
+/**
+ * The recorded trajectory: read back, or copied on the device to o.trajectoryTo (submitted before
+ * the samples are read, so done before the program is destroyed) and empty here.
+ */
+async function takeTrajectory(
+  device: GPUDevice,
+  program: Program,
+  trajectory: Tensor,
+  o: SampleOptions,
+): Promise<Float32Array> {
+  if (o.record === 0) {
+    if (o.trajectoryTo) throw new Error('trajectoryTo: no trajectory is recorded (record is 0)');
+    return new Float32Array(0);
+  }
+  const to = o.trajectoryTo;
+  if (!to) return program.readF32(trajectory);
+  const bytes = trajectory.size * 4;
+  if (to.size !== undefined && to.size !== bytes)
+    throw new Error(`trajectoryTo holds ${to.size} bytes, the trajectory ${trajectory} ${bytes}`);
+  const from = program.binding(trajectory);
+  const encoder = device.createCommandEncoder({ label: 'trajectory to the device' });
+  encoder.copyBufferToBuffer(from.buffer, from.offset ?? 0, to.buffer, to.offset ?? 0, bytes);
+  device.queue.submit([encoder.finish()]);
+  return new Float32Array(0);
 }
 
 function labelArray(labels: SampleOptions['labels'], n: number): Uint32Array {
@@ -235,12 +266,9 @@ export async function sampleOpByOp(device: GPUDevice, store: ParamStore, o: Samp
     netLabels.set(labels);
     program.write(y, netLabels);
     program.run(S);
+    const kept = await takeTrajectory(device, program, trajectory, o);
     const all = await program.readF32(x);
-    return {
-      samples: all.slice(0, o.n * 2),
-      trajectory: o.record > 0 ? await program.readF32(trajectory) : new Float32Array(0),
-      times,
-    };
+    return { samples: all.slice(0, o.n * 2), trajectory: kept, times };
   } finally {
     program.destroy();
   }
@@ -276,11 +304,8 @@ export async function sampleFused(device: GPUDevice, store: ParamStore, o: Sampl
     for (const [t, v] of joint.feeds) program.write(t, v);
     program.write(labels, labelArray(o.labels, o.n));
     program.run(1);
-    return {
-      samples: await program.readF32(out.samples),
-      trajectory: o.record > 0 ? await program.readF32(out.trajectory) : new Float32Array(0),
-      times: visitedTimes(o),
-    };
+    const trajectory = await takeTrajectory(device, program, out.trajectory, o);
+    return { samples: await program.readF32(out.samples), trajectory, times: visitedTimes(o) };
   } finally {
     program.destroy();
   }
