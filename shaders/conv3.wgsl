@@ -2,9 +2,11 @@
 // each invocation computes ROWS channels x SEG consecutive pixels of one output row, and reads
 // each input row segment once for all three taps along it (SEG + 2 values serve 3 SEG products
 // per row), where the implicit GEMM of conv2d.wgsl gathers every (tap, pixel) pair apart. On a
-// CPU driver a read at a per-lane address is a loop of scalar loads, so reads, not multiplies,
-// set the pace: per input channel this reads 3 (SEG + 2) + 3 values for 3 x 3 x SEG x ROWS
-// multiply-adds, 2.2x fewer reads per multiply-add than the implicit GEMM's 8 x 9 + 9 for 576.
+// CPU driver a read at a per-lane address is a loop of scalar loads: per input channel this
+// reads 3 (SEG + 2) + 9 values (36) for 9 SEG ROWS (504) multiply-adds, twice the implicit
+// GEMM's multiply-adds per read (81 reads for 576). Measured, that is 5-30 % less CPU time per
+// conv than the implicit GEMM (bench/README.md, 2026-12-06): the arithmetic, not only the reads,
+// sets the pace here.
 //
 // conv3_rows (the forward, and the input gradient as a correlation with the flipped weight):
 //   out[b, r, oy, ox] (+)= bias[r] + sum_{c, ky, kx} W(r, c, ky, kx) src[b, c, oy + ky - pad_y, ox + kx - pad_x]
