@@ -73,29 +73,30 @@ const KERNELS = { plain: kernels('rows4'), sg: kernels('rows_src') };
 // 3x3 stride-1 convs by row segments (shaders/conv3.wgsl), where the device has subgroups of 8:
 // the forward and the input gradient as one correlation kernel with the weight read through
 // signed strides, and the weight gradient with one input channel per lane.
+const CONV3_PARAMS = {
+  batch: 'u32',
+  rows: 'u32',
+  channels: 'u32',
+  h: 'u32',
+  w: 'u32',
+  ho: 'u32',
+  wo: 'u32',
+  pad_y: 'u32',
+  pad_x: 'u32',
+  sr: 'i32',
+  sc: 'i32',
+  sky: 'i32',
+  skx: 'i32',
+  w0: 'i32',
+  accumulate: 'u32',
+} as const;
 const CONV3 = shaderModule({
   name: 'conv3',
   source: conv3Code,
   libraries: [spreadCode],
   enable: ['subgroups'],
   bindings: { wsrc: 'read', src: 'read', out: 'read_write', bias: 'read' },
-  params: {
-    batch: 'u32',
-    rows: 'u32',
-    channels: 'u32',
-    h: 'u32',
-    w: 'u32',
-    ho: 'u32',
-    wo: 'u32',
-    pad_y: 'u32',
-    pad_x: 'u32',
-    sr: 'i32',
-    sc: 'i32',
-    sky: 'i32',
-    skx: 'i32',
-    w0: 'i32',
-    accumulate: 'u32',
-  },
+  params: CONV3_PARAMS,
 });
 const CONV3_KERNELS = {
   rows: CONV3.kernel('conv3_rows', { workgroupSize: WG, uses: ['wsrc', 'src', 'out'] }),
@@ -111,8 +112,19 @@ const CONV3_MIN_LANES = 8;
 const conv3Fits = (e: Emitter, s: Geometry) =>
   e.config.broadcasts && s.kh === 3 && s.kw === 3 && s.stride === 1 && s.padY <= 2 && s.padX <= 2;
 
-function conv3Grid(s: { batch: number; rows: number; ho: number; wo: number }, name: string): [number, number, number] {
-  return grid(s.rows, s.batch * s.ho * Math.ceil(s.wo / SEG) * TILE[1], name); // one segment per lane
+/** conv3_rows(_bias): p, the correlation's geometry and weight strides (all of CONV3's params but accumulate). */
+function emitConv3Rows(
+  e: Emitter,
+  p: Record<Exclude<keyof typeof CONV3_PARAMS, 'accumulate'>, number>,
+  io: { wsrc: Tensor; src: Tensor; out: Tensor },
+  bias: Tensor | null,
+  accumulate: number,
+  name: string,
+): void {
+  // One segment of SEG output pixels per lane.
+  const workgroups = { workgroups: grid(p.rows, p.batch * p.ho * Math.ceil(p.wo / SEG) * TILE[1], name) };
+  if (bias) e.dispatch(CONV3_KERNELS.rowsBias, { ...io, bias }, { ...p, accumulate }, workgroups);
+  else e.dispatch(CONV3_KERNELS.rows, io, { ...p, accumulate }, workgroups);
 }
 /** WebGPU's guaranteed maxComputeWorkgroupsPerDimension. */
 const MAX_WORKGROUPS = 65535;
@@ -196,12 +208,8 @@ function emitForward(
 ): void {
   if (conv3Fits(e, s)) {
     const q = { batch: s.batch, rows: s.cout, channels: s.cin, h: s.h, w: s.w, ho: s.ho, wo: s.wo };
-    const strides = { sr: s.cin * 9, sc: 9, sky: 3, skx: 1, w0: 0 };
-    const io = { wsrc: w, src: x, out: y };
-    const p = { ...q, pad_y: s.padY, pad_x: s.padX, ...strides, accumulate };
-    const workgroups = { workgroups: conv3Grid(q, name) };
-    if (bias) e.dispatch(CONV3_KERNELS.rowsBias, { ...io, bias }, p, workgroups);
-    else e.dispatch(CONV3_KERNELS.rows, io, p, workgroups);
+    const p = { ...q, pad_y: s.padY, pad_x: s.padX, sr: s.cin * 9, sc: 9, sky: 3, skx: 1, w0: 0 };
+    emitConv3Rows(e, p, { wsrc: w, src: x, out: y }, bias, accumulate, name);
     return;
   }
   const wg = e.config.broadcasts ? WG : PLAIN_WG;
@@ -232,12 +240,8 @@ function emitInputGrad(
   if (conv3Fits(e, s)) {
     // A correlation of dy with the flipped weight: W(ci, co, ky, kx) = w[co, ci, 2 - ky, 2 - kx].
     const q = { batch: s.batch, rows: s.cin, channels: s.cout, h: s.ho, w: s.wo, ho: s.h, wo: s.w };
-    const strides = { sr: 9, sc: s.cin * 9, sky: -3, skx: -1, w0: 8 };
-    const io = { wsrc: w, src: dy, out: dx };
-    const p = { ...q, pad_y: 2 - s.padY, pad_x: 2 - s.padX, ...strides, accumulate };
-    const workgroups = { workgroups: conv3Grid(q, name) };
-    if (bias) e.dispatch(CONV3_KERNELS.rowsBias, { ...io, bias }, p, workgroups);
-    else e.dispatch(CONV3_KERNELS.rows, io, p, workgroups);
+    const p = { ...q, pad_y: 2 - s.padY, pad_x: 2 - s.padX, sr: 9, sc: s.cin * 9, sky: -3, skx: -1, w0: 8 };
+    emitConv3Rows(e, p, { wsrc: w, src: dy, out: dx }, bias, accumulate, name);
     return;
   }
   const wg = e.config.broadcasts ? WG : PLAIN_WG;
