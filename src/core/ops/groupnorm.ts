@@ -210,11 +210,7 @@ function addNormOp(
           params(target.accumulate, what),
           C * k.per,
         );
-      if (after === 'none') {
-        // dbeta is the sum of dy itself: no norm kernel needed.
-        if (dgamma) affine(dgamma, 0);
-        if (dbeta) emitSumBatchLength(e, dy, dbeta, B, C, L);
-      } else if (dgamma && dbeta) {
+      if (dgamma && dbeta) {
         const io = { x, ...zg, out: dgamma.tensor, out2: dbeta.tensor, stats, dy };
         e.dispatch(k.backwardAffine, io, params(dgamma.accumulate, 0, dbeta.accumulate), C * k.per);
       } else if (dgamma) affine(dgamma, 0);
