@@ -23,7 +23,9 @@
 
 // Bindings (src/core/ops/conv2d.ts): rows_src, cols_src, out, bias, and rows4, the plain
 // kernels' weight transposed: [inner, rows_pad] (inner: (ci, ky, kx) for the forward; (co, ky, kx)
-// for the input gradient).
+// for the input gradient). The weight (and its gradient) may be a slice of input channels of a
+// wider one (a conv of channel-concatenated inputs, one part at a time): w[co, ci, ky, kx] is at
+// co w_co + ci KH KW + ky KW + kx + w_off.
 
 // ROWS, Tile, accumulate and accumulate2 (shaders/tile.wgsl): t += (the row operands at one
 // inner index) x (lo, hi), the rows' values from weight_rows or dy_rows (shaders/conv2d_rows.wgsl,
@@ -117,7 +119,7 @@ fn forward_tile(lid: vec3u, wid: vec3u) -> Tile {
   let lo = columns(col0, p.ho, p.wo, image, p.stride, -i32(p.pad_y), -i32(p.pad_x));
   let hi = columns(col0 + 4u, p.ho, p.wo, image, p.stride, -i32(p.pad_y), -i32(p.pad_x));
   let n = p.cin * p.kh * p.kw;
-  let lane_w = lane_row(lid, wid, p.cout) * n; // w[row, k] at lane_w + k
+  let lane_w = lane_row(lid, wid, p.cout) * p.w_co + p.w_off; // w[row, k] at lane_w + k
   var t: Tile;
   var at = Tap(0u, 0, 0);
   var k = 0u;
@@ -169,12 +171,12 @@ fn dy_at(base: vec4i, ny: vec4i, nx: vec4i) -> vec4f {
 }
 
 // dy at tap a = (co, ky, kx) for four columns c; w[co, ci, ky, kx] for the tile's rows ci is
-// inner index (co, ky, kx) of the transposed copy, and at lane_w + (co cin + ci) taps + tap in w.
+// inner index (co, ky, kx) of the transposed copy, and at lane_w + co w_co + tap in w (lane_w: ci taps + w_off).
 fn dy_tap(c: Columns, a: Tap) -> vec4f { return dy_at(c.base + i32(a.c * p.ho * p.wo), c.y - a.ky, c.x - a.kx); }
 fn weight_tap(a: Tap, row0: u32, lane_w: u32) -> array<f32, 8> {
   let taps = p.kh * p.kw;
   let tap = u32(a.ky) * p.kw + u32(a.kx);
-  return weight_rows(a.c * taps + tap, row0, lane_w + a.c * p.cin * taps + tap);
+  return weight_rows(a.c * taps + tap, row0, lane_w + a.c * p.w_co + tap);
 }
 
 // The inner indices (co, ky, kx) two per iteration, as forward_tile.
@@ -185,7 +187,7 @@ fn input_tile(lid: vec3u, wid: vec3u) -> Tile {
   let image = p.cout * p.ho * p.wo;
   let lo = columns(col0, p.h, p.w, image, 1u, i32(p.pad_y), i32(p.pad_x));
   let hi = columns(col0 + 4u, p.h, p.w, image, 1u, i32(p.pad_y), i32(p.pad_x));
-  let lane_w = lane_row(lid, wid, p.cin) * taps;
+  let lane_w = lane_row(lid, wid, p.cin) * taps + p.w_off;
   let n = p.cout * taps;
   var t: Tile;
   var at = Tap(0u, 0, 0);
@@ -284,7 +286,7 @@ fn conv2d_weight_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgro
     let values = array<vec4f, 2>(t.lo[r], t.hi[r]);
     for (var j = 0u; j < 8u; j++) {
       let col = col0 + j;
-      if (col < n) { put(co * n + col, values[j / 4u][j % 4u]); }
+      if (col < n) { put(co * p.w_co + p.w_off + col, values[j / 4u][j % 4u]); }
     }
   }
 }

@@ -139,7 +139,8 @@ fn taps_row(acc: ptr<function, Taps9>, d: array<array<f32, 8>, 7>, s: array<f32,
   }
 }
 
-// wsrc = dy [B, rows (cout), ho, wo], src = x [B, channels (cin), h, w], out = dw [cout, cin, 3, 3].
+// wsrc = dy [B, rows (cout), ho, wo], src = x [B, channels (cin), h, w], out = dw [cout, cin, 3, 3]
+// or input channels w0 / 9 .. of a wider weight's gradient: dw[co, ci, ky, kx] at co sr + ci 9 + 3 ky + kx + w0.
 // Lane = input channel (WG of them per workgroup, x), rows = output channels (y). Every lane walks
 // all (b, oy, segment) places as one loop (selects, not divisions: the accumulators are carried
 // through one loop, not three); dy's segment is read one pixel per lane-row and broadcast (the
@@ -179,6 +180,7 @@ fn conv3_weight_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgrou
   for (var r = 0u; r < ROWS; r++) {
     let co = row0 + r;
     if (co >= p.rows) { break; }
-    for (var t = 0u; t < 9u; t++) { put((co * p.channels + ci) * 9u + t, acc.t[r][t]); }
+    let first = u32(i32(co) * p.sr + p.w0) + ci * 9u;
+    for (var t = 0u; t < 9u; t++) { put(first + t, acc.t[r][t]); }
   }
 }

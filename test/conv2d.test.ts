@@ -15,7 +15,16 @@ import {
   withKernels,
   type Operand,
 } from './harness.js';
-import { addRef, conv2dBackward, conv2dRef, conv2dSize, convTranspose2dSize, type Conv2dShape } from './reference.js';
+import {
+  addRef,
+  concatChannelsBackward,
+  concatChannelsRef,
+  conv2dBackward,
+  conv2dRef,
+  conv2dSize,
+  convTranspose2dSize,
+  type Conv2dShape,
+} from './reference.js';
 
 // Tolerances as for conv1d (test/conv1d.test.ts): forward sums of at most a few hundred products
 // of values in ±1 in f32: atol 1e-5 + rtol 1e-5 (1e-4 where an output sums over the batch and
@@ -198,6 +207,78 @@ t('gradients add up where x feeds two convs and where x feeds two transposed con
     );
     void b;
   }
+});
+
+// A conv of channel-concatenated inputs (conv2d(g, [a, b], ...)): each part against its slice of
+// the weight's input channels, summed into y, against the float64 conv of the concatenation; the
+// gradients of both parts and of the whole weight, with b also feeding a second conv (its
+// gradient accumulated).
+const catCases: [Conv2dShape, number][] = [
+  [shape(2, 17, 10, 5, 15, 3, 3, 1, [1, 1]), 8], // row segments for every product: 8 + 9 channels
+  [shape(2, 8, 3, 6, 6, 3, 3, 1, [1, 1]), 3], // 3 + 5 channels: the weight gradient by implicit GEMM
+  [shape(3, 10, 6, 5, 5, 1, 1, 1, [0, 0]), 4], // a 1x1 conv (the skip of a UNet's up block)
+  [shape(2, 5, 4, 7, 7, 3, 3, 2, [1, 1]), 2], // stride 2
+];
+for (const [s, ca] of catCases)
+  for (const plain of [false, true]) {
+    const cb = s.cin - ca;
+    const L = s.h * s.w;
+    const what = `${label(s)} as ${ca} + ${cb} channels${plain ? ' (plain kernels)' : ''}`;
+    t(`conv2d of concatenated inputs matches float64 forward and gradients at ${what}`, async () => {
+      const { w, b } = operands(s, false, 21);
+      const xa = randomValues(s.batch * ca * L, 24);
+      const xb = randomValues(s.batch * cb * L, 25);
+      const w2 = randomValues(s.cout * cb * s.kh * s.kw, 26);
+      const x = concatChannelsRef(xa, xb, s.batch, ca, cb, L);
+      const list: Operand[] = [
+        { name: 'a', shape: [s.batch, ca, s.h, s.w], values: xa },
+        { name: 'b', shape: [s.batch, cb, s.h, s.w], values: xb },
+        { name: 'w', shape: [s.cout, s.cin, s.kh, s.kw], values: w },
+        { name: 'bias', shape: [s.cout], values: b },
+        { name: 'w2', shape: [s.cout, cb, s.kh, s.kw], values: w2 },
+      ];
+      const o = { stride: s.stride, padding: s.pad };
+      const { values } = await withKernels(plain ? { broadcasts: false } : {}, () =>
+        runGraph((g) => {
+          const ts = list.slice(0, 4).map((v) => g.input(v.name, v.shape));
+          return {
+            feeds: ts.map((tensor, i) => [tensor, list[i].values] as const),
+            outputs: [conv2d(g, [ts[0], ts[1]], ts[2], ts[3], o)],
+          };
+        }),
+      );
+      assertClose(values[0], conv2dRef(x, w, b, s), FWD[0], FWD[1], 'y');
+      const { grads, up } = await withKernels(plain ? { broadcasts: false } : {}, () =>
+        backward(
+          list,
+          (g, [ta, tb, tw, tbias, tw2]) =>
+            add(g, conv2d(g, [ta, tb], tw, tbias, o, 'cat'), conv2d(g, tb, tw2, tbias, o, 'second')),
+          27,
+        ),
+      );
+      const [dx, dw, db] = conv2dBackward(x, w, up, s);
+      const s2 = { ...s, cin: cb };
+      const [dxb2, dw2, db2] = conv2dBackward(xb, w2, up, s2);
+      const [dxa, dxb] = concatChannelsBackward(dx, s.batch, ca, cb, L);
+      assertGradients(
+        grads,
+        [dxa, addRef(dxb, dxb2), dw, addRef(db, db2), dw2],
+        BWD,
+        ['da', 'db', 'dw', 'dbias', 'dw2'],
+        'the analytic reference',
+      );
+    });
+  }
+
+t('conv2d of concatenated inputs refuses parts that differ in batch or size, or miss the weight', () => {
+  const g = new Graph('cat');
+  const a = g.input('a', [2, 3, 5, 5]);
+  const w = g.input('w', [4, 5, 3, 3]);
+  const b = g.input('b', [4]);
+  assert.throws(() => conv2d(g, [a, g.input('c', [2, 2, 4, 5])], w, b), /input 1/);
+  assert.throws(() => conv2d(g, [a, g.input('d', [3, 2, 5, 5])], w, b), /input 1/);
+  assert.throws(() => conv2d(g, [a, g.input('e', [2, 3, 5, 5])], w, b), /weight/);
+  assert.throws(() => conv2d(g, [], w, b), /no input/);
 });
 
 t.run();

@@ -47,6 +47,8 @@ const CONV2D = shaderModule({
     pad_x: 'u32',
     accumulate: 'u32',
     rows_pad: 'u32', // rows4's row length: the rows rounded up to a whole tile
+    w_co: 'u32', // the weight's elements per output channel (its input channels x KH x KW)
+    w_off: 'u32', // where this slice of input channels starts in a weight row
   },
 });
 // The plain kernels read the forward's and input gradient's weight from the transposed copy
@@ -135,7 +137,11 @@ export interface Conv2dOptions {
   padding?: number | [number, number];
 }
 
-/** The forward conv's geometry, which every kernel of conv2d.wgsl takes. */
+/**
+ * The forward conv's geometry, which every kernel of conv2d.wgsl takes. The weight may be wider
+ * than cin: w [cout, wcin, kh, kw], of which input channels ci0 .. ci0 + cin meet this x (one part
+ * of a conv of channel-concatenated inputs).
+ */
 interface Geometry {
   batch: number;
   cin: number;
@@ -149,6 +155,8 @@ interface Geometry {
   stride: number;
   padY: number;
   padX: number;
+  wcin: number;
+  ci0: number;
 }
 
 const params = (s: Geometry, accumulate: number, rowsPad = 0) => ({
@@ -166,12 +174,14 @@ const params = (s: Geometry, accumulate: number, rowsPad = 0) => ({
   pad_x: s.padX,
   accumulate,
   rows_pad: rowsPad,
+  w_co: s.wcin * s.kh * s.kw,
+  w_off: s.ci0 * s.kh * s.kw,
 });
 
 /**
- * The weight viewed as [outer, rows, inner] (row-major), copied as [outer, inner, rowsPad]: the
- * layout the forward (rows cout, inner (ci, ky, kx)) and the input gradient (outer co, rows ci,
- * inner (ky, kx)) read as vec4s. rowsPad: rows rounded up to a whole tile.
+ * The weight's slice viewed as [outer, rows, inner] (strides sm, sb; off: where it starts), copied
+ * as [outer, inner, rowsPad]: the layout the forward (rows cout, inner (ci, ky, kx)) and the input
+ * gradient (outer co, rows ci, inner (ky, kx)) read as vec4s. rowsPad: rows rounded up to a whole tile.
  */
 function transposedWeight(
   e: Emitter,
@@ -179,9 +189,10 @@ function transposedWeight(
   outer: number,
   rows: number,
   inner: number,
+  at: { sm: number; sb: number; off: number },
 ): { wt: Tensor; rowsPad: number } {
   const rowsPad = Math.ceil(rows / TILE[0]) * TILE[0];
-  const wt = emitTransposed(e, w, rows, inner, outer, { sm: inner, sk: 1, sb: rows * inner, off: 0 }, rowsPad);
+  const wt = emitTransposed(e, w, rows, inner, outer, { ...at, sk: 1 }, rowsPad);
   return { wt, rowsPad };
 }
 
@@ -208,7 +219,7 @@ function emitForward(
 ): void {
   if (conv3Fits(e, s)) {
     const q = { batch: s.batch, rows: s.cout, channels: s.cin, h: s.h, w: s.w, ho: s.ho, wo: s.wo };
-    const p = { ...q, pad_y: s.padY, pad_x: s.padX, sr: s.cin * 9, sc: 9, sky: 3, skx: 1, w0: 0 };
+    const p = { ...q, pad_y: s.padY, pad_x: s.padX, sr: s.wcin * 9, sc: 9, sky: 3, skx: 1, w0: s.ci0 * 9 };
     emitConv3Rows(e, p, { wsrc: w, src: x, out: y }, bias, accumulate, name);
     return;
   }
@@ -221,7 +232,9 @@ function emitForward(
     else e.dispatch(k.forwardNoBias, { rows_src: w, ...io }, params(s, accumulate), workgroups);
     return;
   }
-  const { wt, rowsPad } = transposedWeight(e, w, 1, s.cout, s.cin * s.kh * s.kw);
+  const taps = s.kh * s.kw;
+  const at = { sm: s.wcin * taps, sb: 0, off: s.ci0 * taps };
+  const { wt, rowsPad } = transposedWeight(e, w, 1, s.cout, s.cin * taps, at);
   const k = KERNELS.plain;
   if (bias) e.dispatch(k.forward, { rows4: wt, ...io, bias }, params(s, accumulate, rowsPad), workgroups);
   else e.dispatch(k.forwardNoBias, { rows4: wt, ...io }, params(s, accumulate, rowsPad), workgroups);
@@ -240,7 +253,16 @@ function emitInputGrad(
   if (conv3Fits(e, s)) {
     // A correlation of dy with the flipped weight: W(ci, co, ky, kx) = w[co, ci, 2 - ky, 2 - kx].
     const q = { batch: s.batch, rows: s.cin, channels: s.cout, h: s.ho, w: s.wo, ho: s.h, wo: s.w };
-    const p = { ...q, pad_y: 2 - s.padY, pad_x: 2 - s.padX, sr: 9, sc: s.cin * 9, sky: -3, skx: -1, w0: 8 };
+    const p = {
+      ...q,
+      pad_y: 2 - s.padY,
+      pad_x: 2 - s.padX,
+      sr: 9,
+      sc: s.wcin * 9,
+      sky: -3,
+      skx: -1,
+      w0: 8 + s.ci0 * 9,
+    };
     emitConv3Rows(e, p, { wsrc: w, src: dy, out: dx }, bias, accumulate, name);
     return;
   }
@@ -253,7 +275,9 @@ function emitInputGrad(
     else e.dispatch(k.inputGrad, { rows_src: w, ...io }, params(s, accumulate), workgroups);
     return;
   }
-  const { wt, rowsPad } = transposedWeight(e, w, s.cout, s.cin, s.kh * s.kw);
+  const taps = s.kh * s.kw;
+  const at = { sm: taps, sb: s.wcin * taps, off: s.ci0 * taps };
+  const { wt, rowsPad } = transposedWeight(e, w, s.cout, s.cin, taps, at);
   const k = KERNELS.plain;
   if (bias) e.dispatch(k.transposeForward, { rows4: wt, ...io, bias }, params(s, accumulate, rowsPad), workgroups);
   else e.dispatch(k.inputGrad, { rows4: wt, ...io }, params(s, accumulate, rowsPad), workgroups);
@@ -270,7 +294,8 @@ function emitWeightGrad(
 ): void {
   if (conv3Fits(e, s) && s.cin >= CONV3_MIN_LANES) {
     const q = { batch: s.batch, rows: s.cout, channels: s.cin, h: s.h, w: s.w, ho: s.ho, wo: s.wo };
-    const p = { ...q, pad_y: s.padY, pad_x: s.padX, sr: 0, sc: 0, sky: 0, skx: 0, w0: 0, accumulate };
+    // dw[co, ci0 + ci, ky, kx] at co sr + ci 9 + 3 ky + kx + w0
+    const p = { ...q, pad_y: s.padY, pad_x: s.padX, sr: s.wcin * 9, sc: 0, sky: 0, skx: 0, w0: s.ci0 * 9, accumulate };
     e.dispatch(CONV3_KERNELS.weightGrad, { wsrc: dy, src: x, out: dw }, p, {
       workgroups: grid(s.cout, s.cin * TILE[1], name), // one input channel per lane
     });
@@ -298,16 +323,29 @@ function spacing(o: Conv2dOptions, name: string) {
   };
 }
 
-/** y = conv2d(x, w) + b: x [B, Cin, H, W], w [Cout, Cin, KH, KW], b [Cout]; HO = (H + 2 pad - KH) / stride + 1. */
+/**
+ * y = conv2d(x, w) + b: x [B, Cin, H, W], w [Cout, Cin, KH, KW], b [Cout]; HO = (H + 2 pad - KH) / stride + 1.
+ * x may be a list of tensors [B, C_i, H, W] (sum C_i = Cin): the conv of their concatenation along
+ * channels, computed one part at a time against its slice of w's input channels and summed in y,
+ * so the concatenation is never written (the UNet's skips).
+ */
 export function conv2d(
   g: Graph,
-  x: Tensor,
+  x: Tensor | readonly Tensor[],
   w: Tensor,
   b: Tensor,
   options: Conv2dOptions = {},
   name = 'conv2d',
 ): Tensor {
-  const [batch, cin, h, wd] = shape4(x, name);
+  const xs = Array.isArray(x) ? (x as readonly Tensor[]) : [x as Tensor];
+  if (xs.length === 0) throw new Error(`${name}: no input (expected a tensor or a list of tensors)`);
+  const [batch, , h, wd] = shape4(xs[0], name);
+  const cins = xs.map((part, i) => {
+    const [, c] = shape4(part, name);
+    expectShape(part, [batch, c, h, wd], `${name} input ${i}`);
+    return c;
+  });
+  const cin = cins.reduce((u, v) => u + v, 0);
   if (w.shape.length !== 4) throw new Error(`${name}: weight ${w} must be [Cout, Cin, KH, KW]`);
   const [cout, , kh, kw] = w.shape;
   expectShape(w, [cout, cin, kh, kw], `${name} weight`);
@@ -328,8 +366,16 @@ export function conv2d(
     stride,
     padY,
     padX,
+    wcin: cin,
+    ci0: 0,
   };
-  return addConvOp(g, 'conv2d', name, x, w, b, s, false);
+  let ci0 = 0;
+  const parts = xs.map((part, i) => {
+    const at = { x: part, s: { ...s, cin: cins[i], ci0 } };
+    ci0 += cins[i];
+    return at;
+  });
+  return addConvOp(g, 'conv2d', name, parts, w, b, s, false);
 }
 
 /**
@@ -356,20 +402,37 @@ export function convTranspose2d(
       `${name}: output ${ho}x${wo} is empty (input ${h}x${wd}, kernel ${kh}x${kw}, stride ${stride}, padding ${padY}, ${padX})`,
     );
   // The conv whose input gradient this is: input y [B, cout, ho, wo], output x [B, cin, h, w].
-  const s: Geometry = { batch, cin: cout, cout: cin, h: ho, w: wo, ho: h, wo: wd, kh, kw, stride, padY, padX };
-  return addConvOp(g, 'conv_transpose2d', name, x, w, b, s, true);
+  const s: Geometry = {
+    batch,
+    cin: cout,
+    cout: cin,
+    h: ho,
+    w: wo,
+    ho: h,
+    wo: wd,
+    kh,
+    kw,
+    stride,
+    padY,
+    padX,
+    wcin: cout,
+    ci0: 0,
+  };
+  return addConvOp(g, 'conv_transpose2d', name, [{ x, s }], w, b, s, true);
 }
 
 /**
  * The op of a conv (x: its input, y: its output) or of its transposed form (x shaped as the
  * conv's output, y as its input), in the conv's geometry s: the forward of one is the input
- * gradient of the other, and the weight gradient takes x and dy in exchanged roles.
+ * gradient of the other, and the weight gradient takes x and dy in exchanged roles. A conv's
+ * input may come in parts (each with its geometry: its channels and where they start in w), summed
+ * into y one after the other; the bias goes with the first.
  */
 function addConvOp(
   g: Graph,
   type: string,
   name: string,
-  x: Tensor,
+  parts: readonly { x: Tensor; s: Geometry }[],
   w: Tensor,
   b: Tensor,
   s: Geometry,
@@ -377,25 +440,29 @@ function addConvOp(
 ): Tensor {
   const [channels, height, width] = transposed ? [s.cin, s.h, s.w] : [s.cout, s.ho, s.wo];
   const y = g.activation(name, [s.batch, channels, height, width]);
-  const toOutput = (e: Emitter, from: Tensor, to: Tensor, accumulate: number, bias: Tensor | null) =>
-    emitForward(e, s, from, w, to, accumulate, bias, name);
-  const toInput = (e: Emitter, from: Tensor, to: Tensor, accumulate: number, bias: Tensor | null) =>
-    emitInputGrad(e, s, from, w, to, accumulate, bias, name);
+  type Emit = (e: Emitter, q: Geometry, from: Tensor, to: Tensor, accumulate: number, bias: Tensor | null) => void;
+  const toOutput: Emit = (e, q, from, to, accumulate, bias) => emitForward(e, q, from, w, to, accumulate, bias, name);
+  const toInput: Emit = (e, q, from, to, accumulate, bias) => emitInputGrad(e, q, from, w, to, accumulate, bias, name);
   const [forward, backward] = transposed ? [toInput, toOutput] : [toOutput, toInput];
   g.add({
     type,
-    inputs: [x, w, b],
+    inputs: [...parts.map((part) => part.x), w, b],
     outputs: [y],
     forward(e) {
-      forward(e, x, y, 0, b);
+      parts.forEach((part, i) => forward(e, part.s, part.x, y, i === 0 ? 0 : 1, i === 0 ? b : null));
     },
     backward(e) {
       const dy = e.grad(y);
-      const dx = e.gradTarget(x);
-      if (dx) backward(e, dy, dx.tensor, dx.accumulate, null);
+      for (const part of parts) {
+        const dx = e.gradTarget(part.x);
+        if (dx) backward(e, part.s, dy, dx.tensor, dx.accumulate, null);
+      }
       const dw = e.gradTarget(w);
-      const [outputSide, inputSide] = transposed ? [x, dy] : [dy, x];
-      if (dw) emitWeightGrad(e, s, outputSide, inputSide, dw.tensor, dw.accumulate, name);
+      if (dw)
+        for (const part of parts) {
+          const [outputSide, inputSide] = transposed ? [part.x, dy] : [dy, part.x];
+          emitWeightGrad(e, part.s, outputSide, inputSide, dw.tensor, dw.accumulate, name);
+        }
       const db = e.gradTarget(b);
       if (db) emitSumBatchLength(e, dy, db, s.batch, channels, height * width);
     },

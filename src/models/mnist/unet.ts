@@ -11,7 +11,7 @@ import { conv2d } from '../../core/ops/conv2d.js';
 import { attention } from '../../core/ops/attention.js';
 import { upsample2x } from '../../core/ops/upsample.js';
 import { groupNorm, groupNormSilu } from '../../core/ops/groupnorm.js';
-import { add, concatChannels, silu } from '../../core/ops/elementwise.js';
+import { add, silu } from '../../core/ops/elementwise.js';
 import { classEmbedding, fourierFeatures } from '../../core/ops/embed.js';
 import { linear } from '../../core/ops/linear.js';
 import { fanInBound } from '../../nn/layers.js';
@@ -24,7 +24,8 @@ export {
   type MnistUNetConfig,
 } from './spec.js';
 
-function conv(g: Graph, name: string, x: Tensor, cin: number, cout: number, k: number, stride = 1): Tensor {
+/** A conv with its parameters; x a list: the conv of the list's concatenation along channels, never written. */
+function conv(g: Graph, name: string, x: Tensor | Tensor[], cin: number, cout: number, k: number, stride = 1): Tensor {
   const w = g.param(`${name}.w`, [cout, cin, k, k], fanInBound(cin * k * k));
   const b = g.param(`${name}.b`, [cout], fanInBound(cin * k * k));
   return conv2d(g, x, w, b, { stride, padding: (k - 1) >> 1 }, name);
@@ -53,8 +54,19 @@ function dense(g: Graph, name: string, x: Tensor, inFeatures: number, outFeature
   return linear(g, x, w, b, name);
 }
 
-/** h = SiLU(GN(conv(x))) + Dense(e); h = SiLU(GN(conv(h))); h + skip(x); each line one fused norm. */
-function resBlock(g: Graph, name: string, x: Tensor, e: Tensor, cin: number, cout: number, c: MnistUNetConfig): Tensor {
+/**
+ * h = SiLU(GN(conv(x))) + Dense(e); h = SiLU(GN(conv(h))); h + skip(x); each line one fused norm.
+ * x [u, skip] (an up block): the convs read the two as their concatenation along channels.
+ */
+function resBlock(
+  g: Graph,
+  name: string,
+  x: Tensor | [Tensor, Tensor],
+  e: Tensor,
+  cin: number,
+  cout: number,
+  c: MnistUNetConfig,
+): Tensor {
   // Parameters in the order the unfused blocks made them (conv1, norm1, dense, conv2, norm2,
   // skip): the same seed initialises the same model.
   const h1 = conv(g, `${name}.conv1`, x, cin, cout, 3);
@@ -63,7 +75,7 @@ function resBlock(g: Graph, name: string, x: Tensor, e: Tensor, cin: number, cou
   const h = groupNormSilu(g, h1, ...norm1, c.groups, { bias, name: `${name}.norm1` });
   const h2 = conv(g, `${name}.conv2`, h, cout, cout, 3);
   const norm2 = affine(g, `${name}.norm2`, cout);
-  const residual = cin === cout ? x : conv(g, `${name}.skip`, x, cin, cout, 1);
+  const residual = cin === cout && !Array.isArray(x) ? x : conv(g, `${name}.skip`, x, cin, cout, 1);
   return groupNormSilu(g, h2, ...norm2, c.groups, { residual, name: `${name}.out` });
 }
 
@@ -95,11 +107,11 @@ export function mnistUNet(g: Graph, x: Tensor, t: Tensor, y: Tensor, c: MnistUNe
   const h3 = resBlock(g, 'e3', conv(g, 'down2', h2, c2, c2, 3, 2), e, c2, c3, c);
   const h4 = attnBlock(g, 'a_e4', resBlock(g, 'e4', h3, e, c3, c4, c), c4, c);
   let u = resBlock(g, 'mid', h4, e, c4, c4, c);
-  u = attnBlock(g, 'a_u4', resBlock(g, 'u4', concatChannels(g, u, h4, 'cat4'), e, c4 + c4, c4, c), c4, c);
-  u = resBlock(g, 'u3', concatChannels(g, u, h3, 'cat3'), e, c4 + c3, c3, c);
+  u = attnBlock(g, 'a_u4', resBlock(g, 'u4', [u, h4], e, c4 + c4, c4, c), c4, c);
+  u = resBlock(g, 'u3', [u, h3], e, c4 + c3, c3, c);
   u = conv(g, 'up3', upsample2x(g, u, 'upsample3'), c3, c2, 3);
-  u = resBlock(g, 'u2', concatChannels(g, u, h2, 'cat2'), e, c2 + c2, c2, c);
+  u = resBlock(g, 'u2', [u, h2], e, c2 + c2, c2, c);
   u = conv(g, 'up2', upsample2x(g, u, 'upsample2'), c2, c1, 3);
-  u = resBlock(g, 'u1', concatChannels(g, u, h1, 'cat1'), e, c1 + c1, c1, c);
+  u = resBlock(g, 'u1', [u, h1], e, c1 + c1, c1, c);
   return conv(g, 'conv_out', normSilu(g, 'norm_out', u, c1, c.groups), c1, 1, 3);
 }
