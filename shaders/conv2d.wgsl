@@ -257,6 +257,9 @@ fn x_pixel(e: Taps, a: Pixel) -> vec4f {
 }
 
 // rows_src = dy [B, Cout, HO, WO], cols_src = x: dw[co, (ci, ky, kx)] (+)= sum over (b, oy, ox).
+// Workgroups z split the sum (hardware adapters, where rows x columns alone leave most lanes
+// idle over a sum of B HO WO terms): z sums inner indices z k_chunk .. (z + 1) k_chunk - 1 into
+// its own [Cout, Cin KH KW] slab of out, and conv2d_weight_grad_sum adds the slabs up.
 @compute @workgroup_size(WG)
 fn conv2d_weight_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let row0 = first_row(wid);
@@ -270,23 +273,35 @@ fn conv2d_weight_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgro
   // The inner indices (b, oy, ox) two per iteration, as forward_tile, the pixel walked with
   // selects instead of divided out.
   var t: Tile;
-  var at = Pixel(0u, 0u, 0u);
-  var k = 0u;
-  let total = p.batch * plane;
-  for (; k + 1u < total; k += 2u) {
+  var k = wid.z * p.k_chunk;
+  let end = min(p.batch * plane, k + p.k_chunk);
+  var at = Pixel(k / plane, (k % plane) / p.wo, k % p.wo);
+  for (; k + 1u < end; k += 2u) {
     let at1 = next_pixel(at);
     accumulate2(&t, dy_pixel(at, rows, lane_dy), x_pixel(lo, at), x_pixel(hi, at), dy_pixel(at1, rows, lane_dy), x_pixel(lo, at1), x_pixel(hi, at1));
     at = next_pixel(at1);
   }
-  if (k < total) { accumulate(&t, dy_pixel(at, rows, lane_dy), x_pixel(lo, at), x_pixel(hi, at)); }
+  if (k < end) { accumulate(&t, dy_pixel(at, rows, lane_dy), x_pixel(lo, at), x_pixel(hi, at)); }
   let n = p.cin * p.kh * p.kw;
+  let slab = wid.z * p.cout * n;
   for (var r = 0u; r < ROWS; r++) {
     let co = row0 + r;
     if (co >= p.cout) { break; }
     let values = array<vec4f, 2>(t.lo[r], t.hi[r]);
     for (var j = 0u; j < 8u; j++) {
       let col = col0 + j;
-      if (col < n) { put(co * p.w_co + p.w_off + col, values[j / 4u][j % 4u]); }
+      if (col < n) { put(slab + co * p.w_co + p.w_off + col, values[j / 4u][j % 4u]); }
     }
   }
+}
+
+// cols_src = the chunks' slabs [chunks, Cout, Cin KH KW]: dw[co, (ci, ky, kx)] (+)= their sum, in order.
+@compute @workgroup_size(WG)
+fn conv2d_weight_grad_sum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let n = p.cin * p.kh * p.kw;
+  let i = flat_index(gid, nwg);
+  if (i >= p.cout * n) { return; }
+  var acc = 0.0;
+  for (var z = 0u; z < p.chunks; z++) { acc += cols_src[z * p.cout * n + i]; }
+  put((i / n) * p.w_co + p.w_off + i % n, acc);
 }

@@ -38,6 +38,12 @@ const GRADS = ['dx', 'dw', 'db'];
 
 const t = suite('conv2d');
 
+// Each case runs with this device's kernels and with a hardware adapter's (the plain kernels, no
+// subgroup broadcasts, and workgroup reductions: the weight gradient's sum split into chunks where
+// it is long, the bias gradient summed by a workgroup per channel).
+const HARDWARE = { broadcasts: false, reductions: 'workgroup' } as const;
+const HARDWARE_LABEL = ' (hardware kernels)';
+
 const label = (s: Conv2dShape) =>
   `B=${s.batch} ${s.cin}->${s.cout} ${s.h}x${s.w} kernel ${s.kh}x${s.kw} stride ${s.stride} padding ${s.pad.join(',')}`;
 
@@ -78,6 +84,8 @@ const convCases: Conv2dShape[] = [
   shape(2, 9, 10, 5, 15, 3, 3, 1, [1, 1]), // 15 = 7 + 7 + 1 columns; 9 channels, 10 rows: partial lane and row tiles
   shape(2, 8, 3, 6, 9, 3, 3, 1, [0, 2]), // unequal padding: 4 x 11 outputs, the input gradient padded 2 and 0
   shape(3, 16, 16, 14, 14, 3, 3, 1, [1, 1]), // an MNIST UNet shape: whole segments, two lane groups
+  // 782 output pixels: on hardware the weight gradient in 3 chunks of 261, 261 and 260 terms
+  shape(2, 3, 4, 23, 17, 3, 3, 1, [1, 1]),
 ];
 
 const transposeCases: Conv2dShape[] = [
@@ -97,9 +105,9 @@ for (const [transposed, cases] of [
   // that read the weight from a transposed copy (test/harness.ts: withKernels).
   for (const s of cases)
     for (const plain of [false, true]) {
-      t(`${opName} forward matches float64 at ${label(s)}${plain ? ' (plain kernels)' : ''}`, async () => {
+      t(`${opName} forward matches float64 at ${label(s)}${plain ? HARDWARE_LABEL : ''}`, async () => {
         const { x, w, b, list } = operands(s, transposed, 1);
-        const { values } = await withKernels(plain ? { broadcasts: false } : {}, () =>
+        const { values } = await withKernels(plain ? HARDWARE : {}, () =>
           runGraph((g) => {
             const [tx, tw, tb] = list.map((o) => g.input(o.name, o.shape));
             return {
@@ -132,10 +140,10 @@ for (const [transposed, cases] of [
   for (const s of cases)
     for (const plain of [false, true]) {
       t(
-        `${opName} gradients of x, w and b match the float64 reference at ${label(s)}${plain ? ' (plain kernels)' : ''}`,
+        `${opName} gradients of x, w and b match the float64 reference at ${label(s)}${plain ? HARDWARE_LABEL : ''}`,
         async () => {
           const { x, w, list } = operands(s, transposed, 7);
-          const { grads, up } = await withKernels(plain ? { broadcasts: false } : {}, () =>
+          const { grads, up } = await withKernels(plain ? HARDWARE : {}, () =>
             backward(list, (g, [tx, tw, tb]) => op(g, tx, tw, tb, { stride: s.stride, padding: s.pad }), 10),
           );
           assertGradients(grads, conv2dBackward(x, w, up, s, transposed), BWD, GRADS, 'the analytic reference');
@@ -218,12 +226,13 @@ const catCases: [Conv2dShape, number][] = [
   [shape(2, 8, 3, 6, 6, 3, 3, 1, [1, 1]), 3], // 3 + 5 channels: the weight gradient by implicit GEMM
   [shape(3, 10, 6, 5, 5, 1, 1, 1, [0, 0]), 4], // a 1x1 conv (the skip of a UNet's up block)
   [shape(2, 5, 4, 7, 7, 3, 3, 2, [1, 1]), 2], // stride 2
+  [shape(2, 6, 5, 23, 17, 3, 3, 1, [1, 1]), 3], // on hardware each part's weight gradient in 3 chunks
 ];
 for (const [s, ca] of catCases)
   for (const plain of [false, true]) {
     const cb = s.cin - ca;
     const L = s.h * s.w;
-    const what = `${label(s)} as ${ca} + ${cb} channels${plain ? ' (plain kernels)' : ''}`;
+    const what = `${label(s)} as ${ca} + ${cb} channels${plain ? HARDWARE_LABEL : ''}`;
     t(`conv2d of concatenated inputs matches float64 forward and gradients at ${what}`, async () => {
       const { w, b } = operands(s, false, 21);
       const xa = randomValues(s.batch * ca * L, 24);
@@ -238,7 +247,7 @@ for (const [s, ca] of catCases)
         { name: 'w2', shape: [s.cout, cb, s.kh, s.kw], values: w2 },
       ];
       const o = { stride: s.stride, padding: s.pad };
-      const { values } = await withKernels(plain ? { broadcasts: false } : {}, () =>
+      const { values } = await withKernels(plain ? HARDWARE : {}, () =>
         runGraph((g) => {
           const ts = list.slice(0, 4).map((v) => g.input(v.name, v.shape));
           return {
@@ -248,7 +257,7 @@ for (const [s, ca] of catCases)
         }),
       );
       assertClose(values[0], conv2dRef(x, w, b, s), FWD[0], FWD[1], 'y');
-      const { grads, up } = await withKernels(plain ? { broadcasts: false } : {}, () =>
+      const { grads, up } = await withKernels(plain ? HARDWARE : {}, () =>
         backward(
           list,
           (g, [ta, tb, tw, tbias, tw2]) =>

@@ -49,6 +49,8 @@ const CONV2D = shaderModule({
     rows_pad: 'u32', // rows4's row length: the rows rounded up to a whole tile
     w_co: 'u32', // the weight's elements per output channel (its input channels x KH x KW)
     w_off: 'u32', // where this slice of input channels starts in a weight row
+    k_chunk: 'u32', // the weight gradient's inner indices (b, oy, ox) per workgroup z
+    chunks: 'u32', // and how many slabs of partial sums conv2d_weight_grad_sum adds
   },
 });
 // The plain kernels read the forward's and input gradient's weight from the transposed copy
@@ -70,6 +72,18 @@ const kernels = <W extends 'rows_src' | 'rows4'>(weights: W) => {
     weightGrad: CONV2D.kernel('conv2d_weight_grad', { ...o, uses: ['rows_src', 'cols_src', 'out'] }),
   };
 };
+const WEIGHT_GRAD_SUM = CONV2D.kernel('conv2d_weight_grad_sum', {
+  workgroupSize: PLAIN_WG,
+  libraries: [rowsCode], // the module's other entry points call into it
+  uses: ['cols_src', 'out'],
+});
+/**
+ * The split of the weight gradient's sum over (b, oy, ox) with workgroup reductions (hardware
+ * adapters): enough chunks to give about SPLIT_LANES invocations work, each chunk at least
+ * SPLIT_MIN terms long.
+ */
+const SPLIT_LANES = 16384;
+const SPLIT_MIN = 256;
 const KERNELS = { plain: kernels('rows4'), sg: kernels('rows_src') };
 
 // 3x3 stride-1 convs by row segments (shaders/conv3.wgsl), where the device has subgroups of 8:
@@ -159,7 +173,7 @@ interface Geometry {
   ci0: number;
 }
 
-const params = (s: Geometry, accumulate: number, rowsPad = 0) => ({
+const params = (s: Geometry, accumulate: number, rowsPad = 0, kChunk = s.batch * s.ho * s.wo, chunks = 1) => ({
   batch: s.batch,
   cin: s.cin,
   cout: s.cout,
@@ -176,6 +190,8 @@ const params = (s: Geometry, accumulate: number, rowsPad = 0) => ({
   rows_pad: rowsPad,
   w_co: s.wcin * s.kh * s.kw,
   w_off: s.ci0 * s.kh * s.kw,
+  k_chunk: kChunk,
+  chunks,
 });
 
 /**
@@ -302,9 +318,24 @@ function emitWeightGrad(
     return;
   }
   const k = e.config.broadcasts ? KERNELS.sg.weightGrad : KERNELS.plain.weightGrad;
-  e.dispatch(k, { rows_src: dy, cols_src: x, out: dw }, params(s, accumulate), {
-    workgroups: grid(s.cout, s.cin * s.kh * s.kw, name, e.config.broadcasts ? WG : PLAIN_WG),
+  const n = s.cin * s.kh * s.kw;
+  const [x0, y0] = grid(s.cout, n, name, e.config.broadcasts ? WG : PLAIN_WG);
+  const total = s.batch * s.ho * s.wo;
+  const lanes = Math.ceil(s.cout / TILE[0]) * Math.ceil(n / TILE[1]);
+  const want = e.config.reductions === 'workgroup' ? Math.ceil(SPLIT_LANES / lanes) : 1;
+  const kChunk = Math.ceil(total / Math.max(1, Math.min(want, Math.floor(total / SPLIT_MIN))));
+  const chunks = Math.ceil(total / kChunk);
+  if (chunks === 1) {
+    e.dispatch(k, { rows_src: dy, cols_src: x, out: dw }, params(s, accumulate), { workgroups: [x0, y0, 1] });
+    return;
+  }
+  // Each chunk's sums into a slab of its own (the slice's own layout), then added up into dw.
+  const slabs = e.scratch(`${name}.dw_chunks`, [chunks, s.cout, n]);
+  const own = { ...s, wcin: s.cin, ci0: 0 };
+  e.dispatch(k, { rows_src: dy, cols_src: x, out: slabs }, params(own, 0, 0, kChunk, chunks), {
+    workgroups: [x0, y0, chunks],
   });
+  e.dispatch(WEIGHT_GRAD_SUM, { cols_src: slabs, out: dw }, params(s, accumulate, 0, kChunk, chunks), s.cout * n);
 }
 
 function shape4(x: Tensor, what: string): [number, number, number, number] {

@@ -2,14 +2,22 @@ import reduceCode from '../../../shaders/reduce.wgsl';
 import { shaderModule } from '../kernel.js';
 import type { Emitter, GradTarget, Tensor } from '../graph.js';
 
-const SUM_BATCH_LENGTH = shaderModule({
+const REDUCE = shaderModule({
   name: 'reduce',
   source: reduceCode,
   bindings: { x: 'read', out: 'read_write' },
   params: { batch: 'u32', channels: 'u32', length: 'u32', accumulate: 'u32' },
-}).kernel('sum_batch_length');
+});
+const SUM_BATCH_LENGTH = REDUCE.kernel('sum_batch_length');
+/** Invocations of the workgroup that sums one channel on hardware adapters. */
+const SUM_WG = 256;
+const SUM_BATCH_LENGTH_WG = REDUCE.kernel('sum_batch_length_wg', { workgroupSize: SUM_WG });
 
-/** target[c] (+)= sum over b and l of x[b, c, l]: bias gradients in fixed order. */
+/**
+ * target[c] (+)= sum over b and l of x[b, c, l]: bias gradients in fixed order. One invocation per
+ * channel on CPU drivers; with workgroup reductions (KernelConfig.reductions, hardware adapters) a
+ * workgroup per channel where the sums are long enough to fill one.
+ */
 export function emitSumBatchLength(
   e: Emitter,
   x: Tensor,
@@ -18,12 +26,11 @@ export function emitSumBatchLength(
   channels: number,
   length: number,
 ): void {
-  e.dispatch(
-    SUM_BATCH_LENGTH,
-    { x, out: target.tensor },
-    { batch, channels, length, accumulate: target.accumulate },
-    channels,
-  );
+  const io = { x, out: target.tensor };
+  const p = { batch, channels, length, accumulate: target.accumulate };
+  if (e.config.reductions === 'workgroup' && batch * length >= SUM_WG)
+    e.dispatch(SUM_BATCH_LENGTH_WG, io, p, channels * SUM_WG); // a workgroup per channel
+  else e.dispatch(SUM_BATCH_LENGTH, io, p, channels);
 }
 
 /**
