@@ -56,7 +56,7 @@ export { sampleMetrics, formatMetricsTable, labelAccuracy } from './diffusion/me
 export { loadMnist, parseIdx, type MnistSet } from './data/mnist.js';
 export { mnistUNet, defaultMnistConfig, MNIST_NO_LABEL, type MnistUNetConfig } from './models/mnist/unet.js';
 export { MNIST_PRESETS } from './models/mnist/spec.js';
-export { createMnistTrainer, defaultMnistTrainOptions, sampleMnist } from './diffusion/mnist.js';
+export { createMnistTrainer, defaultMnistTrainOptions, MnistSampler, sampleMnist } from './diffusion/mnist.js';
 
 // Runners, files, figures
 export { sweepMain } from './study/sweep.js';
