@@ -15,13 +15,16 @@ import {
   runGraph,
   withKernels,
 } from './harness.js';
-import { attentionRef } from './reference.js';
+import { attentionBackward, attentionRef } from './reference.js';
 
 // Forward: dot products of C values in ±1 (scaled by 1/sqrt(C)), a softmax, then sums of N
 // products of probabilities and values: atol 1e-5 + rtol 1e-5. Gradients against float64 central
-// differences (h = 1e-5): atol 1e-4 + rtol 1e-4.
+// differences (h = 1e-5): atol 1e-4 + rtol 1e-4. The analytic reference backward against the
+// same central differences (both float64; the h^2 term and roundoff are below 1e-9 here): atol
+// 1e-8 + rtol 1e-7.
 const FWD = [1e-5, 1e-5] as const;
 const BWD = [1e-4, 1e-4] as const;
+const REF = [1e-8, 1e-7] as const;
 
 const t = suite('attention');
 
@@ -59,6 +62,19 @@ for (const variant of variants) {
     });
   }
 }
+
+for (const [B, C, N] of cases)
+  t(`analytic reference gradient matches finite differences at B=${B} C=${C} N=${N}`, () => {
+    const qkv = randomValues(B * 3 * C * N, 2);
+    const up = randomValues(B * C * N, 3);
+    assertGradients(
+      attentionBackward(qkv, up, B, C, N),
+      numericGradients((x) => attentionRef(x, B, C, N), [qkv], up),
+      REF,
+      ['dqkv'],
+      'finite differences',
+    );
+  });
 
 t('gradients add up where qkv feeds two attention ops', async () => {
   const [B, C, N] = cases[0];
