@@ -659,26 +659,88 @@ export function conv2dBackward(
   return [dx, dw, db];
 }
 
+/** Image b's q, k or v (part 0, 1, 2) at channel c and position i, in qkv [B, 3C, N]. */
+function qkvAt(qkv: ArrayLike<number>, C: number, N: number) {
+  return (b: number, part: number, c: number, i: number) => qkv[((b * 3 + part) * C + c) * N + i];
+}
+
+/** P[i, j] = softmax_j(q[b, :, i] . k[b, :, j] / sqrt(C)) for image b, [N, N]. */
+function attentionProbs(qkv: ArrayLike<number>, b: number, C: number, N: number): Float64Array {
+  const at = qkvAt(qkv, C, N);
+  const P = new Float64Array(N * N);
+  for (let i = 0; i < N; i++) {
+    const s = Array.from({ length: N }, (_, j) => {
+      let d = 0;
+      for (let c = 0; c < C; c++) d += at(b, 0, c, i) * at(b, 1, c, j);
+      return d / Math.sqrt(C);
+    });
+    const m = Math.max(...s);
+    const e = s.map((v) => Math.exp(v - m));
+    const z = e.reduce((a, v) => a + v, 0);
+    for (let j = 0; j < N; j++) P[i * N + j] = e[j] / z;
+  }
+  return P;
+}
+
 /** out[b, c, i] = sum_j softmax_j(q[b, :, i] . k[b, :, j] / sqrt(C)) v[b, c, j], in float64. */
 export function attentionRef(qkv: ArrayLike<number>, B: number, C: number, N: number): Float64Array {
   const out = new Float64Array(B * C * N);
-  const at = (b: number, part: number, c: number, i: number) => qkv[((b * 3 + part) * C + c) * N + i];
+  const at = qkvAt(qkv, C, N);
   for (let b = 0; b < B; b++) {
-    for (let i = 0; i < N; i++) {
-      const s = Array.from({ length: N }, (_, j) => {
-        let d = 0;
-        for (let c = 0; c < C; c++) d += at(b, 0, c, i) * at(b, 1, c, j);
-        return d / Math.sqrt(C);
-      });
-      const m = Math.max(...s);
-      const e = s.map((v) => Math.exp(v - m));
-      const z = e.reduce((a, v) => a + v, 0);
-      for (let c = 0; c < C; c++) {
+    const P = attentionProbs(qkv, b, C, N);
+    for (let c = 0; c < C; c++)
+      for (let i = 0; i < N; i++) {
         let o = 0;
-        for (let j = 0; j < N; j++) o += (e[j] / z) * at(b, 2, c, j);
+        for (let j = 0; j < N; j++) o += P[i * N + j] * at(b, 2, c, j);
         out[(b * C + c) * N + i] = o;
       }
-    }
   }
   return out;
+}
+
+/**
+ * Backward of attentionRef, dqkv [B, 3C, N] from up [B, C, N]: dv[c, j] = sum_i up[c, i] P[i, j];
+ * dP[i, j] = sum_c up[c, i] v[c, j]; dS = P (dP - sum_j P dP) / sqrt(C); dq[c, i] = sum_j k[c, j]
+ * dS[i, j]; dk[c, j] = sum_i q[c, i] dS[i, j].
+ */
+export function attentionBackward(
+  qkv: ArrayLike<number>,
+  up: ArrayLike<number>,
+  B: number,
+  C: number,
+  N: number,
+): [dqkv: Float64Array] {
+  const dqkv = new Float64Array(B * 3 * C * N);
+  const at = qkvAt(qkv, C, N);
+  const dAt = (b: number, part: number, c: number, i: number) => ((b * 3 + part) * C + c) * N + i;
+  const u = (b: number, c: number, i: number) => up[(b * C + c) * N + i];
+  for (let b = 0; b < B; b++) {
+    const P = attentionProbs(qkv, b, C, N);
+    const dS = new Float64Array(N * N);
+    for (let i = 0; i < N; i++) {
+      let rowDot = 0;
+      for (let j = 0; j < N; j++) {
+        let dP = 0;
+        for (let c = 0; c < C; c++) dP += u(b, c, i) * at(b, 2, c, j);
+        dS[i * N + j] = dP;
+        rowDot += P[i * N + j] * dP;
+      }
+      for (let j = 0; j < N; j++) dS[i * N + j] = (P[i * N + j] * (dS[i * N + j] - rowDot)) / Math.sqrt(C);
+    }
+    for (let c = 0; c < C; c++)
+      for (let x = 0; x < N; x++) {
+        let dq = 0,
+          dk = 0,
+          dv = 0;
+        for (let y = 0; y < N; y++) {
+          dq += at(b, 1, c, y) * dS[x * N + y];
+          dk += at(b, 0, c, y) * dS[y * N + x];
+          dv += u(b, c, y) * P[y * N + x];
+        }
+        dqkv[dAt(b, 0, c, x)] = dq;
+        dqkv[dAt(b, 1, c, x)] = dk;
+        dqkv[dAt(b, 2, c, x)] = dv;
+      }
+  }
+  return [dqkv];
 }
