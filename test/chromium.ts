@@ -6,7 +6,7 @@
 // for when it is offered only SwiftShader (src/gpu/browser.ts). README.md, "In the browser", has
 // the flags tried and the speeds.
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
@@ -34,6 +34,9 @@ export async function launchChromium(): Promise<Browser> {
     throw new Error(
       `DIFFUSION_BROWSER_ADAPTER=lavapipe, but ${LAVAPIPE_ICD} is missing (apt-get install mesa-vulkan-drivers)`,
     );
+  // Loaded here, not at the top: the kernel suites share chunks with this file, and the GPU
+  // machine's pack (bench/device-pack.sh) carries no browser driver.
+  const { chromium } = await import('playwright-core');
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
