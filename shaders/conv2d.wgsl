@@ -211,6 +211,85 @@ fn conv_transpose2d_forward(@builtin(local_invocation_id) lid: vec3u, @builtin(w
   store_nchw(lid, wid, input_tile(lid, wid), p.cin, p.h * p.w, biases(wid, p.cin));
 }
 
+// The input gradient of a strided conv (stride s > 1) by parity classes, without the taps that
+// meet no output pixel (the implicit GEMM above visits all KH KW and masks out those, 3 of 4 at
+// stride 2): workgroups z = (py, px) take the input pixels iy = py + s iy', ix = px + s ix'
+// (columns (b, iy', ix'), iy' < ceil(h / s)), whose taps ky = ky0 + s a (ky0 = (py + pad_y) mod s)
+// meet output row oy = iy' + my - a (my = (py + pad_y) / s); the same for columns.
+//   dx[b, ci, iy, ix] (+)= sum_{co, a, a'} w[co, ci, ky0 + s a, kx0 + s a'] dy[b, co, iy' + my - a, ix' + mx - a']
+struct Class { py: u32, px: u32, ky0: u32, kx0: u32, my: i32, mx: i32, nky: i32, nkx: i32, hc: u32, wc: u32 }
+
+fn class_of(z: u32) -> Class {
+  let s = p.stride;
+  let py = z / s;
+  let px = z % s;
+  let ky0 = (py + p.pad_y) % s;
+  let kx0 = (px + p.pad_x) % s;
+  // Taps of the class: ky0, ky0 + s, ... below KH (none where ky0 >= KH: the class's gradient is 0).
+  let nky = select(0, i32((p.kh - ky0 + s - 1u) / s), ky0 < p.kh);
+  let nkx = select(0, i32((p.kw - kx0 + s - 1u) / s), kx0 < p.kw);
+  return Class(py, px, ky0, kx0, i32((py + p.pad_y) / s), i32((px + p.pad_x) / s), nky, nkx, (p.h + s - 1u) / s, (p.w + s - 1u) / s);
+}
+
+// The class's next inner index (co, a, a') (in Tap's c, ky, kx).
+fn next_class_tap(a: Tap, k: Class) -> Tap {
+  let wrap_x = a.kx + 1 == k.nkx;
+  let wrap_y = wrap_x && a.ky + 1 == k.nky;
+  return Tap(select(a.c, a.c + 1u, wrap_y), select(a.ky, select(a.ky + 1, 0, wrap_y), wrap_x), select(a.kx + 1, 0, wrap_x));
+}
+
+fn class_dy(c: Columns, a: Tap) -> vec4f {
+  let y = c.y - a.ky;
+  let x = c.x - a.kx;
+  return gather(c.base + i32(a.c * p.ho * p.wo) + y * i32(p.wo) + x, inside(y, p.ho) & inside(x, p.wo));
+}
+
+fn class_weight(a: Tap, k: Class, row0: u32, lane_w: u32) -> array<f32, 8> {
+  let tap = (k.ky0 + p.stride * u32(a.ky)) * p.kw + k.kx0 + p.stride * u32(a.kx);
+  return weight_rows(a.c * p.kh * p.kw + tap, row0, lane_w + a.c * p.w_co + tap);
+}
+
+// The inner indices two per iteration, as forward_tile.
+fn class_tile(lid: vec3u, wid: vec3u, k: Class) -> Tile {
+  let row0 = first_row(wid);
+  let col0 = first_col(lid, wid);
+  let image = p.cout * p.ho * p.wo;
+  let lo = columns(col0, k.hc, k.wc, image, 1u, k.my, k.mx);
+  let hi = columns(col0 + 4u, k.hc, k.wc, image, 1u, k.my, k.mx);
+  let lane_w = lane_row(lid, wid, p.cin) * p.kh * p.kw + p.w_off;
+  let n = p.cout * u32(k.nky * k.nkx);
+  var t: Tile;
+  var at = Tap(0u, 0, 0);
+  var i = 0u;
+  for (; i + 1u < n; i += 2u) {
+    let at1 = next_class_tap(at, k);
+    accumulate2(&t, class_weight(at, k, row0, lane_w), class_dy(lo, at), class_dy(hi, at), class_weight(at1, k, row0, lane_w), class_dy(lo, at1), class_dy(hi, at1));
+    at = next_class_tap(at1, k);
+  }
+  if (i < n) { accumulate(&t, class_weight(at, k, row0, lane_w), class_dy(lo, at), class_dy(hi, at)); }
+  return t;
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_input_grad_strided(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let k = class_of(wid.z);
+  let t = class_tile(lid, wid, k);
+  let row0 = first_row(wid);
+  let col0 = first_col(lid, wid);
+  let plane = k.hc * k.wc;
+  for (var r = 0u; r < ROWS; r++) {
+    let c = row0 + r;
+    if (c >= p.cin) { break; }
+    let values = array<vec4f, 2>(t.lo[r], t.hi[r]);
+    for (var j = 0u; j < 8u; j++) {
+      let col = col0 + j;
+      let iy = k.py + p.stride * ((col / k.wc) % k.hc);
+      let ix = k.px + p.stride * (col % k.wc);
+      if (col < p.batch * plane && iy < p.h && ix < p.w) { put(((col / plane * p.cin + c) * p.h + iy) * p.w + ix, values[j / 4u][j % 4u]); }
+    }
+  }
+}
+
 // Four weight-gradient columns (ci, ky, kx): where channel ci starts in an image of x, and the tap.
 struct Taps { plane: vec4i, y: vec4i, x: vec4i }
 

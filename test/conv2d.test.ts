@@ -84,6 +84,10 @@ const convCases: Conv2dShape[] = [
   shape(2, 9, 10, 5, 15, 3, 3, 1, [1, 1]), // 15 = 7 + 7 + 1 columns; 9 channels, 10 rows: partial lane and row tiles
   shape(2, 8, 3, 6, 9, 3, 3, 1, [0, 2]), // unequal padding: 4 x 11 outputs, the input gradient padded 2 and 0
   shape(3, 16, 16, 14, 14, 3, 3, 1, [1, 1]), // an MNIST UNet shape: whole segments, two lane groups
+  // Strided input gradients by parity classes: a 1x1 stride-2 conv (odd pixels get no gradient)
+  // and a 4x4 kernel at stride 2 (two taps per class and axis), odd and even sides.
+  shape(2, 3, 4, 7, 6, 1, 1, 2, [0, 0]),
+  shape(2, 3, 5, 9, 8, 4, 4, 2, [1, 1]),
   // 782 output pixels: on hardware the weight gradient in 3 chunks of 261, 261 and 260 terms
   shape(2, 3, 4, 23, 17, 3, 3, 1, [1, 1]),
 ];

@@ -68,6 +68,7 @@ const kernels = <W extends 'rows_src' | 'rows4'>(weights: W) => {
     forward: CONV2D.kernel('conv2d_forward', { ...o, uses: [weights, 'cols_src', 'out', 'bias'] }),
     forwardNoBias: CONV2D.kernel('conv2d_forward_nobias', { ...o, uses: [weights, 'cols_src', 'out'] }),
     inputGrad: CONV2D.kernel('conv2d_input_grad', { ...o, uses: [weights, 'cols_src', 'out'] }),
+    inputGradStrided: CONV2D.kernel('conv2d_input_grad_strided', { ...o, uses: [weights, 'cols_src', 'out'] }),
     transposeForward: CONV2D.kernel('conv_transpose2d_forward', { ...o, uses: [weights, 'cols_src', 'out', 'bias'] }),
     weightGrad: CONV2D.kernel('conv2d_weight_grad', { ...o, uses: ['rows_src', 'cols_src', 'out'] }),
   };
@@ -283,12 +284,21 @@ function emitInputGrad(
     return;
   }
   const wg = e.config.broadcasts ? WG : PLAIN_WG;
-  const workgroups = { workgroups: grid(s.cin, s.batch * s.h * s.w, name, wg) };
+  // Strided, by parity classes (workgroups z) over their own pixels and taps; else every pixel, every tap.
+  const strided = s.stride > 1 && !bias;
+  const [cx, cy] = grid(
+    s.cin,
+    s.batch * (strided ? Math.ceil(s.h / s.stride) * Math.ceil(s.w / s.stride) : s.h * s.w),
+    name,
+    wg,
+  );
+  const workgroups = { workgroups: [cx, cy, strided ? s.stride * s.stride : 1] as [number, number, number] };
   const io = { cols_src: dy, out: dx };
   if (e.config.broadcasts) {
     const k = KERNELS.sg;
     if (bias) e.dispatch(k.transposeForward, { rows_src: w, ...io, bias }, params(s, accumulate), workgroups);
-    else e.dispatch(k.inputGrad, { rows_src: w, ...io }, params(s, accumulate), workgroups);
+    else
+      e.dispatch(strided ? k.inputGradStrided : k.inputGrad, { rows_src: w, ...io }, params(s, accumulate), workgroups);
     return;
   }
   const taps = s.kh * s.kw;
@@ -296,7 +306,13 @@ function emitInputGrad(
   const { wt, rowsPad } = transposedWeight(e, w, s.cout, s.cin, taps, at);
   const k = KERNELS.plain;
   if (bias) e.dispatch(k.transposeForward, { rows4: wt, ...io, bias }, params(s, accumulate, rowsPad), workgroups);
-  else e.dispatch(k.inputGrad, { rows4: wt, ...io }, params(s, accumulate, rowsPad), workgroups);
+  else
+    e.dispatch(
+      strided ? k.inputGradStrided : k.inputGrad,
+      { rows4: wt, ...io },
+      params(s, accumulate, rowsPad),
+      workgroups,
+    );
 }
 
 function emitWeightGrad(
