@@ -14,6 +14,7 @@ import { createMnistTrainer } from '../src/diffusion/mnist.js';
 import type { MnistUNetConfig } from '../src/models/mnist/spec.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { testGpu } from './device.js';
+import { withKernelConfig } from '../src/core/config.js';
 
 const t = suite('pinned losses');
 const RTOL = 2e-5;
@@ -77,29 +78,42 @@ for (const fused of [true, false]) {
   });
 }
 
-t('tiny MNIST UNet (channels 8/8/16/16, T = 20), batch 16, seed 7', async () => {
-  const { device } = await testGpu();
-  const all = loadMnist('t10k');
-  const n = 256;
-  const data = {
-    count: n,
-    images: all.images.slice(0, n * 784),
-    bytes: all.bytes.slice(0, n * 784),
-    labels: all.labels.slice(0, n),
-  };
-  const model: MnistUNetConfig = { T: 20, channels: [8, 8, 16, 16], embed: 16, groups: 4, fourierScale: 30 };
-  const trainer = await createMnistTrainer(device, data, {
-    model,
-    batch: 16,
-    lr: 1e-3,
-    decaySteps: 0,
-    warmupSteps: 0,
-    ema: 0,
-    loss: 'mse',
-    pUncond: 0.1,
-    seed: 7,
-  });
-  check(await firstTen(trainer), MNIST_TINY, 'MNIST');
-});
+// With this device's kernels, and with a hardware adapter's (tiled matmul, no broadcasts,
+// workgroup reductions: the plain convs with the weight gradient's sum in chunks, the plain
+// attention, GroupNorm's workgroup reductions), the same pins: the whole UNet's step, forward,
+// backward and Adam, composed of the kernels a GPU gets, as its unit tests check them one by one.
+for (const hardware of [false, true])
+  t(
+    `tiny MNIST UNet (channels 8/8/16/16, T = 20), batch 16, seed 7${hardware ? ' (hardware kernels)' : ''}`,
+    async () => {
+      const { device } = await testGpu();
+      const all = loadMnist('t10k');
+      const n = 256;
+      const data = {
+        count: n,
+        images: all.images.slice(0, n * 784),
+        bytes: all.bytes.slice(0, n * 784),
+        labels: all.labels.slice(0, n),
+      };
+      const model: MnistUNetConfig = { T: 20, channels: [8, 8, 16, 16], embed: 16, groups: 4, fourierScale: 30 };
+      const config = hardware ? ({ matmul: 'tiled', broadcasts: false, reductions: 'workgroup' } as const) : {};
+      const losses = await withKernelConfig(device, config, async () =>
+        firstTen(
+          await createMnistTrainer(device, data, {
+            model,
+            batch: 16,
+            lr: 1e-3,
+            decaySteps: 0,
+            warmupSteps: 0,
+            ema: 0,
+            loss: 'mse',
+            pUncond: 0.1,
+            seed: 7,
+          }),
+        ),
+      );
+      check(losses, MNIST_TINY, `MNIST${hardware ? ' (hardware kernels)' : ''}`);
+    },
+  );
 
 t.run();
