@@ -8,6 +8,7 @@ import { weightedSum } from '../src/core/ops/loss.js';
 import { testGpu } from './device.js';
 import { withKernelConfig, type KernelConfig } from '../src/core/config.js';
 import { assertClose, randomValues, runGraphOn, type Built } from './checks.js';
+import { loadMnist, type MnistSet } from '../src/data/mnist.js';
 
 export { assertClose, randomInts, randomValues, runGraphOn, type Built } from './checks.js';
 
@@ -112,4 +113,15 @@ export async function backward(inputs: Operand[], op: (g: Graph, ts: Tensor[]) =
     (p) => p.graph.tensors.filter((x) => x.wantsGrad).map((x) => p.gradOf(x)),
   );
   return { grads: extra, up };
+}
+
+/** The first n images of the MNIST test set, with their labels: a small training set for model tests. */
+export function firstMnist(n: number): MnistSet {
+  const all = loadMnist('t10k');
+  return {
+    count: n,
+    images: all.images.slice(0, n * 784),
+    bytes: all.bytes.slice(0, n * 784),
+    labels: all.labels.slice(0, n),
+  };
 }

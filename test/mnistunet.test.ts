@@ -6,10 +6,10 @@ import * as assert from 'uvu/assert';
 import { Graph } from '../src/core/graph.js';
 import { defaultMnistConfig, mnistUNet, type MnistUNetConfig } from '../src/models/mnist/unet.js';
 import { createMnistTrainer, defaultMnistTrainOptions, sampleMnist } from '../src/diffusion/mnist.js';
-import { loadMnist, type MnistSet } from '../src/data/mnist.js';
+import type { MnistSet } from '../src/data/mnist.js';
 import { imageBatch } from '../src/diffusion/ops.js';
 import { scheduleTable, scheduleValue, SCHEDULE_WIDTH } from '../src/diffusion/tables.js';
-import { runGraph } from './harness.js';
+import { firstMnist, runGraph } from './harness.js';
 import { testGpu } from './device.js';
 
 const t = suite('MNIST UNet');
@@ -35,14 +35,7 @@ const tiny: MnistUNetConfig = { T: 20, channels: [8, 8, 16, 16], embed: 16, grou
 let data: MnistSet | null = null;
 const subset = (): MnistSet => {
   if (data) return data;
-  const all = loadMnist('t10k');
-  const n = 512;
-  return (data = {
-    count: n,
-    images: all.images.slice(0, n * 784),
-    bytes: all.bytes.slice(0, n * 784),
-    labels: all.labels.slice(0, n),
-  });
+  return (data = firstMnist(512));
 };
 
 t(

@@ -12,9 +12,8 @@ import { TwoPixelTrainer, type TwoPixelTrainOptions } from '../src/diffusion/two
 import { defaultTwoPixelConfig } from '../src/models/twopixel/spec.js';
 import { createMnistTrainer } from '../src/diffusion/mnist.js';
 import type { MnistUNetConfig } from '../src/models/mnist/spec.js';
-import { loadMnist } from '../src/data/mnist.js';
 import { testGpu } from './device.js';
-import { withKernelConfig } from '../src/core/config.js';
+import { firstMnist, withKernels } from './harness.js';
 
 const t = suite('pinned losses');
 const RTOL = 2e-5;
@@ -87,17 +86,10 @@ for (const hardware of [false, true])
     `tiny MNIST UNet (channels 8/8/16/16, T = 20), batch 16, seed 7${hardware ? ' (hardware kernels)' : ''}`,
     async () => {
       const { device } = await testGpu();
-      const all = loadMnist('t10k');
-      const n = 256;
-      const data = {
-        count: n,
-        images: all.images.slice(0, n * 784),
-        bytes: all.bytes.slice(0, n * 784),
-        labels: all.labels.slice(0, n),
-      };
+      const data = firstMnist(256);
       const model: MnistUNetConfig = { T: 20, channels: [8, 8, 16, 16], embed: 16, groups: 4, fourierScale: 30 };
       const config = hardware ? ({ matmul: 'tiled', broadcasts: false, reductions: 'workgroup' } as const) : {};
-      const losses = await withKernelConfig(device, config, async () =>
+      const losses = await withKernels(config, async () =>
         firstTen(
           await createMnistTrainer(device, data, {
             model,

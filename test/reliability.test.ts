@@ -20,7 +20,7 @@ import { encodeSafetensors, loadSafetensors } from '../src/io/safetensors.js';
 import { checkpointSettings, trainOptions, settingsMismatch, type StudySettings } from '../src/study/models.js';
 import { CHECKPOINT_FORMAT } from '../src/io/checkpoint.js';
 import { createMnistTrainer, defaultMnistTrainOptions } from '../src/diffusion/mnist.js';
-import { loadMnist } from '../src/data/mnist.js';
+import { firstMnist } from './harness.js';
 import { STUDY_FLAGS, studySettings } from '../src/study/flags.js';
 
 const t = suite('reliability');
@@ -67,14 +67,7 @@ t('training N steps, saving, and resuming to 2N is bit-identical to 2N straight'
 
 t('the MNIST trainer with EMA and warm-up resumes bit-identically, the moving average included', async () => {
   const gpu = await testGpu();
-  const all = loadMnist('t10k');
-  const n = 128;
-  const data = {
-    count: n,
-    images: all.images.slice(0, n * 784),
-    bytes: all.bytes.slice(0, n * 784),
-    labels: all.labels.slice(0, n),
-  };
+  const data = firstMnist(128);
   const mnist = {
     ...defaultMnistTrainOptions({ T: 20, channels: [8, 8, 16, 16], embed: 16, groups: 4, fourierScale: 30 }, 2),
     batch: 8,
