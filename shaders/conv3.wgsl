@@ -58,6 +58,15 @@ fn place(col: u32, rows_out: u32, cols_out: u32) -> Place {
   return Place(q / (rows_out * per_row), (q / per_row) % rows_out, (q % per_row) * SEG, col < last);
 }
 
+// The place after `at` in the walk over every (b, oy, segment) of a ho x wo grid: selects, not
+// divisions, so that a loop over places carries its accumulators through one loop, not three.
+fn next_place(at: Place, ho: u32, wo: u32) -> Place {
+  let wrap_x = at.ox0 + SEG >= wo;
+  let wrap_y = wrap_x && at.oy + 1u == ho;
+  return Place(select(at.b, at.b + 1u, wrap_y), select(at.oy, select(at.oy + 1u, 0u, wrap_y), wrap_x),
+               select(at.ox0 + SEG, 0u, wrap_x), true);
+}
+
 fn rows_tile(lid: vec3u, wid: vec3u) -> Seg {
   let at = place(wid.x * WG + lid.x, p.ho, p.wo);
   let row = min(wid.y * ROWS + lid.x, p.rows - 1u); // the row this lane reads for the broadcasts
@@ -142,9 +151,8 @@ fn taps_row(acc: ptr<function, Taps9>, d: array<array<f32, 8>, 7>, s: array<f32,
 // wsrc = dy [B, rows (cout), ho, wo], src = x [B, channels (cin), h, w], out = dw [cout, cin, 3, 3]
 // or input channels w0 / 9 .. of a wider weight's gradient: dw[co, ci, ky, kx] at co sr + ci 9 + 3 ky + kx + w0.
 // Lane = input channel (WG of them per workgroup, x), rows = output channels (y). Every lane walks
-// all (b, oy, segment) places as one loop (selects, not divisions: the accumulators are carried
-// through one loop, not three); dy's segment is read one pixel per lane-row and broadcast (the
-// lane reads dy of row row0 + lane).
+// all (b, oy, segment) places as one loop (next_place); dy's segment is read one pixel per
+// lane-row and broadcast (the lane reads dy of row row0 + lane).
 @compute @workgroup_size(WG)
 fn conv3_weight_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let ci_raw = wid.x * WG + lid.x;
@@ -155,26 +163,20 @@ fn conv3_weight_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgrou
   let per_row = (p.wo + SEG - 1u) / SEG;
   let places = p.batch * p.ho * per_row;
   var acc: Taps9;
-  var b = 0u;
-  var oy = 0u;
-  var ox0 = 0u;
+  var at = Place(0u, 0u, 0u, true);
   for (var k = 0u; k < places; k++) {
-    let dy_at = ((b * p.rows + row) * p.ho + oy) * p.wo;
+    let dy_at = ((at.b * p.rows + row) * p.ho + at.oy) * p.wo;
     var d: array<array<f32, 8>, 7>;
     for (var j = 0u; j < SEG; j++) {
-      d[j] = spread(select(0.0, wsrc[dy_at + min(ox0 + j, p.wo - 1u)], ox0 + j < p.wo));
+      d[j] = spread(select(0.0, wsrc[dy_at + min(at.ox0 + j, p.wo - 1u)], at.ox0 + j < p.wo));
     }
-    let image = i32((b * p.channels + ci) * plane);
-    let y0 = i32(oy) - i32(p.pad_y);
-    let x0 = i32(ox0) - i32(p.pad_x);
+    let image = i32((at.b * p.channels + ci) * plane);
+    let y0 = i32(at.oy) - i32(p.pad_y);
+    let x0 = i32(at.ox0) - i32(p.pad_x);
     taps_row(&acc, d, row9(image, y0, x0, p.h, p.w), 0u);
     taps_row(&acc, d, row9(image, y0 + 1, x0, p.h, p.w), 1u);
     taps_row(&acc, d, row9(image, y0 + 2, x0, p.h, p.w), 2u);
-    let wrap_x = ox0 + SEG >= p.wo;
-    let wrap_y = wrap_x && oy + 1u == p.ho;
-    ox0 = select(ox0 + SEG, 0u, wrap_x);
-    oy = select(oy, select(oy + 1u, 0u, wrap_y), wrap_x);
-    b = select(b, b + 1u, wrap_y);
+    at = next_place(at, p.ho, p.wo);
   }
   if (ci_raw >= p.channels) { return; }
   for (var r = 0u; r < ROWS; r++) {

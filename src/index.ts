@@ -18,7 +18,7 @@ export { Graph, Tensor } from './core/graph.js';
 export { declaredKernels, shaderModule, type KernelDef } from './core/kernel.js';
 export { Program } from './core/program.js';
 export { linear } from './core/ops/linear.js';
-export { conv2d, convTranspose2d, type Conv2dOptions } from './core/ops/conv2d.js';
+export { conv2d, convTranspose2d, upsampleConv2d, type Conv2dOptions } from './core/ops/conv2d.js';
 export { attention } from './core/ops/attention.js';
 export { upsample2x } from './core/ops/upsample.js';
 export { add, mul, silu } from './core/ops/elementwise.js';

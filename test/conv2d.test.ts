@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Graph } from '../src/core/graph.js';
-import { conv2d, convTranspose2d } from '../src/core/ops/conv2d.js';
+import { conv2d, convTranspose2d, upsampleConv2d } from '../src/core/ops/conv2d.js';
 import { add } from '../src/core/ops/elementwise.js';
 import {
   assertClose,
@@ -23,6 +23,8 @@ import {
   conv2dRef,
   conv2dSize,
   convTranspose2dSize,
+  upsample2xBackward,
+  upsample2xRef,
   type Conv2dShape,
 } from './reference.js';
 
@@ -292,6 +294,116 @@ t('conv2d of concatenated inputs refuses parts that differ in batch or size, or 
   assert.throws(() => conv2d(g, [a, g.input('d', [3, 2, 5, 5])], w, b), /input 1/);
   assert.throws(() => conv2d(g, [a, g.input('e', [2, 3, 5, 5])], w, b), /weight/);
   assert.throws(() => conv2d(g, [], w, b), /no input/);
+});
+
+// upsampleConv2d: the 3x3 conv of the 2x upsampled input (shaders/conv3_up.wgsl: each output
+// parity's folded 2x2 kernel; without broadcasts the upsampled map and the conv's kernels) against
+// the float64 conv of the upsampled map. Gradients with x feeding two of them (dx and db
+// accumulated) and w a third (dw accumulated).
+const upCases: [batch: number, cin: number, cout: number, h: number, w: number][] = [
+  [2, 9, 10, 5, 8], // 10 x 16 outputs: 8 = 7 + 1 columns a row; partial lane and row tiles
+  [3, 3, 5, 4, 4], // fewer input channels than lanes: the weight gradient's idle lanes
+  [2, 16, 16, 7, 7], // the MNIST UNet's 7 -> 14 step of the cpu preset
+];
+const upShape = ([batch, cin, cout, h, w]: (typeof upCases)[number]) =>
+  shape(batch, cin, cout, 2 * h, 2 * w, 3, 3, 1, [1, 1]);
+/** The float64 op: y = conv(upsample(x)) + b, and its gradients through the conv and the upsampling's sum. */
+const upRef = (c: (typeof upCases)[number]) => {
+  const s = upShape(c);
+  const planes = c[0] * c[1];
+  return {
+    forward: (x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>) =>
+      conv2dRef(upsample2xRef(x, planes, c[3], c[4]), w, b, s),
+    backward(x: ArrayLike<number>, w: ArrayLike<number>, up: ArrayLike<number>) {
+      const [dup, dw, db] = conv2dBackward(upsample2xRef(x, planes, c[3], c[4]), w, up, s);
+      return [upsample2xBackward(dup, planes, c[3], c[4]), dw, db];
+    },
+  };
+};
+const upLabel = ([batch, cin, cout, h, w]: (typeof upCases)[number]) =>
+  `B=${batch} ${cin}->${cout} ${h}x${w} -> ${2 * h}x${2 * w}`;
+
+t(`upsampleConv2d's analytic reference gradients match finite differences at ${upLabel(upCases[1])}`, () => {
+  const c = upCases[1];
+  const ref = upRef(c);
+  const [B, cin, cout, h, w] = c;
+  const x = randomValues(B * cin * h * w, 51),
+    wt = randomValues(cout * cin * 9, 52),
+    b = randomValues(cout, 53);
+  const up = randomValues(B * cout * 4 * h * w, 54);
+  assertGradients(
+    ref.backward(x, wt, up),
+    numericGradients(ref.forward, [x, wt, b], up),
+    REF,
+    GRADS,
+    'finite differences',
+  );
+});
+
+for (const c of upCases)
+  for (const plain of [false, true]) {
+    const [B, cin, cout, h, w] = c;
+    t(
+      `upsampleConv2d matches float64 forward and gradients at ${upLabel(c)}${plain ? HARDWARE_LABEL : ''}`,
+      async () => {
+        const ref = upRef(c);
+        const x = randomValues(B * cin * h * w, 61),
+          wt = randomValues(cout * cin * 9, 62),
+          b = randomValues(cout, 63),
+          w2 = randomValues(cout * cin * 9, 64),
+          x2 = randomValues(B * cin * h * w, 65);
+        const list: Operand[] = [
+          { name: 'x', shape: [B, cin, h, w], values: x },
+          { name: 'w', shape: [cout, cin, 3, 3], values: wt },
+          { name: 'b', shape: [cout], values: b },
+          { name: 'w2', shape: [cout, cin, 3, 3], values: w2 },
+          { name: 'x2', shape: [B, cin, h, w], values: x2 },
+        ];
+        const { values } = await withKernels(plain ? HARDWARE : {}, () =>
+          runGraph((g) => {
+            const ts = list.slice(0, 3).map((v) => g.input(v.name, v.shape));
+            const y = upsampleConv2d(g, ts[0], ts[1], ts[2]);
+            assert.equal(y.shape, [B, cout, 2 * h, 2 * w]);
+            return { feeds: ts.map((tensor, i) => [tensor, list[i].values] as const), outputs: [y] };
+          }),
+        );
+        assertClose(values[0], ref.forward(x, wt, b), FWD[0], FWD[1], 'y');
+        const { grads, up } = await withKernels(plain ? HARDWARE : {}, () =>
+          backward(
+            list,
+            (g, [tx, tw, tb, tw2, tx2]) =>
+              add(
+                g,
+                add(g, upsampleConv2d(g, tx, tw, tb, 'a'), upsampleConv2d(g, tx, tw2, tb, 'b')),
+                upsampleConv2d(g, tx2, tw, tb, 'c'),
+              ),
+            66,
+          ),
+        );
+        const [dxA, dwA, db] = ref.backward(x, wt, up);
+        const [dxB, dw2] = ref.backward(x, w2, up);
+        const [dx2, dwC] = ref.backward(x2, wt, up);
+        assertGradients(
+          grads,
+          [addRef(dxA, dxB), addRef(dwA, dwC), db.map((v) => 3 * v), dw2, dx2],
+          BWD,
+          ['dx', 'dw', 'db', 'dw2', 'dx2'],
+          'the analytic reference',
+        );
+      },
+    );
+  }
+
+t('upsampleConv2d refuses a weight that is not 3x3 over its input channels', () => {
+  const g = new Graph('up');
+  const x = g.input('x', [2, 3, 4, 4]);
+  const b = g.input('b', [4]);
+  assert.throws(() => upsampleConv2d(g, x, g.input('w', [4, 3, 5, 5]), b), /weight/);
+  assert.throws(() => upsampleConv2d(g, x, g.input('w2', [4, 2, 3, 3]), b), /weight/);
+  assert.throws(
+    () => upsampleConv2d(g, g.input('flat', [2, 3, 16]), g.input('w3', [4, 3, 3, 3]), b),
+    /must be \[batch/,
+  );
 });
 
 t.run();

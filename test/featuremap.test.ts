@@ -7,7 +7,7 @@ import { upsample2x } from '../src/core/ops/upsample.js';
 import { groupNorm } from '../src/core/ops/groupnorm.js';
 import { add, addChannelBias, concatChannels } from '../src/core/ops/elementwise.js';
 import { assertClose, assertGradients, backward, numericGradients, randomValues, runGraph } from './harness.js';
-import { addChannelBiasRef, concatChannelsRef, groupNormBackward, groupNormRef } from './reference.js';
+import { addChannelBiasRef, concatChannelsRef, groupNormBackward, groupNormRef, upsample2xRef } from './reference.js';
 
 // Copies and sums of at most four values: exact but for the sums' rounding (atol 1e-6); GroupNorm
 // as test/groupnorm.test.ts (forward 1e-5, gradients 1e-4).
@@ -16,16 +16,6 @@ const FWD = [1e-5, 1e-5] as const;
 const BWD = [1e-4, 1e-4] as const;
 
 const t = suite('feature maps');
-
-function upsampleRef(x: ArrayLike<number>, planes: number, h: number, w: number): Float64Array {
-  const y = new Float64Array(planes * 4 * h * w);
-  for (let p = 0; p < planes; p++)
-    for (let Y = 0; Y < 2 * h; Y++)
-      for (let X = 0; X < 2 * w; X++) {
-        y[(p * 2 * h + Y) * 2 * w + X] = x[(p * h + (Y >> 1)) * w + (X >> 1)];
-      }
-  return y;
-}
 
 t('upsample2x copies each pixel to a 2x2 block, and its gradient sums the block', async () => {
   const [B, C, H, W] = [2, 3, 3, 5];
@@ -36,14 +26,14 @@ t('upsample2x copies each pixel to a 2x2 block, and its gradient sums the block'
     assert.equal(y.shape, [B, C, 2 * H, 2 * W]);
     return { feeds: [[tx, x]], outputs: [y] };
   });
-  assertClose(values[0], upsampleRef(x, B * C, H, W), COPY[0], COPY[1], 'y');
+  assertClose(values[0], upsample2xRef(x, B * C, H, W), COPY[0], COPY[1], 'y');
   // x feeds the upsampling twice: its gradient accumulates
   const { grads, up } = await backward(
     [{ name: 'x', shape: [B, C, H, W], values: x }],
     (g, [tx]) => add(g, upsample2x(g, tx, 'u1'), upsample2x(g, tx, 'u2')),
     2,
   );
-  const twice = (v: Float64Array) => upsampleRef(v, B * C, H, W).map((u) => 2 * u);
+  const twice = (v: Float64Array) => upsample2xRef(v, B * C, H, W).map((u) => 2 * u);
   assertGradients(grads, numericGradients(twice, [x], up), BWD, ['dx'], 'finite differences');
 });
 

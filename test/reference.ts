@@ -625,6 +625,26 @@ function conv2dProducts(
           }
 }
 
+/** Nearest upsampling by 2 of [planes, h, w]: each value copied to a 2 x 2 block. */
+export function upsample2xRef(x: ArrayLike<number>, planes: number, h: number, w: number): Float64Array {
+  const y = new Float64Array(planes * 4 * h * w);
+  for (let p = 0; p < planes; p++)
+    for (let Y = 0; Y < 2 * h; Y++)
+      for (let X = 0; X < 2 * w; X++) {
+        y[(p * 2 * h + Y) * 2 * w + X] = x[(p * h + (Y >> 1)) * w + (X >> 1)];
+      }
+  return y;
+}
+
+/** Backward of upsample2xRef: each 2 x 2 block of up summed. */
+export function upsample2xBackward(up: ArrayLike<number>, planes: number, h: number, w: number): Float64Array {
+  const dx = new Float64Array(planes * h * w);
+  for (let p = 0; p < planes; p++)
+    for (let Y = 0; Y < 2 * h; Y++)
+      for (let X = 0; X < 2 * w; X++) dx[(p * h + (Y >> 1)) * w + (X >> 1)] += up[(p * 2 * h + Y) * 2 * w + X];
+  return dx;
+}
+
 export function conv2dRef(
   x: ArrayLike<number>,
   w: ArrayLike<number>,

@@ -6,11 +6,13 @@ import tileCode from '../../../shaders/tile.wgsl';
 import rowsCode from '../../../shaders/conv2d_rows.wgsl';
 import rowsSubgroupCode from '../../../shaders/conv2d_rows_sg.wgsl';
 import conv3Code from '../../../shaders/conv3.wgsl';
+import conv3UpCode from '../../../shaders/conv3_up.wgsl';
 import spreadCode from '../../../shaders/spread.wgsl';
 import { shaderModule } from '../kernel.js';
 import { expectShape, type Emitter, type Graph, type Tensor } from '../graph.js';
 import { emitSumBatchLength, nonNegativeInt, positiveInt } from './util.js';
 import { emitTransposed } from './linear.js';
+import { emitUpsample2x, emitUpsample2xBackward } from './upsample.js';
 
 /** Invocations per workgroup: one SIMD batch of a CPU driver, as the blocked matmul. */
 const WG = 8;
@@ -110,7 +112,7 @@ const CONV3_PARAMS = {
 const CONV3 = shaderModule({
   name: 'conv3',
   source: conv3Code,
-  libraries: [spreadCode],
+  libraries: [spreadCode, conv3UpCode],
   enable: ['subgroups'],
   bindings: { wsrc: 'read', src: 'read', out: 'read_write', bias: 'read' },
   params: CONV3_PARAMS,
@@ -119,6 +121,10 @@ const CONV3_KERNELS = {
   rows: CONV3.kernel('conv3_rows', { workgroupSize: WG, uses: ['wsrc', 'src', 'out'] }),
   rowsBias: CONV3.kernel('conv3_rows_bias', { workgroupSize: WG }),
   weightGrad: CONV3.kernel('conv3_weight_grad', { workgroupSize: WG, uses: ['wsrc', 'src', 'out'] }),
+  // The 3x3 conv of a 2x upsampled input by its four parities' folded 2x2 kernels (shaders/conv3_up.wgsl).
+  upRows: CONV3.kernel('conv3_up_rows', { workgroupSize: WG }),
+  upInputGrad: CONV3.kernel('conv3_up_input_grad', { workgroupSize: WG, uses: ['wsrc', 'src', 'out'] }),
+  upWeightGrad: CONV3.kernel('conv3_up_weight_grad', { workgroupSize: WG, uses: ['wsrc', 'src', 'out'] }),
 };
 /** Output pixels per invocation along a row in conv3.wgsl (SEG). */
 const SEG = 7;
@@ -423,6 +429,89 @@ export function conv2d(
     return at;
   });
   return addConvOp(g, 'conv2d', name, parts, w, b, s, false);
+}
+
+/**
+ * y = conv2d(upsample2x(x), w) + b, 3x3 with padding 1 (the UNet decoder's upsampling, then conv):
+ * x [B, Cin, H, W], w [Cout, Cin, 3, 3], b [Cout] -> [B, Cout, 2H, 2W]. Where the device has
+ * subgroup broadcasts the upsampled map is never written: each output parity's 3x3 kernel folds
+ * into a 2x2 one over x (shaders/conv3_up.wgsl), 4 multiply-adds per output and input channel
+ * where the conv of the upsampled map makes 9, in all three products. Elsewhere the upsampled map
+ * is a scratch tensor that the conv's kernels read.
+ */
+export function upsampleConv2d(g: Graph, x: Tensor, w: Tensor, b: Tensor, name = 'upsample_conv2d'): Tensor {
+  const [batch, cin, h, wd] = shape4(x, name);
+  if (w.shape.length !== 4) throw new Error(`${name}: weight ${w} must be [Cout, Cin, 3, 3]`);
+  const cout = w.shape[0];
+  expectShape(w, [cout, cin, 3, 3], `${name} weight`);
+  expectShape(b, [cout], `${name} bias`);
+  const [h2, w2] = [2 * h, 2 * wd];
+  const y = g.activation(name, [batch, cout, h2, w2]);
+  // The conv of the upsampled map, for the kernels without broadcasts.
+  const s: Geometry = {
+    batch,
+    cin,
+    cout,
+    h: h2,
+    w: w2,
+    ho: h2,
+    wo: w2,
+    kh: 3,
+    kw: 3,
+    stride: 1,
+    padY: 1,
+    padX: 1,
+    wcin: cin,
+    ci0: 0,
+  };
+  const upsampled = (e: Emitter) => {
+    const up = e.scratch(`${name}.upsampled`, [batch, cin, h2, w2]);
+    emitUpsample2x(e, x, up);
+    return up;
+  };
+  // conv3_up's grid: segments of the low-resolution map; rows cout (forward, weight gradient) or cin.
+  const low = { batch, channels: cin, h, w: wd, ho: h, wo: wd, pad_y: 0, pad_x: 0, sky: 3, skx: 1, w0: 0 };
+  const segments = batch * h * Math.ceil(wd / SEG) * TILE[1];
+  g.add({
+    type: 'upsample_conv2d',
+    inputs: [x, w, b],
+    outputs: [y],
+    forward(e) {
+      if (!e.config.broadcasts) return emitForward(e, s, upsampled(e), w, y, 0, b, name);
+      const [gx, gy] = grid(cout, segments, name);
+      const p = { ...low, rows: cout, sr: cin * 9, sc: 9, accumulate: 0 };
+      e.dispatch(CONV3_KERNELS.upRows, { wsrc: w, src: x, out: y, bias: b }, p, { workgroups: [gx, gy, 4] });
+    },
+    backward(e) {
+      const dy = e.grad(y);
+      const dx = e.gradTarget(x);
+      const dw = e.gradTarget(w);
+      if (!e.config.broadcasts) {
+        if (dx) {
+          const dup = e.scratch(`${name}.upsampled_grad`, [batch, cin, h2, w2]);
+          emitInputGrad(e, s, dy, w, dup, 0, null, name);
+          emitUpsample2xBackward(e, dup, dx.tensor, dx.accumulate);
+        }
+        if (dw) emitWeightGrad(e, s, dy, upsampled(e), dw.tensor, dw.accumulate, name);
+      } else {
+        if (dx) {
+          const p = { ...low, rows: cin, channels: cout, sr: 9, sc: cin * 9, accumulate: dx.accumulate };
+          e.dispatch(CONV3_KERNELS.upInputGrad, { wsrc: w, src: dy, out: dx.tensor }, p, {
+            workgroups: grid(cin, segments, name),
+          });
+        }
+        if (dw) {
+          const p = { ...low, rows: cout, sr: cin * 9, sc: 0, accumulate: dw.accumulate };
+          e.dispatch(CONV3_KERNELS.upWeightGrad, { wsrc: dy, src: x, out: dw.tensor }, p, {
+            workgroups: grid(cout, cin * TILE[1], name), // one input channel per lane
+          });
+        }
+      }
+      const db = e.gradTarget(b);
+      if (db) emitSumBatchLength(e, dy, db, batch, cout, h2 * w2);
+    },
+  });
+  return y;
 }
 
 /**

@@ -1,7 +1,7 @@
 // Nearest-neighbour upsampling of a feature map by 2 (the MNIST UNet's decoder, before a conv).
 import code from '../../../shaders/upsample.wgsl';
 import { shaderModule } from '../kernel.js';
-import type { Graph, Tensor } from '../graph.js';
+import type { Emitter, Graph, Tensor } from '../graph.js';
 
 const UPSAMPLE = shaderModule({
   name: 'upsample',
@@ -12,6 +12,18 @@ const UPSAMPLE = shaderModule({
 const FORWARD = UPSAMPLE.kernel('upsample2x');
 const BACKWARD = UPSAMPLE.kernel('upsample2x_backward');
 
+/** y [B, C, 2H, 2W] = each pixel of x [B, C, H, W] copied to a 2 x 2 block. */
+export function emitUpsample2x(e: Emitter, x: Tensor, y: Tensor): void {
+  const [B, C, H, W] = x.shape;
+  e.dispatch(FORWARD, { src: x, dst: y }, { planes: B * C, h: H, w: W, accumulate: 0 }, y.size);
+}
+
+/** dx [B, C, H, W] (+)= each 2 x 2 block of dy summed (accumulate 1: added to dx). */
+export function emitUpsample2xBackward(e: Emitter, dy: Tensor, dx: Tensor, accumulate: number): void {
+  const [B, C, H, W] = dx.shape;
+  e.dispatch(BACKWARD, { src: dy, dst: dx }, { planes: B * C, h: H, w: W, accumulate }, dx.size);
+}
+
 /** x [B, C, H, W] -> [B, C, 2H, 2W], each pixel copied to a 2 x 2 block. */
 export function upsample2x(g: Graph, x: Tensor, name = 'upsample'): Tensor {
   if (x.shape.length !== 4) throw new Error(`${name}: input ${x} must be [batch, channels, height, width]`);
@@ -21,16 +33,10 @@ export function upsample2x(g: Graph, x: Tensor, name = 'upsample'): Tensor {
     type: 'upsample2x',
     inputs: [x],
     outputs: [y],
-    forward: (e) => e.dispatch(FORWARD, { src: x, dst: y }, { planes: B * C, h: H, w: W, accumulate: 0 }, y.size),
+    forward: (e) => emitUpsample2x(e, x, y),
     backward(e) {
       const dx = e.gradTarget(x);
-      if (dx)
-        e.dispatch(
-          BACKWARD,
-          { src: e.grad(y), dst: dx.tensor },
-          { planes: B * C, h: H, w: W, accumulate: dx.accumulate },
-          x.size,
-        );
+      if (dx) emitUpsample2xBackward(e, e.grad(y), dx.tensor, dx.accumulate);
     },
   });
   return y;

@@ -7,9 +7,8 @@
 // over ten digits and "no label").
 import type { Graph, Tensor } from '../../core/graph.js';
 import { MNIST_CLASSES_WITH_NONE, type MnistUNetConfig } from './spec.js';
-import { conv2d } from '../../core/ops/conv2d.js';
+import { conv2d, upsampleConv2d } from '../../core/ops/conv2d.js';
 import { attention } from '../../core/ops/attention.js';
-import { upsample2x } from '../../core/ops/upsample.js';
 import { groupNorm, groupNormSilu } from '../../core/ops/groupnorm.js';
 import { add, silu } from '../../core/ops/elementwise.js';
 import { classEmbedding, fourierFeatures } from '../../core/ops/embed.js';
@@ -29,6 +28,13 @@ function conv(g: Graph, name: string, x: Tensor | Tensor[], cin: number, cout: n
   const w = g.param(`${name}.w`, [cout, cin, k, k], fanInBound(cin * k * k));
   const b = g.param(`${name}.b`, [cout], fanInBound(cin * k * k));
   return conv2d(g, x, w, b, { stride, padding: (k - 1) >> 1 }, name);
+}
+
+/** The 3x3 conv of x upsampled by 2 (nearest), the upsampled map never written; parameters as conv's. */
+function upConv(g: Graph, name: string, x: Tensor, cin: number, cout: number): Tensor {
+  const w = g.param(`${name}.w`, [cout, cin, 3, 3], fanInBound(cin * 9));
+  const b = g.param(`${name}.b`, [cout], fanInBound(cin * 9));
+  return upsampleConv2d(g, x, w, b, name);
 }
 
 /** A norm's per-channel affine: gamma 1 and beta 0 at the start. */
@@ -109,9 +115,9 @@ export function mnistUNet(g: Graph, x: Tensor, t: Tensor, y: Tensor, c: MnistUNe
   let u = resBlock(g, 'mid', h4, e, c4, c4, c);
   u = attnBlock(g, 'a_u4', resBlock(g, 'u4', [u, h4], e, c4 + c4, c4, c), c4, c);
   u = resBlock(g, 'u3', [u, h3], e, c4 + c3, c3, c);
-  u = conv(g, 'up3', upsample2x(g, u, 'upsample3'), c3, c2, 3);
+  u = upConv(g, 'up3', u, c3, c2);
   u = resBlock(g, 'u2', [u, h2], e, c2 + c2, c2, c);
-  u = conv(g, 'up2', upsample2x(g, u, 'upsample2'), c2, c1, 3);
+  u = upConv(g, 'up2', u, c2, c1);
   u = resBlock(g, 'u1', [u, h1], e, c1 + c1, c1, c);
   return conv(g, 'conv_out', normSilu(g, 'norm_out', u, c1, c.groups), c1, 1, 3);
 }
